@@ -1,1 +1,153 @@
-pub fn hello() {}
+//! openim-gitops: a GitOps configuration compiler with policy checks for OpenIM on Kubernetes.
+//!
+//! The pipeline runs one way, one module per stage: [`load`] → [`overlay`] → tags → [`render`] → check →
+//! diff → git. [`run`] is the whole program; `main.rs` only maps its status to an exit code.
+
+pub mod cli;
+pub mod diagnostics;
+pub mod error;
+pub mod explain;
+pub mod load;
+pub mod node;
+pub mod overlay;
+pub mod pipeline;
+pub mod render;
+pub mod resource;
+
+use std::io::Write;
+
+use cli::{Cli, Command, Format};
+use diagnostics::Style;
+use error::{Error, Result};
+use load::{DiskFiles, Loader};
+use node::Sources;
+
+/// How a run ended; `main` turns it into the exit code.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Status {
+    /// 0: success, nothing at error level.
+    Clean,
+    /// 1: findings at error level, or a refused commit.
+    Findings,
+    /// 2: usage or tool failure.
+    Failure,
+}
+
+impl Status {
+    pub fn code(self) -> u8 {
+        match self {
+            Status::Clean => 0,
+            Status::Findings => 1,
+            Status::Failure => 2,
+        }
+    }
+}
+
+/// Runs a parsed command line, printing results to `out` and problems to `err`.
+pub fn run(cli: Cli, out: &mut dyn Write, err: &mut dyn Write, style: Style) -> Status {
+    let mut sources = Sources::new();
+    let result = dispatch(&cli, &mut sources, out);
+    match result {
+        Ok(status) => status,
+        Err(e) => {
+            let text = match cli.format {
+                Format::Json => {
+                    let mut s = serde_json::to_string_pretty(&diagnostics::error_json(&sources, &e))
+                        .unwrap_or_default();
+                    s.push('\n');
+                    s
+                }
+                Format::Human => diagnostics::render_error(&sources, &e, style),
+            };
+            let _ = err.write_all(text.as_bytes());
+            Status::Failure
+        }
+    }
+}
+
+fn dispatch(cli: &Cli, sources: &mut Sources, out: &mut dyn Write) -> Result<Status> {
+    let files = DiskFiles;
+    match &cli.command {
+        Command::Render(args) => {
+            let envs = pipeline::select_envs(&files, &cli.root, &args.select.envs, args.select.all)?;
+            let mut loader = Loader::new(&files, sources);
+            // Compile every environment before writing any: one bad environment writes nothing.
+            let mut compiled = Vec::new();
+            for (name, file) in &envs {
+                compiled.push(pipeline::compile(&mut loader, name, file, &args.tags, None)?);
+            }
+            for c in &compiled {
+                let tree = c.render();
+                let dir = args.out.join(&c.name);
+                render::write_tree(&tree, &dir)?;
+                let line = match cli.format {
+                    Format::Human => format!(
+                        "rendered {}: {} resources into {}\n",
+                        c.name,
+                        c.build.resources.len(),
+                        node::display_path(&dir)
+                    ),
+                    Format::Json => format!(
+                        "{}\n",
+                        serde_json::json!({
+                            "environment": c.name,
+                            "resources": c.build.resources.len(),
+                            "out": node::display_path(&dir),
+                        })
+                    ),
+                };
+                write(out, &line)?;
+            }
+            Ok(Status::Clean)
+        }
+        Command::Explain(args) => {
+            let envs = pipeline::select_envs(&files, &cli.root, std::slice::from_ref(&args.env), false)?;
+            let mut loader = Loader::new(&files, sources);
+            let (name, file) = &envs[0];
+            let c = pipeline::compile(&mut loader, name, file, &args.tags, None)?;
+            let r = explain::find(&c.build.resources, &args.resource)?;
+            let fields = explain::explain(sources, r, args.field.as_deref())?;
+            let text = match cli.format {
+                Format::Human => {
+                    let mut s = format!("{} {}", r.kind(), r.name());
+                    if !r.namespace().is_empty() {
+                        s.push_str(&format!(" (namespace {})", r.namespace()));
+                    }
+                    s.push_str(&format!(" in environment {name}\n"));
+                    s.push_str(&explain::human(&fields));
+                    s
+                }
+                Format::Json => {
+                    let list: Vec<serde_json::Value> = fields
+                        .iter()
+                        .map(|f| {
+                            serde_json::json!({
+                                "path": f.path, "value": f.value, "file": f.file,
+                                "line": f.line, "column": f.column, "source": f.source,
+                            })
+                        })
+                        .collect();
+                    let mut s = serde_json::to_string_pretty(&serde_json::json!({
+                        "environment": name,
+                        "kind": r.kind(),
+                        "name": r.name(),
+                        "namespace": r.namespace(),
+                        "fields": list,
+                    }))
+                    .unwrap_or_default();
+                    s.push('\n');
+                    s
+                }
+            };
+            write(out, &text)?;
+            Ok(Status::Clean)
+        }
+    }
+}
+
+fn write(out: &mut dyn Write, text: &str) -> Result<()> {
+    out.write_all(text.as_bytes()).map_err(|source| Error::Write {
+        path: "standard output".into(),
+        source,
+    })
+}

@@ -1,0 +1,811 @@
+#!/usr/bin/env python3
+"""Regenerate the vendored JSON schemas under schemas/ (see README.md).
+
+Usage: python3 schemas/refresh.py [--keep-temp]
+
+Needs python3 (stdlib only), pip and npm. Downloads pinned package versions
+from PyPI and npm into a temporary directory, then rewrites:
+
+  kubernetes/v<K8S>/          per-kind Kubernetes schemas + index.json
+  kubernetes/v<K8S>-strict/   the same, unknown fields rejected
+  crds/                       generated CRD schemas + index.json
+
+Hand-written files in crds/ (those whose "$comment" starts with
+"HAND-WRITTEN") are never modified; they are only listed in crds/index.json.
+
+The output is deterministic: same pins in, byte-identical files out.
+"""
+
+import argparse
+import copy
+import io
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+import tarfile
+import tempfile
+import zipfile
+
+# ---------------------------------------------------------------- pins ---
+
+KUBERNETES_VALIDATE = "1.37.0"  # PyPI; ships schemas per Kubernetes minor
+K8S_VERSION = "1.37.0"  # directory v<K8S_VERSION>-local inside it
+
+NPM_PACKAGES = {
+    "@kubernetes-models/argo-cd": "4.0.0",
+    "@kubernetes-models/external-secrets": "2.0.0",
+    "@kubernetes-models/prometheus-operator": "6.0.0",
+    "@kubernetes-models/sealed-secrets": "6.0.0",
+}
+
+# Base of every "$id". The ".invalid" top-level domain never resolves
+# (RFC 2606): nothing is ever fetched from it; an id only names a file.
+ID_BASE = "https://schemas.openim-gitops.invalid/"
+DIALECT = "https://json-schema.org/draft/2020-12/schema"
+
+# (apiVersion, kind) of every built-in kind we vendor.
+K8S_KINDS = [
+    ("v1", "ConfigMap"),
+    ("v1", "LimitRange"),
+    ("v1", "Namespace"),
+    ("v1", "PersistentVolumeClaim"),
+    ("v1", "Pod"),
+    ("v1", "ResourceQuota"),
+    ("v1", "Secret"),
+    ("v1", "Service"),
+    ("v1", "ServiceAccount"),
+    ("apps/v1", "DaemonSet"),
+    ("apps/v1", "Deployment"),
+    ("apps/v1", "ReplicaSet"),
+    ("apps/v1", "StatefulSet"),
+    ("autoscaling/v2", "HorizontalPodAutoscaler"),
+    ("batch/v1", "CronJob"),
+    ("batch/v1", "Job"),
+    ("networking.k8s.io/v1", "Ingress"),
+    ("networking.k8s.io/v1", "IngressClass"),
+    ("networking.k8s.io/v1", "NetworkPolicy"),
+    ("policy/v1", "PodDisruptionBudget"),
+    ("rbac.authorization.k8s.io/v1", "ClusterRole"),
+    ("rbac.authorization.k8s.io/v1", "ClusterRoleBinding"),
+    ("rbac.authorization.k8s.io/v1", "Role"),
+    ("rbac.authorization.k8s.io/v1", "RoleBinding"),
+    ("scheduling.k8s.io/v1", "PriorityClass"),
+    ("storage.k8s.io/v1", "StorageClass"),
+]
+
+# (npm package, directory of the .d.ts inside it, apiVersion, kind)
+CRD_KINDS = [
+    ("@kubernetes-models/argo-cd", "argoproj.io/v1alpha1", "argoproj.io/v1alpha1", "Application"),
+    ("@kubernetes-models/argo-cd", "argoproj.io/v1alpha1", "argoproj.io/v1alpha1", "ApplicationSet"),
+    ("@kubernetes-models/external-secrets", "external-secrets.io/v1", "external-secrets.io/v1", "ClusterSecretStore"),
+    ("@kubernetes-models/external-secrets", "external-secrets.io/v1", "external-secrets.io/v1", "ExternalSecret"),
+    ("@kubernetes-models/external-secrets", "external-secrets.io/v1", "external-secrets.io/v1", "SecretStore"),
+    ("@kubernetes-models/prometheus-operator", "monitoring.coreos.com/v1", "monitoring.coreos.com/v1", "PodMonitor"),
+    ("@kubernetes-models/prometheus-operator", "monitoring.coreos.com/v1", "monitoring.coreos.com/v1", "ServiceMonitor"),
+    ("@kubernetes-models/sealed-secrets", "bitnami.com/v1alpha1", "bitnami.com/v1alpha1", "SealedSecret"),
+]
+
+HANDWRITTEN_MARK = "HAND-WRITTEN"
+
+
+# ------------------------------------------------------------- helpers ---
+
+def split_api_version(api_version):
+    if "/" in api_version:
+        group, version = api_version.split("/", 1)
+    else:
+        group, version = "", api_version
+    return group, version
+
+
+def file_name(api_version, kind):
+    group, version = split_api_version(api_version)
+    return "%s-%s-%s.json" % (kind.lower(), group or "core", version)
+
+
+def dump(obj):
+    return json.dumps(obj, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
+
+
+def write(path, obj):
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    with open(path, "w", encoding="utf-8", newline="\n") as f:
+        f.write(dump(obj))
+
+
+def walk_refs(node, fn):
+    """Call fn(ref) on every "$ref" value; replace it by the result."""
+    if isinstance(node, dict):
+        for key in list(node):
+            if key == "$ref" and isinstance(node[key], str):
+                node[key] = fn(node[key])
+            else:
+                walk_refs(node[key], fn)
+    elif isinstance(node, list):
+        for item in node:
+            walk_refs(item, fn)
+
+
+def local_ref_names(node):
+    """Names X of every "#/$defs/X" reference in node."""
+    found = []
+
+    def visit(ref):
+        if not ref.startswith("#/$defs/"):
+            raise SystemExit("unexpected $ref %r" % ref)
+        found.append(ref[len("#/$defs/"):])
+        return ref
+
+    walk_refs(node, visit)
+    return found
+
+
+def closure(roots, defs):
+    """Names of every definition reachable from the schemas in roots."""
+    seen = set()
+    todo = []
+    for root in roots:
+        todo.extend(local_ref_names(root))
+    while todo:
+        name = todo.pop()
+        if name in seen:
+            continue
+        if name not in defs:
+            raise SystemExit("dangling reference to %s" % name)
+        seen.add(name)
+        todo.extend(local_ref_names(defs[name]))
+    return seen
+
+
+def run(cmd, cwd):
+    subprocess.run(cmd, cwd=cwd, check=True, stdout=subprocess.DEVNULL)
+
+
+# ---------------------------------------------------------- downloads ---
+
+def fetch_kubernetes_validate(tmp):
+    dest = os.path.join(tmp, "pypi")
+    os.makedirs(dest)
+    cmd = ["download", "--quiet", "--no-deps", "--only-binary=:all:",
+           "--dest", dest, "kubernetes-validate==" + KUBERNETES_VALIDATE]
+    try:
+        run([sys.executable, "-m", "pip"] + cmd, tmp)
+    except (subprocess.CalledProcessError, OSError):
+        venv = os.path.join(tmp, "venv")
+        run([sys.executable, "-m", "venv", venv], tmp)
+        run([os.path.join(venv, "bin", "pip")] + cmd, tmp)
+    wheels = [n for n in os.listdir(dest) if n.endswith(".whl")]
+    if len(wheels) != 1:
+        raise SystemExit("expected one wheel, got %r" % wheels)
+    return zipfile.ZipFile(os.path.join(dest, wheels[0]))
+
+
+def fetch_npm(tmp):
+    """npm pack every pinned package; return {name: {path: text}}."""
+    dest = os.path.join(tmp, "npm")
+    os.makedirs(dest)
+    out = {}
+    for name, version in sorted(NPM_PACKAGES.items()):
+        before = set(os.listdir(dest))
+        run(["npm", "pack", "--silent", "%s@%s" % (name, version)], dest)
+        tgz = sorted(set(os.listdir(dest)) - before)
+        if len(tgz) != 1:
+            raise SystemExit("npm pack %s gave %r" % (name, tgz))
+        files = {}
+        with tarfile.open(os.path.join(dest, tgz[0])) as tar:
+            for member in tar.getmembers():
+                if member.isfile() and member.name.endswith(".d.ts"):
+                    rel = member.name.split("/", 1)[1]  # drop "package/"
+                    files[rel] = tar.extractfile(member).read().decode("utf-8")
+            manifest = json.load(tar.extractfile("package/package.json"))
+        if manifest["version"] != version:
+            raise SystemExit("%s: got version %s" % (name, manifest["version"]))
+        out[name] = files
+    return out
+
+
+# --------------------------------------------------------- kubernetes ---
+
+def kubernetes_schemas(wheel, strict):
+    """{file name: schema} and the index for one flavour."""
+    base = "kubernetes_validate/kubernetes-json-schema/v%s-local%s/" % (
+        K8S_VERSION, "-strict" if strict else "")
+    names = wheel.namelist()
+    if base + "_definitions.json" not in names:
+        raise SystemExit("kubernetes-validate %s has no %s" % (KUBERNETES_VALIDATE, base))
+    newest = sorted(
+        {tuple(int(p) for p in m.group(1).split("."))
+         for m in (re.search(r"/v(\d+\.\d+\.\d+)-local/", n) for n in names) if m})[-1]
+    if newest != tuple(int(p) for p in K8S_VERSION.split(".")):
+        print("note: kubernetes-validate also ships v%s" % ".".join(map(str, newest)))
+
+    defs = json.loads(wheel.read(base + "_definitions.json"))["$defs"]
+    folder = "kubernetes/v%s%s/" % (K8S_VERSION, "-strict" if strict else "")
+    out, index = {}, {}
+    for api_version, kind in K8S_KINDS:
+        # kubernetes-validate names: <kind>-<first label of group>-<version>
+        short = re.sub(r"^([^./]*)(?:\.[^/]*)?/", r"\1-", api_version)
+        schema = json.loads(wheel.read("%s%s-%s.json" % (base, kind.lower(), short)))
+        group, version = split_api_version(api_version)
+        if {"group": group, "kind": kind, "version": version} not in schema.get(
+                "x-kubernetes-group-version-kind", []):
+            raise SystemExit("%s %s: unexpected group-version-kind" % (api_version, kind))
+
+        def rewrite(ref):
+            prefix = "/api/_definitions.json#/$defs/"
+            if not ref.startswith(prefix):
+                raise SystemExit("unexpected $ref %r" % ref)
+            return "#/$defs/" + ref[len(prefix):]
+
+        walk_refs(schema, rewrite)
+        name = file_name(api_version, kind)
+        schema["$id"] = ID_BASE + folder + name
+        schema["$schema"] = DIALECT
+        schema["$comment"] = (
+            "Generated by schemas/refresh.py from the PyPI package kubernetes-validate %s "
+            "(Kubernetes v%s%s schemas); do not edit." % (
+                KUBERNETES_VALIDATE, K8S_VERSION, ", strict" if strict else ""))
+        need = closure([schema], defs)
+        schema["$defs"] = {n: defs[n] for n in sorted(need)}
+        out[name] = schema
+        index["%s|%s" % (api_version, kind)] = name
+    return folder, out, index
+
+
+# ----------------------------------------------- TypeScript declarations ---
+# kubernetes-models generates one .d.ts per type: an interface (or a type
+# alias) with JSDoc comments, exported again under a long, unique name.
+# The parser below reads exactly that generated subset of TypeScript.
+
+TOKEN = re.compile(r"""
+    (?P<ws>\s+)
+  | (?P<doc>/\*.*?\*/)
+  | (?P<line>//[^\n]*)
+  | (?P<str>"(?:\\.|[^"\\])*")
+  | (?P<num>-?\d+(?:\.\d+)?)
+  | (?P<id>[A-Za-z_$][\w$]*)
+  | (?P<p>[{}()<>\[\];:?|,=.*&])
+""", re.S | re.X)
+
+
+def tokenize(text):
+    tokens, pos = [], 0
+    while pos < len(text):
+        m = TOKEN.match(text, pos)
+        if not m:
+            raise SystemExit("cannot tokenize near %r" % text[pos:pos + 40])
+        pos = m.end()
+        kind = m.lastgroup
+        if kind in ("ws", "line"):
+            continue
+        tokens.append((kind, m.group()))
+    return tokens
+
+
+def doc_text(comment):
+    body = comment[3:-2] if comment.startswith("/**") else comment[2:-2]
+    lines = []
+    for line in body.split("\n"):
+        line = line.strip()
+        if line.startswith("*"):
+            line = line[1:]
+            if line.startswith(" "):
+                line = line[1:]
+        lines.append(line.rstrip())
+    return "\n".join(lines).strip()
+
+
+class Parser:
+    def __init__(self, text, where):
+        self.toks = tokenize(text)
+        self.i = 0
+        self.where = where
+
+    def fail(self, msg):
+        ctx = " ".join(t[1] for t in self.toks[self.i:self.i + 12])
+        raise SystemExit("%s: %s near: %s" % (self.where, msg, ctx))
+
+    def peek(self, skip_docs=True):
+        j = self.i
+        while skip_docs and j < len(self.toks) and self.toks[j][0] == "doc":
+            j += 1
+        return self.toks[j] if j < len(self.toks) else (None, None)
+
+    def take_doc(self):
+        doc = None
+        while self.i < len(self.toks) and self.toks[self.i][0] == "doc":
+            doc = doc_text(self.toks[self.i][1])
+            self.i += 1
+        return doc
+
+    def next(self):
+        self.take_doc()
+        if self.i >= len(self.toks):
+            self.fail("unexpected end")
+        tok = self.toks[self.i]
+        self.i += 1
+        return tok
+
+    def expect(self, value):
+        tok = self.next()
+        if tok[1] != value:
+            self.i -= 1
+            self.fail("expected %r" % value)
+        return tok
+
+    def skip_to(self, value):
+        depth = 0
+        while True:
+            tok = self.next()
+            if tok[1] in ("{", "(", "<", "["):
+                depth += 1
+            elif tok[1] in ("}", ")", ">", "]"):
+                depth -= 1
+            if tok[1] == value and depth <= 0:
+                return
+
+    def skip_block(self):
+        while self.next()[1] != "{":
+            pass
+        depth = 1
+        while depth:
+            tok = self.next()
+            if tok[1] == "{":
+                depth += 1
+            elif tok[1] == "}":
+                depth -= 1
+
+    # type := ['|'] term ('|' term)* ; term := primary ('[' ']')*
+    def type_expr(self):
+        if self.peek()[1] == "|":
+            self.next()
+        alts = [self.term()]
+        while self.peek()[1] == "|":
+            self.next()
+            alts.append(self.term())
+        return alts[0] if len(alts) == 1 else ("union", alts)
+
+    def term(self):
+        t = self.primary()
+        while self.peek()[1] == "[":
+            self.next()
+            self.expect("]")
+            t = ("array", t)
+        return t
+
+    def primary(self):
+        kind, value = self.next()
+        if kind == "str":
+            return ("lit", json.loads(value))
+        if kind == "num":
+            return ("lit", json.loads(value))
+        if value == "(":
+            t = self.type_expr()
+            self.expect(")")
+            return t
+        if value == "{":
+            return self.object_body()
+        if kind == "id":
+            if value in ("true", "false"):
+                return ("lit", value == "true")
+            if self.peek()[1] == "<":
+                self.next()
+                args = [self.type_expr()]
+                while self.peek()[1] == ",":
+                    self.next()
+                    args.append(self.type_expr())
+                self.expect(">")
+                if value in ("Array", "ReadonlyArray") and len(args) == 1:
+                    return ("array", args[0])
+                if value == "Record" and len(args) == 2:
+                    return ("map", args[1])
+                self.fail("unsupported generic %s" % value)
+            return ("name", value)
+        self.i -= 1
+        self.fail("unexpected token")
+
+    def object_body(self):
+        """After '{': members up to '}'. Returns ("object", members, index)."""
+        members, index = [], None
+        while True:
+            doc = self.take_doc()
+            kind, value = self.next()
+            if value == "}":
+                return ("object", members, index)
+            if value == "[":  # [key: string]: T;
+                self.next()
+                self.expect(":")
+                self.next()
+                self.expect("]")
+                self.expect(":")
+                index = self.type_expr()
+            elif kind in ("str", "id"):
+                name = json.loads(value) if kind == "str" else value
+                optional = False
+                if self.peek()[1] == "?":
+                    self.next()
+                    optional = True
+                self.expect(":")
+                members.append((name, optional, self.type_expr(), doc))
+            else:
+                self.i -= 1
+                self.fail("unexpected member")
+            if self.peek()[1] in (";", ","):
+                self.next()
+
+    def module(self):
+        """Top-level declarations of one .d.ts file."""
+        decls, aliases = [], {}
+        while self.peek()[0] is not None:
+            doc = self.take_doc()
+            kind, value = self.next()
+            if value == "import":
+                self.skip_to(";")
+                continue
+            if value != "export":
+                self.i -= 1
+                self.fail("unexpected top-level token")
+            _, what = self.next()
+            if what == "interface":
+                _, name = self.next()
+                bases = []
+                if self.peek()[1] == "extends":
+                    self.next()
+                    while True:
+                        bases.append(self.next()[1])
+                        if self.peek()[1] == ",":
+                            self.next()
+                            continue
+                        break
+                self.expect("{")
+                decls.append(("interface", name, bases, self.object_body(), doc))
+            elif what == "type" and self.peek()[1] == "{":
+                self.next()
+                while True:
+                    _, local = self.next()
+                    self.expect("as")
+                    _, exported = self.next()
+                    aliases[local] = exported
+                    if self.next()[1] == "}":
+                        break
+                self.expect(";")
+            elif what == "type":
+                _, name = self.next()
+                self.expect("=")
+                decls.append(("alias", name, [], self.type_expr(), doc))
+                self.expect(";")
+            elif what == "declare":
+                _, sub = self.next()
+                if sub == "class":
+                    self.skip_block()
+                else:
+                    self.skip_to(";")
+            elif what in ("{", "*"):
+                self.skip_to(";")
+            else:
+                self.i -= 1
+                self.fail("unsupported export")
+        return decls, aliases
+
+
+class Declarations:
+    """Every type of one npm package, addressable by its exported names."""
+
+    def __init__(self, package, files, k8s_defs):
+        self.package = package
+        self.k8s = {}
+        for name in k8s_defs:  # io.k8s.api.core.v1.Container -> IIoK8sApiCoreV1Container
+            ts = "I" + "".join(p[:1].upper() + p[1:] for p in re.split(r"[.-]", name))
+            self.k8s[ts] = name
+        self.decls = {}  # def name -> (kind, bases, body, doc, file)
+        self.by_ts = {}  # exported or local TypeScript name -> def name
+        for path in sorted(files):
+            if path.endswith("index.d.ts") or path.startswith("_"):
+                continue
+            decls, aliases = Parser(files[path], package + "/" + path).module()
+            folder = os.path.dirname(path)
+            local = {d[1] for d in decls}
+            synonyms = {}  # export type X = IX;
+            for kind, name, bases, body, doc in decls:
+                if kind == "alias" and body[0] == "name" and body[1] in local:
+                    synonyms[name] = body[1]
+            decls = [d for d in decls if d[1] not in synonyms]
+            here = {}  # names declared in this file -> def name
+            for kind, name, bases, body, doc in decls:
+                short = name[1:] if re.match(r"I[A-Z]", name) else name
+                here[name] = (folder.replace("/", ".") + "." + short) if folder else short
+            for name, target in synonyms.items():
+                here[name] = here[target]
+            for kind, name, bases, body, doc in decls:
+                def_name = here[name]
+                if def_name in self.decls:
+                    raise SystemExit("duplicate type %s" % def_name)
+                body = bind_local(body, here)
+                bases = [("def", here[b]) if b in here else ("name", b) for b in bases]
+                self.decls[def_name] = (kind, bases, body, doc, path)
+            for name, exported in aliases.items():
+                if name not in here:  # a class: same shape as its interface
+                    continue
+                if self.by_ts.get(exported, here[name]) != here[name]:
+                    raise SystemExit("ambiguous TypeScript name %s" % exported)
+                self.by_ts[exported] = here[name]
+        self.out = {}  # def name -> JSON schema (built on demand)
+
+    def resolve(self, ts_name):
+        if ts_name in self.by_ts:
+            return ("def", self.by_ts[ts_name])
+        if ts_name in self.k8s:
+            return ("k8s", self.k8s[ts_name])
+        raise SystemExit("%s: unknown type %s" % (self.package, ts_name))
+
+    def schema_of(self, t):
+        tag = t[0]
+        if tag == "def":
+            return self.def_ref(t[1])
+        if tag == "name":
+            name = t[1]
+            if name == "string":
+                return {"type": "string"}
+            if name == "number":
+                return {"type": "number"}
+            if name == "boolean":
+                return {"type": "boolean"}
+            if name == "null":
+                return {"type": "null"}
+            if name in ("any", "unknown"):
+                return {}
+            if name == "object":
+                return {"type": "object"}
+            where, target = self.resolve(name)
+            if where == "k8s":
+                return {"$ref": "#/$defs/" + target}
+            return self.def_ref(target)
+        if tag == "lit":
+            return {"enum": [t[1]], "type": json_type(t[1])}
+        if tag == "array":
+            return {"type": "array", "items": self.schema_of(t[1])}
+        if tag == "map":
+            return {"type": "object", "additionalProperties": self.schema_of(t[1])}
+        if tag == "object":
+            return self.object_schema([], t)
+        if tag == "union":
+            alts = [self.schema_of(a) for a in t[1]]
+            if all(set(a) <= {"enum", "type"} and "enum" in a for a in alts):
+                values = [v for a in alts for v in a["enum"]]
+                types = sorted({json_type(v) for v in values})
+                return {"enum": values, "type": types[0] if len(types) == 1 else types}
+            if all(set(a) == {"type"} and isinstance(a["type"], str) for a in alts):
+                return {"type": sorted({a["type"] for a in alts})}
+            return {"anyOf": alts}
+        raise SystemExit("unsupported type %r" % (t,))
+
+    def def_ref(self, target):
+        kind, _, body, doc, _ = self.decls[target]
+        if kind == "alias" and self.is_simple(body):
+            s = self.schema_of(body)  # inline enums and plain string aliases
+            if doc and "description" not in s:
+                s["description"] = doc
+            return s
+        self.build(target)
+        return {"$ref": "#/$defs/" + target}
+
+    def is_simple(self, t):
+        if t[0] == "name":
+            return t[1] in ("string", "number", "boolean")
+        if t[0] == "lit":
+            return True
+        if t[0] == "union":
+            return all(self.is_simple(a) for a in t[1])
+        return False
+
+    def members_of(self, bases, body):
+        """Members of an interface body plus those of every base interface."""
+        merged, order = {}, []
+        for base in bases:
+            if base == ("name", "TypeMeta"):  # apiVersion and kind: declared below
+                continue
+            target = base[1] if base[0] == "def" else self.resolve(base[1])[1]
+            if target not in self.decls:
+                raise SystemExit("%s extends %s" % (self.package, base[1]))
+            kind, sub_bases, sub_body, _, _ = self.decls[target]
+            if kind != "interface":
+                raise SystemExit("%s extends non-interface %s" % (self.package, base))
+            for m in self.members_of(sub_bases, sub_body):
+                if m[0] not in merged:
+                    order.append(m[0])
+                merged[m[0]] = m
+        for m in body[1]:
+            if m[0] not in merged:
+                order.append(m[0])
+            merged[m[0]] = m
+        return [merged[n] for n in order]
+
+    def object_schema(self, bases, body, doc=None):
+        schema = {"type": "object"}
+        if doc:
+            schema["description"] = doc
+        props, required = {}, []
+        for name, optional, t, mdoc in self.members_of(bases, body):
+            s = self.schema_of(t)
+            if optional:
+                s = nullable(s)
+            else:
+                required.append(name)
+            if mdoc:
+                s["description"] = mdoc
+            props[name] = s
+        if props:
+            schema["properties"] = props
+        if required:
+            schema["required"] = sorted(required)
+        if body[2] is not None:
+            schema["additionalProperties"] = self.schema_of(body[2])
+        return schema
+
+    def build(self, def_name):
+        if def_name in self.out:
+            return
+        self.out[def_name] = None  # placeholder: recursion stops here
+        kind, bases, body, doc, _ = self.decls[def_name]
+        if kind == "interface":
+            s = self.object_schema(bases, body, doc)
+        else:
+            s = self.schema_of(body)
+            if doc and "description" not in s:
+                s["description"] = doc
+        self.out[def_name] = nullable(s)
+
+
+def bind_local(t, here):
+    """Replace references to names declared in the same file by ("def", name)."""
+    tag = t[0]
+    if tag == "name":
+        return ("def", here[t[1]]) if t[1] in here else t
+    if tag in ("array", "map"):
+        return (tag, bind_local(t[1], here))
+    if tag == "union":
+        return (tag, [bind_local(a, here) for a in t[1]])
+    if tag == "object":
+        members = [(n, o, bind_local(mt, here), d) for n, o, mt, d in t[1]]
+        return (tag, members, None if t[2] is None else bind_local(t[2], here))
+    return t
+
+
+def json_type(value):
+    if isinstance(value, bool):
+        return "boolean"
+    if isinstance(value, int):
+        return "integer"
+    if isinstance(value, float):
+        return "number"
+    if value is None:
+        return "null"
+    return "string"
+
+
+def nullable(s):
+    """Let an optional field be null, as kubernetes-models' validators do.
+
+    A "$ref" is left alone: every definition accepts null itself, the way
+    kubernetes-validate's definitions do, so that errors stay precise.
+    """
+    if "type" not in s or "$ref" in s:
+        return s
+    s = dict(s)
+    types = s["type"] if isinstance(s["type"], list) else [s["type"]]
+    if "null" not in types:
+        s["type"] = types + ["null"]
+    if "enum" in s and None not in s["enum"]:
+        s["enum"] = s["enum"] + [None]
+    return s
+
+
+def crd_schemas(npm_files, k8s_defs):
+    out, index = {}, {}
+    decl_sets = {}
+    for package, folder, api_version, kind in CRD_KINDS:
+        if package not in decl_sets:
+            decl_sets[package] = Declarations(package, npm_files[package], k8s_defs)
+        decls = decl_sets[package]
+        def_name = folder.replace("/", ".") + "." + kind
+        if def_name not in decls.decls:
+            raise SystemExit("%s has no %s" % (package, def_name))
+        _, bases, body, doc, _ = decls.decls[def_name]
+        root = decls.object_schema(bases, body, doc)
+        props = root.get("properties", {})
+        if props.get("apiVersion", {}).get("enum") != [api_version] or \
+                props.get("kind", {}).get("enum") != [kind]:
+            raise SystemExit("%s: apiVersion/kind do not match %s %s" % (package, api_version, kind))
+        group, version = split_api_version(api_version)
+        name = file_name(api_version, kind)
+        root["x-kubernetes-group-version-kind"] = [
+            {"group": group, "kind": kind, "version": version}]
+        root["$id"] = ID_BASE + "crds/" + name
+        root["$schema"] = DIALECT
+        root["$comment"] = (
+            "Generated by schemas/refresh.py from the TypeScript declarations of the npm "
+            "package %s@%s (Kubernetes types from kubernetes-validate %s, Kubernetes v%s); "
+            "do not edit." % (package, NPM_PACKAGES[package], KUBERNETES_VALIDATE, K8S_VERSION))
+        all_defs = dict(k8s_defs)
+        all_defs.update(decls.out)  # names never collide: ours have no "io.k8s." prefix
+        reachable = closure([root], all_defs)
+        root["$defs"] = {n: all_defs[n] for n in sorted(reachable)}
+        out[name] = root
+        index["%s|%s" % (api_version, kind)] = name
+    return out, index
+
+
+# --------------------------------------------------------------- main ---
+
+def handwritten(crds_dir):
+    """{file name: (apiVersion, kind)} for the hand-written CRD schemas."""
+    found = {}
+    if not os.path.isdir(crds_dir):
+        return found
+    for name in sorted(os.listdir(crds_dir)):
+        if not name.endswith(".json") or name == "index.json":
+            continue
+        with open(os.path.join(crds_dir, name), encoding="utf-8") as f:
+            schema = json.load(f)
+        if not str(schema.get("$comment", "")).startswith(HANDWRITTEN_MARK):
+            continue
+        for gvk in schema.get("x-kubernetes-group-version-kind", []):
+            api_version = (gvk["group"] + "/" if gvk["group"] else "") + gvk["version"]
+            found.setdefault(name, []).append((api_version, gvk["kind"]))
+    return found
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--keep-temp", action="store_true", help="keep the download directory")
+    args = ap.parse_args()
+    here = os.path.dirname(os.path.abspath(__file__))
+
+    tmp = tempfile.mkdtemp(prefix="schemas-refresh-")
+    try:
+        wheel = fetch_kubernetes_validate(tmp)
+        npm_files = fetch_npm(tmp)
+
+        k8s_root = os.path.join(here, "kubernetes")
+        if os.path.isdir(k8s_root):
+            shutil.rmtree(k8s_root)
+        for strict in (False, True):
+            folder, files, index = kubernetes_schemas(wheel, strict)
+            for name, schema in files.items():
+                write(os.path.join(here, folder, name), schema)
+            write(os.path.join(here, folder, "index.json"), index)
+            print("%s: %d schemas" % (folder, len(files)))
+
+        base = "kubernetes_validate/kubernetes-json-schema/v%s-local/" % K8S_VERSION
+        k8s_defs = json.loads(wheel.read(base + "_definitions.json"))["$defs"]
+        crds_dir = os.path.join(here, "crds")
+        hand = handwritten(crds_dir)
+        os.makedirs(crds_dir, exist_ok=True)
+        for name in os.listdir(crds_dir):
+            if name.endswith(".json") and name not in hand:
+                os.remove(os.path.join(crds_dir, name))
+        files, index = crd_schemas(npm_files, k8s_defs)
+        for name, schema in files.items():
+            if name in hand:
+                raise SystemExit("%s is hand-written; refusing to overwrite it" % name)
+            write(os.path.join(crds_dir, name), schema)
+        for name, gvks in hand.items():
+            for api_version, kind in gvks:
+                key = "%s|%s" % (api_version, kind)
+                if key in index:
+                    raise SystemExit("%s is both generated and hand-written" % key)
+                index[key] = name
+        write(os.path.join(crds_dir, "index.json"), index)
+        print("crds/: %d generated, %d hand-written" % (len(files), len(hand)))
+    finally:
+        if args.keep_temp:
+            print("downloads kept in", tmp)
+        else:
+            shutil.rmtree(tmp, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,410 @@
+//! YAML text to [`Node`] trees, keeping every node's origin. Built on the event parser of `saphyr-parser`
+//! so that nothing is lost on the way: spans, duplicate keys (an error here, not a silent overwrite),
+//! anchors and aliases (the alias gets a copy of the anchored node, origins included), merge keys (`<<`).
+//!
+//! Plain scalars are resolved with the YAML 1.2 core schema; quoted and block scalars are strings.
+
+use saphyr_parser::{Event, Parser, ScalarStyle, Span};
+
+use crate::error::{Error, Result};
+use crate::node::{FileId, Key, Map, Node, Origin, SourceFile, Value};
+
+/// One document of a multi-document file: its root node and where the document starts.
+pub struct Document {
+    pub root: Node,
+    pub start: Origin,
+}
+
+/// Parses every document of a file. An empty document (only comments, or `---` alone) is skipped.
+pub fn parse(file: FileId, source: &SourceFile) -> Result<Vec<Document>> {
+    let mut builder = Builder {
+        file,
+        source,
+        stack: Vec::new(),
+        anchors: Vec::new(),
+        docs: Vec::new(),
+        doc_start: None,
+    };
+    let mut parser = Parser::new_from_str(&source.text);
+    while let Some(next) = parser.next_event() {
+        match next {
+            Ok((event, span)) => builder.event(event, span)?,
+            Err(e) => {
+                let m = e.marker();
+                let origin = builder.point(m.index(), m.line(), m.col());
+                return Err(Error::at(origin, format!("invalid YAML: {}", e.info()))
+                    .label("here")
+                    .help("check the indentation and quoting around this line"));
+            }
+        }
+    }
+    Ok(builder.docs)
+}
+
+enum Frame {
+    Seq {
+        items: Vec<Node>,
+        origin: Origin,
+        anchor: usize,
+    },
+    Map {
+        map: Map,
+        origin: Origin,
+        anchor: usize,
+        pending_key: Option<Key>,
+        /// Entries from `<<` merge keys, applied under the map's own keys when it closes.
+        merged: Vec<Map>,
+    },
+}
+
+struct Builder<'a> {
+    file: FileId,
+    source: &'a SourceFile,
+    stack: Vec<Frame>,
+    anchors: Vec<(usize, Node)>,
+    docs: Vec<Document>,
+    doc_start: Option<Origin>,
+}
+
+impl Builder<'_> {
+    fn point(&self, char_index: usize, line: usize, col: usize) -> Origin {
+        let b = self.source.byte_of_char(char_index) as u32;
+        Origin {
+            file: self.file,
+            start: b,
+            end: b,
+            line: line as u32,
+            col: col as u32 + 1,
+        }
+    }
+
+    fn origin(&self, span: Span) -> Origin {
+        let start = self.source.byte_of_char(span.start.index()) as u32;
+        let end = (self.source.byte_of_char(span.end.index()) as u32).max(start);
+        Origin {
+            file: self.file,
+            start,
+            end,
+            line: span.start.line() as u32,
+            col: span.start.col() as u32 + 1,
+        }
+    }
+
+    fn event(&mut self, event: Event<'_>, span: Span) -> Result<()> {
+        match event {
+            Event::StreamStart | Event::StreamEnd | Event::Nothing => {}
+            Event::DocumentStart(_) => {
+                self.doc_start = Some(self.origin(span));
+                self.anchors.clear();
+            }
+            Event::DocumentEnd => {}
+            Event::Alias(id) => {
+                let origin = self.origin(span);
+                let node = self
+                    .anchors
+                    .iter()
+                    .rev()
+                    .find(|(a, _)| *a == id)
+                    .map(|(_, n)| n.clone())
+                    .ok_or_else(|| Error::at(origin, "alias to an unknown anchor"))?;
+                self.push_value(node)?;
+            }
+            Event::Scalar(text, style, anchor, tag) => {
+                let origin = self.origin(span);
+                let tag = tag.map(|t| format!("{}{}", t.handle, t.suffix));
+                let value = resolve_scalar(&text, style, tag.as_deref())
+                    .map_err(|m| Error::at(origin, m).label("this value"))?;
+                let node = Node::new(value, origin);
+                if anchor > 0 {
+                    self.anchors.push((anchor, node.clone()));
+                }
+                self.push_value(node)?;
+            }
+            Event::SequenceStart(anchor, _) => self.stack.push(Frame::Seq {
+                items: Vec::new(),
+                origin: self.origin(span),
+                anchor,
+            }),
+            Event::MappingStart(anchor, _) => self.stack.push(Frame::Map {
+                map: Map::new(),
+                origin: self.origin(span),
+                anchor,
+                pending_key: None,
+                merged: Vec::new(),
+            }),
+            Event::SequenceEnd => {
+                if let Some(Frame::Seq {
+                    items,
+                    mut origin,
+                    anchor,
+                }) = self.stack.pop()
+                {
+                    origin.end = self.origin(span).end.max(origin.start);
+                    let node = Node::new(Value::Seq(items), origin);
+                    if anchor > 0 {
+                        self.anchors.push((anchor, node.clone()));
+                    }
+                    self.push_value(node)?;
+                }
+            }
+            Event::MappingEnd => {
+                if let Some(Frame::Map {
+                    mut map,
+                    mut origin,
+                    anchor,
+                    merged,
+                    ..
+                }) = self.stack.pop()
+                {
+                    origin.end = self.origin(span).end.max(origin.start);
+                    for m in merged {
+                        for (k, v) in m.entries {
+                            if !map.contains(&k.name) {
+                                map.entries.push((k, v));
+                            }
+                        }
+                    }
+                    let node = Node::new(Value::Map(map), origin);
+                    if anchor > 0 {
+                        self.anchors.push((anchor, node.clone()));
+                    }
+                    self.push_value(node)?;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    fn push_value(&mut self, node: Node) -> Result<()> {
+        match self.stack.last_mut() {
+            None => {
+                let start = self.doc_start.take().unwrap_or(node.origin);
+                // A document of only comments comes through as a null scalar.
+                if !(node.is_null() && node.origin.is_empty()) {
+                    self.docs.push(Document { root: node, start });
+                }
+            }
+            Some(Frame::Seq { items, .. }) => items.push(node),
+            Some(Frame::Map {
+                map,
+                pending_key,
+                merged,
+                ..
+            }) => match pending_key.take() {
+                None => {
+                    let name = match &node.value {
+                        Value::Str(s) => s.clone(),
+                        Value::Int(i) => i.to_string(),
+                        Value::Bool(b) => b.to_string(),
+                        Value::Float(f) => crate::node::format_float(*f),
+                        Value::Null => "null".to_string(),
+                        Value::Seq(_) | Value::Map(_) => {
+                            return Err(Error::at(
+                                node.origin,
+                                "a mapping key must be a scalar, not a list or mapping",
+                            )
+                            .label("this key"))
+                        }
+                    };
+                    *pending_key = Some(Key {
+                        name,
+                        origin: node.origin,
+                    });
+                }
+                Some(key) => {
+                    if key.name == "<<" && !matches!(node.value, Value::Str(_)) {
+                        match node.value {
+                            Value::Map(m) => merged.push(m),
+                            Value::Seq(items) => {
+                                for item in items {
+                                    match item.value {
+                                        Value::Map(m) => merged.push(m),
+                                        _ => {
+                                            return Err(Error::at(
+                                                item.origin,
+                                                "a merge key (<<) takes a mapping or a list of mappings",
+                                            ))
+                                        }
+                                    }
+                                }
+                            }
+                            _ => {
+                                return Err(Error::at(
+                                    node.origin,
+                                    "a merge key (<<) takes a mapping or a list of mappings",
+                                ))
+                            }
+                        }
+                        return Ok(());
+                    }
+                    if let Some((first, _)) = map.get_entry(&key.name) {
+                        return Err(Error::at(
+                            key.origin,
+                            format!("duplicate key `{}`", key.name),
+                        )
+                        .label("defined again here")
+                        .related(first.origin, "first defined here")
+                        .help("YAML readers disagree on which of two equal keys wins; keep one"));
+                    }
+                    map.entries.push((key, node));
+                }
+            },
+        }
+        Ok(())
+    }
+}
+
+/// Resolves a scalar to a value: explicit tags first, then the YAML 1.2 core schema for plain scalars.
+fn resolve_scalar(text: &str, style: ScalarStyle, tag: Option<&str>) -> Result<Value, String> {
+    if let Some(tag) = tag {
+        return match tag {
+            "!!str" | "tag:yaml.org,2002:str" | "!!binary" | "!" => Ok(Value::Str(text.to_string())),
+            "!!int" | "tag:yaml.org,2002:int" => parse_int(text)
+                .map(Value::Int)
+                .ok_or_else(|| format!("`{text}` is tagged !!int but is not an integer")),
+            "!!float" | "tag:yaml.org,2002:float" => parse_float(text)
+                .or_else(|| parse_int(text).map(|i| i as f64))
+                .map(Value::Float)
+                .ok_or_else(|| format!("`{text}` is tagged !!float but is not a number")),
+            "!!bool" | "tag:yaml.org,2002:bool" => parse_bool(text)
+                .map(Value::Bool)
+                .ok_or_else(|| format!("`{text}` is tagged !!bool but is not true or false")),
+            "!!null" | "tag:yaml.org,2002:null" => Ok(Value::Null),
+            // Unknown local tags (`!Ref`, `!vault`) have no meaning for Kubernetes: keep the text.
+            _ if style != ScalarStyle::Plain => Ok(Value::Str(text.to_string())),
+            _ => Ok(resolve_plain(text)),
+        };
+    }
+    if style != ScalarStyle::Plain {
+        return Ok(Value::Str(text.to_string()));
+    }
+    Ok(resolve_plain(text))
+}
+
+fn resolve_plain(text: &str) -> Value {
+    match text {
+        "" | "~" | "null" | "Null" | "NULL" => return Value::Null,
+        _ => {}
+    }
+    if let Some(b) = parse_bool(text) {
+        return Value::Bool(b);
+    }
+    if let Some(i) = parse_int(text) {
+        return Value::Int(i);
+    }
+    if let Some(f) = parse_float(text) {
+        return Value::Float(f);
+    }
+    Value::Str(text.to_string())
+}
+
+fn parse_bool(text: &str) -> Option<bool> {
+    match text {
+        "true" | "True" | "TRUE" => Some(true),
+        "false" | "False" | "FALSE" => Some(false),
+        _ => None,
+    }
+}
+
+/// YAML 1.2 core integers: decimal with optional sign, `0o` octal, `0x` hex.
+fn parse_int(text: &str) -> Option<i64> {
+    if let Some(h) = text.strip_prefix("0x") {
+        if !h.is_empty() && h.bytes().all(|b| b.is_ascii_hexdigit()) {
+            return i64::from_str_radix(h, 16).ok();
+        }
+        return None;
+    }
+    if let Some(o) = text.strip_prefix("0o") {
+        if !o.is_empty() && o.bytes().all(|b| (b'0'..=b'7').contains(&b)) {
+            return i64::from_str_radix(o, 8).ok();
+        }
+        return None;
+    }
+    let digits = text.strip_prefix(['-', '+']).unwrap_or(text);
+    if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    text.parse::<i64>().ok()
+}
+
+/// YAML 1.2 core floats: `[-+]?(\.[0-9]+|[0-9]+(\.[0-9]*)?)([eE][-+]?[0-9]+)?`, `.inf`, `.nan`.
+fn parse_float(text: &str) -> Option<f64> {
+    let unsigned = text.strip_prefix(['-', '+']).unwrap_or(text);
+    let negative = text.starts_with('-');
+    match unsigned {
+        ".inf" | ".Inf" | ".INF" => {
+            return Some(if negative {
+                f64::NEG_INFINITY
+            } else {
+                f64::INFINITY
+            })
+        }
+        ".nan" | ".NaN" | ".NAN" if unsigned.len() == text.len() => return Some(f64::NAN),
+        _ => {}
+    }
+    let b = unsigned.as_bytes();
+    let mut i = 0;
+    let int_digits = b.iter().take_while(|c| c.is_ascii_digit()).count();
+    i += int_digits;
+    let mut frac_digits = 0;
+    if i < b.len() && b[i] == b'.' {
+        i += 1;
+        frac_digits = b[i..].iter().take_while(|c| c.is_ascii_digit()).count();
+        i += frac_digits;
+    }
+    if int_digits == 0 && frac_digits == 0 {
+        return None;
+    }
+    if i < b.len() && (b[i] == b'e' || b[i] == b'E') {
+        i += 1;
+        if i < b.len() && (b[i] == b'-' || b[i] == b'+') {
+            i += 1;
+        }
+        let exp = b[i..].iter().take_while(|c| c.is_ascii_digit()).count();
+        if exp == 0 {
+            return None;
+        }
+        i += exp;
+    }
+    if i != b.len() {
+        return None;
+    }
+    text.parse::<f64>().ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn resolve(text: &str) -> Value {
+        resolve_plain(text)
+    }
+
+    #[test]
+    fn core_schema_resolution() {
+        assert_eq!(resolve("true"), Value::Bool(true));
+        assert_eq!(resolve("yes"), Value::Str("yes".into()));
+        assert_eq!(resolve("on"), Value::Str("on".into()));
+        assert_eq!(resolve("~"), Value::Null);
+        assert_eq!(resolve("42"), Value::Int(42));
+        assert_eq!(resolve("-7"), Value::Int(-7));
+        assert_eq!(resolve("0x1F"), Value::Int(31));
+        assert_eq!(resolve("0o17"), Value::Int(15));
+        assert_eq!(resolve("0755"), Value::Int(755));
+        assert_eq!(resolve("1_000"), Value::Str("1_000".into()));
+        assert_eq!(resolve("12:30"), Value::Str("12:30".into()));
+        assert_eq!(resolve("0.5"), Value::Float(0.5));
+        assert_eq!(resolve("1e3"), Value::Float(1000.0));
+        assert_eq!(resolve(".5"), Value::Float(0.5));
+        assert_eq!(resolve("1."), Value::Float(1.0));
+        assert_eq!(resolve("-.inf"), Value::Float(f64::NEG_INFINITY));
+        assert_eq!(resolve("100m"), Value::Str("100m".into()));
+        assert_eq!(resolve("2024-01-01"), Value::Str("2024-01-01".into()));
+        assert_eq!(resolve("."), Value::Str(".".into()));
+        assert_eq!(resolve("1e"), Value::Str("1e".into()));
+        assert_eq!(
+            resolve("99999999999999999999"),
+            Value::Str("99999999999999999999".into())
+        );
+    }
+}

@@ -1,0 +1,186 @@
+//! Container images: parsing references, the `images` rewrites of a layer, and setting the tag of the
+//! images an environment owns (the seam the tag rules use).
+
+use crate::error::{Error, Result};
+use crate::load::layer::{ImageRule, Spanned};
+use crate::node::{Node, Origin, Value};
+use crate::resource::Resource;
+
+/// `registry/repo/name:tag@sha256:...` split into its parts.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ImageRef {
+    pub name: String,
+    pub tag: Option<String>,
+    pub digest: Option<String>,
+}
+
+impl ImageRef {
+    pub fn parse(text: &str) -> ImageRef {
+        let (rest, digest) = match text.split_once('@') {
+            Some((r, d)) => (r, Some(d.to_string())),
+            None => (text, None),
+        };
+        let slash = rest.rfind('/').map(|i| i + 1).unwrap_or(0);
+        let (name, tag) = match rest[slash..].rfind(':') {
+            Some(i) => (
+                rest[..slash + i].to_string(),
+                Some(rest[slash + i + 1..].to_string()),
+            ),
+            None => (rest.to_string(), None),
+        };
+        ImageRef { name, tag, digest }
+    }
+
+    pub fn to_text(&self) -> String {
+        let mut s = self.name.clone();
+        if let Some(t) = &self.tag {
+            s.push(':');
+            s.push_str(t);
+        }
+        if let Some(d) = &self.digest {
+            s.push('@');
+            s.push_str(d);
+        }
+        s
+    }
+
+    /// True when `name` names this image: exactly, or as its path below a registry
+    /// (`openim/openim-api` names `ghcr.io/openim/openim-api`).
+    pub fn is_named(&self, name: &str) -> bool {
+        self.name == name
+            || (self.name.len() > name.len()
+                && self.name.ends_with(name)
+                && self.name.as_bytes()[self.name.len() - name.len() - 1] == b'/')
+    }
+}
+
+const CONTAINER_LISTS: [&str; 3] = ["initContainers", "containers", "ephemeralContainers"];
+
+/// Calls `f` on every container `image` node of a workload.
+pub fn for_each_image_mut(r: &mut Resource, f: &mut dyn FnMut(&mut Node) -> Result<()>) -> Result<()> {
+    let Some(spec) = r.pod_spec_mut() else {
+        return Ok(());
+    };
+    for list in CONTAINER_LISTS {
+        if let Some(items) = spec.get_mut(list).and_then(Node::as_seq_mut) {
+            for c in items {
+                if let Some(image) = c.get_mut("image") {
+                    f(image)?;
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Every container `image` node of a workload, with the container's name.
+pub fn images(r: &Resource) -> Vec<(&str, &Node)> {
+    let mut out = Vec::new();
+    let Some(spec) = r.pod_spec() else {
+        return out;
+    };
+    for list in CONTAINER_LISTS {
+        for c in spec.get(list).and_then(Node::as_seq).unwrap_or(&[]) {
+            if let Some(image) = c.get("image") {
+                out.push((c.str_at(&["name"]).unwrap_or(""), image));
+            }
+        }
+    }
+    out
+}
+
+/// Applies one `images` entry to every resource; an entry that matches no container is an error.
+pub fn apply_rule(resources: &mut [Resource], rule: &ImageRule) -> Result<()> {
+    let mut matched = false;
+    for r in resources.iter_mut() {
+        for_each_image_mut(r, &mut |image| {
+            let Some(text) = image.as_str() else {
+                return Ok(());
+            };
+            let mut parsed = ImageRef::parse(text);
+            if parsed.name != rule.name.value {
+                return Ok(());
+            }
+            matched = true;
+            let mut origin = image.origin;
+            if let Some(n) = &rule.new_name {
+                parsed.name = n.value.clone();
+                origin = n.origin;
+            }
+            if let Some(t) = &rule.new_tag {
+                parsed.tag = Some(t.value.clone());
+                origin = t.origin;
+            }
+            if let Some(d) = &rule.digest {
+                parsed.digest = Some(d.value.clone());
+                origin = d.origin;
+            }
+            *image = Node::new(Value::Str(parsed.to_text()), origin);
+            Ok(())
+        })?;
+    }
+    if !matched {
+        return Err(Error::at(
+            rule.name.origin,
+            format!("no container uses the image `{}`", rule.name.value),
+        )
+        .label("this image")
+        .help("name the image as the resources write it, without tag or digest"));
+    }
+    Ok(())
+}
+
+/// Sets `tag` on every owned image (keeping a pinned digest out: a retagged image drops its digest).
+/// Returns how many containers were retagged; an owned image no container uses is an error.
+pub fn set_owned_tag(
+    resources: &mut [Resource],
+    owned: &[Spanned<String>],
+    tag: &str,
+    origin: Origin,
+) -> Result<usize> {
+    let mut used = vec![false; owned.len()];
+    let mut count = 0;
+    for r in resources.iter_mut() {
+        for_each_image_mut(r, &mut |image| {
+            let Some(text) = image.as_str() else {
+                return Ok(());
+            };
+            let mut parsed = ImageRef::parse(text);
+            if let Some(i) = owned.iter().position(|o| parsed.is_named(&o.value)) {
+                used[i] = true;
+                parsed.tag = Some(tag.to_string());
+                parsed.digest = None;
+                *image = Node::new(Value::Str(parsed.to_text()), origin);
+                count += 1;
+            }
+            Ok(())
+        })?;
+    }
+    if let Some(i) = used.iter().position(|u| !u) {
+        return Err(Error::at(
+            owned[i].origin,
+            format!("the environment owns the image `{}`, but no container uses it", owned[i].value),
+        )
+        .label("this image"));
+    }
+    Ok(count)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_references() {
+        let r = ImageRef::parse("localhost:5000/openim/api:v1@sha256:abc");
+        assert_eq!(r.name, "localhost:5000/openim/api");
+        assert_eq!(r.tag.as_deref(), Some("v1"));
+        assert_eq!(r.digest.as_deref(), Some("sha256:abc"));
+        let r = ImageRef::parse("localhost:5000/openim/api");
+        assert_eq!(r.name, "localhost:5000/openim/api");
+        assert_eq!(r.tag, None);
+        assert_eq!(ImageRef::parse("redis:7.2").to_text(), "redis:7.2");
+        assert!(ImageRef::parse("ghcr.io/openim/openim-api:x").is_named("openim/openim-api"));
+        assert!(!ImageRef::parse("ghcr.io/xopenim/openim-api:x").is_named("openim/openim-api"));
+    }
+}
