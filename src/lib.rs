@@ -3,6 +3,7 @@
 //! The pipeline runs one way, one module per stage: [`load`] → [`overlay`] → tags → [`render`] → check →
 //! diff → git. [`run`] is the whole program; `main.rs` only maps its status to an exit code.
 
+pub mod check;
 pub mod cli;
 pub mod diagnostics;
 pub mod error;

@@ -1,0 +1,87 @@
+//! Stage 5, check: rules in families (`schema/`, `resources/`, `netpol/`, `secrets/`, `images/`, `refs/`),
+//! each with a stable kebab-case code. A rule is a plain function over the rendered resources of one
+//! environment (or of the files given on the command line); it emits [`Finding`]s, never errors. Findings
+//! point at the origin of the value (the base, component, patch or environment line that produced it).
+//!
+//! Codes are public API: never reuse or silently rename one. `tests/check_codes.rs` snapshots the list.
+
+use crate::node::{Origin, Sources};
+use crate::resource::{ResId, Resource};
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Severity {
+    /// Shown, never fails a run.
+    Info,
+    /// Shown, fails nothing.
+    Warning,
+    /// Fails the run (exit 1) and refuses a commit.
+    Error,
+}
+
+impl Severity {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Severity::Info => "info",
+            Severity::Warning => "warning",
+            Severity::Error => "error",
+        }
+    }
+}
+
+/// One problem a rule found. The message never contains a secret's value.
+#[derive(Clone, Debug)]
+pub struct Finding {
+    pub code: &'static str,
+    pub severity: Severity,
+    pub message: String,
+    /// Where to fix it.
+    pub origin: Origin,
+    /// The object it is about, if any.
+    pub resource: Option<ResId>,
+    /// Further places: the policy line, the overlay line involved, the other half of a pair.
+    pub related: Vec<(Origin, String)>,
+    pub help: Option<String>,
+}
+
+/// What a rule sees.
+pub struct Context<'a> {
+    /// The environment being checked, or `None` for plain files.
+    pub env: Option<&'a str>,
+    pub resources: &'a [Resource],
+    pub sources: &'a Sources,
+}
+
+/// A rule: its code, family, default severity, one-line summary and the function that runs it.
+/// The doc comment of the function says what it checks, why, and shows a bad and a good example.
+pub struct Rule {
+    pub code: &'static str,
+    pub default_severity: Severity,
+    pub summary: &'static str,
+    pub run: fn(&Context<'_>, &mut Vec<Finding>),
+}
+
+/// Every rule, in code order.
+pub fn rules() -> Vec<&'static Rule> {
+    let families: &[&[Rule]] = &[];
+    let mut all: Vec<&'static Rule> = families.iter().flat_map(|f| f.iter()).collect();
+    all.sort_by_key(|r| r.code);
+    all
+}
+
+/// Runs every rule and returns the findings sorted by file, line, column and code.
+pub fn run(ctx: &Context<'_>) -> Vec<Finding> {
+    let mut findings = Vec::new();
+    for rule in rules() {
+        let start = findings.len();
+        (rule.run)(ctx, &mut findings);
+        for f in &mut findings[start..] {
+            f.code = rule.code;
+        }
+    }
+    findings.sort_by(|a, b| {
+        let fa = ctx.sources.get(a.origin.file);
+        let fb = ctx.sources.get(b.origin.file);
+        (&fa.display, a.origin.line, a.origin.col, a.code).cmp(&(&fb.display, b.origin.line, b.origin.col, b.code))
+    });
+    findings
+}
