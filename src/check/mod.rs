@@ -5,7 +5,11 @@
 //!
 //! Codes are public API: never reuse or silently rename one. `tests/check_codes.rs` snapshots the list.
 
+pub mod policy;
+
+use crate::load::Layer;
 use crate::node::{Origin, Sources};
+pub use policy::Policy;
 use crate::resource::{ResId, Resource};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -49,6 +53,9 @@ pub struct Context<'a> {
     pub env: Option<&'a str>,
     pub resources: &'a [Resource],
     pub sources: &'a Sources,
+    /// The environment file, when checking an environment (namespace, tag rule, owned images).
+    pub layer: Option<&'a Layer>,
+    pub policy: &'a Policy,
 }
 
 /// A rule: its code, family, default severity, one-line summary and the function that runs it.
