@@ -1,1 +1,4 @@
+pub mod git;
+pub mod tags;
+
 pub fn hello() {}
