@@ -1157,7 +1157,8 @@ mod tests {
     #[test]
     fn detached_head_reads_ci_variables_in_order() {
         let f = facts(None, &[], &[]);
-        let cases: [(&[(&str, &str)], &str, &str); 7] = [
+        type Env<'a> = &'a [(&'a str, &'a str)];
+        let cases: [(Env, &str, &str); 7] = [
             (
                 &[
                     ("GITHUB_ACTIONS", "true"),
