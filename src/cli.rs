@@ -17,7 +17,12 @@ Exit codes: 0 success, 1 findings at error level or a refused commit, 2 usage or
 )]
 pub struct Cli {
     /// The folder holding base/, components/ and one folder per environment
-    #[arg(long, global = true, default_value = "environments", value_name = "DIR")]
+    #[arg(
+        long,
+        global = true,
+        default_value = "environments",
+        value_name = "DIR"
+    )]
     pub root: PathBuf,
 
     /// Output format of findings, errors and explanations
@@ -37,11 +42,28 @@ pub enum Format {
 #[derive(Subcommand, Debug)]
 pub enum Command {
     /// Render environments into one file per resource, replacing the output tree as a whole
-    #[command(after_help = "Examples:\n  openim-gitops render --all\n  openim-gitops render --env dev --out /tmp/rendered\n  openim-gitops render --env release --version 3.8.3")]
+    #[command(
+        after_help = "Examples:\n  openim-gitops render --all\n  openim-gitops render --env dev --out /tmp/rendered\n  openim-gitops render --env release --version 3.8.3"
+    )]
     Render(RenderArgs),
     /// Show a rendered resource or field and the file and line that set each value
-    #[command(after_help = "Examples:\n  openim-gitops explain --env release Deployment/openim-api\n  openim-gitops explain --env dev Deployment/openim-api 'spec.template.spec.containers[name=openim-api].image'\n  openim-gitops explain --env test ConfigMap/openim-server-config --format json")]
+    #[command(
+        after_help = "Examples:\n  openim-gitops explain --env release Deployment/openim-api\n  openim-gitops explain --env dev Deployment/openim-api 'spec.template.spec.containers[name=openim-api].image'\n  openim-gitops explain --env test ConfigMap/openim-server-config --format json"
+    )]
     Explain(ExplainArgs),
+    /// Print the image tag each environment's rule gives, and why (which ref, tag or CI variable)
+    #[command(
+        after_help = "Examples:\n  openim-gitops tag --env dev\n  openim-gitops tag --all --rc 2 --version 3.8.3\n\nRules: dev = the branch as a legal OCI tag (on a detached HEAD in CI: GITHUB_HEAD_REF, then GITHUB_REF_NAME),\ntest = rcN from the newest vX.Y.Z-rc.N tag reachable from HEAD, release = release-vX.Y.Z from a vX.Y.Z tag on HEAD."
+    )]
+    Tag(TagCommandArgs),
+}
+
+#[derive(Args, Debug)]
+pub struct TagCommandArgs {
+    #[command(flatten)]
+    pub select: EnvSelect,
+    #[command(flatten)]
+    pub tags: TagArgs,
 }
 
 #[derive(Args, Debug, Clone, Default)]

@@ -6,7 +6,9 @@
 
 use std::fmt;
 
-use miette::{Diagnostic, GraphicalReportHandler, GraphicalTheme, LabeledSpan, NamedSource, Severity};
+use miette::{
+    Diagnostic, GraphicalReportHandler, GraphicalTheme, LabeledSpan, NamedSource, Severity,
+};
 
 use crate::error::{Error, Located};
 use crate::node::{Origin, Sources};
@@ -64,13 +66,17 @@ impl std::error::Error for Report {}
 
 impl Diagnostic for Report {
     fn code<'a>(&'a self) -> Option<Box<dyn fmt::Display + 'a>> {
-        self.code.as_ref().map(|c| Box::new(c) as Box<dyn fmt::Display>)
+        self.code
+            .as_ref()
+            .map(|c| Box::new(c) as Box<dyn fmt::Display>)
     }
     fn severity(&self) -> Option<Severity> {
         Some(self.severity)
     }
     fn help<'a>(&'a self) -> Option<Box<dyn fmt::Display + 'a>> {
-        self.help.as_ref().map(|h| Box::new(h) as Box<dyn fmt::Display>)
+        self.help
+            .as_ref()
+            .map(|h| Box::new(h) as Box<dyn fmt::Display>)
     }
     fn source_code(&self) -> Option<&dyn miette::SourceCode> {
         self.source.as_ref().map(|s| s as &dyn miette::SourceCode)
@@ -119,21 +125,24 @@ fn located_report(
         related: Vec::new(),
     };
     if quotable {
-        report.source = Some(NamedSource::new(&file.display, file.text.to_string()).with_language("yaml"));
+        report.source =
+            Some(NamedSource::new(&file.display, file.text.to_string()).with_language("yaml"));
         let label = if primary.1.is_empty() {
             None
         } else {
             Some(primary.1.clone())
         };
-        report
-            .labels
-            .push(LabeledSpan::new_primary_with_span(label, span(primary.0, file.text.len())));
+        report.labels.push(LabeledSpan::new_primary_with_span(
+            label,
+            span(primary.0, file.text.len()),
+        ));
     }
     for (o, label) in others {
         if o.file == primary.0.file && quotable {
-            report
-                .labels
-                .push(LabeledSpan::new_with_span(Some(label.clone()), span(*o, file.text.len())));
+            report.labels.push(LabeledSpan::new_with_span(
+                Some(label.clone()),
+                span(*o, file.text.len()),
+            ));
         } else {
             report.related.push(located_report(
                 sources,
@@ -170,6 +179,7 @@ fn error_reports(sources: &Sources, err: &Error, out: &mut Vec<Report>) {
             ));
         }
         Error::Many(errors) => errors.iter().for_each(|e| error_reports(sources, e, out)),
+        Error::Refused(inner) => error_reports(sources, inner, out),
         Error::Usage { message, help } => out.push(Report {
             message: message.clone(),
             severity: Severity::Error,
@@ -250,6 +260,7 @@ fn collect_json(sources: &Sources, err: &Error, list: &mut Vec<serde_json::Value
             list.push(v);
         }
         Error::Many(errors) => errors.iter().for_each(|e| collect_json(sources, e, list)),
+        Error::Refused(inner) => collect_json(sources, inner, list),
         Error::Usage { message, help } => {
             list.push(serde_json::json!({ "message": message, "help": help }))
         }

@@ -8,12 +8,14 @@ pub mod cli;
 pub mod diagnostics;
 pub mod error;
 pub mod explain;
+pub mod git;
 pub mod load;
 pub mod node;
 pub mod overlay;
 pub mod pipeline;
 pub mod render;
 pub mod resource;
+pub mod tags;
 
 use std::io::Write;
 
@@ -51,17 +53,23 @@ pub fn run(cli: Cli, out: &mut dyn Write, err: &mut dyn Write, style: Style) -> 
     match result {
         Ok(status) => status,
         Err(e) => {
+            let status = if e.is_refusal() {
+                Status::Findings
+            } else {
+                Status::Failure
+            };
             let text = match cli.format {
                 Format::Json => {
-                    let mut s = serde_json::to_string_pretty(&diagnostics::error_json(&sources, &e))
-                        .unwrap_or_default();
+                    let mut s =
+                        serde_json::to_string_pretty(&diagnostics::error_json(&sources, &e))
+                            .unwrap_or_default();
                     s.push('\n');
                     s
                 }
                 Format::Human => diagnostics::render_error(&sources, &e, style),
             };
             let _ = err.write_all(text.as_bytes());
-            Status::Failure
+            status
         }
     }
 }
@@ -70,12 +78,21 @@ fn dispatch(cli: &Cli, sources: &mut Sources, out: &mut dyn Write) -> Result<Sta
     let files = DiskFiles;
     match &cli.command {
         Command::Render(args) => {
-            let envs = pipeline::select_envs(&files, &cli.root, &args.select.envs, args.select.all)?;
+            let envs =
+                pipeline::select_envs(&files, &cli.root, &args.select.envs, args.select.all)?;
+            let facts = git::repo_facts(&cli.root).ok();
+            let inputs = pipeline::tag_inputs(&args.tags);
             let mut loader = Loader::new(&files, sources);
             // Compile every environment before writing any: one bad environment writes nothing.
             let mut compiled = Vec::new();
             for (name, file) in &envs {
-                compiled.push(pipeline::compile(&mut loader, name, file, &args.tags, None)?);
+                compiled.push(pipeline::compile(
+                    &mut loader,
+                    name,
+                    file,
+                    &inputs,
+                    facts.as_ref(),
+                )?);
             }
             for c in &compiled {
                 let tree = c.render();
@@ -101,11 +118,15 @@ fn dispatch(cli: &Cli, sources: &mut Sources, out: &mut dyn Write) -> Result<Sta
             }
             Ok(Status::Clean)
         }
+        Command::Tag(args) => tag_command(cli, args, sources, out),
         Command::Explain(args) => {
-            let envs = pipeline::select_envs(&files, &cli.root, std::slice::from_ref(&args.env), false)?;
+            let envs =
+                pipeline::select_envs(&files, &cli.root, std::slice::from_ref(&args.env), false)?;
+            let facts = git::repo_facts(&cli.root).ok();
+            let inputs = pipeline::tag_inputs(&args.tags);
             let mut loader = Loader::new(&files, sources);
             let (name, file) = &envs[0];
-            let c = pipeline::compile(&mut loader, name, file, &args.tags, None)?;
+            let c = pipeline::compile(&mut loader, name, file, &inputs, facts.as_ref())?;
             let r = explain::find(&c.build.resources, &args.resource)?;
             let fields = explain::explain(sources, r, args.field.as_deref())?;
             let text = match cli.format {
@@ -146,9 +167,61 @@ fn dispatch(cli: &Cli, sources: &mut Sources, out: &mut dyn Write) -> Result<Sta
     }
 }
 
+fn tag_command(
+    cli: &Cli,
+    args: &cli::TagCommandArgs,
+    sources: &mut Sources,
+    out: &mut dyn Write,
+) -> Result<Status> {
+    let files = DiskFiles;
+    let envs = pipeline::select_envs(&files, &cli.root, &args.select.envs, args.select.all)?;
+    let facts = git::repo_facts(&cli.root).ok();
+    let inputs = pipeline::tag_inputs(&args.tags);
+    let mut loader = Loader::new(&files, sources);
+    let mut lines = Vec::new();
+    for (name, file) in &envs {
+        let env = load::Layer::load(&mut loader, file, load::LayerKind::Environment)?;
+        let Some(spec) = env.tags.as_ref() else {
+            lines.push((name.clone(), None));
+            continue;
+        };
+        let d = pipeline::decide_tag(spec, &inputs, facts.as_ref())?;
+        lines.push((name.clone(), Some(d)));
+    }
+    let text = match cli.format {
+        Format::Human => lines
+            .iter()
+            .map(|(name, d)| match d {
+                Some(d) => format!("{name}: {d}\n"),
+                None => {
+                    format!("{name}: no tag rule (images keep the tags the resources give them)\n")
+                }
+            })
+            .collect::<String>(),
+        Format::Json => {
+            let list: Vec<serde_json::Value> = lines
+                .iter()
+                .map(|(name, d)| match d {
+                    Some(d) => serde_json::json!({
+                        "environment": name, "tag": d.tag, "rule": d.rule.as_str(), "reason": d.to_string(),
+                    }),
+                    None => serde_json::json!({ "environment": name, "tag": null }),
+                })
+                .collect();
+            format!(
+                "{}\n",
+                serde_json::to_string_pretty(&list).unwrap_or_default()
+            )
+        }
+    };
+    write(out, &text)?;
+    Ok(Status::Clean)
+}
+
 fn write(out: &mut dyn Write, text: &str) -> Result<()> {
-    out.write_all(text.as_bytes()).map_err(|source| Error::Write {
-        path: "standard output".into(),
-        source,
-    })
+    out.write_all(text.as_bytes())
+        .map_err(|source| Error::Write {
+            path: "standard output".into(),
+            source,
+        })
 }

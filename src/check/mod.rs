@@ -9,8 +9,8 @@ pub mod policy;
 
 use crate::load::Layer;
 use crate::node::{Origin, Sources};
-pub use policy::Policy;
 use crate::resource::{ResId, Resource};
+pub use policy::Policy;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum Severity {
@@ -88,7 +88,12 @@ pub fn run(ctx: &Context<'_>) -> Vec<Finding> {
     findings.sort_by(|a, b| {
         let fa = ctx.sources.get(a.origin.file);
         let fb = ctx.sources.get(b.origin.file);
-        (&fa.display, a.origin.line, a.origin.col, a.code).cmp(&(&fb.display, b.origin.line, b.origin.col, b.code))
+        (&fa.display, a.origin.line, a.origin.col, a.code).cmp(&(
+            &fb.display,
+            b.origin.line,
+            b.origin.col,
+            b.code,
+        ))
     });
     findings
 }
