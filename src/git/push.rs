@@ -28,8 +28,10 @@ use super::GitEnv;
 /// The environment variables a token is read from, in order.
 pub const TOKEN_VARIABLES: [&str; 3] = ["OPENIM_GITOPS_TOKEN", "GITHUB_TOKEN", "GH_TOKEN"];
 
+/// Called with the attempt number (0 first) after the remote tip was fetched and before the push.
+pub type BeforePush = Box<dyn Fn(u32)>;
+
 /// How to push.
-#[derive(Clone, Debug)]
 pub struct PushSettings {
     /// A remote's name (`origin`) or a URL.
     pub remote: String,
@@ -37,6 +39,9 @@ pub struct PushSettings {
     pub retries: u32,
     /// (variable, token) pairs, in the order they are tried.
     pub tokens: Vec<(String, String)>,
+    /// A test seam: lets a test push to the remote between our fetch and our push, as a concurrent
+    /// pipeline would.
+    pub before_push: Option<BeforePush>,
 }
 
 impl PushSettings {
@@ -48,6 +53,7 @@ impl PushSettings {
                 .iter()
                 .filter_map(|v| env.get(v).map(|t| (v.to_string(), t.trim().to_string())))
                 .collect(),
+            before_push: None,
         }
     }
 }
@@ -107,7 +113,10 @@ pub fn commit_and_push(
             &format!("openim-gitops: render {}", provenance.meta.environment),
         )
         .map_err(|e| super::git_error(&format!("cannot move branch {branch}"), e))?;
-        match push_once(repo, &mut remote, &refname, settings, &url) {
+        if let Some(hook) = &settings.before_push {
+            hook(rebuilt);
+        }
+        match push_once(repo, &mut remote, &refname, settings) {
             Ok(()) => {
                 return Ok(if created {
                     Pushed::Created {
@@ -325,7 +334,6 @@ fn push_once(
     remote: &mut Remote<'_>,
     refname: &str,
     settings: &PushSettings,
-    _url: &str,
 ) -> std::result::Result<(), Failure> {
     let auth = RefCell::new(Auth::new(repo, settings));
     let status: RefCell<Option<String>> = RefCell::new(None);
