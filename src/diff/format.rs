@@ -184,7 +184,9 @@ pub fn markdown(diffs: &[EnvDiff], sides: &Sides, limit: usize) -> String {
             );
             omitted_total += omitted;
         }
-        out.push('\n');
+        if !d.changes.is_empty() {
+            out.push('\n');
+        }
     }
     if omitted_total > 0 {
         let _ = writeln!(
