@@ -99,8 +99,11 @@ fn write_base(root: &std::path::Path, n: usize, percent: Option<usize>) {
         let docs: Vec<String> = (file * 10..(file * 10 + 10).min(n))
             .map(|i| deployment(i, percent.is_some_and(|p| is_changed(i, p))))
             .collect();
-        std::fs::write(base.join(format!("apps-{file:04}.yaml")), docs.join("---\n"))
-            .unwrap_or_else(|e| panic!("{e}"));
+        std::fs::write(
+            base.join(format!("apps-{file:04}.yaml")),
+            docs.join("---\n"),
+        )
+        .unwrap_or_else(|e| panic!("{e}"));
     }
 }
 

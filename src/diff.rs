@@ -229,26 +229,24 @@ fn redact(old: Option<&mut Node>, new: Option<&mut Node>) {
     }
 }
 
-/// The values under a Secret field, as text.
-fn values(node: Option<&Node>, field: &str) -> BTreeMap<String, String> {
+/// The values under a Secret field.
+fn values(node: Option<&Node>, field: &str) -> BTreeMap<String, serde_json::Value> {
     let Some(map) = node.and_then(|n| n.get(field)).and_then(Node::as_map) else {
         return BTreeMap::new();
     };
     map.iter()
-        .map(|(k, v)| (k.name.clone(), v.to_json().to_string()))
+        .map(|(k, v)| (k.name.clone(), v.to_json()))
         .collect()
 }
 
-fn mark(node: &mut Node, field: &str, theirs: &BTreeMap<String, String>, side: &str) {
+fn mark(node: &mut Node, field: &str, theirs: &BTreeMap<String, serde_json::Value>, side: &str) {
     let Some(map) = node.get_mut(field).and_then(Node::as_map_mut) else {
         return;
     };
     let keys: Vec<String> = map.iter().map(|(k, _)| k.name.clone()).collect();
     for key in keys {
         if let Some(v) = map.get_mut(&key) {
-            let changed = theirs
-                .get(&key)
-                .is_some_and(|other| *other != v.to_json().to_string());
+            let changed = theirs.get(&key).is_some_and(|other| *other != v.to_json());
             let marker = if changed {
                 format!("(redacted, {side} value)")
             } else {

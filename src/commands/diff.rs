@@ -131,14 +131,12 @@ pub fn run(
     Ok(Status::Clean)
 }
 
+/// An environment's name and its env.yaml at the base and at the head.
+type EnvPair = (String, Option<PathBuf>, Option<PathBuf>);
+
 /// The environments to compare, with their env.yaml on each side (absent on one side when it was added
 /// or removed): the named ones, or every environment of either side with `--all`.
-fn environments(
-    cli: &Cli,
-    args: &DiffArgs,
-    base: &Side,
-    head: &Side,
-) -> Result<Vec<(String, Option<PathBuf>, Option<PathBuf>)>> {
+fn environments(cli: &Cli, args: &DiffArgs, base: &Side, head: &Side) -> Result<Vec<EnvPair>> {
     let list = |side: &Side| -> Result<Vec<(String, PathBuf)>> {
         if side.files.is_dir(&cli.root) {
             find_environments(side.files.as_ref(), &cli.root)
