@@ -125,8 +125,7 @@ pub fn run(
     }
 
     let repo = match &git_files {
-        Some(g) => git2::Repository::open(g.repository().path())
-            .map_err(|e| Error::Git(e.message().to_string()))?,
+        Some(g) => g.reopen()?,
         None => discover(&cli.root)?,
     };
     let identity = Identity::resolve(&repo, env)?;

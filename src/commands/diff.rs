@@ -13,7 +13,7 @@ use crate::cli::{Cli, DiffArgs, Format};
 use crate::diagnostics::{self, Style};
 use crate::diff::{self, format::Sides, EnvDiff};
 use crate::error::{Error, Result};
-use crate::git::files::{discover, resolve, GitFiles};
+use crate::git::files::{discover, GitFiles};
 use crate::git::{self, RepoFacts};
 use crate::load::{find_environments, DiskFiles, Files, Layer, LayerKind, Loader};
 use crate::node::Sources;
@@ -38,14 +38,12 @@ pub fn run(
     out: &mut dyn Write,
 ) -> Result<Status> {
     let repo = discover(&cli.root)?;
-    let repo_path = repo.path().to_path_buf();
     let open_rev = |rev: &str| -> Result<Side> {
-        let commit = resolve(&repo, rev)?;
-        let handle =
-            git2::Repository::open(&repo_path).map_err(|e| Error::Git(e.message().to_string()))?;
+        let files = GitFiles::open_rev(&repo, rev)?;
+        let label = format!("{rev} ({})", short(&files.commit_id()));
         Ok(Side {
-            files: Box::new(GitFiles::at(handle, commit)?),
-            label: format!("{rev} ({})", short(&commit.to_string())),
+            files: Box::new(files),
+            label,
         })
     };
     let base = open_rev(&args.base)?;

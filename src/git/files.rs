@@ -86,6 +86,20 @@ impl GitFiles {
         })
     }
 
+    /// The files of `rev` in an already open repository (opened again: a `GitFiles` owns its handle).
+    pub fn open_rev(repo: &Repository, rev: &str) -> Result<GitFiles> {
+        let commit = resolve(repo, rev)?;
+        let handle = Repository::open(repo.path())
+            .map_err(|e| git_error("cannot open the repository again", e))?;
+        GitFiles::at(handle, commit)
+    }
+
+    /// Another handle on the repository read, to write to it.
+    pub fn reopen(&self) -> Result<Repository> {
+        Repository::open(self.repo.path())
+            .map_err(|e| git_error("cannot open the repository again", e))
+    }
+
     /// The full id of the commit read.
     pub fn commit_id(&self) -> String {
         self.commit.to_string()
