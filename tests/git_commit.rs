@@ -360,3 +360,27 @@ fn commit_flags_need_commit() {
         assert_eq!(o.status.code(), Some(2), "{flags:?}: {}", text(&o));
     }
 }
+
+#[test]
+fn a_revision_renders_exactly_as_its_checkout() {
+    let r = source_repo();
+    let (disk, git) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    for (dir, extra) in [(&disk, None), (&git, Some("HEAD"))] {
+        let mut args = vec![
+            "render",
+            "--all",
+            "--tag",
+            "t1",
+            "--out",
+            dir.path().to_str().unwrap(),
+        ];
+        if let Some(rev) = extra {
+            args.extend(["--rev", rev]);
+        }
+        let o = run(r.path(), &args);
+        assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    }
+    let (a, b) = (snapshot(disk.path()), snapshot(git.path()));
+    assert!(a.len() > 5);
+    assert_eq!(a, b);
+}
