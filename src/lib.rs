@@ -5,7 +5,9 @@
 
 pub mod check;
 pub mod cli;
+pub mod commands;
 pub mod diagnostics;
+pub mod diff;
 pub mod error;
 pub mod explain;
 pub mod git;
@@ -66,7 +68,7 @@ pub fn run(cli: Cli, out: &mut dyn Write, err: &mut dyn Write, style: Style) -> 
                     s.push('\n');
                     s
                 }
-                Format::Human => diagnostics::render_error(&sources, &e, style),
+                Format::Human | Format::Markdown => diagnostics::render_error(&sources, &e, style),
             };
             let _ = err.write_all(text.as_bytes());
             status
@@ -76,7 +78,15 @@ pub fn run(cli: Cli, out: &mut dyn Write, err: &mut dyn Write, style: Style) -> 
 
 fn dispatch(cli: &Cli, sources: &mut Sources, out: &mut dyn Write) -> Result<Status> {
     let files = DiskFiles;
+    if cli.format == Format::Markdown && !matches!(cli.command, Command::Diff(_)) {
+        return Err(Error::usage("--format markdown is only for diff")
+            .help("use --format human or --format json"));
+    }
     match &cli.command {
+        Command::Render(args) if args.git.commit || args.git.rev.is_some() => {
+            commands::commit::run(cli, args, sources, out, &git::GitEnv::from_process())
+        }
+        Command::Diff(args) => commands::diff::run(cli, args, sources, out),
         Command::Render(args) => {
             let envs =
                 pipeline::select_envs(&files, &cli.root, &args.select.envs, args.select.all)?;
@@ -99,7 +109,7 @@ fn dispatch(cli: &Cli, sources: &mut Sources, out: &mut dyn Write) -> Result<Sta
                 let dir = args.out.join(&c.name);
                 render::write_tree(&tree, &dir)?;
                 let line = match cli.format {
-                    Format::Human => format!(
+                    Format::Human | Format::Markdown => format!(
                         "rendered {}: {} resources into {}\n",
                         c.name,
                         c.build.resources.len(),
@@ -130,7 +140,7 @@ fn dispatch(cli: &Cli, sources: &mut Sources, out: &mut dyn Write) -> Result<Sta
             let r = explain::find(&c.build.resources, &args.resource)?;
             let fields = explain::explain(sources, r, args.field.as_deref())?;
             let text = match cli.format {
-                Format::Human => {
+                Format::Human | Format::Markdown => {
                     let mut s = format!("{} {}", r.kind(), r.name());
                     if !r.namespace().is_empty() {
                         s.push_str(&format!(" (namespace {})", r.namespace()));
@@ -189,7 +199,7 @@ fn tag_command(
         lines.push((name.clone(), Some(d)));
     }
     let text = match cli.format {
-        Format::Human => lines
+        Format::Human | Format::Markdown => lines
             .iter()
             .map(|(name, d)| match d {
                 Some(d) => format!("{name}: {d}\n"),

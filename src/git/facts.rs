@@ -73,6 +73,47 @@ pub fn repo_facts(path: &Path) -> Result<RepoFacts, GitError> {
     };
 
     let (branch, head) = head_of(&repo).map_err(read("HEAD"))?;
+    facts_of(&repo, branch, head, &root)
+}
+
+/// The [`RepoFacts`] of a revision instead of HEAD (`render --rev`): its commit, the branch when the
+/// revision names a local branch, and the tags on and behind it.
+pub fn repo_facts_at(path: &Path, rev: &str) -> Result<RepoFacts, GitError> {
+    let repo = Repository::discover(path).map_err(|e| GitError::NoRepository {
+        path: path.to_path_buf(),
+        message: e.message().to_string(),
+    })?;
+    let root = repo.workdir().unwrap_or(repo.path()).to_path_buf();
+    let (object, reference) = repo.revparse_ext(rev).map_err(|e| GitError::Read {
+        path: root.clone(),
+        what: "the revision",
+        message: e.message().to_string(),
+    })?;
+    let commit = object.peel_to_commit().map_err(|e| GitError::Read {
+        path: root.clone(),
+        what: "the revision",
+        message: e.message().to_string(),
+    })?;
+    let branch = reference
+        .filter(|r| r.is_branch())
+        .and_then(|r| r.name_bytes().strip_prefix(b"refs/heads/").map(lossy));
+    facts_of(&repo, branch, Some(commit.id()), &root)
+}
+
+fn facts_of(
+    repo: &Repository,
+    branch: Option<String>,
+    head: Option<Oid>,
+    root: &Path,
+) -> Result<RepoFacts, GitError> {
+    let read = |what: &'static str| {
+        let path = root.to_path_buf();
+        move |e: git2::Error| GitError::Read {
+            path,
+            what,
+            message: e.message().to_string(),
+        }
+    };
     let mut facts = RepoFacts {
         head_commit: head.map(|oid| oid.to_string()),
         branch,
@@ -81,8 +122,8 @@ pub fn repo_facts(path: &Path) -> Result<RepoFacts, GitError> {
     let Some(head) = head else {
         return Ok(facts);
     };
-    let tagged = tagged_commits(&repo).map_err(read("the tags"))?;
-    facts.reachable_tags = reachable(&repo, head, &tagged).map_err(read("the history"))?;
+    let tagged = tagged_commits(repo).map_err(read("the tags"))?;
+    facts.reachable_tags = reachable(repo, head, &tagged).map_err(read("the history"))?;
     facts.tags_on_head = facts
         .reachable_tags
         .iter()
