@@ -5,6 +5,8 @@
 //!
 //! Codes are public API: never reuse or silently rename one. `tests/check_codes.rs` snapshots the list.
 
+pub mod k8s;
+pub mod netpol;
 pub mod policy;
 
 use crate::load::Layer;
@@ -69,7 +71,7 @@ pub struct Rule {
 
 /// Every rule, in code order.
 pub fn rules() -> Vec<&'static Rule> {
-    let families: &[&[Rule]] = &[];
+    let families: &[&[Rule]] = &[netpol::RULES];
     let mut all: Vec<&'static Rule> = families.iter().flat_map(|f| f.iter()).collect();
     all.sort_by_key(|r| r.code);
     all
