@@ -49,3 +49,32 @@ mod netpol {
         snapshot("netpol/port-not-exposed", &Policy::default());
     }
 }
+
+mod secrets {
+    use super::*;
+
+    #[test]
+    fn plaintext_secret() {
+        snapshot("secrets/plaintext-secret", &Policy::default());
+    }
+    #[test]
+    fn configmap_credential() {
+        snapshot("secrets/configmap-credential", &Policy::default());
+    }
+    #[test]
+    fn env_literal() {
+        snapshot("secrets/env-literal", &Policy::default());
+    }
+    #[test]
+    fn known_token() {
+        snapshot("secrets/known-token", &Policy::default());
+    }
+    #[test]
+    fn high_entropy() {
+        snapshot("secrets/high-entropy", &Policy::default());
+    }
+    #[test]
+    fn default_password() {
+        snapshot("secrets/default-password", &Policy::default());
+    }
+}
