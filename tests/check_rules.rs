@@ -78,3 +78,62 @@ mod secrets {
         snapshot("secrets/default-password", &Policy::default());
     }
 }
+
+mod refs {
+    use super::*;
+    use openim_gitops::check::policy::External;
+
+    fn external(kind: &str, name: &str, namespace: &str, keys: &[&str]) -> External {
+        External {
+            kind: kind.into(),
+            name: name.into(),
+            namespace: namespace.into(),
+            keys: keys.iter().map(|k| k.to_string()).collect(),
+        }
+    }
+
+    #[test]
+    fn service_selects_nothing() {
+        snapshot("refs/service-selects-nothing", &Policy::default());
+    }
+    #[test]
+    fn ingress_backend() {
+        let policy = Policy { external: vec![external("Service", "auth", "a", &[])], ..Policy::default() };
+        snapshot("refs/ingress-backend", &policy);
+    }
+    #[test]
+    fn missing_secret() {
+        let policy = Policy { external: vec![external("Secret", "vault-token", "", &["token"])], ..Policy::default() };
+        snapshot("refs/missing-secret", &policy);
+    }
+    #[test]
+    fn missing_configmap() {
+        let policy = Policy { external: vec![external("ConfigMap", "cluster-info", "", &[])], ..Policy::default() };
+        snapshot("refs/missing-configmap", &policy);
+    }
+    #[test]
+    fn missing_pvc() {
+        let policy =
+            Policy { external: vec![external("PersistentVolumeClaim", "shared", "a", &[])], ..Policy::default() };
+        snapshot("refs/missing-pvc", &policy);
+    }
+    #[test]
+    fn missing_service_account() {
+        snapshot("refs/missing-service-account", &Policy::default());
+    }
+    #[test]
+    fn missing_role() {
+        let policy =
+            Policy { external: vec![external("ClusterRole", "kubeblocks-reader", "", &[])], ..Policy::default() };
+        snapshot("refs/missing-role", &policy);
+    }
+    #[test]
+    fn missing_scale_target() {
+        let policy = Policy { external: vec![external("Rollout", "canary", "a", &[])], ..Policy::default() };
+        snapshot("refs/missing-scale-target", &policy);
+    }
+    #[test]
+    fn pdb_selects_nothing() {
+        snapshot("refs/pdb-selects-nothing", &Policy::default());
+    }
+}

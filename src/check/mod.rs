@@ -8,6 +8,7 @@
 pub mod k8s;
 pub mod netpol;
 pub mod policy;
+pub mod refs;
 pub mod secrets;
 
 use crate::load::Layer;
@@ -72,7 +73,7 @@ pub struct Rule {
 
 /// Every rule, in code order.
 pub fn rules() -> Vec<&'static Rule> {
-    let families: &[&[Rule]] = &[netpol::RULES, secrets::RULES];
+    let families: &[&[Rule]] = &[netpol::RULES, refs::RULES, secrets::RULES];
     let mut all: Vec<&'static Rule> = families.iter().flat_map(|f| f.iter()).collect();
     all.sort_by_key(|r| r.code);
     all
