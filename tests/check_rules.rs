@@ -10,7 +10,12 @@ use common::load;
 
 /// Runs the rule `<family>/<name>` on its fixture and compares with the snapshot.
 fn snapshot(code: &str, policy: &Policy) -> Vec<openim_gitops::check::Finding> {
-    let fx = load(code);
+    snapshot_as(code, code, policy)
+}
+
+/// Runs the rule `code` on the fixture folder `fixture` and compares with its snapshot.
+fn snapshot_as(fixture: &str, code: &str, policy: &Policy) -> Vec<openim_gitops::check::Finding> {
+    let fx = load(fixture);
     let findings = fx.run(code, policy);
     fx.assert_snapshot(&findings);
     findings
@@ -135,5 +140,56 @@ mod refs {
     #[test]
     fn pdb_selects_nothing() {
         snapshot("refs/pdb-selects-nothing", &Policy::default());
+    }
+}
+
+mod images {
+    use super::*;
+
+    #[test]
+    fn latest_or_untagged() {
+        snapshot("images/latest-or-untagged", &Policy::default());
+    }
+    #[test]
+    fn owned_tag_rule_in_dev() {
+        snapshot_as("images/owned-tag-rule/dev", "images/owned-tag-rule", &Policy::default());
+    }
+    #[test]
+    fn owned_tag_rule_in_test() {
+        snapshot_as("images/owned-tag-rule/test", "images/owned-tag-rule", &Policy::default());
+    }
+    #[test]
+    fn owned_tag_rule_in_release() {
+        snapshot_as("images/owned-tag-rule/release", "images/owned-tag-rule", &Policy::default());
+    }
+    #[test]
+    fn registry_not_allowed() {
+        let policy = Policy {
+            allowed_registries: vec!["ghcr.io/openimsdk/".into(), "docker.io/library/".into()],
+            ..Policy::default()
+        };
+        snapshot("images/registry-not-allowed", &policy);
+        // No list: any registry.
+        let fx = load("images/registry-not-allowed");
+        assert!(fx.run("images/registry-not-allowed", &Policy::default()).is_empty());
+    }
+    #[test]
+    fn third_party_unpinned() {
+        snapshot("images/third-party-unpinned", &Policy::default());
+        let fx = load("images/third-party-unpinned");
+        let policy = Policy { require_digests: true, ..Policy::default() };
+        fx.assert_snapshot_as("expected-require-digests.json", &fx.run("images/third-party-unpinned", &policy));
+    }
+    #[test]
+    fn third_party_unpinned_only_in_release() {
+        // dev runs redis:7.2 too: no finding outside release.
+        let fx = load("images/owned-tag-rule/dev");
+        assert!(fx.run("images/third-party-unpinned", &Policy::default()).is_empty());
+    }
+    #[test]
+    fn pull_always_in_release() {
+        snapshot("images/pull-always-in-release", &Policy::default());
+        let fx = load("images/owned-tag-rule/test");
+        assert!(fx.run("images/pull-always-in-release", &Policy::default()).is_empty());
     }
 }

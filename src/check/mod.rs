@@ -5,6 +5,7 @@
 //!
 //! Codes are public API: never reuse or silently rename one. `tests/check_codes.rs` snapshots the list.
 
+pub mod images;
 pub mod k8s;
 pub mod netpol;
 pub mod policy;
@@ -73,7 +74,7 @@ pub struct Rule {
 
 /// Every rule, in code order.
 pub fn rules() -> Vec<&'static Rule> {
-    let families: &[&[Rule]] = &[netpol::RULES, refs::RULES, secrets::RULES];
+    let families: &[&[Rule]] = &[images::RULES, netpol::RULES, refs::RULES, secrets::RULES];
     let mut all: Vec<&'static Rule> = families.iter().flat_map(|f| f.iter()).collect();
     all.sort_by_key(|r| r.code);
     all

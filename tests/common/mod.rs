@@ -125,7 +125,13 @@ impl Fixture {
 
     /// Compares the findings with `expected.json` in the fixture folder.
     pub fn assert_snapshot(&self, findings: &[Finding]) {
-        assert_snapshot(&self.dir.join("expected.json"), &self.to_json(findings));
+        self.assert_snapshot_as("expected.json", findings);
+    }
+
+    /// Compares the findings with another snapshot file of the fixture folder (the same objects under
+    /// another policy).
+    pub fn assert_snapshot_as(&self, name: &str, findings: &[Finding]) {
+        assert_snapshot(&self.dir.join(name), &self.to_json(findings));
     }
 }
 
