@@ -307,6 +307,9 @@ struct Embedded {
 /// else `key=value` / `key: value` lines (properties, .env, ini, TOML).
 fn embedded_credentials(text: &str) -> Vec<Embedded> {
     let mut out = Vec::new();
+    if !may_name_credential(text) {
+        return out;
+    }
     if let Some(docs) = parse_yaml(text) {
         for d in &docs {
             walk_yaml(&d.root, &mut String::new(), &mut out);
@@ -326,6 +329,18 @@ fn embedded_credentials(text: &str) -> Vec<Embedded> {
         }
     }
     out
+}
+
+/// Whether a text holds any word a credential key ends with (case-insensitive): a cheap test before parsing.
+fn may_name_credential(text: &str) -> bool {
+    const STEMS: [&[u8]; 7] = [b"pass", b"pwd", b"secret", b"token", b"key", b"credential", b"passphrase"];
+    text.as_bytes().windows(3).enumerate().any(|(i, w)| {
+        let lower = [w[0].to_ascii_lowercase(), w[1].to_ascii_lowercase(), w[2].to_ascii_lowercase()];
+        STEMS.iter().any(|stem| {
+            stem[..3] == lower
+                && text.as_bytes().get(i..i + stem.len()).is_some_and(|t| t.eq_ignore_ascii_case(stem))
+        })
+    })
 }
 
 /// The documents of a YAML text whose first document is a mapping or a list; `None` for anything else
@@ -481,7 +496,6 @@ enum Holder {
 /// A credential-named value somewhere in the tree.
 struct Credential<'a> {
     r: &'a Resource,
-    holder: Holder,
     origin: Origin,
     /// Where, for the message: "`data.share.yml`, key `secret`".
     place: String,
@@ -490,7 +504,7 @@ struct Credential<'a> {
 
 /// Every credential-named value: ConfigMap keys and the keys of config files embedded in ConfigMaps
 /// (YAML, JSON, properties, .env, ini), plaintext Secret values (base64 decoded), and `env` literals.
-fn credentials<'a>(ctx: &Context<'a>) -> Vec<Credential<'a>> {
+fn credentials<'a>(ctx: &Context<'a>, holders: &[Holder]) -> Vec<Credential<'a>> {
     let mut out = Vec::new();
     for r in ctx.resources {
         if is_sops(r) {
@@ -501,9 +515,14 @@ fn credentials<'a>(ctx: &Context<'a>) -> Vec<Credential<'a>> {
         } else if is_kind(r, "Secret") {
             Holder::Secret
         } else {
-            env_credentials(r, &mut out);
+            if holders.contains(&Holder::Env) {
+                env_credentials(r, &mut out);
+            }
             continue;
         };
+        if !holders.contains(&holder) {
+            continue;
+        }
         let fields: &[(&str, bool)] = match holder {
             Holder::ConfigMap => &[("data", false), ("binaryData", true)],
             _ => &[("data", true), ("stringData", false)],
@@ -527,7 +546,6 @@ fn credentials<'a>(ctx: &Context<'a>) -> Vec<Credential<'a>> {
                 if is_credential_key(&k.name) {
                     out.push(Credential {
                         r,
-                        holder,
                         origin: locator.origin(ctx.sources, v, 0..text.len()),
                         place: format!("`{field}.{}`{decoded}", k.name),
                         class: classify(&text),
@@ -537,7 +555,6 @@ fn credentials<'a>(ctx: &Context<'a>) -> Vec<Credential<'a>> {
                 for e in embedded_credentials(&text) {
                     out.push(Credential {
                         r,
-                        holder,
                         origin: locator.origin(ctx.sources, v, e.range.clone()),
                         place: format!("`{field}.{}`{decoded}, key `{}`", k.name, e.path),
                         class: classify(&e.value),
@@ -565,7 +582,6 @@ fn env_credentials<'a>(r: &'a Resource, out: &mut Vec<Credential<'a>>) {
             if is_credential_key(name) {
                 out.push(Credential {
                     r,
-                    holder: Holder::Env,
                     origin: value.origin,
                     place: format!("env `{name}` of container `{container}`"),
                     class: classify(&text),
@@ -658,8 +674,8 @@ fn plaintext_secret(ctx: &Context<'_>, out: &mut Vec<Finding>) {
 /// ```
 /// Good: `password: ""` in the file, and `IMENV_MONGODB_PASSWORD` from `secretKeyRef`.
 fn configmap_credential(ctx: &Context<'_>, out: &mut Vec<Finding>) {
-    for c in credentials(ctx) {
-        if c.holder != Holder::ConfigMap || c.class != Class::Literal {
+    for c in credentials(ctx, &[Holder::ConfigMap]) {
+        if c.class != Class::Literal {
             continue;
         }
         out.push(
@@ -695,8 +711,8 @@ fn configmap_credential(ctx: &Context<'_>, out: &mut Vec<Finding>) {
 ///     valueFrom: {secretKeyRef: {name: openim-redis-credentials, key: password}}
 /// ```
 fn env_literal(ctx: &Context<'_>, out: &mut Vec<Finding>) {
-    for c in credentials(ctx) {
-        if c.holder != Holder::Env || c.class != Class::Literal {
+    for c in credentials(ctx, &[Holder::Env]) {
+        if c.class != Class::Literal {
             continue;
         }
         out.push(
@@ -719,7 +735,7 @@ fn env_literal(ctx: &Context<'_>, out: &mut Vec<Finding>) {
 ///
 /// Bad: `secret: openIM123` in `share.yml`. Good: `secret: ""`, set from a Secret.
 fn default_password(ctx: &Context<'_>, out: &mut Vec<Finding>) {
-    for c in credentials(ctx) {
+    for c in credentials(ctx, &[Holder::ConfigMap, Holder::Secret, Holder::Env]) {
         if c.class != Class::Default {
             continue;
         }
@@ -740,22 +756,22 @@ fn default_password(ctx: &Context<'_>, out: &mut Vec<Finding>) {
 
 /// The token formats: a name for the message, and the pattern.
 const TOKEN_PATTERNS: [(&str, &str); 15] = [
-    ("an AWS access key ID", r"\b(?:AKIA|ASIA|ABIA|ACCA)[0-9A-Z]{16}\b"),
-    ("a GitHub token", r"\bgh[pousr]_[A-Za-z0-9]{36,255}\b"),
-    ("a GitHub fine-grained token", r"\bgithub_pat_[A-Za-z0-9_]{50,255}\b"),
-    ("a GitLab token", r"\bglpat-[A-Za-z0-9_-]{20,}"),
-    ("a Slack token", r"\bxox[abprs]-[A-Za-z0-9-]{10,}"),
+    ("an AWS access key ID", r"(?-u:\b)(?:AKIA|ASIA|ABIA|ACCA)[0-9A-Z]{16}(?-u:\b)"),
+    ("a GitHub token", r"(?-u:\b)gh[pousr]_[A-Za-z0-9]{36,255}(?-u:\b)"),
+    ("a GitHub fine-grained token", r"(?-u:\b)github_pat_[A-Za-z0-9_]{50,255}(?-u:\b)"),
+    ("a GitLab token", r"(?-u:\b)glpat-[A-Za-z0-9_-]{20,}"),
+    ("a Slack token", r"(?-u:\b)xox[abprs]-[A-Za-z0-9-]{10,}"),
     ("a Slack webhook URL", r"https://hooks\.slack\.com/services/T[A-Za-z0-9_]+/B[A-Za-z0-9_]+/[A-Za-z0-9_]+"),
-    ("a JSON Web Token", r"\beyJ[A-Za-z0-9_-]{5,}\.eyJ[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]*"),
+    ("a JSON Web Token", r"(?-u:\b)eyJ[A-Za-z0-9_-]{5,}\.eyJ[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]*"),
     ("a private key", r"-----BEGIN (?:[A-Z0-9]+ )*PRIVATE KEY(?: BLOCK)?-----"),
-    ("a Google API key", r"\bAIza[0-9A-Za-z_-]{35}"),
-    ("a Stripe live key", r"\b[rs]k_live_[0-9A-Za-z]{24,}\b"),
-    ("an npm token", r"\bnpm_[A-Za-z0-9]{36}\b"),
-    ("a SendGrid API key", r"\bSG\.[A-Za-z0-9_-]{22}\.[A-Za-z0-9_-]{43}"),
-    ("an Alibaba Cloud AccessKey ID", r"\bLTAI[A-Za-z0-9]{12,20}\b"),
+    ("a Google API key", r"(?-u:\b)AIza[0-9A-Za-z_-]{35}"),
+    ("a Stripe live key", r"(?-u:\b)[rs]k_live_[0-9A-Za-z]{24,}(?-u:\b)"),
+    ("an npm token", r"(?-u:\b)npm_[A-Za-z0-9]{36}(?-u:\b)"),
+    ("a SendGrid API key", r"(?-u:\b)SG\.[A-Za-z0-9_-]{22}\.[A-Za-z0-9_-]{43}"),
+    ("an Alibaba Cloud AccessKey ID", r"(?-u:\b)LTAI[A-Za-z0-9]{12,20}(?-u:\b)"),
     ("an Azure storage account key", r"AccountKey=[A-Za-z0-9+/]{86}=="),
     // The password (group 1) is checked against the placeholders: `$(PASSWORD)` is fine.
-    ("a URL with a password", r"\b[A-Za-z][A-Za-z0-9+.-]*://[^\s:/@'\x22]+:([^\s/@'\x22]+)@"),
+    ("a URL with a password", r"(?-u:\b)[A-Za-z][A-Za-z0-9+.-]*://[^\s:/@'\x22]+:([^\s/@'\x22]+)@"),
 ];
 
 fn token_patterns() -> &'static (RegexSet, Vec<Regex>) {
