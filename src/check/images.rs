@@ -66,7 +66,12 @@ impl Image<'_> {
         self.container.str_at(&["name"]).unwrap_or("")
     }
     fn describe(&self) -> String {
-        format!("container `{}` of {}/{}", self.container_name(), self.r.kind(), self.r.name())
+        format!(
+            "container `{}` of {}/{}",
+            self.container_name(),
+            self.r.kind(),
+            self.r.name()
+        )
     }
 }
 
@@ -104,7 +109,9 @@ fn is_release(ctx: &Context<'_>) -> bool {
 }
 
 fn regex(cell: &'static OnceLock<Regex>, pattern: &str) -> &'static Regex {
-    cell.get_or_init(|| Regex::new(pattern).unwrap_or_else(|e| panic!("a built-in pattern does not compile: {e}")))
+    cell.get_or_init(|| {
+        Regex::new(pattern).unwrap_or_else(|e| panic!("a built-in pattern does not compile: {e}"))
+    })
 }
 
 fn rc_tag(tag: &str) -> bool {
@@ -129,7 +136,8 @@ fn looks_like_stage_tag(lower: &str) -> bool {
         .strip_prefix("rc")
         .is_some_and(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()));
     let release = lower.strip_prefix("release-v").is_some_and(|v| {
-        v.starts_with(|c: char| c.is_ascii_digit()) && v.bytes().all(|b| b.is_ascii_digit() || b == b'.')
+        v.starts_with(|c: char| c.is_ascii_digit())
+            && v.bytes().all(|b| b.is_ascii_digit() || b == b'.')
     });
     rc || release
 }
@@ -149,8 +157,12 @@ pub fn tag_breaks_rule(rule: &str, tag: &str) -> Option<&'static str> {
     let lower = tag.to_ascii_lowercase();
     match rule {
         "branch" if tag == "HEAD" => Some("a detached HEAD is not a branch"),
-        "branch" if looks_like_stage_tag(&lower) => Some("a branch tag must not look like a test or release tag"),
-        "rc" if !rc_tag(tag) => Some("the test environment runs release candidates: rcN (rc0, rc1, ...)"),
+        "branch" if looks_like_stage_tag(&lower) => {
+            Some("a branch tag must not look like a test or release tag")
+        }
+        "rc" if !rc_tag(tag) => {
+            Some("the test environment runs release candidates: rcN (rc0, rc1, ...)")
+        }
         "release" if !release_tag(tag) => Some("the release environment runs release-vX.Y.Z"),
         _ => None,
     }
@@ -192,8 +204,13 @@ fn latest_or_untagged(ctx: &Context<'_>, out: &mut Vec<Finding>) {
 /// Bad (release): `image: openim/openim-api:v3.8.3`, `...:rc2`, `...:main`.
 /// Good (release): `image: openim/openim-api:release-v3.8.3`, as the tag stage sets it.
 fn owned_tag_rule(ctx: &Context<'_>, out: &mut Vec<Finding>) {
-    let Some((rule, _)) = tag_rule(ctx) else { return };
-    let rule_origin = ctx.layer.and_then(|l| l.tags.as_ref()).map(|t| t.rule.origin);
+    let Some((rule, _)) = tag_rule(ctx) else {
+        return;
+    };
+    let rule_origin = ctx
+        .layer
+        .and_then(|l| l.tags.as_ref())
+        .map(|t| t.rule.origin);
     for i in all_images(ctx.resources) {
         if !is_owned(ctx, &i.parsed) {
             continue;
@@ -204,7 +221,9 @@ fn owned_tag_rule(ctx: &Context<'_>, out: &mut Vec<Finding>) {
                 Some(why) => why,
                 None => continue,
             },
-            None if i.parsed.digest.is_some() => "an owned image carries the environment's tag, not only a digest",
+            None if i.parsed.digest.is_some() => {
+                "an owned image carries the environment's tag, not only a digest"
+            }
             None => continue,
         };
         let mut f = OWNED_TAG_RULE
@@ -291,8 +310,8 @@ fn registry_not_allowed(ctx: &Context<'_>, out: &mut Vec<Finding>) {
 /// Tags that move: `7`, `7.2`, `v1`, `7.2-alpine`, `stable`, `main`, ...
 pub fn floating_tag(tag: &str) -> bool {
     const WORDS: [&str; 13] = [
-        "latest", "stable", "lts", "edge", "nightly", "main", "master", "develop", "dev", "current", "mainline",
-        "rolling", "alpine",
+        "latest", "stable", "lts", "edge", "nightly", "main", "master", "develop", "dev",
+        "current", "mainline", "rolling", "alpine",
     ];
     static R: OnceLock<Regex> = OnceLock::new();
     let lower = tag.to_ascii_lowercase();
@@ -325,13 +344,19 @@ fn third_party_unpinned(ctx: &Context<'_>, out: &mut Vec<Finding>) {
                 // latest-or-untagged's.
                 None => continue,
                 Some(t) if t.eq_ignore_ascii_case("latest") => continue,
-                Some(t) if floating_tag(t) => "has a tag that moves: it names a line of versions, not one",
+                Some(t) if floating_tag(t) => {
+                    "has a tag that moves: it names a line of versions, not one"
+                }
                 Some(_) => continue,
             }
         };
         out.push(
             THIRD_PARTY_UNPINNED
-                .finding(i.node.origin, Some(i.r), format!("the image `{}` of {} {why}", i.text, i.describe()))
+                .finding(
+                    i.node.origin,
+                    Some(i.r),
+                    format!("the image `{}` of {} {why}", i.text, i.describe()),
+                )
                 .help("pin the full version (7.2.4), or add `@sha256:` with the digest"),
         );
     }
@@ -342,7 +367,9 @@ fn fixed(image: &ImageRef) -> bool {
     static R: OnceLock<Regex> = OnceLock::new();
     image.digest.is_some()
         || image.tag.as_deref().is_some_and(|t| {
-            rc_tag(t) || release_tag(t) || (!floating_tag(t) && regex(&R, r"\d+\.\d+\.\d+").is_match(t))
+            rc_tag(t)
+                || release_tag(t)
+                || (!floating_tag(t) && regex(&R, r"\d+\.\d+\.\d+").is_match(t))
         })
 }
 
@@ -360,7 +387,9 @@ fn pull_always_in_release(ctx: &Context<'_>, out: &mut Vec<Finding>) {
         return;
     }
     for i in all_images(ctx.resources) {
-        let Some(policy) = i.container.get("imagePullPolicy") else { continue };
+        let Some(policy) = i.container.get("imagePullPolicy") else {
+            continue;
+        };
         if policy.as_str() != Some("Always") || !fixed(&i.parsed) {
             continue;
         }
@@ -421,13 +450,25 @@ mod tests {
     fn registries() {
         assert_eq!(full_name("redis"), "docker.io/library/redis");
         assert_eq!(full_name("bitnami/kafka"), "docker.io/bitnami/kafka");
-        assert_eq!(full_name("ghcr.io/openimsdk/openim-api"), "ghcr.io/openimsdk/openim-api");
+        assert_eq!(
+            full_name("ghcr.io/openimsdk/openim-api"),
+            "ghcr.io/openimsdk/openim-api"
+        );
         assert_eq!(full_name("localhost:5000/x"), "localhost:5000/x");
-        assert_eq!(full_name("index.docker.io/library/redis"), "docker.io/library/redis");
-        let allowed = vec!["ghcr.io/openimsdk/".to_string(), "docker.io/library".to_string()];
+        assert_eq!(
+            full_name("index.docker.io/library/redis"),
+            "docker.io/library/redis"
+        );
+        let allowed = vec![
+            "ghcr.io/openimsdk/".to_string(),
+            "docker.io/library".to_string(),
+        ];
         assert!(registry_allowed("redis", &allowed));
         assert!(registry_allowed("ghcr.io/openimsdk/openim-api", &allowed));
-        assert!(!registry_allowed("ghcr.io/openimsdk-fork/openim-api", &allowed));
+        assert!(!registry_allowed(
+            "ghcr.io/openimsdk-fork/openim-api",
+            &allowed
+        ));
         assert!(!registry_allowed("openim/openim-api", &allowed));
     }
 
@@ -436,7 +477,13 @@ mod tests {
         for t in ["7", "7.2", "v1", "7.2-alpine", "stable", "alpine", "main"] {
             assert!(floating_tag(t), "{t}");
         }
-        for t in ["7.2.4", "3.9.0", "7.2.4-alpine", "RELEASE.2024-01-16T16-07-38Z", "16.4"] {
+        for t in [
+            "7.2.4",
+            "3.9.0",
+            "7.2.4-alpine",
+            "RELEASE.2024-01-16T16-07-38Z",
+            "16.4",
+        ] {
             assert_eq!(floating_tag(t), t == "16.4", "{t}");
         }
     }

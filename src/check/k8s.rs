@@ -94,7 +94,11 @@ impl Selector {
         for (k, v) in labels(node.get("matchLabels")) {
             requirements.push(Requirement::Equals(k, v));
         }
-        for e in node.get("matchExpressions").and_then(Node::as_seq).unwrap_or(&[]) {
+        for e in node
+            .get("matchExpressions")
+            .and_then(Node::as_seq)
+            .unwrap_or(&[])
+        {
             let key = e.str_at(&["key"]).unwrap_or_default().to_string();
             let values: Vec<String> = e
                 .get("values")
@@ -280,7 +284,13 @@ impl<'a> Index<'a> {
         }
     }
 
-    pub fn get(&self, group: &str, kind: &str, namespace: &str, name: &str) -> Option<&'a Resource> {
+    pub fn get(
+        &self,
+        group: &str,
+        kind: &str,
+        namespace: &str,
+        name: &str,
+    ) -> Option<&'a Resource> {
         let id = ResId {
             group: group.to_string(),
             kind: kind.to_string(),
@@ -299,7 +309,9 @@ impl<'a> Index<'a> {
     ) -> impl Iterator<Item = &'a Resource> + 's {
         self.by_id
             .iter()
-            .filter(move |(id, _)| id.group == group && id.kind == kind && id.namespace == namespace)
+            .filter(move |(id, _)| {
+                id.group == group && id.kind == kind && id.namespace == namespace
+            })
             .map(|(_, r)| *r)
     }
 }
@@ -324,7 +336,10 @@ mod tests {
     }
 
     fn l(pairs: &[(&str, &str)]) -> Labels {
-        pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
     }
 
     #[test]
@@ -339,10 +354,25 @@ mod tests {
             ]
         }))));
         assert!(s.matches(&l(&[("app", "api"), ("tier", "rpc"), ("team", "x")])));
-        assert!(s.matches(&l(&[("app", "api"), ("tier", "rpc"), ("team", "x"), ("zone", "a")])));
-        assert!(!s.matches(&l(&[("app", "api"), ("tier", "rpc"), ("team", "x"), ("zone", "b")])));
+        assert!(s.matches(&l(&[
+            ("app", "api"),
+            ("tier", "rpc"),
+            ("team", "x"),
+            ("zone", "a")
+        ])));
+        assert!(!s.matches(&l(&[
+            ("app", "api"),
+            ("tier", "rpc"),
+            ("team", "x"),
+            ("zone", "b")
+        ])));
         assert!(!s.matches(&l(&[("app", "api"), ("tier", "db"), ("team", "x")])));
-        assert!(!s.matches(&l(&[("app", "api"), ("tier", "rpc"), ("team", "x"), ("canary", "1")])));
+        assert!(!s.matches(&l(&[
+            ("app", "api"),
+            ("tier", "rpc"),
+            ("team", "x"),
+            ("canary", "1")
+        ])));
         assert!(!s.matches(&l(&[("app", "api"), ("tier", "rpc")])));
         assert!(Selector::label_selector(Some(&Node::map(origin()))).matches(&Labels::new()));
         assert!(Selector::label_selector(None).is_empty());
@@ -361,8 +391,13 @@ mod tests {
         let s = Selector::label_selector(Some(&json(serde_json::json!({
             "matchExpressions": [{"key": NAMESPACE_NAME_LABEL, "operator": "In", "values": ["a", "b"]}]
         }))));
-        assert_eq!(s.pinned_namespaces(), Some(["a".to_string(), "b".to_string()].into()));
-        let s = Selector::label_selector(Some(&json(serde_json::json!({"matchLabels": {"team": "x"}}))));
+        assert_eq!(
+            s.pinned_namespaces(),
+            Some(["a".to_string(), "b".to_string()].into())
+        );
+        let s = Selector::label_selector(Some(&json(
+            serde_json::json!({"matchLabels": {"team": "x"}}),
+        )));
         assert_eq!(s.pinned_namespaces(), None);
     }
 }

@@ -22,13 +22,15 @@ pub static RULES: &[Rule] = &[
 const NO_DEFAULT_DENY: Rule = Rule {
     code: "netpol/no-default-deny",
     default_severity: Severity::Error,
-    summary: "a namespace that runs workloads has no default-deny NetworkPolicy for ingress and egress",
+    summary:
+        "a namespace that runs workloads has no default-deny NetworkPolicy for ingress and egress",
     run: no_default_deny,
 };
 const WORKLOAD_NOT_SELECTED: Rule = Rule {
     code: "netpol/workload-not-selected",
     default_severity: Severity::Error,
-    summary: "no NetworkPolicy of its namespace selects a workload's pods for ingress or for egress",
+    summary:
+        "no NetworkPolicy of its namespace selects a workload's pods for ingress or for egress",
     run: workload_not_selected,
 };
 const ALLOW_ALL: Rule = Rule {
@@ -110,7 +112,12 @@ impl<'a> NetPol<'a> {
         Dir::BOTH
             .into_iter()
             .filter(|d| self.has(*d))
-            .flat_map(|d| self.rules(d).iter().enumerate().map(move |(i, n)| (d, i, n)))
+            .flat_map(|d| {
+                self.rules(d)
+                    .iter()
+                    .enumerate()
+                    .map(move |(i, n)| (d, i, n))
+            })
     }
     fn selects(&self, pods: &Pods<'_>) -> bool {
         pods.namespace == self.ns() && self.pod_selector.matches(&pods.labels)
@@ -124,7 +131,11 @@ fn policies(resources: &[Resource]) -> Vec<NetPol<'_>> {
             continue;
         }
         let spec = r.node.get("spec");
-        let rules = |key: &str| spec.and_then(|s| s.get(key)).and_then(Node::as_seq).unwrap_or(&[]);
+        let rules = |key: &str| {
+            spec.and_then(|s| s.get(key))
+                .and_then(Node::as_seq)
+                .unwrap_or(&[])
+        };
         let ingress_rules = rules("ingress");
         let egress_rules = rules("egress");
         let types: Option<Vec<&str>> = spec
@@ -159,7 +170,10 @@ fn ns_text(ns: &str) -> String {
 
 /// "Deployment/openim-api", or "Cluster/openim-mongodb (component mongodb)" for an operator's pods.
 fn describe(p: &Pods<'_>) -> String {
-    match (p.template, p.labels.get("apps.kubeblocks.io/component-name")) {
+    match (
+        p.template,
+        p.labels.get("apps.kubeblocks.io/component-name"),
+    ) {
         (None, Some(c)) => format!("{}/{} (component {c})", p.owner.kind(), p.owner.name()),
         _ => format!("{}/{}", p.owner.kind(), p.owner.name()),
     }
@@ -292,7 +306,10 @@ fn workload_not_selected(ctx: &Context<'_>, out: &mut Vec<Finding>) {
         for pol in selecting.iter().take(3) {
             f = f.related(
                 pol.r.name_origin(),
-                format!("selects them for {} only", directions_text(pol.ingress, pol.egress)),
+                format!(
+                    "selects them for {} only",
+                    directions_text(pol.ingress, pol.egress)
+                ),
             );
         }
         out.push(f);
@@ -341,7 +358,11 @@ fn allow_all(ctx: &Context<'_>, out: &mut Vec<Finding>) {
                 Dir::Ingress => "from every source",
                 Dir::Egress => "to every destination",
             };
-            let ports = if rule.get("ports").and_then(Node::as_seq).is_some_and(|p| !p.is_empty()) {
+            let ports = if rule
+                .get("ports")
+                .and_then(Node::as_seq)
+                .is_some_and(|p| !p.is_empty())
+            {
                 "on the ports it lists"
             } else {
                 "on every port"
@@ -352,12 +373,18 @@ fn allow_all(ctx: &Context<'_>, out: &mut Vec<Finding>) {
             match rule.get(dir.peers_key()) {
                 None => push(
                     rule.origin,
-                    format!("{what} has no `{}`: it allows traffic {everyone} {ports}", dir.peers_key()),
+                    format!(
+                        "{what} has no `{}`: it allows traffic {everyone} {ports}",
+                        dir.peers_key()
+                    ),
                 ),
                 Some(peers) => match peers.as_seq() {
                     Some([]) => push(
                         peers.origin,
-                        format!("{what} has an empty `{}`: it allows traffic {everyone} {ports}", dir.peers_key()),
+                        format!(
+                            "{what} has an empty `{}`: it allows traffic {everyone} {ports}",
+                            dir.peers_key()
+                        ),
                     ),
                     Some(list) => {
                         for peer in list {
@@ -377,14 +404,25 @@ fn allow_all(ctx: &Context<'_>, out: &mut Vec<Finding>) {
 fn open_peer(peer: &Node) -> Option<(crate::node::Origin, String)> {
     let map = peer.as_map()?;
     if map.is_empty() {
-        return Some((peer.origin, "an empty peer matches every source and destination".into()));
+        return Some((
+            peer.origin,
+            "an empty peer matches every source and destination".into(),
+        ));
     }
     if let Some(cidr) = peer.path(&["ipBlock", "cidr"]) {
         match cidr.as_str().map(str::trim) {
             Some("0.0.0.0/0") => {
-                return Some((cidr.origin, "`ipBlock` `0.0.0.0/0` matches every IPv4 address".into()))
+                return Some((
+                    cidr.origin,
+                    "`ipBlock` `0.0.0.0/0` matches every IPv4 address".into(),
+                ))
             }
-            Some("::/0") => return Some((cidr.origin, "`ipBlock` `::/0` matches every IPv6 address".into())),
+            Some("::/0") => {
+                return Some((
+                    cidr.origin,
+                    "`ipBlock` `::/0` matches every IPv6 address".into(),
+                ))
+            }
             _ => {}
         }
     }
@@ -414,7 +452,10 @@ fn policy_selects_nothing(ctx: &Context<'_>, out: &mut Vec<Finding>) {
         if pol.pod_selector.is_empty() || all.iter().any(|p| pol.selects(p)) {
             continue;
         }
-        let origin = pol.pod_selector_node.map(|n| n.origin).unwrap_or(pol.r.name_origin());
+        let origin = pol
+            .pod_selector_node
+            .map(|n| n.origin)
+            .unwrap_or(pol.r.name_origin());
         out.push(
             POLICY_SELECTS_NOTHING
                 .finding(
@@ -434,12 +475,15 @@ fn policy_selects_nothing(ctx: &Context<'_>, out: &mut Vec<Finding>) {
 /// The namespaces a peer's pods may live in, when the tree can tell: the policy's own without a
 /// `namespaceSelector`, the ones a `namespaceSelector` pins by `kubernetes.io/metadata.name` when the tree
 /// renders all of them. `None`: unknown (other labels, or namespaces outside the tree).
-fn peer_namespaces<'a>(peer: &Node, own: &'a str, in_tree: &BTreeSet<&str>) -> Option<BTreeSet<String>> {
+fn peer_namespaces(peer: &Node, own: &str, in_tree: &BTreeSet<&str>) -> Option<BTreeSet<String>> {
     match peer.get("namespaceSelector") {
         None => Some([own.to_string()].into()),
         Some(n) => {
             let names = Selector::label_selector(Some(n)).pinned_namespaces()?;
-            names.iter().all(|n| in_tree.contains(n.as_str())).then_some(names)
+            names
+                .iter()
+                .all(|n| in_tree.contains(n.as_str()))
+                .then_some(names)
         }
     }
 }
@@ -458,7 +502,11 @@ fn peer_selects_nothing(ctx: &Context<'_>, out: &mut Vec<Finding>) {
     let in_tree = namespaces(ctx.resources);
     for pol in policies(ctx.resources) {
         for (dir, i, rule) in pol.active_rules() {
-            for peer in rule.get(dir.peers_key()).and_then(Node::as_seq).unwrap_or(&[]) {
+            for peer in rule
+                .get(dir.peers_key())
+                .and_then(Node::as_seq)
+                .unwrap_or(&[])
+            {
                 let Some(sel_node) = peer.get("podSelector") else {
                     continue;
                 };
@@ -469,10 +517,17 @@ fn peer_selects_nothing(ctx: &Context<'_>, out: &mut Vec<Finding>) {
                 let Some(nss) = peer_namespaces(peer, pol.ns(), &in_tree) else {
                     continue;
                 };
-                if all.iter().any(|p| nss.contains(p.namespace) && sel.matches(&p.labels)) {
+                if all
+                    .iter()
+                    .any(|p| nss.contains(p.namespace) && sel.matches(&p.labels))
+                {
                     continue;
                 }
-                let where_ = nss.iter().map(|n| ns_text(n)).collect::<Vec<_>>().join(", ");
+                let where_ = nss
+                    .iter()
+                    .map(|n| ns_text(n))
+                    .collect::<Vec<_>>()
+                    .join(", ");
                 out.push(
                     PEER_SELECTS_NOTHING
                         .finding(
@@ -511,7 +566,10 @@ fn peer_pods<'p, 'a>(
         }
         let nss = peer_namespaces(peer, own, in_tree)?;
         let sel = Selector::label_selector(peer.get("podSelector"));
-        found.extend(all.iter().filter(|p| nss.contains(p.namespace) && sel.matches(&p.labels)));
+        found.extend(
+            all.iter()
+                .filter(|p| nss.contains(p.namespace) && sel.matches(&p.labels)),
+        );
     }
     Some(found)
 }
@@ -554,11 +612,16 @@ fn port_not_exposed(ctx: &Context<'_>, out: &mut Vec<Finding>) {
                     crate::node::Value::Int(n) => {
                         let end = port.get("endPort").and_then(Node::as_i64).unwrap_or(*n);
                         let exposed = concerned.iter().any(|pods| {
-                            pods.ports.iter().flatten().any(|c| {
-                                c.protocol == protocol && (*n..=end).contains(&c.number)
-                            })
+                            pods.ports
+                                .iter()
+                                .flatten()
+                                .any(|c| c.protocol == protocol && (*n..=end).contains(&c.number))
                         });
-                        let text = if end != *n { format!("{n}-{end}") } else { n.to_string() };
+                        let text = if end != *n {
+                            format!("{n}-{end}")
+                        } else {
+                            n.to_string()
+                        };
                         (exposed, text)
                     }
                     crate::node::Value::Str(name) => {

@@ -26,7 +26,7 @@ pub static RULES: &[Rule] = &[
 const SERVICE_SELECTS_NOTHING: Rule = Rule {
     code: "refs/service-selects-nothing",
     default_severity: Severity::Error,
-    summary: "a Service's selector matches no pod template in its namespace",
+    summary: "a Service's selector matches no pod the tree runs in its namespace",
     run: service_selects_nothing,
 };
 const INGRESS_BACKEND: Rule = Rule {
@@ -62,13 +62,15 @@ const MISSING_SERVICE_ACCOUNT: Rule = Rule {
 const MISSING_ROLE: Rule = Rule {
     code: "refs/missing-role",
     default_severity: Severity::Error,
-    summary: "a RoleBinding or ClusterRoleBinding refers to a Role or ClusterRole that does not exist",
+    summary:
+        "a RoleBinding or ClusterRoleBinding refers to a Role or ClusterRole that does not exist",
     run: missing_role,
 };
 const MISSING_SCALE_TARGET: Rule = Rule {
     code: "refs/missing-scale-target",
     default_severity: Severity::Error,
-    summary: "a HorizontalPodAutoscaler's scaleTargetRef names an object that the tree does not hold",
+    summary:
+        "a HorizontalPodAutoscaler's scaleTargetRef names an object that the tree does not hold",
     run: missing_scale_target,
 };
 const PDB_SELECTS_NOTHING: Rule = Rule {
@@ -82,11 +84,15 @@ const HELP_EXTERNAL: &str =
     "render it, or declare it in the policy file's `external` list when something outside the tree makes it";
 
 /// The object the policy declares external, if any.
-fn external<'p>(ctx: &Context<'p>, kind: &str, namespace: &str, name: &str) -> Option<&'p External> {
-    ctx.policy
-        .external
-        .iter()
-        .find(|e| e.kind == kind && e.name == name && (e.namespace.is_empty() || e.namespace == namespace))
+fn external<'p>(
+    ctx: &Context<'p>,
+    kind: &str,
+    namespace: &str,
+    name: &str,
+) -> Option<&'p External> {
+    ctx.policy.external.iter().find(|e| {
+        e.kind == kind && e.name == name && (e.namespace.is_empty() || e.namespace == namespace)
+    })
 }
 
 fn object(r: &Resource) -> String {
@@ -103,6 +109,9 @@ fn ns_text(ns: &str) -> String {
 
 /// Keys a Secret or ConfigMap will have; `None` when the tree cannot tell (any key is accepted).
 type Keys = Option<BTreeSet<String>>;
+
+/// The Secrets or ConfigMaps the tree makes in a namespace: name, keys, and the object that makes it.
+type Made<'a> = Vec<(&'a str, Keys, &'a Resource)>;
 
 fn map_keys(r: &Resource, fields: &[&[&str]]) -> BTreeSet<String> {
     let mut keys = BTreeSet::new();
@@ -121,13 +130,20 @@ fn known(keys: BTreeSet<String>) -> Keys {
 /// The Secrets the tree makes in a namespace, by name: Secrets, the targets of ExternalSecrets
 /// (`spec.data[].secretKey` and `spec.target.template.data` keys; `dataFrom` makes the keys unknown) and
 /// SealedSecrets (`spec.encryptedData` and template keys).
-fn secrets<'a>(resources: &'a [Resource], namespace: &str) -> Vec<(&'a str, Keys, &'a Resource)> {
+fn secrets<'a>(resources: &'a [Resource], namespace: &str) -> Made<'a> {
     let mut out = Vec::new();
     for r in resources.iter().filter(|r| r.namespace() == namespace) {
         match (r.group(), r.kind()) {
-            ("", "Secret") => out.push((r.name(), known(map_keys(r, &[&["data"], &["stringData"]])), r)),
+            ("", "Secret") => out.push((
+                r.name(),
+                known(map_keys(r, &[&["data"], &["stringData"]])),
+                r,
+            )),
             ("external-secrets.io", "ExternalSecret") => {
-                let name = r.node.str_at(&["spec", "target", "name"]).unwrap_or(r.name());
+                let name = r
+                    .node
+                    .str_at(&["spec", "target", "name"])
+                    .unwrap_or(r.name());
                 let mut keys: BTreeSet<String> = r
                     .node
                     .path(&["spec", "data"])
@@ -141,8 +157,14 @@ fn secrets<'a>(resources: &'a [Resource], namespace: &str) -> Vec<(&'a str, Keys
                 out.push((name, if from { None } else { known(keys) }, r));
             }
             ("bitnami.com", "SealedSecret") => {
-                let name = r.node.str_at(&["spec", "template", "metadata", "name"]).unwrap_or(r.name());
-                let keys = map_keys(r, &[&["spec", "encryptedData"], &["spec", "template", "data"]]);
+                let name = r
+                    .node
+                    .str_at(&["spec", "template", "metadata", "name"])
+                    .unwrap_or(r.name());
+                let keys = map_keys(
+                    r,
+                    &[&["spec", "encryptedData"], &["spec", "template", "data"]],
+                );
                 out.push((name, known(keys), r));
             }
             _ => {}
@@ -151,11 +173,17 @@ fn secrets<'a>(resources: &'a [Resource], namespace: &str) -> Vec<(&'a str, Keys
     out
 }
 
-fn configmaps<'a>(resources: &'a [Resource], namespace: &str) -> Vec<(&'a str, Keys, &'a Resource)> {
+fn configmaps<'a>(resources: &'a [Resource], namespace: &str) -> Made<'a> {
     resources
         .iter()
         .filter(|r| r.namespace() == namespace && r.group().is_empty() && r.kind() == "ConfigMap")
-        .map(|r| (r.name(), known(map_keys(r, &[&["data"], &["binaryData"]])), r))
+        .map(|r| {
+            (
+                r.name(),
+                known(map_keys(r, &[&["data"], &["binaryData"]])),
+                r,
+            )
+        })
         .collect()
 }
 
@@ -192,13 +220,18 @@ fn keyed_refs<'a>(spec: &'a Node, kind: &str) -> Vec<KeyedRef<'a>> {
     for c in containers(spec) {
         let container = c.str_at(&["name"]).unwrap_or("");
         for e in c.get("env").and_then(Node::as_seq).unwrap_or(&[]) {
-            let Some(r) = e.path(&["valueFrom", key_ref]) else { continue };
+            let Some(r) = e.path(&["valueFrom", key_ref]) else {
+                continue;
+            };
             if let Some(name) = r.get("name") {
                 out.push(KeyedRef {
                     name,
                     keys: r.get("key").into_iter().collect(),
                     optional: optional(r),
-                    what: format!("env `{}` of container `{container}`", e.str_at(&["name"]).unwrap_or("")),
+                    what: format!(
+                        "env `{}` of container `{container}`",
+                        e.str_at(&["name"]).unwrap_or("")
+                    ),
                 });
             }
         }
@@ -226,7 +259,11 @@ fn keyed_refs<'a>(spec: &'a Node, kind: &str) -> Vec<KeyedRef<'a>> {
                 });
             }
         }
-        for s in v.path(&["projected", "sources"]).and_then(Node::as_seq).unwrap_or(&[]) {
+        for s in v
+            .path(&["projected", "sources"])
+            .and_then(Node::as_seq)
+            .unwrap_or(&[])
+        {
             let Some(r) = s.get(volume) else { continue };
             if let Some(name) = r.get("name") {
                 out.push(KeyedRef {
@@ -247,7 +284,7 @@ fn missing_keyed(
     out: &mut Vec<Finding>,
     rule: &Rule,
     kind: &str,
-    made: for<'a> fn(&'a [Resource], &str) -> Vec<(&'a str, Keys, &'a Resource)>,
+    made: for<'a> fn(&'a [Resource], &str) -> Made<'a>,
 ) {
     for r in ctx.resources {
         let Some(spec) = r.pod_spec() else { continue };
@@ -257,7 +294,9 @@ fn missing_keyed(
             if re.optional {
                 continue;
             }
-            let Some(name) = re.name.as_str() else { continue };
+            let Some(name) = re.name.as_str() else {
+                continue;
+            };
             let ext = external(ctx, kind, ns, name);
             let found = objects.iter().find(|(n, _, _)| *n == name);
             let keys: Keys = match (found, ext) {
@@ -279,10 +318,16 @@ fn missing_keyed(
                                 ns_text(ns)
                             ),
                         )
-                        .help(format!("{HELP_EXTERNAL}, or mark the reference `optional: true`"));
+                        .help(format!(
+                            "{HELP_EXTERNAL}, or mark the reference `optional: true`"
+                        ));
                     // An ExternalSecret or SealedSecret of that name that makes a Secret of another name.
-                    if let Some((made, _, by)) = objects.iter().find(|(_, _, by)| by.name() == name) {
-                        f = f.related(by.name_origin(), format!("{} makes the {kind} `{made}`", object(by)));
+                    if let Some((made, _, by)) = objects.iter().find(|(_, _, by)| by.name() == name)
+                    {
+                        f = f.related(
+                            by.name_origin(),
+                            format!("{} makes the {kind} `{made}`", object(by)),
+                        );
                     }
                     out.push(f);
                     continue;
@@ -296,7 +341,9 @@ fn missing_keyed(
                 }
                 // A generated ConfigMap: the name the user wrote, not the hashed one.
                 let shown = match found.and_then(|(_, _, by)| by.generated.as_ref()) {
-                    Some(g) if g.base_name != name => format!("`{}` (generated as `{name}`)", g.base_name),
+                    Some(g) if g.base_name != name => {
+                        format!("`{}` (generated as `{name}`)", g.base_name)
+                    }
                     _ => format!("`{name}`"),
                 };
                 let mut f = rule
@@ -312,7 +359,10 @@ fn missing_keyed(
                     )
                     .help("use one of its keys, or add the key where the object is made");
                 if let Some((_, _, made_by)) = found {
-                    f = f.related(made_by.name_origin(), format!("{} is made here", object(made_by)));
+                    f = f.related(
+                        made_by.name_origin(),
+                        format!("{} is made here", object(made_by)),
+                    );
                 }
                 out.push(f);
             }
@@ -361,7 +411,9 @@ fn missing_pvc(ctx: &Context<'_>, out: &mut Vec<Finding>) {
         let Some(spec) = r.pod_spec() else { continue };
         let ns = r.namespace();
         for v in spec.get("volumes").and_then(Node::as_seq).unwrap_or(&[]) {
-            let Some(claim) = v.path(&["persistentVolumeClaim", "claimName"]) else { continue };
+            let Some(claim) = v.path(&["persistentVolumeClaim", "claimName"]) else {
+                continue;
+            };
             let Some(name) = claim.as_str() else { continue };
             if index.get("", "PersistentVolumeClaim", ns, name).is_some()
                 || external(ctx, "PersistentVolumeClaim", ns, name).is_some()
@@ -399,12 +451,15 @@ fn missing_service_account(ctx: &Context<'_>, out: &mut Vec<Finding>) {
     let index = Index::new(ctx.resources);
     let in_tree = namespaces(ctx.resources);
     let exists = |ns: &str, name: &str| {
-        index.get("", "ServiceAccount", ns, name).is_some() || external(ctx, "ServiceAccount", ns, name).is_some()
+        index.get("", "ServiceAccount", ns, name).is_some()
+            || external(ctx, "ServiceAccount", ns, name).is_some()
     };
     for r in ctx.resources {
         let ns = r.namespace();
         if let Some(spec) = r.pod_spec() {
-            let node = spec.get("serviceAccountName").or_else(|| spec.get("serviceAccount"));
+            let node = spec
+                .get("serviceAccountName")
+                .or_else(|| spec.get("serviceAccount"));
             if let Some(n) = node {
                 if let Some(name) = n.as_str().filter(|s| *s != "default") {
                     if !exists(ns, name) {
@@ -425,14 +480,18 @@ fn missing_service_account(ctx: &Context<'_>, out: &mut Vec<Finding>) {
                 }
             }
         }
-        if r.group() != "rbac.authorization.k8s.io" || !matches!(r.kind(), "RoleBinding" | "ClusterRoleBinding") {
+        if r.group() != "rbac.authorization.k8s.io"
+            || !matches!(r.kind(), "RoleBinding" | "ClusterRoleBinding")
+        {
             continue;
         }
         for s in r.node.get("subjects").and_then(Node::as_seq).unwrap_or(&[]) {
             if s.str_at(&["kind"]) != Some("ServiceAccount") {
                 continue;
             }
-            let (Some(name_node), Some(name)) = (s.get("name"), s.str_at(&["name"])) else { continue };
+            let (Some(name_node), Some(name)) = (s.get("name"), s.str_at(&["name"])) else {
+                continue;
+            };
             let sns = s.str_at(&["namespace"]).unwrap_or(ns);
             if !in_tree.contains(sns) || exists(sns, name) {
                 continue;
@@ -470,26 +529,44 @@ fn builtin_cluster_role(name: &str) -> bool {
 fn missing_role(ctx: &Context<'_>, out: &mut Vec<Finding>) {
     let index = Index::new(ctx.resources);
     for r in ctx.resources {
-        if r.group() != "rbac.authorization.k8s.io" || !matches!(r.kind(), "RoleBinding" | "ClusterRoleBinding") {
+        if r.group() != "rbac.authorization.k8s.io"
+            || !matches!(r.kind(), "RoleBinding" | "ClusterRoleBinding")
+        {
             continue;
         }
-        let Some(role_ref) = r.node.get("roleRef") else { continue };
-        let (Some(kind), Some(name_node)) = (role_ref.str_at(&["kind"]), role_ref.get("name")) else { continue };
-        let Some(name) = name_node.as_str() else { continue };
+        let Some(role_ref) = r.node.get("roleRef") else {
+            continue;
+        };
+        let (Some(kind), Some(name_node)) = (role_ref.str_at(&["kind"]), role_ref.get("name"))
+        else {
+            continue;
+        };
+        let Some(name) = name_node.as_str() else {
+            continue;
+        };
         let ns = if kind == "Role" { r.namespace() } else { "" };
-        if index.get("rbac.authorization.k8s.io", kind, ns, name).is_some()
+        if index
+            .get("rbac.authorization.k8s.io", kind, ns, name)
+            .is_some()
             || (kind == "ClusterRole" && builtin_cluster_role(name))
             || external(ctx, kind, ns, name).is_some()
         {
             continue;
         }
-        let place = if kind == "Role" { format!(" in {}", ns_text(ns)) } else { String::new() };
+        let place = if kind == "Role" {
+            format!(" in {}", ns_text(ns))
+        } else {
+            String::new()
+        };
         out.push(
             MISSING_ROLE
                 .finding(
                     name_node.origin,
                     Some(r),
-                    format!("{} refers to the {kind} `{name}`, which does not exist{place}", object(r)),
+                    format!(
+                        "{} refers to the {kind} `{name}`, which does not exist{place}",
+                        object(r)
+                    ),
                 )
                 .help(HELP_EXTERNAL),
         );
@@ -508,13 +585,22 @@ fn missing_scale_target(ctx: &Context<'_>, out: &mut Vec<Finding>) {
         if r.group() != "autoscaling" || r.kind() != "HorizontalPodAutoscaler" {
             continue;
         }
-        let Some(target) = r.node.path(&["spec", "scaleTargetRef"]) else { continue };
-        let (Some(kind), Some(name_node)) = (target.str_at(&["kind"]), target.get("name")) else { continue };
-        let Some(name) = name_node.as_str() else { continue };
+        let Some(target) = r.node.path(&["spec", "scaleTargetRef"]) else {
+            continue;
+        };
+        let (Some(kind), Some(name_node)) = (target.str_at(&["kind"]), target.get("name")) else {
+            continue;
+        };
+        let Some(name) = name_node.as_str() else {
+            continue;
+        };
         let group = target.str_at(&["apiVersion"]).map(group_of);
         let ns = r.namespace();
         let found = ctx.resources.iter().any(|o| {
-            o.kind() == kind && o.name() == name && o.namespace() == ns && group.is_none_or(|g| g == o.group())
+            o.kind() == kind
+                && o.name() == name
+                && o.namespace() == ns
+                && group.is_none_or(|g| g == o.group())
         });
         if found || external(ctx, kind, ns, name).is_some() {
             continue;
@@ -524,7 +610,11 @@ fn missing_scale_target(ctx: &Context<'_>, out: &mut Vec<Finding>) {
                 .finding(
                     name_node.origin,
                     Some(r),
-                    format!("{} scales the {kind} `{name}`, which is not in {}", object(r), ns_text(ns)),
+                    format!(
+                        "{} scales the {kind} `{name}`, which is not in {}",
+                        object(r),
+                        ns_text(ns)
+                    ),
                 )
                 .help(HELP_EXTERNAL),
         );
@@ -533,7 +623,10 @@ fn missing_scale_target(ctx: &Context<'_>, out: &mut Vec<Finding>) {
 
 /// A selector that matches no pod of its namespace: the finding's place and text, or `None`.
 fn selects_nothing(all: &[Pods<'_>], ns: &str, selector: &Selector) -> bool {
-    !selector.is_empty() && !all.iter().any(|p| p.namespace == ns && selector.matches(&p.labels))
+    !selector.is_empty()
+        && !all
+            .iter()
+            .any(|p| p.namespace == ns && selector.matches(&p.labels))
 }
 
 /// Checks that every Service with a `selector` selects some pod the tree runs in its namespace (pod
@@ -551,7 +644,9 @@ fn service_selects_nothing(ctx: &Context<'_>, out: &mut Vec<Finding>) {
         if !r.group().is_empty() || r.kind() != "Service" {
             continue;
         }
-        let Some(sel) = r.node.path(&["spec", "selector"]) else { continue };
+        let Some(sel) = r.node.path(&["spec", "selector"]) else {
+            continue;
+        };
         if r.node.str_at(&["spec", "type"]) == Some("ExternalName") {
             continue;
         }
@@ -561,7 +656,11 @@ fn service_selects_nothing(ctx: &Context<'_>, out: &mut Vec<Finding>) {
                     .finding(
                         sel.origin,
                         Some(r),
-                        format!("the selector of Service {} matches no pod in {}", r.name(), ns_text(r.namespace())),
+                        format!(
+                            "the selector of Service {} matches no pod in {}",
+                            r.name(),
+                            ns_text(r.namespace())
+                        ),
                     )
                     .help("compare it with the labels of the pod template it is meant for"),
             );
@@ -582,7 +681,9 @@ fn pdb_selects_nothing(ctx: &Context<'_>, out: &mut Vec<Finding>) {
         if r.group() != "policy" || r.kind() != "PodDisruptionBudget" {
             continue;
         }
-        let Some(sel) = r.node.path(&["spec", "selector"]) else { continue };
+        let Some(sel) = r.node.path(&["spec", "selector"]) else {
+            continue;
+        };
         if selects_nothing(&all, r.namespace(), &Selector::label_selector(Some(sel))) {
             out.push(
                 PDB_SELECTS_NOTHING
@@ -607,7 +708,11 @@ fn backends(r: &Resource) -> Vec<(&Node, Option<&Node>)> {
     fn add<'a>(b: &'a Node, out: &mut Vec<(&'a Node, Option<&'a Node>)>) {
         if let Some(s) = b.get("service") {
             if let Some(name) = s.get("name") {
-                out.push((name, s.path(&["port", "name"]).or_else(|| s.path(&["port", "number"]))));
+                out.push((
+                    name,
+                    s.path(&["port", "name"])
+                        .or_else(|| s.path(&["port", "number"])),
+                ));
             }
         } else if let Some(name) = b.get("serviceName") {
             out.push((name, b.get("servicePort")));
@@ -618,8 +723,16 @@ fn backends(r: &Resource) -> Vec<(&Node, Option<&Node>)> {
     if let Some(b) = spec.and_then(|s| s.get("defaultBackend").or_else(|| s.get("backend"))) {
         add(b, &mut out);
     }
-    for rule in spec.and_then(|s| s.get("rules")).and_then(Node::as_seq).unwrap_or(&[]) {
-        for p in rule.path(&["http", "paths"]).and_then(Node::as_seq).unwrap_or(&[]) {
+    for rule in spec
+        .and_then(|s| s.get("rules"))
+        .and_then(Node::as_seq)
+        .unwrap_or(&[])
+    {
+        for p in rule
+            .path(&["http", "paths"])
+            .and_then(Node::as_seq)
+            .unwrap_or(&[])
+        {
             if let Some(b) = p.get("backend") {
                 add(b, &mut out);
             }
@@ -645,7 +758,9 @@ fn ingress_backend(ctx: &Context<'_>, out: &mut Vec<Finding>) {
         }
         let ns = r.namespace();
         for (name_node, port) in backends(r) {
-            let Some(name) = name_node.as_str() else { continue };
+            let Some(name) = name_node.as_str() else {
+                continue;
+            };
             let Some(service) = index.get("", "Service", ns, name) else {
                 if external(ctx, "Service", ns, name).is_none() {
                     out.push(
@@ -653,7 +768,11 @@ fn ingress_backend(ctx: &Context<'_>, out: &mut Vec<Finding>) {
                             .finding(
                                 name_node.origin,
                                 Some(r),
-                                format!("Ingress {}: the backend Service `{name}` is not in {}", r.name(), ns_text(ns)),
+                                format!(
+                                    "Ingress {}: the backend Service `{name}` is not in {}",
+                                    r.name(),
+                                    ns_text(ns)
+                                ),
                             )
                             .help(HELP_EXTERNAL),
                     );
@@ -661,10 +780,24 @@ fn ingress_backend(ctx: &Context<'_>, out: &mut Vec<Finding>) {
                 continue;
             };
             let Some(port) = port else { continue };
-            let ports = service.node.path(&["spec", "ports"]).and_then(Node::as_seq).unwrap_or(&[]);
+            let ports = service
+                .node
+                .path(&["spec", "ports"])
+                .and_then(Node::as_seq)
+                .unwrap_or(&[]);
             let (found, wanted) = match &port.value {
-                Value::Int(n) => (ports.iter().any(|p| p.get("port").and_then(Node::as_i64) == Some(*n)), n.to_string()),
-                Value::Str(s) => (ports.iter().any(|p| p.str_at(&["name"]) == Some(s.as_str())), format!("`{s}`")),
+                Value::Int(n) => (
+                    ports
+                        .iter()
+                        .any(|p| p.get("port").and_then(Node::as_i64) == Some(*n)),
+                    n.to_string(),
+                ),
+                Value::Str(s) => (
+                    ports
+                        .iter()
+                        .any(|p| p.str_at(&["name"]) == Some(s.as_str())),
+                    format!("`{s}`"),
+                ),
                 _ => continue,
             };
             if found {
@@ -672,12 +805,14 @@ fn ingress_backend(ctx: &Context<'_>, out: &mut Vec<Finding>) {
             }
             let has: Vec<String> = ports
                 .iter()
-                .map(|p| match (p.str_at(&["name"]), p.get("port").and_then(Node::as_i64)) {
-                    (Some(n), Some(num)) => format!("{n} ({num})"),
-                    (None, Some(num)) => num.to_string(),
-                    (Some(n), None) => n.to_string(),
-                    (None, None) => "?".to_string(),
-                })
+                .map(
+                    |p| match (p.str_at(&["name"]), p.get("port").and_then(Node::as_i64)) {
+                        (Some(n), Some(num)) => format!("{n} ({num})"),
+                        (None, Some(num)) => num.to_string(),
+                        (Some(n), None) => n.to_string(),
+                        (None, None) => "?".to_string(),
+                    },
+                )
                 .collect();
             out.push(
                 INGRESS_BACKEND

@@ -36,7 +36,8 @@ const PLAINTEXT_SECRET: Rule = Rule {
 const CONFIGMAP_CREDENTIAL: Rule = Rule {
     code: "secrets/configmap-credential",
     default_severity: Severity::Error,
-    summary: "a ConfigMap (or a config file embedded in one) sets a credential key to a literal value",
+    summary:
+        "a ConfigMap (or a config file embedded in one) sets a credential key to a literal value",
     run: configmap_credential,
 };
 const ENV_LITERAL: Rule = Rule {
@@ -98,16 +99,43 @@ fn words(key: &str) -> Vec<String> {
 /// `PUBLIC_KEY`, `cacheKey` and the like). `secretName`, `tokenTTL`, `accessKeyID` are not credentials.
 pub fn is_credential_key(key: &str) -> bool {
     const LAST: [&str; 10] = [
-        "password", "passwd", "pwd", "pass", "secret", "secrets", "token", "credentials", "credential",
+        "password",
+        "passwd",
+        "pwd",
+        "pass",
+        "secret",
+        "secrets",
+        "token",
+        "credentials",
+        "credential",
         "passphrase",
     ];
     const ENDS: [&str; 9] = [
-        "password", "passwd", "secret", "token", "apikey", "accesskey", "secretkey", "privatekey",
+        "password",
+        "passwd",
+        "secret",
+        "token",
+        "apikey",
+        "accesskey",
+        "secretkey",
+        "privatekey",
         "credentials",
     ];
     const NOT_BEFORE_KEY: [&str; 14] = [
-        "public", "cache", "primary", "partition", "sort", "foreign", "routing", "shard", "lookup", "hash",
-        "group", "map", "object", "idempotency",
+        "public",
+        "cache",
+        "primary",
+        "partition",
+        "sort",
+        "foreign",
+        "routing",
+        "shard",
+        "lookup",
+        "hash",
+        "group",
+        "map",
+        "object",
+        "idempotency",
     ];
     let w = words(key);
     let Some(last) = w.last() else {
@@ -124,24 +152,112 @@ pub fn is_credential_key(key: &str) -> bool {
 
 /// Passwords that ship as defaults (OpenIM's own, MinIO's, the usual ones). Compared case-insensitively.
 const DEFAULT_PASSWORDS: [&str; 31] = [
-    "openim123", "openim", "admin", "administrator", "admin123", "password", "password1", "passw0rd",
-    "p@ssw0rd", "p@ssword", "123456", "12345678", "123456789", "1234567890", "changeme", "changeit",
-    "minioadmin", "root", "toor", "secret", "default", "guest", "test", "qwerty", "letmein", "mongo",
-    "mongodb", "redis", "kafka", "postgres", "mysql",
+    "openim123",
+    "openim",
+    "admin",
+    "administrator",
+    "admin123",
+    "password",
+    "password1",
+    "passw0rd",
+    "p@ssw0rd",
+    "p@ssword",
+    "123456",
+    "12345678",
+    "123456789",
+    "1234567890",
+    "changeme",
+    "changeit",
+    "minioadmin",
+    "root",
+    "toor",
+    "secret",
+    "default",
+    "guest",
+    "test",
+    "qwerty",
+    "letmein",
+    "mongo",
+    "mongodb",
+    "redis",
+    "kafka",
+    "postgres",
+    "mysql",
 ];
 
 /// Words a placeholder is made of, and the ones that make it one (`not-a-secret`, `your-password-here`,
 /// `dummy`, `<redacted>`).
 const PLACEHOLDER_WORDS: [&str; 44] = [
-    "not", "a", "an", "the", "secret", "password", "passwd", "token", "key", "api", "access", "value",
-    "dummy", "example", "placeholder", "redacted", "fake", "sample", "your", "my", "here", "replace",
-    "me", "with", "real", "todo", "fixme", "tbd", "none", "null", "nil", "undefined", "unset", "empty",
-    "insert", "enter", "put", "set", "changeme", "xxx", "foo", "bar", "mock", "test",
+    "not",
+    "a",
+    "an",
+    "the",
+    "secret",
+    "password",
+    "passwd",
+    "token",
+    "key",
+    "api",
+    "access",
+    "value",
+    "dummy",
+    "example",
+    "placeholder",
+    "redacted",
+    "fake",
+    "sample",
+    "your",
+    "my",
+    "here",
+    "replace",
+    "me",
+    "with",
+    "real",
+    "todo",
+    "fixme",
+    "tbd",
+    "none",
+    "null",
+    "nil",
+    "undefined",
+    "unset",
+    "empty",
+    "insert",
+    "enter",
+    "put",
+    "set",
+    "changeme",
+    "xxx",
+    "foo",
+    "bar",
+    "mock",
+    "test",
 ];
 const PLACEHOLDER_MARKERS: [&str; 24] = [
-    "not", "dummy", "example", "placeholder", "redacted", "fake", "sample", "your", "replace", "todo",
-    "fixme", "tbd", "none", "null", "nil", "undefined", "unset", "empty", "insert", "enter", "xxx", "foo",
-    "mock", "put",
+    "not",
+    "dummy",
+    "example",
+    "placeholder",
+    "redacted",
+    "fake",
+    "sample",
+    "your",
+    "replace",
+    "todo",
+    "fixme",
+    "tbd",
+    "none",
+    "null",
+    "nil",
+    "undefined",
+    "unset",
+    "empty",
+    "insert",
+    "enter",
+    "xxx",
+    "foo",
+    "mock",
+    "put",
 ];
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -169,13 +285,19 @@ pub fn classify(value: &str) -> Class {
     if is_reference(v) {
         return Class::Placeholder;
     }
-    if v.chars().all(|c| matches!(c, '*' | 'x' | 'X' | '.' | '#' | '-' | '_' | '•')) {
+    if v.chars()
+        .all(|c| matches!(c, '*' | 'x' | 'X' | '.' | '#' | '-' | '_' | '•'))
+    {
         return Class::Placeholder;
     }
     let w = words(v);
     if !w.is_empty()
-        && w.iter().all(|x| PLACEHOLDER_WORDS.contains(&x.as_str()) || x.chars().all(|c| c == 'x'))
-        && w.iter().any(|x| PLACEHOLDER_MARKERS.contains(&x.as_str()) || (x.len() >= 3 && x.chars().all(|c| c == 'x')))
+        && w.iter()
+            .all(|x| PLACEHOLDER_WORDS.contains(&x.as_str()) || x.chars().all(|c| c == 'x'))
+        && w.iter().any(|x| {
+            PLACEHOLDER_MARKERS.contains(&x.as_str())
+                || (x.len() >= 3 && x.chars().all(|c| c == 'x'))
+        })
     {
         return Class::Placeholder;
     }
@@ -186,7 +308,11 @@ pub fn classify(value: &str) -> Class {
 fn is_reference(v: &str) -> bool {
     (v.starts_with("${") && v.ends_with('}'))
         || (v.starts_with("$(") && v.ends_with(')'))
-        || (v.starts_with('$') && v.len() > 1 && v[1..].chars().all(|c| c.is_ascii_alphanumeric() || c == '_'))
+        || (v.starts_with('$')
+            && v.len() > 1
+            && v[1..]
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '_'))
         || (v.starts_with("{{") && v.ends_with("}}"))
         || (v.starts_with('<') && v.ends_with('>'))
         || (v.starts_with("%(") && v.ends_with(")s"))
@@ -207,7 +333,10 @@ enum Locator {
     /// scalar without escapes).
     Exact { base: usize },
     /// A literal block scalar: each value line starts at a known offset of the file.
-    Lines { value_starts: Vec<usize>, source_starts: Vec<usize> },
+    Lines {
+        value_starts: Vec<usize>,
+        source_starts: Vec<usize>,
+    },
     /// Only the value's own origin is known.
     Whole,
 }
@@ -228,7 +357,13 @@ impl Locator {
         {
             return Locator::Exact { base: start + 1 };
         }
-        Self::block(slice, start, node.origin.col.saturating_sub(1) as usize, value).unwrap_or(Locator::Whole)
+        Self::block(
+            slice,
+            start,
+            node.origin.col.saturating_sub(1) as usize,
+            value,
+        )
+        .unwrap_or(Locator::Whole)
     }
 
     /// A literal block scalar: the span starts at the first content character; every further line carries
@@ -273,7 +408,9 @@ impl Locator {
                 value_starts,
                 source_starts,
             } => {
-                let i = value_starts.partition_point(|s| *s <= range.start).saturating_sub(1);
+                let i = value_starts
+                    .partition_point(|s| *s <= range.start)
+                    .saturating_sub(1);
                 match (value_starts.get(i), source_starts.get(i)) {
                     (Some(v), Some(s)) => s + (range.start - v),
                     _ => return node.origin,
@@ -333,12 +470,27 @@ fn embedded_credentials(text: &str) -> Vec<Embedded> {
 
 /// Whether a text holds any word a credential key ends with (case-insensitive): a cheap test before parsing.
 fn may_name_credential(text: &str) -> bool {
-    const STEMS: [&[u8]; 7] = [b"pass", b"pwd", b"secret", b"token", b"key", b"credential", b"passphrase"];
+    const STEMS: [&[u8]; 7] = [
+        b"pass",
+        b"pwd",
+        b"secret",
+        b"token",
+        b"key",
+        b"credential",
+        b"passphrase",
+    ];
     text.as_bytes().windows(3).enumerate().any(|(i, w)| {
-        let lower = [w[0].to_ascii_lowercase(), w[1].to_ascii_lowercase(), w[2].to_ascii_lowercase()];
+        let lower = [
+            w[0].to_ascii_lowercase(),
+            w[1].to_ascii_lowercase(),
+            w[2].to_ascii_lowercase(),
+        ];
         STEMS.iter().any(|stem| {
             stem[..3] == lower
-                && text.as_bytes().get(i..i + stem.len()).is_some_and(|t| t.eq_ignore_ascii_case(stem))
+                && text
+                    .as_bytes()
+                    .get(i..i + stem.len())
+                    .is_some_and(|t| t.eq_ignore_ascii_case(stem))
         })
     })
 }
@@ -365,7 +517,9 @@ fn walk_yaml(node: &Node, path: &mut String, out: &mut Vec<Embedded>) {
                 }
                 path.push_str(&k.name);
                 if is_credential_key(&k.name) && !matches!(v.value, Value::Map(_) | Value::Seq(_)) {
-                    if let (Some(value), false) = (scalar_text(v), matches!(v.value, Value::Bool(_))) {
+                    if let (Some(value), false) =
+                        (scalar_text(v), matches!(v.value, Value::Bool(_)))
+                    {
                         out.push(Embedded {
                             path: path.clone(),
                             range: v.origin.start as usize..v.origin.end as usize,
@@ -396,7 +550,10 @@ fn lines(text: &str) -> impl Iterator<Item = (usize, &str)> {
     text.split_inclusive('\n').map(move |l| {
         let start = offset;
         offset += l.len();
-        (start, l.strip_suffix('\n').unwrap_or(l).trim_end_matches('\r'))
+        (
+            start,
+            l.strip_suffix('\n').unwrap_or(l).trim_end_matches('\r'),
+        )
     })
 }
 
@@ -416,8 +573,15 @@ fn key_value(line: &str) -> Option<(&str, Range<usize>)> {
         }
     }
     let sep = rest.find([':', '='])?;
-    let key = rest[..sep].trim().trim_matches(['"', '\'']).trim_start_matches('-');
-    if key.is_empty() || !key.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-')) {
+    let key = rest[..sep]
+        .trim()
+        .trim_matches(['"', '\''])
+        .trim_start_matches('-');
+    if key.is_empty()
+        || !key
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-'))
+    {
         return None;
     }
     let after = &rest[sep + 1..];
@@ -425,7 +589,9 @@ fn key_value(line: &str) -> Option<(&str, Range<usize>)> {
     let mut v_start = start + sep + 1 + lead;
     let mut v = after.trim();
     v = v.strip_suffix([';', ',']).unwrap_or(v);
-    if v.len() >= 2 && ((v.starts_with('"') && v.ends_with('"')) || (v.starts_with('\'') && v.ends_with('\''))) {
+    if v.len() >= 2
+        && ((v.starts_with('"') && v.ends_with('"')) || (v.starts_with('\'') && v.ends_with('\'')))
+    {
         v = &v[1..v.len() - 1];
         v_start += 1;
     }
@@ -627,7 +793,11 @@ fn plaintext_secret(ctx: &Context<'_>, out: &mut Vec<Finding>) {
             let real: Vec<&str> = map
                 .iter()
                 .filter(|(_, v)| {
-                    let text = if encoded { decoded_text(v) } else { scalar_text(v) };
+                    let text = if encoded {
+                        decoded_text(v)
+                    } else {
+                        scalar_text(v)
+                    };
                     // Not base64 or not text: a value all the same.
                     text.is_none_or(|t| classify(&t) != Class::Placeholder)
                 })
@@ -720,9 +890,15 @@ fn env_literal(ctx: &Context<'_>, out: &mut Vec<Finding>) {
                 .finding(
                     c.origin,
                     Some(c.r),
-                    format!("{} in {}: a credential set with a literal `value`", c.place, object(c.r)),
+                    format!(
+                        "{} in {}: a credential set with a literal `value`",
+                        c.place,
+                        object(c.r)
+                    ),
                 )
-                .help("use `valueFrom.secretKeyRef` and keep the value in a Secret made outside git"),
+                .help(
+                    "use `valueFrom.secretKeyRef` and keep the value in a Secret made outside git",
+                ),
         );
     }
 }
@@ -756,22 +932,55 @@ fn default_password(ctx: &Context<'_>, out: &mut Vec<Finding>) {
 
 /// The token formats: a name for the message, and the pattern.
 const TOKEN_PATTERNS: [(&str, &str); 15] = [
-    ("an AWS access key ID", r"(?-u:\b)(?:AKIA|ASIA|ABIA|ACCA)[0-9A-Z]{16}(?-u:\b)"),
-    ("a GitHub token", r"(?-u:\b)gh[pousr]_[A-Za-z0-9]{36,255}(?-u:\b)"),
-    ("a GitHub fine-grained token", r"(?-u:\b)github_pat_[A-Za-z0-9_]{50,255}(?-u:\b)"),
+    (
+        "an AWS access key ID",
+        r"(?-u:\b)(?:AKIA|ASIA|ABIA|ACCA)[0-9A-Z]{16}(?-u:\b)",
+    ),
+    (
+        "a GitHub token",
+        r"(?-u:\b)gh[pousr]_[A-Za-z0-9]{36,255}(?-u:\b)",
+    ),
+    (
+        "a GitHub fine-grained token",
+        r"(?-u:\b)github_pat_[A-Za-z0-9_]{50,255}(?-u:\b)",
+    ),
     ("a GitLab token", r"(?-u:\b)glpat-[A-Za-z0-9_-]{20,}"),
     ("a Slack token", r"(?-u:\b)xox[abprs]-[A-Za-z0-9-]{10,}"),
-    ("a Slack webhook URL", r"https://hooks\.slack\.com/services/T[A-Za-z0-9_]+/B[A-Za-z0-9_]+/[A-Za-z0-9_]+"),
-    ("a JSON Web Token", r"(?-u:\b)eyJ[A-Za-z0-9_-]{5,}\.eyJ[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]*"),
-    ("a private key", r"-----BEGIN (?:[A-Z0-9]+ )*PRIVATE KEY(?: BLOCK)?-----"),
+    (
+        "a Slack webhook URL",
+        r"https://hooks\.slack\.com/services/T[A-Za-z0-9_]+/B[A-Za-z0-9_]+/[A-Za-z0-9_]+",
+    ),
+    (
+        "a JSON Web Token",
+        r"(?-u:\b)eyJ[A-Za-z0-9_-]{5,}\.eyJ[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]*",
+    ),
+    (
+        "a private key",
+        r"-----BEGIN (?:[A-Z0-9]+ )*PRIVATE KEY(?: BLOCK)?-----",
+    ),
     ("a Google API key", r"(?-u:\b)AIza[0-9A-Za-z_-]{35}"),
-    ("a Stripe live key", r"(?-u:\b)[rs]k_live_[0-9A-Za-z]{24,}(?-u:\b)"),
+    (
+        "a Stripe live key",
+        r"(?-u:\b)[rs]k_live_[0-9A-Za-z]{24,}(?-u:\b)",
+    ),
     ("an npm token", r"(?-u:\b)npm_[A-Za-z0-9]{36}(?-u:\b)"),
-    ("a SendGrid API key", r"(?-u:\b)SG\.[A-Za-z0-9_-]{22}\.[A-Za-z0-9_-]{43}"),
-    ("an Alibaba Cloud AccessKey ID", r"(?-u:\b)LTAI[A-Za-z0-9]{12,20}(?-u:\b)"),
-    ("an Azure storage account key", r"AccountKey=[A-Za-z0-9+/]{86}=="),
+    (
+        "a SendGrid API key",
+        r"(?-u:\b)SG\.[A-Za-z0-9_-]{22}\.[A-Za-z0-9_-]{43}",
+    ),
+    (
+        "an Alibaba Cloud AccessKey ID",
+        r"(?-u:\b)LTAI[A-Za-z0-9]{12,20}(?-u:\b)",
+    ),
+    (
+        "an Azure storage account key",
+        r"AccountKey=[A-Za-z0-9+/]{86}==",
+    ),
     // The password (group 1) is checked against the placeholders: `$(PASSWORD)` is fine.
-    ("a URL with a password", r"(?-u:\b)[A-Za-z][A-Za-z0-9+.-]*://[^\s:/@'\x22]+:([^\s/@'\x22]+)@"),
+    (
+        "a URL with a password",
+        r"(?-u:\b)[A-Za-z][A-Za-z0-9+.-]*://[^\s:/@'\x22]+:([^\s/@'\x22]+)@",
+    ),
 ];
 
 fn token_patterns() -> &'static (RegexSet, Vec<Regex>) {
@@ -781,7 +990,10 @@ fn token_patterns() -> &'static (RegexSet, Vec<Regex>) {
             .unwrap_or_else(|e| panic!("a built-in token pattern does not compile: {e}"));
         let each = TOKEN_PATTERNS
             .iter()
-            .map(|(_, p)| Regex::new(p).unwrap_or_else(|e| panic!("a built-in token pattern does not compile: {e}")))
+            .map(|(_, p)| {
+                Regex::new(p)
+                    .unwrap_or_else(|e| panic!("a built-in token pattern does not compile: {e}"))
+            })
             .collect();
         (set, each)
     })
@@ -839,7 +1051,8 @@ fn each_string<'n>(node: &'n Node, path: String, f: &mut dyn FnMut(&'n Node, &st
 
 /// Whether a value of this path is base64 that should be decoded before it is searched.
 fn is_encoded(r: &Resource, path: &str) -> bool {
-    (is_kind(r, "Secret") && path.starts_with("data.")) || (is_kind(r, "ConfigMap") && path.starts_with("binaryData."))
+    (is_kind(r, "Secret") && path.starts_with("data."))
+        || (is_kind(r, "ConfigMap") && path.starts_with("binaryData."))
 }
 
 /// Checks every string of every object (Secret `data` and ConfigMap `binaryData` decoded first, SOPS-
@@ -858,9 +1071,17 @@ fn known_token(ctx: &Context<'_>, out: &mut Vec<Finding>) {
         }
         each_string(&r.node, String::new(), &mut |node, text, path| {
             if is_encoded(r, path) {
-                let Some(decoded) = decoded_text(node) else { return };
+                let Some(decoded) = decoded_text(node) else {
+                    return;
+                };
                 for (name, _) in find_tokens(&decoded) {
-                    out.push(token_finding(r, node.origin, path, name, " (base64-decoded)"));
+                    out.push(token_finding(
+                        r,
+                        node.origin,
+                        path,
+                        name,
+                        " (base64-decoded)",
+                    ));
                 }
                 return;
             }
@@ -870,7 +1091,13 @@ fn known_token(ctx: &Context<'_>, out: &mut Vec<Finding>) {
             }
             let locator = Locator::new(ctx.sources, node, text);
             for (name, range) in found {
-                out.push(token_finding(r, locator.origin(ctx.sources, node, range), path, name, ""));
+                out.push(token_finding(
+                    r,
+                    locator.origin(ctx.sources, node, range),
+                    path,
+                    name,
+                    "",
+                ));
             }
         });
     }
@@ -878,7 +1105,11 @@ fn known_token(ctx: &Context<'_>, out: &mut Vec<Finding>) {
 
 fn token_finding(r: &Resource, origin: Origin, path: &str, name: &str, decoded: &str) -> Finding {
     KNOWN_TOKEN
-        .finding(origin, Some(r), format!("{} `{path}`{decoded}: {name}", object(r)))
+        .finding(
+            origin,
+            Some(r),
+            format!("{} `{path}`{decoded}: {name}", object(r)),
+        )
         .help("revoke it, then keep the new one in the secret store and inject it from a Secret")
 }
 
@@ -915,7 +1146,17 @@ pub fn base64_threshold(len: usize) -> f64 {
 }
 
 /// Key words that make a hex string an identifier rather than a secret.
-const HASH_CONTEXT: [&str; 9] = ["commit", "sha", "hash", "digest", "checksum", "revision", "fingerprint", "uid", "id"];
+const HASH_CONTEXT: [&str; 9] = [
+    "commit",
+    "sha",
+    "hash",
+    "digest",
+    "checksum",
+    "revision",
+    "fingerprint",
+    "uid",
+    "id",
+];
 
 /// The random-looking tokens of a text: runs of base64 or hex characters long and random enough. Not
 /// flagged: image digests and other hashes after `sha256:`/`sha1:`/`md5:` or `@`, UUIDs, hex under a key
@@ -936,13 +1177,17 @@ fn random_tokens(text: &str, key: &str) -> Vec<(&'static str, Range<usize>)> {
         while i < bytes.len() && is_b64(bytes[i]) {
             i += 1;
         }
-        while i < bytes.len() && bytes[i] == b'=' && i - start > 0 && bytes[start..i].len() % 4 != 0 {
+        while i < bytes.len() && bytes[i] == b'=' && i - start > 0 && bytes[start..i].len() % 4 != 0
+        {
             i += 1;
         }
         let run = &text[start..i];
         let before = &text[..start];
-        if before.ends_with("sha256:") || before.ends_with("sha512:") || before.ends_with("sha1:")
-            || before.ends_with("md5:") || before.ends_with('@')
+        if before.ends_with("sha256:")
+            || before.ends_with("sha512:")
+            || before.ends_with("sha1:")
+            || before.ends_with("md5:")
+            || before.ends_with('@')
         {
             continue;
         }
@@ -973,7 +1218,9 @@ fn random_tokens(text: &str, key: &str) -> Vec<(&'static str, Range<usize>)> {
 }
 
 fn hash_context(key: &str) -> bool {
-    words(key).iter().any(|w| HASH_CONTEXT.contains(&w.as_str()))
+    words(key)
+        .iter()
+        .any(|w| HASH_CONTEXT.contains(&w.as_str()))
 }
 
 /// The parts of `s` between characters for which `sep` holds, with their offsets.
@@ -1009,8 +1256,17 @@ struct Searched<'a> {
 /// annotations. Names, labels, selectors and images are identifiers, not secrets.
 fn searched(r: &Resource) -> Vec<Searched<'_>> {
     fn add_map<'a>(node: Option<&'a Node>, path: &str, encoded: bool, out: &mut Vec<Searched<'a>>) {
-        for (k, v) in node.and_then(Node::as_map).map(|m| m.entries.as_slice()).unwrap_or(&[]) {
-            out.push(Searched { node: v, path: format!("`{}`", push_path(path, &k.name)), key: k.name.clone(), encoded });
+        for (k, v) in node
+            .and_then(Node::as_map)
+            .map(|m| m.entries.as_slice())
+            .unwrap_or(&[])
+        {
+            out.push(Searched {
+                node: v,
+                path: format!("`{}`", push_path(path, &k.name)),
+                key: k.name.clone(),
+                encoded,
+            });
         }
     }
     let mut out = Vec::new();
@@ -1022,21 +1278,47 @@ fn searched(r: &Resource) -> Vec<Searched<'_>> {
         add_map(r_node.get("data"), "data", true, &mut out);
         add_map(r_node.get("stringData"), "stringData", false, &mut out);
     }
-    add_map(r_node.path(&["metadata", "annotations"]), "metadata.annotations", false, &mut out);
+    add_map(
+        r_node.path(&["metadata", "annotations"]),
+        "metadata.annotations",
+        false,
+        &mut out,
+    );
     if let Some(t) = r.pod_template() {
-        add_map(t.path(&["metadata", "annotations"]), "template.metadata.annotations", false, &mut out);
+        add_map(
+            t.path(&["metadata", "annotations"]),
+            "template.metadata.annotations",
+            false,
+            &mut out,
+        );
     }
     if let Some(spec) = r.pod_spec() {
         for c in containers(spec) {
             let name = c.str_at(&["name"]).unwrap_or("");
             for e in c.get("env").and_then(Node::as_seq).unwrap_or(&[]) {
                 if let (Some(n), Some(v)) = (e.str_at(&["name"]), e.get("value")) {
-                    out.push(Searched { node: v, path: format!("container `{name}` env `{n}`"), key: n.to_string(), encoded: false });
+                    out.push(Searched {
+                        node: v,
+                        path: format!("container `{name}` env `{n}`"),
+                        key: n.to_string(),
+                        encoded: false,
+                    });
                 }
             }
             for field in ["args", "command"] {
-                for (i, v) in c.get(field).and_then(Node::as_seq).unwrap_or(&[]).iter().enumerate() {
-                    out.push(Searched { node: v, path: format!("container `{name}` {field}[{i}]"), key: String::new(), encoded: false });
+                for (i, v) in c
+                    .get(field)
+                    .and_then(Node::as_seq)
+                    .unwrap_or(&[])
+                    .iter()
+                    .enumerate()
+                {
+                    out.push(Searched {
+                        node: v,
+                        path: format!("container `{name}` {field}[{i}]"),
+                        key: String::new(),
+                        encoded: false,
+                    });
                 }
             }
         }
@@ -1078,17 +1360,29 @@ fn high_entropy(ctx: &Context<'_>, out: &mut Vec<Finding>) {
             }
             let tokens = find_tokens(&text);
             for (kind, range) in random_tokens(&text, &s.key) {
-                if tokens.iter().any(|(_, t)| t.start < range.end && range.start < t.end) {
+                if tokens
+                    .iter()
+                    .any(|(_, t)| t.start < range.end && range.start < t.end)
+                {
                     continue;
                 }
                 let line_start = text[..range.start].rfind('\n').map(|i| i + 1).unwrap_or(0);
-                let line_end = text[range.start..].find('\n').map(|i| range.start + i).unwrap_or(text.len());
-                let line_key = key_value(&text[line_start..line_end]).map(|(k, _)| k).unwrap_or("");
+                let line_end = text[range.start..]
+                    .find('\n')
+                    .map(|i| range.start + i)
+                    .unwrap_or(text.len());
+                let line_key = key_value(&text[line_start..line_end])
+                    .map(|(k, _)| k)
+                    .unwrap_or("");
                 if is_credential_key(line_key) || (kind == "hex" && hash_context(line_key)) {
                     continue;
                 }
                 let decoded = if s.encoded { " (base64-decoded)" } else { "" };
-                let inner = if line_key.is_empty() { String::new() } else { format!(", key `{line_key}`") };
+                let inner = if line_key.is_empty() {
+                    String::new()
+                } else {
+                    format!(", key `{line_key}`")
+                };
                 out.push(
                     HIGH_ENTROPY
                         .finding(
@@ -1118,17 +1412,50 @@ mod tests {
     #[test]
     fn credential_keys() {
         for k in [
-            "password", "DB_PASSWORD", "IMENV_MONGODB_PASSWORD", "passwd", "db_pass", "secret", "adminSecret",
-            "masterSecret", "accessKeySecret", "token", "sessionToken", "GITHUB_TOKEN", "apiKey", "API_KEY",
-            "accessKey", "secretAccessKey", "IMENV_MINIO_SECRETACCESSKEY", "privateKey", "credentials",
-            "clientKeyPwd", "X_KEY", "appKey", "jwt-secret", "aws_secret_access_key",
+            "password",
+            "DB_PASSWORD",
+            "IMENV_MONGODB_PASSWORD",
+            "passwd",
+            "db_pass",
+            "secret",
+            "adminSecret",
+            "masterSecret",
+            "accessKeySecret",
+            "token",
+            "sessionToken",
+            "GITHUB_TOKEN",
+            "apiKey",
+            "API_KEY",
+            "accessKey",
+            "secretAccessKey",
+            "IMENV_MINIO_SECRETACCESSKEY",
+            "privateKey",
+            "credentials",
+            "clientKeyPwd",
+            "X_KEY",
+            "appKey",
+            "jwt-secret",
+            "aws_secret_access_key",
         ] {
             assert!(is_credential_key(k), "{k}");
         }
         for k in [
-            "secretName", "secretRef", "tokenPolicy", "tokenRefreshInterval", "accessKeyID", "secretID",
-            "passwordFile", "key", "PUBLIC_KEY", "cacheKey", "keyPrefix", "username", "MY_POD_NAME",
-            "monkey", "bypass", "compass",
+            "secretName",
+            "secretRef",
+            "tokenPolicy",
+            "tokenRefreshInterval",
+            "accessKeyID",
+            "secretID",
+            "passwordFile",
+            "key",
+            "PUBLIC_KEY",
+            "cacheKey",
+            "keyPrefix",
+            "username",
+            "MY_POD_NAME",
+            "monkey",
+            "bypass",
+            "compass",
         ] {
             assert!(!is_credential_key(k), "{k}");
         }
@@ -1136,13 +1463,38 @@ mod tests {
 
     #[test]
     fn classes() {
-        for v in ["", "  ", "${DB_PASSWORD}", "$(REDIS_PASSWORD)", "$PASS", "{{ .Values.pw }}", "<path:kv#pw>",
-            "ENC[AES256_GCM,data:abc]", "****", "xxxxxx", "not-a-secret", "NOT_A_SECRET", "your-password-here",
-            "dummy", "<redacted>", "/run/secrets/db-password", "placeholder", "example-token"]
-        {
+        for v in [
+            "",
+            "  ",
+            "${DB_PASSWORD}",
+            "$(REDIS_PASSWORD)",
+            "$PASS",
+            "{{ .Values.pw }}",
+            "<path:kv#pw>",
+            "ENC[AES256_GCM,data:abc]",
+            "****",
+            "xxxxxx",
+            "not-a-secret",
+            "NOT_A_SECRET",
+            "your-password-here",
+            "dummy",
+            "<redacted>",
+            "/run/secrets/db-password",
+            "placeholder",
+            "example-token",
+        ] {
             assert_eq!(classify(v), Class::Placeholder, "{v:?}");
         }
-        for v in ["openIM123", "OPENIM123", "admin", "password", "123456", "changeme", "minioadmin", "root"] {
+        for v in [
+            "openIM123",
+            "OPENIM123",
+            "admin",
+            "password",
+            "123456",
+            "changeme",
+            "minioadmin",
+            "root",
+        ] {
             assert_eq!(classify(v), Class::Default, "{v:?}");
         }
         for v in ["hunter2-xyz", "9f8Qe2xLr4", "not-a-secret-7731", "s3cr3t"] {
@@ -1152,7 +1504,10 @@ mod tests {
 
     #[test]
     fn base64() {
-        assert_eq!(base64_decode("b3BlbklNMTIz").as_deref(), Some(&b"openIM123"[..]));
+        assert_eq!(
+            base64_decode("b3BlbklNMTIz").as_deref(),
+            Some(&b"openIM123"[..])
+        );
         assert_eq!(base64_decode("aGk=").as_deref(), Some(&b"hi"[..]));
         assert_eq!(base64_decode("aGk").as_deref(), Some(&b"hi"[..]));
         assert_eq!(base64_decode("a"), None);
@@ -1198,7 +1553,11 @@ mod tests {
 
     #[test]
     fn tokens() {
-        let t = format!("a: {}\nb: {}", "AKIA".to_string() + "IOSFODNN7EXAMPLE", "xoxb-1234567890-abcdefghij");
+        let t = format!(
+            "a: {}\nb: {}",
+            "AKIA".to_string() + "IOSFODNN7EXAMPLE",
+            "xoxb-1234567890-abcdefghij"
+        );
         let names: Vec<&str> = find_tokens(&t).into_iter().map(|(n, _)| n).collect();
         assert_eq!(names, ["an AWS access key ID", "a Slack token"]);
         assert!(find_tokens("mongodb://root:$(MONGO_PASSWORD)@db:27017").is_empty());
