@@ -44,7 +44,13 @@ pub fn load(rel: &str) -> Fixture {
             paths.sort();
             let mut resources = Vec::new();
             for p in paths {
-                let origin = Origin { file: openim_gitops::node::FileId(0), start: 0, end: 0, line: 1, col: 1 };
+                let origin = Origin {
+                    file: openim_gitops::node::FileId(0),
+                    start: 0,
+                    end: 0,
+                    line: 1,
+                    col: 1,
+                };
                 let mut rs = loader
                     .resources(&p, origin)
                     .unwrap_or_else(|e| panic!("{}: does not load: {e:?}", p.display()));
@@ -53,7 +59,12 @@ pub fn load(rel: &str) -> Fixture {
             (resources, None)
         }
     };
-    Fixture { dir, sources, resources, layer }
+    Fixture {
+        dir,
+        sources,
+        resources,
+        layer,
+    }
 }
 
 impl Fixture {
@@ -78,7 +89,12 @@ impl Fixture {
         findings.sort_by(|a, b| {
             let fa = &self.sources.get(a.origin.file).display;
             let fb = &self.sources.get(b.origin.file).display;
-            (fa, a.origin.line, a.origin.col, &a.message).cmp(&(fb, b.origin.line, b.origin.col, &b.message))
+            (fa, a.origin.line, a.origin.col, &a.message).cmp(&(
+                fb,
+                b.origin.line,
+                b.origin.col,
+                &b.message,
+            ))
         });
         findings
     }
@@ -144,7 +160,10 @@ pub fn assert_snapshot(path: &Path, actual: &serde_json::Value) {
         return;
     }
     let expected = std::fs::read_to_string(path).unwrap_or_else(|e| {
-        panic!("{}: {e} (run with UPDATE_SNAPSHOTS=1 to create it)", path.display())
+        panic!(
+            "{}: {e} (run with UPDATE_SNAPSHOTS=1 to create it)",
+            path.display()
+        )
     });
     if expected != text {
         panic!(
