@@ -1070,10 +1070,13 @@ fn known_token(ctx: &Context<'_>, out: &mut Vec<Finding>) {
             continue;
         }
         each_string(&r.node, String::new(), &mut |node, text, path| {
-            if is_encoded(r, path) {
-                let Some(decoded) = decoded_text(node) else {
-                    return;
-                };
+            // Decoded when it is base64 of text; searched as written when it is not.
+            let decoded = if is_encoded(r, path) {
+                decoded_text(node)
+            } else {
+                None
+            };
+            if let Some(decoded) = decoded {
                 for (name, _) in find_tokens(&decoded) {
                     out.push(token_finding(
                         r,
