@@ -5,7 +5,12 @@
 //!
 //! Codes are public API: never reuse or silently rename one. `tests/check_codes.rs` snapshots the list.
 
+pub mod images;
+pub mod k8s;
+pub mod netpol;
 pub mod policy;
+pub mod refs;
+pub mod secrets;
 
 use crate::load::Layer;
 use crate::node::{Origin, Sources};
@@ -69,7 +74,7 @@ pub struct Rule {
 
 /// Every rule, in code order.
 pub fn rules() -> Vec<&'static Rule> {
-    let families: &[&[Rule]] = &[];
+    let families: &[&[Rule]] = &[images::RULES, netpol::RULES, refs::RULES, secrets::RULES];
     let mut all: Vec<&'static Rule> = families.iter().flat_map(|f| f.iter()).collect();
     all.sort_by_key(|r| r.code);
     all

@@ -18,6 +18,17 @@ pub struct External {
     pub keys: Vec<String>,
 }
 
+/// A NetworkPolicy that may open traffic to or from everything (an `ipBlock` of `0.0.0.0/0`, a rule
+/// without peers, a lone `namespaceSelector: {}`): `netpol/allow-all` stays quiet about it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct AllowAll {
+    pub name: String,
+    /// Empty: any namespace.
+    pub namespace: String,
+    /// The policy-file line that allows it.
+    pub origin: Option<Origin>,
+}
+
 /// The policy in force for one environment.
 #[derive(Clone, Debug, Default)]
 pub struct Policy {
@@ -34,4 +45,6 @@ pub struct Policy {
     pub high_availability: bool,
     /// Whether third-party images must be pinned by digest (not only by tag).
     pub require_digests: bool,
+    /// NetworkPolicies allowed to open traffic wide.
+    pub allow_all: Vec<AllowAll>,
 }
