@@ -114,58 +114,15 @@ fn regex(cell: &'static OnceLock<Regex>, pattern: &str) -> &'static Regex {
     })
 }
 
-fn rc_tag(tag: &str) -> bool {
-    static R: OnceLock<Regex> = OnceLock::new();
-    regex(&R, r"^rc(0|[1-9][0-9]*)$").is_match(tag)
-}
-
-fn release_tag(tag: &str) -> bool {
-    static R: OnceLock<Regex> = OnceLock::new();
-    regex(&R, r"^release-v\d+\.\d+\.\d+$").is_match(tag)
-}
-
-/// `[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}`: the OCI distribution spec's tag grammar.
-fn legal_oci_tag(tag: &str) -> bool {
-    static R: OnceLock<Regex> = OnceLock::new();
-    regex(&R, r"^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$").is_match(tag)
-}
-
-/// `rc` and digits, or `release-v` and a dotted number, in any case: what a dev tag must never look like.
-fn looks_like_stage_tag(lower: &str) -> bool {
-    let rc = lower
-        .strip_prefix("rc")
-        .is_some_and(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()));
-    let release = lower.strip_prefix("release-v").is_some_and(|v| {
-        v.starts_with(|c: char| c.is_ascii_digit())
-            && v.bytes().all(|b| b.is_ascii_digit() || b == b'.')
-    });
-    rc || release
-}
-
-/// Why a tag breaks an environment's rule, or `None` when it keeps it.
-///
-/// A local stand-in for `tags::check_tag(rule, tag)` with the same rules (the lead switches to it at the
-/// merge): `latest` never; dev (`branch`): a legal OCI tag that is not `HEAD` and does not look like a test
-/// or release tag; test (`rc`): `rc0`, `rc1`, ...; release: `release-vX.Y.Z`.
-pub fn tag_breaks_rule(rule: &str, tag: &str) -> Option<&'static str> {
-    if tag.eq_ignore_ascii_case("latest") {
-        return Some("`latest` is never an environment's tag");
-    }
-    if !legal_oci_tag(tag) {
-        return Some("it is not a legal OCI tag");
-    }
-    let lower = tag.to_ascii_lowercase();
-    match rule {
-        "branch" if tag == "HEAD" => Some("a detached HEAD is not a branch"),
-        "branch" if looks_like_stage_tag(&lower) => {
-            Some("a branch tag must not look like a test or release tag")
-        }
-        "rc" if !rc_tag(tag) => {
-            Some("the test environment runs release candidates: rcN (rc0, rc1, ...)")
-        }
-        "release" if !release_tag(tag) => Some("the release environment runs release-vX.Y.Z"),
-        _ => None,
-    }
+/// Why a tag breaks an environment's rule, or `None` when it keeps it: the tag stage's own rules
+/// (`tags::check_tag`), so the check and the tag stage can never disagree.
+pub fn tag_breaks_rule(rule: &str, tag: &str) -> Option<String> {
+    let rule: crate::tags::TagRule = rule.parse().ok()?;
+    crate::tags::check_tag(rule, tag).err().map(|e| {
+        // The finding names the tag and the rule already: keep only the reason.
+        let text = e.to_string();
+        text.rsplit(": ").next().unwrap_or(&text).to_string()
+    })
 }
 
 /// Checks that every container image has a tag other than `latest`, or a digest.
@@ -222,7 +179,7 @@ fn owned_tag_rule(ctx: &Context<'_>, out: &mut Vec<Finding>) {
                 None => continue,
             },
             None if i.parsed.digest.is_some() => {
-                "an owned image carries the environment's tag, not only a digest"
+                "an owned image carries the environment's tag, not only a digest".to_string()
             }
             None => continue,
         };
@@ -367,8 +324,8 @@ fn fixed(image: &ImageRef) -> bool {
     static R: OnceLock<Regex> = OnceLock::new();
     image.digest.is_some()
         || image.tag.as_deref().is_some_and(|t| {
-            rc_tag(t)
-                || release_tag(t)
+            crate::tags::parse_rc_image_tag(t).is_some()
+                || crate::tags::parse_release_image_tag(t).is_some()
                 || (!floating_tag(t) && regex(&R, r"\d+\.\d+\.\d+").is_match(t))
         })
 }
