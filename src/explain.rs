@@ -95,8 +95,7 @@ pub fn find<'a>(resources: &'a [Resource], spec: &str) -> Result<&'a Resource> {
         .iter()
         .filter(|r| {
             r.kind().eq_ignore_ascii_case(kind)
-                && (r.name() == name
-                    || r.generated.as_ref().is_some_and(|g| g.base_name == name))
+                && (r.name() == name || r.generated.as_ref().is_some_and(|g| g.base_name == name))
                 && ns.is_none_or(|ns| r.namespace() == ns)
         })
         .collect();
@@ -116,8 +115,10 @@ pub fn find<'a>(resources: &'a [Resource], spec: &str) -> Result<&'a Resource> {
             };
             Err(Error::usage(format!("the environment renders no {kind}/{name}")).help(help))
         }
-        _ => Err(Error::usage(format!("{kind}/{name} exists in several namespaces"))
-            .help("name it as Kind/namespace/name")),
+        _ => Err(
+            Error::usage(format!("{kind}/{name} exists in several namespaces"))
+                .help("name it as Kind/namespace/name"),
+        ),
     }
 }
 
@@ -152,7 +153,10 @@ pub fn select<'a>(root: &'a Node, steps: &[Step]) -> Result<(&'a Node, String)> 
                 Step::Index(i) => format!("[{i}]"),
                 Step::Select(k, v) => format!("[{k}={v}]"),
             };
-            Error::usage(format!("the rendered object has no `{shown}` at `{}`", if path.is_empty() { "." } else { &path }))
+            Error::usage(format!(
+                "the rendered object has no `{shown}` at `{}`",
+                if path.is_empty() { "." } else { &path }
+            ))
         })?;
     }
     Ok((node, path))
@@ -197,7 +201,11 @@ pub fn leaves(sources: &Sources, node: &Node, path: &str, secret: bool, out: &mu
                 node.to_json()
             };
             out.push(Field {
-                path: if path.is_empty() { ".".into() } else { path.to_string() },
+                path: if path.is_empty() {
+                    ".".into()
+                } else {
+                    path.to_string()
+                },
                 value,
                 file: file.display.clone(),
                 line: node.origin.line,
@@ -216,7 +224,13 @@ pub fn explain(sources: &Sources, r: &Resource, path: Option<&str>) -> Result<Ve
     };
     let (node, shown) = select(&r.node, &steps)?;
     let mut out = Vec::new();
-    leaves(sources, node, &shown, r.kind() == "Secret" && r.group().is_empty(), &mut out);
+    leaves(
+        sources,
+        node,
+        &shown,
+        r.kind() == "Secret" && r.group().is_empty(),
+        &mut out,
+    );
     Ok(out)
 }
 

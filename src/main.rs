@@ -7,6 +7,11 @@ use openim_gitops::{cli::Cli, diagnostics::Style, run};
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let style = Style::detect(std::io::stderr().is_terminal());
-    let status = run(cli, &mut std::io::stdout().lock(), &mut std::io::stderr().lock(), style);
+    let status = run(
+        cli,
+        &mut std::io::stdout().lock(),
+        &mut std::io::stderr().lock(),
+        style,
+    );
     ExitCode::from(status.code())
 }

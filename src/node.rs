@@ -406,7 +406,9 @@ impl Node {
                 None => Value::Float(n.as_f64().unwrap_or(0.0)),
             },
             J::String(s) => Value::Str(s.clone()),
-            J::Array(items) => Value::Seq(items.iter().map(|i| Node::from_json(i, origin)).collect()),
+            J::Array(items) => {
+                Value::Seq(items.iter().map(|i| Node::from_json(i, origin)).collect())
+            }
             J::Object(m) => Value::Map(Map {
                 entries: m
                     .iter()
@@ -447,10 +449,7 @@ impl Node {
         let (parent, last) = pointer.rsplit_once('/')?;
         let token = last.replace("~1", "/").replace("~0", "~");
         let parent = self.pointer(parent)?;
-        parent
-            .as_map()?
-            .get_entry(&token)
-            .map(|(k, _)| k.origin)
+        parent.as_map()?.get_entry(&token).map(|(k, _)| k.origin)
     }
 }
 

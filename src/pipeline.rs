@@ -38,12 +38,16 @@ pub fn select_envs(
             )));
         }
         if !all && names.is_empty() {
-            return Err(Error::usage("name an environment with --env NAME, or use --all").help(
-                format!(
+            return Err(
+                Error::usage("name an environment with --env NAME, or use --all").help(format!(
                     "environments here: {}",
-                    found.iter().map(|(n, _)| n.as_str()).collect::<Vec<_>>().join(", ")
-                ),
-            ));
+                    found
+                        .iter()
+                        .map(|(n, _)| n.as_str())
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                )),
+            );
         }
         return Ok(found);
     }
@@ -52,10 +56,16 @@ pub fn select_envs(
         match found.iter().find(|(n, _)| n == name) {
             Some(hit) => out.push(hit.clone()),
             None => {
-                return Err(Error::usage(format!("there is no environment `{name}`")).help(format!(
-                    "environments here: {}",
-                    found.iter().map(|(n, _)| n.as_str()).collect::<Vec<_>>().join(", ")
-                )))
+                return Err(
+                    Error::usage(format!("there is no environment `{name}`")).help(format!(
+                        "environments here: {}",
+                        found
+                            .iter()
+                            .map(|(n, _)| n.as_str())
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    )),
+                )
             }
         }
     }
@@ -80,7 +90,12 @@ pub fn compile(
         let explicit = match (spec.rule.value.as_str(), tags) {
             (_, TagArgs { tag: Some(t), .. }) => Some((t.clone(), "--tag".to_string())),
             ("rc", TagArgs { rc: Some(n), .. }) => Some((format!("rc{n}"), "--rc".to_string())),
-            ("release", TagArgs { version: Some(v), .. }) => Some((
+            (
+                "release",
+                TagArgs {
+                    version: Some(v), ..
+                },
+            ) => Some((
                 format!("release-v{}", v.trim_start_matches('v')),
                 "--version".to_string(),
             )),

@@ -213,11 +213,10 @@ impl Layer {
         let root = match docs.as_slice() {
             [one] => one.root.clone(),
             [] => {
-                return Err(Error::at(
-                    loader.sources.file_origin(file),
-                    "this file is empty",
+                return Err(
+                    Error::at(loader.sources.file_origin(file), "this file is empty")
+                        .help("see docs/overlay-format.md for the format"),
                 )
-                .help("see docs/overlay-format.md for the format"))
             }
             [_, second, ..] => {
                 return Err(Error::at(
@@ -238,7 +237,9 @@ impl Layer {
                 LayerKind::Component => "Component",
             };
             let at = root.get("kind").map(|n| n.origin).unwrap_or(root.origin);
-            return Err(Error::at(at, format!("expected `kind: {want}` in this file")).label("here"));
+            return Err(
+                Error::at(at, format!("expected `kind: {want}` in this file")).label("here"),
+            );
         }
         let dir = path.parent().map(Path::to_path_buf).unwrap_or_default();
         let rel = |n: &Node| -> Spanned<PathBuf> {
@@ -280,7 +281,10 @@ impl Layer {
                     origin: r.origin,
                 }),
                 kind: r.str_at(&["kind"]).map(str::to_string),
-                count: r.get("count").cloned().unwrap_or(Node::new(Value::Int(1), r.origin)),
+                count: r
+                    .get("count")
+                    .cloned()
+                    .unwrap_or(Node::new(Value::Int(1), r.origin)),
                 origin: r.origin,
             })
             .collect();
@@ -350,9 +354,10 @@ fn load_target(node: &Node) -> Result<Target> {
         for part in sel.as_str().unwrap_or_default().split(',') {
             let part = part.trim();
             match part.split_once('=') {
-                Some((k, v)) if !k.trim().is_empty() => {
-                    labels.push((k.trim().trim_end_matches('=').to_string(), v.trim().to_string()))
-                }
+                Some((k, v)) if !k.trim().is_empty() => labels.push((
+                    k.trim().trim_end_matches('=').to_string(),
+                    v.trim().to_string(),
+                )),
                 _ => {
                     return Err(Error::at(
                         sel.origin,
@@ -395,7 +400,10 @@ fn load_patch(loader: &mut Loader<'_>, dir: &Path, entry: &Node) -> Result<Patch
             .map(|d| d.root.clone())
             .collect()
     } else {
-        let inline = entry.get("patch").cloned().unwrap_or(Node::map(entry.origin));
+        let inline = entry
+            .get("patch")
+            .cloned()
+            .unwrap_or(Node::map(entry.origin));
         match &inline.value {
             Value::Str(text) => parse_inline(loader, entry, &inline, text)?,
             _ => vec![inline],
@@ -455,9 +463,12 @@ fn parse_inline(
         .sources
         .add(&virtual_path, text.into(), FileRole::Environment);
     let docs = yaml::parse(id, loader.sources.get(id)).map_err(|e| match e {
-        Error::At(l) => Error::at(string.origin, format!("in this inline patch: {}", l.message))
-            .label("this patch")
-            .related(entry.origin, "patch entry"),
+        Error::At(l) => Error::at(
+            string.origin,
+            format!("in this inline patch: {}", l.message),
+        )
+        .label("this patch")
+        .related(entry.origin, "patch entry"),
         other => other,
     })?;
     // Line starts of the block scalar's content in the environment file.
@@ -478,8 +489,7 @@ fn parse_inline(
         .first()
         .map(|&s| env_text[s..].bytes().take_while(|b| *b == b' ').count())
         .unwrap_or(0);
-    let is_block = env_text[string.origin.start as usize..]
-        .starts_with(['|', '>']);
+    let is_block = env_text[string.origin.start as usize..].starts_with(['|', '>']);
     let base_line = string.origin.line + 1;
     let remap = |o: Origin| -> Origin {
         let i = (o.line as usize).saturating_sub(1);
@@ -535,13 +545,16 @@ fn load_generator(dir: &Path, g: &Node) -> Result<GeneratorSpec> {
                 text,
             ),
         };
-        if key.is_empty() || !key.chars().all(|c| c.is_ascii_alphanumeric() || "-._".contains(c)) {
-            return Err(Error::at(
-                f.origin,
-                format!("`{key}` is not a valid ConfigMap key"),
-            )
-            .label("here")
-            .help("keys may hold letters, digits, `-`, `_` and `.`"));
+        if key.is_empty()
+            || !key
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || "-._".contains(c))
+        {
+            return Err(
+                Error::at(f.origin, format!("`{key}` is not a valid ConfigMap key"))
+                    .label("here")
+                    .help("keys may hold letters, digits, `-`, `_` and `.`"),
+            );
         }
         files.push((key, normalize(&dir.join(path)), f.origin));
     }
@@ -557,7 +570,11 @@ fn load_generator(dir: &Path, g: &Node) -> Result<GeneratorSpec> {
         Some("replace") => Behavior::Replace,
         _ => Behavior::Create,
     };
-    let opt = |k: &str| g.path(&["options", k]).and_then(Node::as_bool).unwrap_or(false);
+    let opt = |k: &str| {
+        g.path(&["options", k])
+            .and_then(Node::as_bool)
+            .unwrap_or(false)
+    };
     Ok(GeneratorSpec {
         name: opt_str(g, "name").unwrap_or(Spanned {
             value: String::new(),

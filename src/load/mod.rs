@@ -187,26 +187,24 @@ pub fn check_object(root: &Node, start: Origin) -> Result<()> {
         match root.get(field) {
             Some(n) if n.as_str().is_some_and(|s| !s.is_empty()) => {}
             Some(n) => {
-                return Err(Error::at(
-                    n.origin,
-                    format!("`{field}` must be a non-empty string"),
+                return Err(
+                    Error::at(n.origin, format!("`{field}` must be a non-empty string"))
+                        .label("here"),
                 )
-                .label("here"))
             }
             None => {
-                return Err(Error::at(
-                    start,
-                    format!("this document has no `{field}`"),
-                )
-                .label("the document starts here")
-                .help("every document of a resource file must be a Kubernetes object"))
+                return Err(Error::at(start, format!("this document has no `{field}`"))
+                    .label("the document starts here")
+                    .help("every document of a resource file must be a Kubernetes object"))
             }
         }
     }
     let name = root.path(&["metadata", "name"]);
     match name {
         Some(n) if n.as_str().is_some_and(|s| !s.is_empty()) => Ok(()),
-        Some(n) => Err(Error::at(n.origin, "`metadata.name` must be a non-empty string").label("here")),
+        Some(n) => {
+            Err(Error::at(n.origin, "`metadata.name` must be a non-empty string").label("here"))
+        }
         None => {
             let at = root.get("metadata").map(|m| m.origin).unwrap_or(start);
             Err(Error::at(at, "this object has no `metadata.name`")

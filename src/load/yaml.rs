@@ -258,7 +258,9 @@ impl Builder<'_> {
 fn resolve_scalar(text: &str, style: ScalarStyle, tag: Option<&str>) -> Result<Value, String> {
     if let Some(tag) = tag {
         return match tag {
-            "!!str" | "tag:yaml.org,2002:str" | "!!binary" | "!" => Ok(Value::Str(text.to_string())),
+            "!!str" | "tag:yaml.org,2002:str" | "!!binary" | "!" => {
+                Ok(Value::Str(text.to_string()))
+            }
             "!!int" | "tag:yaml.org,2002:int" => parse_int(text)
                 .map(Value::Int)
                 .ok_or_else(|| format!("`{text}` is tagged !!int but is not an integer")),

@@ -40,12 +40,23 @@ fn data(loader: &mut Loader<'_>, g: &GeneratorSpec) -> Result<Map> {
             col: 1,
         };
         if data.insert(key(k, *at), Node::str(text, origin)).is_some() {
-            return Err(Error::at(*at, format!("the key `{k}` appears twice in this generator")).label("here"));
+            return Err(Error::at(
+                *at,
+                format!("the key `{k}` appears twice in this generator"),
+            )
+            .label("here"));
         }
     }
     for (k, v, at) in &g.literals {
-        if data.insert(key(k, *at), Node::str(v.clone(), *at)).is_some() {
-            return Err(Error::at(*at, format!("the key `{k}` appears twice in this generator")).label("here"));
+        if data
+            .insert(key(k, *at), Node::str(v.clone(), *at))
+            .is_some()
+        {
+            return Err(Error::at(
+                *at,
+                format!("the key `{k}` appears twice in this generator"),
+            )
+            .label("here"));
         }
     }
     Ok(data)
@@ -62,7 +73,10 @@ pub fn generate(
         let ns = g.namespace.as_ref().map(|n| n.value.as_str()).unwrap_or("");
         let data = data(loader, g)?;
         let existing = resources.iter().position(|r| {
-            r.kind() == "ConfigMap" && r.group().is_empty() && r.name() == name && r.namespace() == ns
+            r.kind() == "ConfigMap"
+                && r.group().is_empty()
+                && r.name() == name
+                && r.namespace() == ns
         });
         match (existing, g.behavior) {
             (Some(i), Behavior::Merge) | (Some(i), Behavior::Replace) => {
@@ -99,23 +113,42 @@ pub fn generate(
             (None, Behavior::Merge) | (None, Behavior::Replace) => {
                 return Err(Error::at(
                     g.name.origin,
-                    format!("there is no ConfigMap `{name}` to {}", if g.behavior == Behavior::Merge { "merge into" } else { "replace" }),
+                    format!(
+                        "there is no ConfigMap `{name}` to {}",
+                        if g.behavior == Behavior::Merge {
+                            "merge into"
+                        } else {
+                            "replace"
+                        }
+                    ),
                 )
                 .label("here"));
             }
             (None, Behavior::Create) => {
                 let mut meta = Map::new();
-                meta.insert(key("name", g.name.origin), Node::str(name.clone(), g.name.origin));
+                meta.insert(
+                    key("name", g.name.origin),
+                    Node::str(name.clone(), g.name.origin),
+                );
                 if let Some(n) = &g.namespace {
-                    meta.insert(key("namespace", n.origin), Node::str(n.value.clone(), n.origin));
+                    meta.insert(
+                        key("namespace", n.origin),
+                        Node::str(n.value.clone(), n.origin),
+                    );
                 }
                 let mut m = Map::new();
                 m.insert(key("apiVersion", g.origin), Node::str("v1", g.origin));
                 m.insert(key("kind", g.origin), Node::str("ConfigMap", g.origin));
-                m.insert(key("metadata", g.origin), Node::new(Value::Map(meta), g.origin));
+                m.insert(
+                    key("metadata", g.origin),
+                    Node::new(Value::Map(meta), g.origin),
+                );
                 m.insert(key("data", g.origin), Node::new(Value::Map(data), g.origin));
                 if g.immutable {
-                    m.insert(key("immutable", g.origin), Node::new(Value::Bool(true), g.origin));
+                    m.insert(
+                        key("immutable", g.origin),
+                        Node::new(Value::Bool(true), g.origin),
+                    );
                 }
                 let mut node = Node::new(Value::Map(m), g.origin);
                 decorate(&mut node, g);
@@ -182,7 +215,12 @@ pub fn apply_hashes(resources: &mut [Resource]) {
             continue;
         }
         let new_name = format!("{}-{}", g.base_name, content_hash(r, &g.base_name));
-        renames.push((r.namespace().to_string(), g.base_name.clone(), new_name.clone(), g.origin));
+        renames.push((
+            r.namespace().to_string(),
+            g.base_name.clone(),
+            new_name.clone(),
+            g.origin,
+        ));
         if let Some(n) = r.node.path_mut(&["metadata", "name"]) {
             n.value = Value::Str(new_name);
             n.origin = g.origin;
@@ -198,8 +236,9 @@ pub fn apply_hashes(resources: &mut [Resource]) {
         };
         let rename = |n: &mut Node| {
             if let Some(old) = n.as_str() {
-                if let Some((_, _, new, origin)) =
-                    renames.iter().find(|(rns, rold, _, _)| *rns == ns && rold == old)
+                if let Some((_, _, new, origin)) = renames
+                    .iter()
+                    .find(|(rns, rold, _, _)| *rns == ns && rold == old)
                 {
                     n.value = Value::Str(new.clone());
                     n.origin = *origin;
@@ -217,7 +256,10 @@ pub fn rewrite_refs(spec: &mut Node, f: &dyn Fn(&mut Node)) {
             if let Some(n) = v.path_mut(&["configMap", "name"]) {
                 f(n);
             }
-            if let Some(sources) = v.path_mut(&["projected", "sources"]).and_then(Node::as_seq_mut) {
+            if let Some(sources) = v
+                .path_mut(&["projected", "sources"])
+                .and_then(Node::as_seq_mut)
+            {
                 for s in sources {
                     if let Some(n) = s.path_mut(&["configMap", "name"]) {
                         f(n);

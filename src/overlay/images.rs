@@ -57,7 +57,10 @@ impl ImageRef {
 const CONTAINER_LISTS: [&str; 3] = ["initContainers", "containers", "ephemeralContainers"];
 
 /// Calls `f` on every container `image` node of a workload.
-pub fn for_each_image_mut(r: &mut Resource, f: &mut dyn FnMut(&mut Node) -> Result<()>) -> Result<()> {
+pub fn for_each_image_mut(
+    r: &mut Resource,
+    f: &mut dyn FnMut(&mut Node) -> Result<()>,
+) -> Result<()> {
     let Some(spec) = r.pod_spec_mut() else {
         return Ok(());
     };
@@ -159,7 +162,10 @@ pub fn set_owned_tag(
     if let Some(i) = used.iter().position(|u| !u) {
         return Err(Error::at(
             owned[i].origin,
-            format!("the environment owns the image `{}`, but no container uses it", owned[i].value),
+            format!(
+                "the environment owns the image `{}`, but no container uses it",
+                owned[i].value
+            ),
         )
         .label("this image"));
     }

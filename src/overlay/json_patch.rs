@@ -26,8 +26,11 @@ fn parse_pointer(node: &Node) -> Result<Vec<String>> {
         return Ok(Vec::new());
     }
     let Some(rest) = text.strip_prefix('/') else {
-        return Err(Error::at(node.origin, format!("`{text}` is not a JSON pointer: it must start with `/`"))
-            .label("here"));
+        return Err(Error::at(
+            node.origin,
+            format!("`{text}` is not a JSON pointer: it must start with `/`"),
+        )
+        .label("here"));
     };
     Ok(rest
         .split('/')
@@ -71,8 +74,11 @@ fn apply_one(target: &mut Node, op: &Node) -> Result<()> {
             let want = field(op, "value")?;
             let have = lookup_mut(target, &path, at)?;
             if have.to_json() != want.to_json() {
-                return Err(Error::at(want.origin, "the `test` operation failed: the value differs")
-                    .label("expected this value"));
+                return Err(Error::at(
+                    want.origin,
+                    "the `test` operation failed: the value differs",
+                )
+                .label("expected this value"));
             }
             Ok(())
         }
@@ -87,7 +93,11 @@ fn missing(at: Origin, path: &[String], depth: usize) -> Error {
         .iter()
         .map(|t| format!("/{t}"))
         .collect();
-    Error::at(at, format!("the path `{shown}` does not exist in the target")).label("this path")
+    Error::at(
+        at,
+        format!("the path `{shown}` does not exist in the target"),
+    )
+    .label("this path")
 }
 
 fn lookup_mut<'a>(mut node: &'a mut Node, path: &[String], at: Origin) -> Result<&'a mut Node> {
@@ -144,7 +154,9 @@ fn remove(target: &mut Node, path: &[String], at: Origin) -> Result<Node> {
     };
     let parent = lookup_mut(target, parent_path, at)?;
     match &mut parent.value {
-        Value::Map(m) => m.remove(last).ok_or_else(|| missing(at, path, path.len() - 1)),
+        Value::Map(m) => m
+            .remove(last)
+            .ok_or_else(|| missing(at, path, path.len() - 1)),
         Value::Seq(items) => match last.parse::<usize>() {
             Ok(i) if i < items.len() => Ok(items.remove(i)),
             _ => Err(missing(at, path, path.len() - 1)),

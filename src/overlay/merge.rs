@@ -65,10 +65,15 @@ fn merge_node(target: &mut Node, patch: &Node, field: &str) -> Result<Outcome> {
                 }
                 Some("merge") | None => {}
                 Some(other) => {
-                    let at = patch.get("$patch").map(|n| n.origin).unwrap_or(patch.origin);
-                    return Err(Error::at(at, format!("unknown directive `$patch: {other}`"))
-                        .label("here")
-                        .help("use `replace`, `delete` or `merge`"));
+                    let at = patch
+                        .get("$patch")
+                        .map(|n| n.origin)
+                        .unwrap_or(patch.origin);
+                    return Err(
+                        Error::at(at, format!("unknown directive `$patch: {other}`"))
+                            .label("here")
+                            .help("use `replace`, `delete` or `merge`"),
+                    );
                 }
             }
             for (key, value) in &p.entries {
@@ -89,7 +94,10 @@ fn merge_node(target: &mut Node, patch: &Node, field: &str) -> Result<Outcome> {
                         if directive(value) == Some("delete") {
                             return Err(Error::at(
                                 key.origin,
-                                format!("`{}` is to be deleted, but the object has no such field", key.name),
+                                format!(
+                                    "`{}` is to be deleted, but the object has no such field",
+                                    key.name
+                                ),
                             )
                             .label("here"));
                         }
@@ -122,8 +130,14 @@ fn merge_node(target: &mut Node, patch: &Node, field: &str) -> Result<Outcome> {
 fn merge_keys(field: &str, sample: &[&Node]) -> Option<&'static [&'static str]> {
     let has = |k: &str| sample.iter().any(|n| n.get(k).is_some());
     Some(match field {
-        "containers" | "initContainers" | "ephemeralContainers" | "env" | "volumes"
-        | "imagePullSecrets" | "secrets" | "resourceClaims" => &["name"],
+        "containers"
+        | "initContainers"
+        | "ephemeralContainers"
+        | "env"
+        | "volumes"
+        | "imagePullSecrets"
+        | "secrets"
+        | "resourceClaims" => &["name"],
         "ports" if has("containerPort") => &["containerPort", "protocol"],
         "ports" if has("port") => &["port", "protocol"],
         "volumeMounts" => &["mountPath"],
@@ -151,7 +165,12 @@ fn same_item(a: &Node, b: &Node, keys: &[&str]) -> bool {
     })
 }
 
-fn merge_list(target: &mut Vec<Node>, patch: &[Node], field: &str, patch_node: &Node) -> Result<()> {
+fn merge_list(
+    target: &mut Vec<Node>,
+    patch: &[Node],
+    field: &str,
+    patch_node: &Node,
+) -> Result<()> {
     // `- $patch: replace` anywhere in the patch list: the list replaces the target's.
     if patch
         .iter()
@@ -166,7 +185,11 @@ fn merge_list(target: &mut Vec<Node>, patch: &[Node], field: &str, patch_node: &
     }
     let sample: Vec<&Node> = target.iter().chain(patch.iter()).collect();
     let all_maps = !patch.is_empty() && patch.iter().all(|i| i.as_map().is_some());
-    let keys = if all_maps { merge_keys(field, &sample) } else { None };
+    let keys = if all_maps {
+        merge_keys(field, &sample)
+    } else {
+        None
+    };
     let Some(keys) = keys else {
         *target = patch.iter().map(strip_directives).collect();
         let _ = patch_node;
@@ -177,10 +200,14 @@ fn merge_list(target: &mut Vec<Node>, patch: &[Node], field: &str, patch_node: &
         if item.get(primary).is_none() {
             return Err(Error::at(
                 item.origin,
-                format!("this `{field}` item has no `{primary}`, so it cannot be merged into the list"),
+                format!(
+                    "this `{field}` item has no `{primary}`, so it cannot be merged into the list"
+                ),
             )
             .label("this item")
-            .help(format!("`{field}` lists merge on `{primary}`; add it, or use `$patch: replace`")));
+            .help(format!(
+                "`{field}` lists merge on `{primary}`; add it, or use `$patch: replace`"
+            )));
         }
         let pos = target.iter().position(|t| same_item(t, item, keys));
         match (pos, directive(item)) {
@@ -188,7 +215,10 @@ fn merge_list(target: &mut Vec<Node>, patch: &[Node], field: &str, patch_node: &
                 target.remove(i);
             }
             (None, Some("delete")) => {
-                let key = item.get(primary).map(|n| n.value.to_string()).unwrap_or_default();
+                let key = item
+                    .get(primary)
+                    .map(|n| n.value.to_string())
+                    .unwrap_or_default();
                 return Err(Error::at(
                     item.origin,
                     format!("`$patch: delete` names `{primary}: {key}`, which is not in the list"),

@@ -32,10 +32,7 @@ pub fn build(loader: &mut Loader<'_>, env_file: &Path) -> Result<Build> {
         if !loader.files.is_file(&file) {
             return Err(Error::at(
                 c.origin,
-                format!(
-                    "`{}` does not exist",
-                    crate::node::display_path(&file)
-                ),
+                format!("`{}` does not exist", crate::node::display_path(&file)),
             )
             .label("this component")
             .help("a component is a folder with a component.yaml"));
@@ -182,10 +179,13 @@ fn apply_patch(resources: &mut [Resource], p: &PatchSpec) -> Result<()> {
         }
         if hits == 0 {
             let at = target.origin.unwrap_or(p.origin);
-            return Err(Error::at(at, format!("this patch selects no resource ({})", describe(&target)))
-                .label("the target")
-                .related(p.origin, "patch entry")
-                .help("check the kind and name against the resources the environment includes"));
+            return Err(Error::at(
+                at,
+                format!("this patch selects no resource ({})", describe(&target)),
+            )
+            .label("the target")
+            .related(p.origin, "patch entry")
+            .help("check the kind and name against the resources the environment includes"));
         }
     }
     Ok(())
@@ -235,7 +235,10 @@ fn set_replicas(resources: &mut [Resource], rule: &ReplicaRule) -> Result<()> {
     if hits == 0 {
         return Err(Error::at(
             rule.name.origin,
-            format!("no Deployment, StatefulSet or ReplicaSet is named `{}`", rule.name.value),
+            format!(
+                "no Deployment, StatefulSet or ReplicaSet is named `{}`",
+                rule.name.value
+            ),
         )
         .label("this name"));
     }

@@ -29,8 +29,14 @@ pub fn document(node: &Node) -> String {
 pub fn sorted(m: &Map) -> Vec<(&str, &Node)> {
     let mut entries: Vec<(&str, &Node)> = m.iter().map(|(k, v)| (k.name.as_str(), v)).collect();
     entries.sort_by(|(a, _), (b, _)| {
-        let ra = FIRST_KEYS.iter().position(|k| k == a).unwrap_or(FIRST_KEYS.len());
-        let rb = FIRST_KEYS.iter().position(|k| k == b).unwrap_or(FIRST_KEYS.len());
+        let ra = FIRST_KEYS
+            .iter()
+            .position(|k| k == a)
+            .unwrap_or(FIRST_KEYS.len());
+        let rb = FIRST_KEYS
+            .iter()
+            .position(|k| k == b)
+            .unwrap_or(FIRST_KEYS.len());
         ra.cmp(&rb).then_with(|| a.cmp(b))
     });
     entries
@@ -171,9 +177,9 @@ fn write_block(out: &mut String, s: &str, content_indent: usize) {
 fn block_safe(s: &str) -> bool {
     s.contains('\n')
         && !s.starts_with([' ', '\t', '\n'])
-        && s
-            .chars()
-            .all(|c| c == '\n' || c == '\t' || (!c.is_control() && !is_special_break(c) && c != '\u{feff}'))
+        && s.chars().all(|c| {
+            c == '\n' || c == '\t' || (!c.is_control() && !is_special_break(c) && c != '\u{feff}')
+        })
         && s.split('\n').all(|l| !l.ends_with([' ', '\t']))
         && !s.trim_end_matches('\n').is_empty()
 }
@@ -263,8 +269,8 @@ pub fn plain_safe(s: &str) -> bool {
     }
     // Indicators that start something else.
     match first {
-        '?' | ':' | ',' | '[' | ']' | '{' | '}' | '#' | '&' | '*' | '!' | '|' | '>' | '\'' | '"'
-        | '%' | '@' | '`' => return false,
+        '?' | ':' | ',' | '[' | ']' | '{' | '}' | '#' | '&' | '*' | '!' | '|' | '>' | '\''
+        | '"' | '%' | '@' | '`' => return false,
         '-' => {
             if s.len() == 1 || s.starts_with("- ") || s.starts_with("---") {
                 return false;
@@ -275,7 +281,9 @@ pub fn plain_safe(s: &str) -> bool {
     if s.contains(": ") || s.contains(" #") || s.contains(":\t") || s.contains("\t#") {
         return false;
     }
-    if s.chars().any(|c| c.is_control() || is_special_break(c) || c == '\u{feff}') {
+    if s.chars()
+        .any(|c| c.is_control() || is_special_break(c) || c == '\u{feff}')
+    {
         return false;
     }
     !non_string_patterns().is_match(s)
@@ -288,16 +296,70 @@ mod tests {
     #[test]
     fn quotes_what_readers_would_misread() {
         for s in [
-            "yes", "on", "y", "NO", "Off", "0755", "1_000", "12:30", "2024-01-01", "0x1F", "0b101",
-            "1e3", "3.8.3", ".5", "-1", "+1", "null", "~", "", " x", "x ", "a: b", "a #b", "*x",
-            "&a", "!tag", "|", ">", "%x", "@x", "`x", "-", "- x", "---", "key:", "=", "<<",
-            ".inf", ".NaN", "1.", "[x]", "{x}", "#x", "'x", "\"x", "a\tb",
+            "yes",
+            "on",
+            "y",
+            "NO",
+            "Off",
+            "0755",
+            "1_000",
+            "12:30",
+            "2024-01-01",
+            "0x1F",
+            "0b101",
+            "1e3",
+            "3.8.3",
+            ".5",
+            "-1",
+            "+1",
+            "null",
+            "~",
+            "",
+            " x",
+            "x ",
+            "a: b",
+            "a #b",
+            "*x",
+            "&a",
+            "!tag",
+            "|",
+            ">",
+            "%x",
+            "@x",
+            "`x",
+            "-",
+            "- x",
+            "---",
+            "key:",
+            "=",
+            "<<",
+            ".inf",
+            ".NaN",
+            "1.",
+            "[x]",
+            "{x}",
+            "#x",
+            "'x",
+            "\"x",
+            "a\tb",
         ] {
             assert!(!plain_safe(s), "{s:?} must be quoted");
         }
         for s in [
-            "openim", "100m", "512Mi", "openim/openim-api:v3.8.3", "/config", "a-b", "-Xmx512m",
-            "http://x:8080/path", "true-ish", "10.0.0.0/8", "v1", "a:b", "a#b", "RollingUpdate",
+            "openim",
+            "100m",
+            "512Mi",
+            "openim/openim-api:v3.8.3",
+            "/config",
+            "a-b",
+            "-Xmx512m",
+            "http://x:8080/path",
+            "true-ish",
+            "10.0.0.0/8",
+            "v1",
+            "a:b",
+            "a#b",
+            "RollingUpdate",
         ] {
             assert!(plain_safe(s), "{s:?} can stay plain");
         }

@@ -41,7 +41,10 @@ pub fn render(resources: &[Resource], meta: &Metadata) -> Tree {
         }
         files.insert(rendered_path(&id), emit::document(&r.node).into_bytes());
     }
-    files.insert(METADATA_FILE.to_string(), metadata_json(meta, resources.len()).into_bytes());
+    files.insert(
+        METADATA_FILE.to_string(),
+        metadata_json(meta, resources.len()).into_bytes(),
+    );
     Tree { files }
 }
 
