@@ -5,12 +5,18 @@
 //!
 //! Codes are public API: never reuse or silently rename one. `tests/check_codes.rs` snapshots the list.
 
+
+pub mod k8s;
 pub mod policy;
+
+pub mod resources;
+pub mod schema;
+pub mod vendored;
 
 use crate::load::Layer;
 use crate::node::{Origin, Sources};
-pub use policy::Policy;
 use crate::resource::{ResId, Resource};
+pub use policy::Policy;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum Severity {
@@ -69,26 +75,37 @@ pub struct Rule {
 
 /// Every rule, in code order.
 pub fn rules() -> Vec<&'static Rule> {
-    let families: &[&[Rule]] = &[];
+    let families: &[&[Rule]] = &[schema::RULES, resources::RULES, policy::RULES];
     let mut all: Vec<&'static Rule> = families.iter().flat_map(|f| f.iter()).collect();
     all.sort_by_key(|r| r.code);
     all
 }
 
-/// Runs every rule and returns the findings sorted by file, line, column and code.
+/// Runs every rule the policy leaves on and returns the findings, each with its rule's code and the
+/// severity the policy gives it (the rule's default unless the policy says otherwise), sorted by file,
+/// line, column and code. Waivers are applied afterwards, over all environments (`policy::Ledger`).
 pub fn run(ctx: &Context<'_>) -> Vec<Finding> {
     let mut findings = Vec::new();
     for rule in rules() {
+        let Some(severity) = ctx.policy.severity(rule.code, rule.default_severity) else {
+            continue;
+        };
         let start = findings.len();
         (rule.run)(ctx, &mut findings);
         for f in &mut findings[start..] {
             f.code = rule.code;
+            f.severity = severity;
         }
     }
     findings.sort_by(|a, b| {
         let fa = ctx.sources.get(a.origin.file);
         let fb = ctx.sources.get(b.origin.file);
-        (&fa.display, a.origin.line, a.origin.col, a.code).cmp(&(&fb.display, b.origin.line, b.origin.col, b.code))
+        (&fa.display, a.origin.line, a.origin.col, a.code).cmp(&(
+            &fb.display,
+            b.origin.line,
+            b.origin.col,
+            b.code,
+        ))
     });
     findings
 }
