@@ -5,10 +5,9 @@
 //!
 //! Codes are public API: never reuse or silently rename one. `tests/check_codes.rs` snapshots the list.
 
-
 pub mod k8s;
 pub mod policy;
-
+pub mod policy_file;
 pub mod resources;
 pub mod schema;
 pub mod vendored;
