@@ -17,7 +17,12 @@ Exit codes: 0 success, 1 findings at error level or a refused commit, 2 usage or
 )]
 pub struct Cli {
     /// The folder holding base/, components/ and one folder per environment
-    #[arg(long, global = true, default_value = "environments", value_name = "DIR")]
+    #[arg(
+        long,
+        global = true,
+        default_value = "environments",
+        value_name = "DIR"
+    )]
     pub root: PathBuf,
 
     /// Output format of findings, errors and explanations
@@ -32,16 +37,29 @@ pub struct Cli {
 pub enum Format {
     Human,
     Json,
+    /// SARIF 2.1.0, for code scanning (check only; other commands print JSON)
+    Sarif,
+    /// GitHub Actions workflow commands (`::error file=...`), for annotations on a pull request
+    Github,
 }
 
 #[derive(Subcommand, Debug)]
 pub enum Command {
     /// Render environments into one file per resource, replacing the output tree as a whole
-    #[command(after_help = "Examples:\n  openim-gitops render --all\n  openim-gitops render --env dev --out /tmp/rendered\n  openim-gitops render --env release --version 3.8.3")]
+    #[command(
+        after_help = "Examples:\n  openim-gitops render --all\n  openim-gitops render --env dev --out /tmp/rendered\n  openim-gitops render --env release --version 3.8.3"
+    )]
     Render(RenderArgs),
     /// Show a rendered resource or field and the file and line that set each value
-    #[command(after_help = "Examples:\n  openim-gitops explain --env release Deployment/openim-api\n  openim-gitops explain --env dev Deployment/openim-api 'spec.template.spec.containers[name=openim-api].image'\n  openim-gitops explain --env test ConfigMap/openim-server-config --format json")]
+    #[command(
+        after_help = "Examples:\n  openim-gitops explain --env release Deployment/openim-api\n  openim-gitops explain --env dev Deployment/openim-api 'spec.template.spec.containers[name=openim-api].image'\n  openim-gitops explain --env test ConfigMap/openim-server-config --format json"
+    )]
     Explain(ExplainArgs),
+    /// Check environments (rendered in memory) or manifest files against the policy checks
+    #[command(
+        after_help = "Exit codes: 0 no finding at error level, 1 findings at error level, 2 usage or tool failure.\n\nExamples:\n  openim-gitops check\n  openim-gitops check --env release --format sarif > results.sarif\n  openim-gitops check rendered/release third-party/manifests.yaml\n  openim-gitops check --format github"
+    )]
+    Check(CheckArgs),
 }
 
 #[derive(Args, Debug, Clone, Default)]
@@ -90,4 +108,26 @@ pub struct ExplainArgs {
     pub resource: String,
     /// A field path in it, e.g. spec.template.spec.containers[name=api].image
     pub field: Option<String>,
+}
+
+#[derive(Args, Debug)]
+pub struct CheckArgs {
+    #[command(flatten)]
+    pub select: EnvSelect,
+    #[command(flatten)]
+    pub tags: TagArgs,
+    /// The policy file or folder (default: policies/ beside the --root folder, if it exists)
+    #[arg(long, value_name = "PATH")]
+    pub policy: Option<PathBuf>,
+    /// Check these manifest files or folders as they are, instead of the environments
+    #[arg(value_name = "PATHS")]
+    pub paths: Vec<PathBuf>,
+    /// The date waivers expire against (YYYY-MM-DD), instead of today in UTC
+    #[arg(
+        long,
+        hide = true,
+        env = "OPENIM_GITOPS_TODAY",
+        value_name = "YYYY-MM-DD"
+    )]
+    pub today: Option<String>,
 }

@@ -47,14 +47,16 @@ impl Status {
 /// Runs a parsed command line, printing results to `out` and problems to `err`.
 pub fn run(cli: Cli, out: &mut dyn Write, err: &mut dyn Write, style: Style) -> Status {
     let mut sources = Sources::new();
-    let result = dispatch(&cli, &mut sources, out);
+    let result = dispatch(&cli, &mut sources, out, style);
     match result {
         Ok(status) => status,
         Err(e) => {
             let text = match cli.format {
-                Format::Json => {
-                    let mut s = serde_json::to_string_pretty(&diagnostics::error_json(&sources, &e))
-                        .unwrap_or_default();
+                Format::Github => diagnostics::error_github(&sources, &e),
+                Format::Json | Format::Sarif => {
+                    let mut s =
+                        serde_json::to_string_pretty(&diagnostics::error_json(&sources, &e))
+                            .unwrap_or_default();
                     s.push('\n');
                     s
                 }
@@ -66,29 +68,36 @@ pub fn run(cli: Cli, out: &mut dyn Write, err: &mut dyn Write, style: Style) -> 
     }
 }
 
-fn dispatch(cli: &Cli, sources: &mut Sources, out: &mut dyn Write) -> Result<Status> {
+fn dispatch(cli: &Cli, sources: &mut Sources, out: &mut dyn Write, style: Style) -> Result<Status> {
     let files = DiskFiles;
     match &cli.command {
         Command::Render(args) => {
-            let envs = pipeline::select_envs(&files, &cli.root, &args.select.envs, args.select.all)?;
+            let envs =
+                pipeline::select_envs(&files, &cli.root, &args.select.envs, args.select.all)?;
             let mut loader = Loader::new(&files, sources);
             // Compile every environment before writing any: one bad environment writes nothing.
             let mut compiled = Vec::new();
             for (name, file) in &envs {
-                compiled.push(pipeline::compile(&mut loader, name, file, &args.tags, None)?);
+                compiled.push(pipeline::compile(
+                    &mut loader,
+                    name,
+                    file,
+                    &args.tags,
+                    None,
+                )?);
             }
             for c in &compiled {
                 let tree = c.render();
                 let dir = args.out.join(&c.name);
                 render::write_tree(&tree, &dir)?;
                 let line = match cli.format {
-                    Format::Human => format!(
+                    Format::Human | Format::Github => format!(
                         "rendered {}: {} resources into {}\n",
                         c.name,
                         c.build.resources.len(),
                         node::display_path(&dir)
                     ),
-                    Format::Json => format!(
+                    Format::Json | Format::Sarif => format!(
                         "{}\n",
                         serde_json::json!({
                             "environment": c.name,
@@ -102,14 +111,15 @@ fn dispatch(cli: &Cli, sources: &mut Sources, out: &mut dyn Write) -> Result<Sta
             Ok(Status::Clean)
         }
         Command::Explain(args) => {
-            let envs = pipeline::select_envs(&files, &cli.root, std::slice::from_ref(&args.env), false)?;
+            let envs =
+                pipeline::select_envs(&files, &cli.root, std::slice::from_ref(&args.env), false)?;
             let mut loader = Loader::new(&files, sources);
             let (name, file) = &envs[0];
             let c = pipeline::compile(&mut loader, name, file, &args.tags, None)?;
             let r = explain::find(&c.build.resources, &args.resource)?;
             let fields = explain::explain(sources, r, args.field.as_deref())?;
             let text = match cli.format {
-                Format::Human => {
+                Format::Human | Format::Github => {
                     let mut s = format!("{} {}", r.kind(), r.name());
                     if !r.namespace().is_empty() {
                         s.push_str(&format!(" (namespace {})", r.namespace()));
@@ -118,7 +128,7 @@ fn dispatch(cli: &Cli, sources: &mut Sources, out: &mut dyn Write) -> Result<Sta
                     s.push_str(&explain::human(&fields));
                     s
                 }
-                Format::Json => {
+                Format::Json | Format::Sarif => {
                     let list: Vec<serde_json::Value> = fields
                         .iter()
                         .map(|f| {
@@ -143,12 +153,14 @@ fn dispatch(cli: &Cli, sources: &mut Sources, out: &mut dyn Write) -> Result<Sta
             write(out, &text)?;
             Ok(Status::Clean)
         }
+        Command::Check(args) => check::command::check(cli, args, &files, sources, out, style),
     }
 }
 
-fn write(out: &mut dyn Write, text: &str) -> Result<()> {
-    out.write_all(text.as_bytes()).map_err(|source| Error::Write {
-        path: "standard output".into(),
-        source,
-    })
+pub(crate) fn write(out: &mut dyn Write, text: &str) -> Result<()> {
+    out.write_all(text.as_bytes())
+        .map_err(|source| Error::Write {
+            path: "standard output".into(),
+            source,
+        })
 }

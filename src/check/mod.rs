@@ -5,6 +5,7 @@
 //!
 //! Codes are public API: never reuse or silently rename one. `tests/check_codes.rs` snapshots the list.
 
+pub mod command;
 pub mod k8s;
 pub mod policy;
 pub mod policy_file;

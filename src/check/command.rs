@@ -1,0 +1,231 @@
+//! `openim-gitops check`: compiles the environments in memory (or loads manifest files as they are),
+//! resolves the policy for each, runs every rule, applies waivers across all of them, and hands the
+//! [`Report`] to `diagnostics` in the format asked for.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use crate::check::policy::{Date, Ledger, Waived};
+use crate::check::policy_file::PolicySet;
+use crate::check::{self, Context, Finding, Severity};
+use crate::cli::{CheckArgs, Cli, Format, TagArgs};
+use crate::diagnostics::{self, Style};
+use crate::error::{Error, Result};
+use crate::load::{check_unique, is_yaml, Files, Loader};
+use crate::node::{FileRole, Sources};
+use crate::pipeline;
+use crate::resource::Resource;
+use crate::Status;
+
+/// The findings of one environment (or of the files given on the command line).
+pub struct Checked {
+    /// `None` for plain files.
+    pub env: Option<String>,
+    /// How many objects were checked.
+    pub resources: usize,
+    pub findings: Vec<Finding>,
+    pub waived: Vec<Waived>,
+}
+
+/// Everything one run found.
+pub struct Report {
+    pub checked: Vec<Checked>,
+    /// Findings about the waivers themselves (expired, unused, invalid), once per run.
+    pub waivers: Vec<Finding>,
+}
+
+impl Report {
+    /// Every finding that stands, with its environment.
+    pub fn findings(&self) -> impl Iterator<Item = (Option<&str>, &Finding)> {
+        self.checked
+            .iter()
+            .flat_map(|c| c.findings.iter().map(move |f| (c.env.as_deref(), f)))
+            .chain(self.waivers.iter().map(|f| (None, f)))
+    }
+
+    /// Exit status: findings at error level fail the run.
+    pub fn status(&self) -> Status {
+        if self.findings().any(|(_, f)| f.severity == Severity::Error) {
+            Status::Findings
+        } else {
+            Status::Clean
+        }
+    }
+}
+
+/// What to check.
+pub struct Options<'a> {
+    /// The environments folder.
+    pub root: &'a Path,
+    /// Environments to check (empty: all); with `paths`, the environment whose policy applies.
+    pub envs: &'a [String],
+    /// Manifest files or folders to check as they are.
+    pub paths: &'a [PathBuf],
+    /// The policy file or folder; `None`: `policies/` beside the root, when it exists.
+    pub policy: Option<&'a Path>,
+    pub tags: &'a TagArgs,
+    pub today: Date,
+}
+
+/// The default policy folder: `policies/` beside the environments folder.
+pub fn default_policy(root: &Path) -> PathBuf {
+    root.parent().unwrap_or(Path::new("")).join("policies")
+}
+
+fn codes() -> Vec<&'static str> {
+    check::rules().iter().map(|r| r.code).collect()
+}
+
+fn load_policy(loader: &mut Loader<'_>, opts: &Options<'_>) -> Result<PolicySet> {
+    let codes = codes();
+    match opts.policy {
+        Some(p) => PolicySet::load(loader, p, &codes),
+        None => {
+            let p = default_policy(opts.root);
+            if loader.files.is_dir(&p) || loader.files.is_file(&p) {
+                PolicySet::load(loader, &p, &codes)
+            } else {
+                Ok(PolicySet::default())
+            }
+        }
+    }
+}
+
+fn load_paths(loader: &mut Loader<'_>, paths: &[PathBuf]) -> Result<Vec<Resource>> {
+    let mut files = Vec::new();
+    for p in paths {
+        if loader.files.is_dir(p) {
+            let all = loader.files.walk(p).map_err(|source| Error::Read {
+                path: p.clone(),
+                source,
+            })?;
+            files.extend(all.into_iter().filter(|f| is_yaml(f)));
+        } else if loader.files.is_file(p) {
+            files.push(p.clone());
+        } else {
+            return Err(Error::usage(format!(
+                "`{}` does not exist",
+                crate::node::display_path(p)
+            )));
+        }
+    }
+    let mut out = Vec::new();
+    let mut errors = Vec::new();
+    for f in files {
+        let id = loader.source(&f, FileRole::Resource)?;
+        let named_at = loader.sources.file_origin(id);
+        match loader.resources(&f, named_at) {
+            Ok(mut rs) => out.append(&mut rs),
+            Err(e) => errors.push(e),
+        }
+    }
+    Error::collect(errors)?;
+    check_unique(&out)?;
+    Ok(out)
+}
+
+/// Runs the checks and returns what they found (tool failures are errors).
+pub fn collect(files: &dyn Files, sources: &mut Sources, opts: &Options<'_>) -> Result<Report> {
+    let codes = codes();
+    let mut loader = Loader::new(files, sources);
+    let policy = load_policy(&mut loader, opts)?;
+
+    // (environment, resources, environment layer)
+    let mut targets: Vec<(Option<String>, Vec<Resource>, Option<crate::load::Layer>)> = Vec::new();
+    if opts.paths.is_empty() {
+        let all = crate::load::find_environments(files, opts.root)?;
+        let names: Vec<String> = all.iter().map(|(n, _)| n.clone()).collect();
+        policy.check_environments(&names)?;
+        let envs = pipeline::select_envs(files, opts.root, opts.envs, opts.envs.is_empty())?;
+        for (name, file) in &envs {
+            let c = pipeline::compile(&mut loader, name, file, opts.tags, None)?;
+            targets.push((Some(name.clone()), c.build.resources, Some(c.build.env)));
+        }
+    } else {
+        if opts.envs.len() > 1 {
+            return Err(Error::usage(
+                "with PATHS, --env names the one environment whose policy applies",
+            ));
+        }
+        let resources = load_paths(&mut loader, opts.paths)?;
+        targets.push((opts.envs.first().cloned(), resources, None));
+    }
+
+    let known = |code: &str| codes.contains(&code);
+    let mut ledger = Ledger::default();
+    let mut checked = Vec::new();
+    for (env, resources, layer) in &targets {
+        let p = policy.resolve(env.as_deref(), &codes);
+        let ctx = Context {
+            env: env.as_deref(),
+            resources,
+            sources: loader.sources,
+            layer: layer.as_ref(),
+            policy: &p,
+        };
+        let found = check::run(&ctx);
+        let (findings, waived) = ledger.apply(&ctx, found, opts.today, &known);
+        checked.push(Checked {
+            env: env.clone(),
+            resources: resources.len(),
+            findings,
+            waived,
+        });
+    }
+    let base = policy.resolve(None, &codes);
+    let mut waivers = Vec::new();
+    for mut f in ledger.finish(opts.today) {
+        let default = check::rules()
+            .iter()
+            .find(|r| r.code == f.code)
+            .map(|r| r.default_severity)
+            .unwrap_or(f.severity);
+        if let Some(s) = base.severity(f.code, default) {
+            f.severity = s;
+            waivers.push(f);
+        }
+    }
+    Ok(Report { checked, waivers })
+}
+
+/// The `check` command.
+pub fn check(
+    cli: &Cli,
+    args: &CheckArgs,
+    files: &dyn Files,
+    sources: &mut Sources,
+    out: &mut dyn Write,
+    style: Style,
+) -> Result<Status> {
+    let today = match &args.today {
+        Some(t) => Date::parse(t).ok_or_else(|| {
+            Error::usage(format!(
+                "`{t}` is not a date: --today and OPENIM_GITOPS_TODAY take YYYY-MM-DD"
+            ))
+        })?,
+        None => Date::today(),
+    };
+    let opts = Options {
+        root: &cli.root,
+        envs: &args.select.envs,
+        paths: &args.paths,
+        policy: args.policy.as_deref(),
+        tags: &args.tags,
+        today,
+    };
+    let report = collect(files, sources, &opts)?;
+    let text = match cli.format {
+        Format::Human => diagnostics::findings_human(sources, &report, style),
+        Format::Json => json_text(&diagnostics::findings_json(sources, &report)),
+        Format::Sarif => json_text(&diagnostics::findings_sarif(sources, &report)),
+        Format::Github => diagnostics::findings_github(sources, &report),
+    };
+    crate::write(out, &text)?;
+    Ok(report.status())
+}
+
+fn json_text(v: &serde_json::Value) -> String {
+    let mut s = serde_json::to_string_pretty(v).unwrap_or_default();
+    s.push('\n');
+    s
+}
