@@ -418,8 +418,8 @@ pub fn findings_human(sources: &Sources, report: &CheckReport, style: Style) -> 
         );
         if h.render_report(&mut out, &r).is_err() {
             out.push_str(&r.message);
-            out.push('\n');
         }
+        out.push('\n');
     }
     out.push_str(&summary_lines(report));
     out

@@ -322,17 +322,25 @@ pub fn parse_annotation_line(line: &str) -> Result<(String, Date, String), Strin
     Ok((code, until, reason.to_string()))
 }
 
-/// The origin of line `i` (0-based) of a block scalar, else the scalar's own origin.
+/// The origin of the `i`-th non-empty line (0-based) of a block scalar, else the scalar's own origin.
+/// A literal block keeps its lines one to one, so the source lines inside the node's span are its lines.
 fn line_origin(sources: &Sources, node: &Node, i: usize) -> Origin {
     let file = sources.get(node.origin.file);
     let text = &file.text;
-    let start = node.origin.start as usize;
-    if !text.get(start..).is_some_and(|t| t.starts_with(['|', '>'])) {
-        return node.origin;
-    }
-    let mut pos = match text[start..].find('\n') {
-        Some(p) => start + p + 1,
-        None => return node.origin,
+    let start = (node.origin.start as usize).min(text.len());
+    // The span starts at the `|` indicator or at the first content line, depending on the parser.
+    let mut pos = if text[start..].starts_with(['|', '>']) {
+        match text[start..].find('\n') {
+            Some(p) => start + p + 1,
+            None => return node.origin,
+        }
+    } else {
+        let line_start = text[..start].rfind('\n').map(|p| p + 1).unwrap_or(0);
+        if !text[line_start..start].trim().is_empty() {
+            // A flow scalar (`key: "..."`): one source line, or folded lines that map to no line.
+            return node.origin;
+        }
+        line_start
     };
     let mut seen = 0;
     while pos < text.len() && pos < node.origin.end as usize {

@@ -364,7 +364,7 @@ pub fn missing_liveness_probe(ctx: &Context<'_>, out: &mut Vec<Finding>) {
 
 /// The HorizontalPodAutoscaler that scales a workload, with its `minReplicas` (1 when unset) and the
 /// node that set it.
-fn autoscaler<'a>(ctx: &'a Context<'_>, r: &Resource) -> Option<(i64, Origin)> {
+fn autoscaler(ctx: &Context<'_>, r: &Resource) -> Option<(i64, Origin)> {
     ctx.resources
         .iter()
         .filter(|h| h.kind() == "HorizontalPodAutoscaler" && k8s::same_namespace(h, r))
@@ -379,17 +379,17 @@ fn autoscaler<'a>(ctx: &'a Context<'_>, r: &Resource) -> Option<(i64, Origin)> {
 }
 
 /// The fewest pods a workload runs (HPA `minReplicas` when autoscaled, else `spec.replicas`, default 1),
-/// and the line that sets it. `None` for kinds without replicas.
-fn min_replicas(ctx: &Context<'_>, r: &Resource) -> Option<(i64, Origin)> {
+/// the line that sets it, and whether an HPA sets it. `None` for kinds without replicas.
+fn min_replicas(ctx: &Context<'_>, r: &Resource) -> Option<(i64, Origin, bool)> {
     if !matches!(r.kind(), "Deployment" | "StatefulSet" | "ReplicaSet") {
         return None;
     }
-    if let Some(hpa) = autoscaler(ctx, r) {
-        return Some(hpa);
+    if let Some((n, o)) = autoscaler(ctx, r) {
+        return Some((n, o, true));
     }
     Some(match r.node.path(&["spec", "replicas"]) {
-        Some(n) => (n.as_i64().unwrap_or(1), n.origin),
-        None => (1, r.name_origin()),
+        Some(n) => (n.as_i64().unwrap_or(1), n.origin, false),
+        None => (1, r.name_origin(), false),
     })
 }
 
@@ -421,17 +421,18 @@ pub fn too_few_replicas(ctx: &Context<'_>, out: &mut Vec<Finding>) {
         return;
     }
     for r in ctx.resources {
-        let Some((n, origin)) = min_replicas(ctx, r) else {
+        let Some((n, origin, hpa)) = min_replicas(ctx, r) else {
             continue;
         };
         if n == 0 || n >= 2 {
             continue;
         }
+        let how = if hpa { "may scale down to" } else { "runs" };
         let mut f = finding(
             r,
             origin,
             format!(
-                "{} {} runs {n} replica; high availability needs at least 2",
+                "{} {} {how} {n} replica; high availability needs at least 2",
                 r.kind(),
                 r.name()
             ),
@@ -480,7 +481,7 @@ pub fn missing_pdb(ctx: &Context<'_>, out: &mut Vec<Finding>) {
         return;
     }
     for r in ctx.resources {
-        let Some((n, _)) = min_replicas(ctx, r) else {
+        let Some((n, _, _)) = min_replicas(ctx, r) else {
             continue;
         };
         if n < 2 || !budgets_for(ctx, r).is_empty() {
@@ -580,7 +581,7 @@ pub fn blocking_pdb(ctx: &Context<'_>, out: &mut Vec<Finding>) {
         let mut places = Vec::new();
         for w in &workloads {
             // DaemonSets and bare pods: the number of pods is not in the manifest.
-            let Some((n, origin)) = min_replicas(ctx, w) else {
+            let Some((n, origin, _)) = min_replicas(ctx, w) else {
                 total = -1;
                 break;
             };

@@ -194,7 +194,7 @@ fn schema_problem(root: &Node, e: &jsonschema::ValidationError<'_>) -> (Origin, 
 
 /// Validates every object against the JSON schema vendored for its `apiVersion` and `kind`
 /// (`schemas/kubernetes/v<version>-strict/`, `schemas/crds/`): wrong types, missing required fields,
-/// unknown (misspelt) fields, values outside an enum.
+/// unknown (misspelt) fields, values outside an enum the schema declares.
 ///
 /// Why: the API server rejects such an object at sync time, after the commit; a misspelt field such as
 /// `resource:` is silently dropped by client-side tools and the container runs without limits.
@@ -202,12 +202,12 @@ fn schema_problem(root: &Node, e: &jsonschema::ValidationError<'_>) -> (Origin, 
 /// Bad:
 /// ```yaml
 /// spec:
-///   replicas: "3"          # a string
+///   replicas: "3"                        # a string
 ///   template:
 ///     spec:
 ///       containers:
-///         - name: api
-///           imagePullPolicy: Sometimes   # not an allowed value
+///         - image: openim/openim-api     # no name
+///           ports: [{containerPort: "10002"}]
 ///           resource: {}                 # misspelt `resources`
 /// ```
 /// Good:
@@ -217,8 +217,9 @@ fn schema_problem(root: &Node, e: &jsonschema::ValidationError<'_>) -> (Origin, 
 ///   template:
 ///     spec:
 ///       containers:
-///         - name: api
-///           imagePullPolicy: IfNotPresent
+///         - name: openim-api
+///           image: openim/openim-api
+///           ports: [{containerPort: 10002}]
 ///           resources: {}
 /// ```
 pub fn invalid(ctx: &Context<'_>, out: &mut Vec<Finding>) {
@@ -667,8 +668,17 @@ pub fn invalid_name(ctx: &Context<'_>, out: &mut Vec<Finding>) {
             }
         };
         if let Some(n) = r.node.path(&["metadata", "name"]) {
-            let (check, what) = name_rule(r.kind());
-            bad(n, &format!("the name (must be {what})"), check, out);
+            let (check, rule) = name_rule(r.kind());
+            if let (Some(s), Err(e)) = (n.as_str(), n.as_str().map(check).unwrap_or(Ok(()))) {
+                out.push(finding(
+                    r,
+                    n.origin,
+                    format!(
+                        "the name `{s}` is invalid: it {e} (a {} name is {rule})",
+                        r.kind()
+                    ),
+                ));
+            }
             if r.kind() == "CronJob" && n.as_str().is_some_and(|s| s.len() > 52) {
                 out.push(finding(
                     r,
@@ -728,6 +738,15 @@ pub fn invalid_name(ctx: &Context<'_>, out: &mut Vec<Finding>) {
     }
 }
 
+/// ` `value`` for a message, or nothing for a Secret: nothing from a Secret is quoted, not even a label.
+fn quoted(r: &Resource, text: &str) -> String {
+    if r.kind() == "Secret" {
+        String::new()
+    } else {
+        format!(" `{text}`")
+    }
+}
+
 fn check_label_map(r: &Resource, map: &Node, what: &str, values: bool, out: &mut Vec<Finding>) {
     for (k, v) in map
         .as_map()
@@ -748,7 +767,8 @@ fn check_label_map(r: &Resource, map: &Node, what: &str, values: bool, out: &mut
                         r,
                         v.origin,
                         format!(
-                            "the {what} value `{text}` of `{}` is invalid: it {e}",
+                            "the {what} value{} of `{}` is invalid: it {e}",
+                            quoted(r, &text),
                             k.name
                         ),
                     ));
@@ -788,7 +808,8 @@ fn walk_labels(r: &Resource, node: &Node, parent: Option<&str>, out: &mut Vec<Fi
                                             r,
                                             val.origin,
                                             format!(
-                                                "the selector value `{text}` is invalid: it {err}"
+                                                "the selector value{} is invalid: it {err}",
+                                                quoted(r, &text)
                                             ),
                                         ));
                                     }
