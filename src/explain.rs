@@ -48,7 +48,7 @@ pub fn parse_path(text: &str) -> Result<Vec<Step>> {
                 let mut inner = String::new();
                 let mut quoted = false;
                 let mut closed = false;
-                while let Some(c) = chars.next() {
+                for c in chars.by_ref() {
                     match c {
                         '"' => quoted = !quoted,
                         ']' if !quoted => {

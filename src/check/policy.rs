@@ -152,7 +152,7 @@ impl Policy {
     /// Whether a kind without a vendored schema is allowed.
     pub fn allows_kind(&self, api_version: &str, kind: &str) -> bool {
         let key = format!("{api_version}|{kind}");
-        self.allowed_kinds.iter().any(|k| *k == key)
+        self.allowed_kinds.contains(&key)
     }
 }
 

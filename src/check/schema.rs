@@ -623,7 +623,10 @@ pub fn port_out_of_range(ctx: &Context<'_>, out: &mut Vec<Finding>) {
 }
 
 /// How Kubernetes validates `metadata.name` of a kind.
-fn name_rule(kind: &str) -> (fn(&str) -> Result<(), String>, &'static str) {
+/// A syntax check: `Err` says what is wrong.
+type NameCheck = fn(&str) -> Result<(), String>;
+
+fn name_rule(kind: &str) -> (NameCheck, &'static str) {
     match kind {
         "Service" => (k8s::dns1035_label, "an RFC 1035 label"),
         "Namespace" => (k8s::dns1123_label, "an RFC 1123 label"),

@@ -271,11 +271,7 @@ pub fn plain_safe(s: &str) -> bool {
     match first {
         '?' | ':' | ',' | '[' | ']' | '{' | '}' | '#' | '&' | '*' | '!' | '|' | '>' | '\''
         | '"' | '%' | '@' | '`' => return false,
-        '-' => {
-            if s.len() == 1 || s.starts_with("- ") || s.starts_with("---") {
-                return false;
-            }
-        }
+        '-' if s.len() == 1 || s.starts_with("- ") || s.starts_with("---") => return false,
         _ => {}
     }
     if s.contains(": ") || s.contains(" #") || s.contains(":\t") || s.contains("\t#") {
