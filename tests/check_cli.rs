@@ -1,6 +1,9 @@
 //! `openim-gitops check` as a user runs it: exit codes, every output format, the SARIF schema, waivers,
 //! and no secret value in any output.
 
+#[path = "support/snapshot.rs"]
+mod snapshot;
+
 use std::path::Path;
 use std::process::Command;
 
@@ -88,6 +91,12 @@ fn environments_are_checked_in_memory_with_a_summary_per_environment() {
         .stdout
         .contains("the policy asks for high availability here"));
     assert!(r.stdout.contains("resources/too-few-replicas"));
+}
+
+#[test]
+fn human_output_is_what_a_user_sees() {
+    let r = check(&env_fixture(), &[]);
+    snapshot::assert_snapshot(&env_fixture().join("expected-human.txt"), &r.stdout);
 }
 
 #[test]
@@ -429,6 +438,7 @@ environments:
         "{}",
         r.stdout
     );
+    assert!(r.stdout.contains("made warning by the policy"), "{}", r.stdout);
     let r = check(dir.path(), &["--env", "strict", "svc.yaml"]);
     assert_eq!(r.code, 1, "{}", r.stdout);
     let r = check(dir.path(), &["--env", "lax", "svc.yaml"]);

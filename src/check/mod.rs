@@ -90,11 +90,20 @@ pub fn run(ctx: &Context<'_>) -> Vec<Finding> {
         let Some(severity) = ctx.policy.severity(rule.code, rule.default_severity) else {
             continue;
         };
+        // When the policy changed the severity, the finding says where.
+        let set_by = match ctx.policy.severities.get(rule.code) {
+            Some((_, Some(origin))) if severity != rule.default_severity => Some(*origin),
+            _ => None,
+        };
         let start = findings.len();
         (rule.run)(ctx, &mut findings);
         for f in &mut findings[start..] {
             f.code = rule.code;
             f.severity = severity;
+            if let Some(o) = set_by {
+                f.related
+                    .push((o, format!("made {} by the policy", severity.as_str())));
+            }
         }
     }
     findings.sort_by(|a, b| {
