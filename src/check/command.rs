@@ -11,7 +11,7 @@ use crate::check::{self, Context, Finding, Severity};
 use crate::cli::{CheckArgs, Cli, Format, TagArgs};
 use crate::diagnostics::{self, Style};
 use crate::error::{Error, Result};
-use crate::load::{check_unique, is_yaml, Files, Loader};
+use crate::load::{is_yaml, Files, Loader};
 use crate::node::{FileRole, Sources};
 use crate::pipeline;
 use crate::resource::Resource;
@@ -119,8 +119,8 @@ fn load_paths(loader: &mut Loader<'_>, paths: &[PathBuf]) -> Result<Vec<Resource
             Err(e) => errors.push(e),
         }
     }
+    // No uniqueness check: files linted together may be meant for different namespaces or clusters.
     Error::collect(errors)?;
-    check_unique(&out)?;
     Ok(out)
 }
 
