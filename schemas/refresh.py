@@ -11,14 +11,14 @@ from PyPI and npm into a temporary directory, then rewrites:
   crds/                       generated CRD schemas + index.json
 
 Hand-written files in crds/ (those whose "$comment" starts with
-"HAND-WRITTEN") are never modified; they are only listed in crds/index.json.
+"HAND-WRITTEN") keep everything written by hand; refresh.py only refills the
+"io.k8s.*" entries of their "$defs" (the Kubernetes types they reference),
+rewrites them in the common formatting and lists them in crds/index.json.
 
 The output is deterministic: same pins in, byte-identical files out.
 """
 
 import argparse
-import copy
-import io
 import json
 import os
 import re
@@ -41,9 +41,10 @@ NPM_PACKAGES = {
     "@kubernetes-models/sealed-secrets": "6.0.0",
 }
 
-# Base of every "$id". The ".invalid" top-level domain never resolves
-# (RFC 2606): nothing is ever fetched from it; an id only names a file.
-ID_BASE = "https://schemas.openim-gitops.invalid/"
+# Base of every "$id": the id of a file is this base plus its path below
+# schemas/. Nothing is ever fetched from it: an id only names a file, and
+# every "$ref" in a vendored file points inside the same file.
+ID_BASE = "https://openim-gitops.local/schemas/"
 DIALECT = "https://json-schema.org/draft/2020-12/schema"
 
 # (apiVersion, kind) of every built-in kind we vendor.
@@ -758,6 +759,26 @@ def handwritten(crds_dir):
     return found
 
 
+def rebundle_k8s(schema, k8s_defs):
+    """Refill the "io.k8s.*" entries of a hand-written schema's "$defs".
+
+    Everything else in the file is kept exactly as written by hand; the
+    Kubernetes definitions it references are copied from kubernetes-validate
+    so that they follow the vendored Kubernetes version.
+    """
+    own = {k: v for k, v in schema.get("$defs", {}).items() if not k.startswith("io.k8s.")}
+    body = {k: v for k, v in schema.items() if k != "$defs"}
+    all_defs = dict(k8s_defs)
+    all_defs.update(own)
+    need = closure([body] + list(own.values()), all_defs)
+    defs = dict(own)  # hand-written definitions stay even when unused
+    for n in need:
+        if n.startswith("io.k8s."):
+            defs[n] = k8s_defs[n]
+    body["$defs"] = {n: defs[n] for n in sorted(defs)}
+    return body
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--keep-temp", action="store_true", help="keep the download directory")
@@ -792,7 +813,12 @@ def main():
             if name in hand:
                 raise SystemExit("%s is hand-written; refusing to overwrite it" % name)
             write(os.path.join(crds_dir, name), schema)
-        for name, gvks in hand.items():
+        for name in sorted(hand):
+            path = os.path.join(crds_dir, name)
+            with open(path, encoding="utf-8") as f:
+                schema = json.load(f)
+            write(path, rebundle_k8s(schema, k8s_defs))
+        for name, gvks in sorted(hand.items()):
             for api_version, kind in gvks:
                 key = "%s|%s" % (api_version, kind)
                 if key in index:

@@ -35,11 +35,15 @@ pub struct Cli {
 
 #[derive(Copy, Clone, Debug, PartialEq, Eq, ValueEnum)]
 pub enum Format {
+    /// Text for people (`text` is the same)
+    #[value(alias = "text")]
     Human,
     Json,
-    /// SARIF 2.1.0, for code scanning (check only; other commands print JSON)
+    /// Markdown for a pull-request comment (diff only)
+    Markdown,
+    /// SARIF 2.1.0, for code scanning (check only)
     Sarif,
-    /// GitHub Actions workflow commands (`::error file=...`), for annotations on a pull request
+    /// GitHub Actions workflow commands (`::error file=...`), annotations on a pull request (check only)
     Github,
 }
 
@@ -55,11 +59,66 @@ pub enum Command {
         after_help = "Examples:\n  openim-gitops explain --env release Deployment/openim-api\n  openim-gitops explain --env dev Deployment/openim-api 'spec.template.spec.containers[name=openim-api].image'\n  openim-gitops explain --env test ConfigMap/openim-server-config --format json"
     )]
     Explain(ExplainArgs),
+    /// Print the image tag each environment's rule gives, and why (which ref, tag or CI variable)
+    #[command(
+        after_help = "Examples:\n  openim-gitops tag --env dev\n  openim-gitops tag --all --rc 2 --version 3.8.3\n\nRules: dev = the branch as a legal OCI tag (on a detached HEAD in CI: GITHUB_HEAD_REF, then GITHUB_REF_NAME),\ntest = rcN from the newest vX.Y.Z-rc.N tag reachable from HEAD, release = release-vX.Y.Z from a vX.Y.Z tag on HEAD."
+    )]
+    Tag(TagCommandArgs),
+    /// Render two revisions (or a revision and the working tree) and compare them per resource
+    #[command(
+        after_help = "Examples:\n  openim-gitops diff --env dev\n  openim-gitops diff --env release --base origin/main --format markdown\n  openim-gitops diff --all --base v3.8.2 --head v3.8.3\n\nWithout --head the head side is the working tree. Differences are not failures: the exit code is 0."
+    )]
+    Diff(DiffArgs),
     /// Check environments (rendered in memory) or manifest files against the policy checks
     #[command(
         after_help = "Exit codes: 0 no finding at error level, 1 findings at error level, 2 usage or tool failure.\n\nExamples:\n  openim-gitops check\n  openim-gitops check --env release --format sarif > results.sarif\n  openim-gitops check rendered/release third-party/manifests.yaml\n  openim-gitops check --format github"
     )]
     Check(CheckArgs),
+}
+
+/// `render` as a commit, or from a revision: see docs/git.md.
+#[derive(Args, Debug, Clone, Default)]
+pub struct GitRenderArgs {
+    /// Render the environments as they are in this revision (branch, tag, commit), read from git objects without a checkout
+    #[arg(long, value_name = "REV")]
+    pub rev: Option<String>,
+    /// Commit the rendered tree on the environment branch instead of writing --out (working tree, index and HEAD untouched)
+    #[arg(long)]
+    pub commit: bool,
+    /// The branch to commit to [default: environments/<env>]
+    #[arg(long, value_name = "BRANCH", requires = "commit")]
+    pub branch: Option<String>,
+    /// Push the branch to this remote (name or URL) after committing; rebuilt on the remote tip if it moved, never forced
+    #[arg(long, value_name = "REMOTE", num_args = 0..=1, default_missing_value = "origin", requires = "commit")]
+    pub push: Option<String>,
+    /// Commit even when checks report errors (policy must allow)
+    #[arg(long, requires = "commit")]
+    pub allow_findings: bool,
+}
+
+#[derive(Args, Debug)]
+pub struct DiffArgs {
+    #[command(flatten)]
+    pub select: EnvSelect,
+    #[command(flatten)]
+    pub tags: TagArgs,
+    /// The revision to compare from
+    #[arg(long, default_value = "HEAD", value_name = "REV")]
+    pub base: String,
+    /// The revision to compare to [default: the working tree]
+    #[arg(long, value_name = "REV", conflicts_with = "worktree")]
+    pub head: Option<String>,
+    /// Compare to the working tree (the default without --head)
+    #[arg(long)]
+    pub worktree: bool,
+}
+
+#[derive(Args, Debug)]
+pub struct TagCommandArgs {
+    #[command(flatten)]
+    pub select: EnvSelect,
+    #[command(flatten)]
+    pub tags: TagArgs,
 }
 
 #[derive(Args, Debug, Clone, Default)]
@@ -95,6 +154,8 @@ pub struct RenderArgs {
     /// Parent folder of the rendered trees: each environment goes to <out>/<env>
     #[arg(long, default_value = "rendered", value_name = "DIR")]
     pub out: PathBuf,
+    #[command(flatten)]
+    pub git: GitRenderArgs,
 }
 
 #[derive(Args, Debug)]

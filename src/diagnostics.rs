@@ -179,6 +179,7 @@ fn error_reports(sources: &Sources, err: &Error, out: &mut Vec<Report>) {
             ));
         }
         Error::Many(errors) => errors.iter().for_each(|e| error_reports(sources, e, out)),
+        Error::Refused(inner) => error_reports(sources, inner, out),
         Error::Usage { message, help } => out.push(Report {
             message: message.clone(),
             severity: Severity::Error,
@@ -259,6 +260,7 @@ fn collect_json(sources: &Sources, err: &Error, list: &mut Vec<serde_json::Value
             list.push(v);
         }
         Error::Many(errors) => errors.iter().for_each(|e| collect_json(sources, e, list)),
+        Error::Refused(inner) => collect_json(sources, inner, list),
         Error::Usage { message, help } => {
             list.push(serde_json::json!({ "message": message, "help": help }))
         }

@@ -44,6 +44,10 @@ pub enum Error {
     },
     #[error("git: {0}")]
     Git(String),
+    /// Input that is well formed but breaks a rule (an image tag against its environment's rule):
+    /// exit code 1, not 2.
+    #[error("{0}")]
+    Refused(Box<Error>),
 }
 
 impl Error {
@@ -89,6 +93,15 @@ impl Error {
             l.related.push((origin, label.into()));
         }
         self
+    }
+
+    /// Exit code 1 (a rule refused it) rather than 2 (a tool or usage failure).
+    pub fn is_refusal(&self) -> bool {
+        match self {
+            Error::Refused(_) => true,
+            Error::Many(all) => all.iter().all(Error::is_refusal),
+            _ => false,
+        }
     }
 
     /// Folds a list of errors into one, or `Ok` if there are none.

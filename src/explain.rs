@@ -32,7 +32,7 @@ pub fn parse_path(text: &str) -> Result<Vec<Step>> {
             .help("write it as spec.template.spec.containers[name=app].image, list items as [0] or [name=x], keys with dots as [\"a.b/c\"]")
     };
     let mut steps = Vec::new();
-    let mut chars = text.chars().peekable();
+    let mut chars = text.chars();
     let mut key = String::new();
     while let Some(c) = chars.next() {
         match c {

@@ -5,15 +5,19 @@
 
 pub mod check;
 pub mod cli;
+pub mod commands;
 pub mod diagnostics;
+pub mod diff;
 pub mod error;
 pub mod explain;
+pub mod git;
 pub mod load;
 pub mod node;
 pub mod overlay;
 pub mod pipeline;
 pub mod render;
 pub mod resource;
+pub mod tags;
 
 use std::io::Write;
 
@@ -51,6 +55,11 @@ pub fn run(cli: Cli, out: &mut dyn Write, err: &mut dyn Write, style: Style) -> 
     match result {
         Ok(status) => status,
         Err(e) => {
+            let status = if e.is_refusal() {
+                Status::Findings
+            } else {
+                Status::Failure
+            };
             let text = match cli.format {
                 Format::Github => diagnostics::error_github(&sources, &e),
                 Format::Json | Format::Sarif => {
@@ -60,20 +69,38 @@ pub fn run(cli: Cli, out: &mut dyn Write, err: &mut dyn Write, style: Style) -> 
                     s.push('\n');
                     s
                 }
-                Format::Human => diagnostics::render_error(&sources, &e, style),
+                Format::Human | Format::Markdown => diagnostics::render_error(&sources, &e, style),
             };
             let _ = err.write_all(text.as_bytes());
-            Status::Failure
+            status
         }
     }
 }
 
 fn dispatch(cli: &Cli, sources: &mut Sources, out: &mut dyn Write, style: Style) -> Result<Status> {
     let files = DiskFiles;
+    if cli.format == Format::Markdown && !matches!(cli.command, Command::Diff(_)) {
+        return Err(Error::usage("--format markdown is only for diff")
+            .help("use --format human or --format json"));
+    }
+    if matches!(cli.format, Format::Sarif | Format::Github)
+        && !matches!(cli.command, Command::Check(_))
+    {
+        return Err(
+            Error::usage("--format sarif and --format github are only for check")
+                .help("use --format human or --format json"),
+        );
+    }
     match &cli.command {
+        Command::Render(args) if args.git.commit || args.git.rev.is_some() => {
+            commands::commit::run(cli, args, sources, out, &git::GitEnv::from_process())
+        }
+        Command::Diff(args) => commands::diff::run(cli, args, sources, out),
         Command::Render(args) => {
             let envs =
                 pipeline::select_envs(&files, &cli.root, &args.select.envs, args.select.all)?;
+            let facts = git::repo_facts(&cli.root).ok();
+            let inputs = pipeline::tag_inputs(&args.tags);
             let mut loader = Loader::new(&files, sources);
             // Compile every environment before writing any: one bad environment writes nothing.
             let mut compiled = Vec::new();
@@ -82,8 +109,8 @@ fn dispatch(cli: &Cli, sources: &mut Sources, out: &mut dyn Write, style: Style)
                     &mut loader,
                     name,
                     file,
-                    &args.tags,
-                    None,
+                    &inputs,
+                    facts.as_ref(),
                 )?);
             }
             for c in &compiled {
@@ -91,7 +118,7 @@ fn dispatch(cli: &Cli, sources: &mut Sources, out: &mut dyn Write, style: Style)
                 let dir = args.out.join(&c.name);
                 render::write_tree(&tree, &dir)?;
                 let line = match cli.format {
-                    Format::Human | Format::Github => format!(
+                    Format::Human | Format::Markdown | Format::Github => format!(
                         "rendered {}: {} resources into {}\n",
                         c.name,
                         c.build.resources.len(),
@@ -110,16 +137,19 @@ fn dispatch(cli: &Cli, sources: &mut Sources, out: &mut dyn Write, style: Style)
             }
             Ok(Status::Clean)
         }
+        Command::Tag(args) => tag_command(cli, args, sources, out),
         Command::Explain(args) => {
             let envs =
                 pipeline::select_envs(&files, &cli.root, std::slice::from_ref(&args.env), false)?;
+            let facts = git::repo_facts(&cli.root).ok();
+            let inputs = pipeline::tag_inputs(&args.tags);
             let mut loader = Loader::new(&files, sources);
             let (name, file) = &envs[0];
-            let c = pipeline::compile(&mut loader, name, file, &args.tags, None)?;
+            let c = pipeline::compile(&mut loader, name, file, &inputs, facts.as_ref())?;
             let r = explain::find(&c.build.resources, &args.resource)?;
             let fields = explain::explain(sources, r, args.field.as_deref())?;
             let text = match cli.format {
-                Format::Human | Format::Github => {
+                Format::Human | Format::Markdown | Format::Github => {
                     let mut s = format!("{} {}", r.kind(), r.name());
                     if !r.namespace().is_empty() {
                         s.push_str(&format!(" (namespace {})", r.namespace()));
@@ -155,6 +185,57 @@ fn dispatch(cli: &Cli, sources: &mut Sources, out: &mut dyn Write, style: Style)
         }
         Command::Check(args) => check::command::check(cli, args, &files, sources, out, style),
     }
+}
+
+fn tag_command(
+    cli: &Cli,
+    args: &cli::TagCommandArgs,
+    sources: &mut Sources,
+    out: &mut dyn Write,
+) -> Result<Status> {
+    let files = DiskFiles;
+    let envs = pipeline::select_envs(&files, &cli.root, &args.select.envs, args.select.all)?;
+    let facts = git::repo_facts(&cli.root).ok();
+    let inputs = pipeline::tag_inputs(&args.tags);
+    let mut loader = Loader::new(&files, sources);
+    let mut lines = Vec::new();
+    for (name, file) in &envs {
+        let env = load::Layer::load(&mut loader, file, load::LayerKind::Environment)?;
+        let Some(spec) = env.tags.as_ref() else {
+            lines.push((name.clone(), None));
+            continue;
+        };
+        let d = pipeline::decide_tag(spec, &inputs, facts.as_ref())?;
+        lines.push((name.clone(), Some(d)));
+    }
+    let text = match cli.format {
+        Format::Human | Format::Markdown | Format::Github => lines
+            .iter()
+            .map(|(name, d)| match d {
+                Some(d) => format!("{name}: {d}\n"),
+                None => {
+                    format!("{name}: no tag rule (images keep the tags the resources give them)\n")
+                }
+            })
+            .collect::<String>(),
+        Format::Json | Format::Sarif => {
+            let list: Vec<serde_json::Value> = lines
+                .iter()
+                .map(|(name, d)| match d {
+                    Some(d) => serde_json::json!({
+                        "environment": name, "tag": d.tag, "rule": d.rule.as_str(), "reason": d.to_string(),
+                    }),
+                    None => serde_json::json!({ "environment": name, "tag": null }),
+                })
+                .collect();
+            format!(
+                "{}\n",
+                serde_json::to_string_pretty(&list).unwrap_or_default()
+            )
+        }
+    };
+    write(out, &text)?;
+    Ok(Status::Clean)
 }
 
 pub(crate) fn write(out: &mut dyn Write, text: &str) -> Result<()> {

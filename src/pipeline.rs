@@ -5,9 +5,12 @@ use std::path::Path;
 
 use crate::cli::TagArgs;
 use crate::error::{Error, Result};
+use crate::git::RepoFacts;
+use crate::load::layer::TagSpec;
 use crate::load::{find_environments, Files, Loader};
 use crate::overlay::{self, images, Build};
 use crate::render::{self, Metadata, Tree};
+use crate::tags::{self, TagDecision, TagInputs, TagRule};
 
 /// An environment, compiled.
 pub struct Compiled {
@@ -77,41 +80,75 @@ pub fn compile(
     loader: &mut Loader<'_>,
     name: &str,
     env_file: &Path,
-    tags: &TagArgs,
-    source_commit: Option<String>,
+    tags: &TagInputs,
+    facts: Option<&RepoFacts>,
 ) -> Result<Compiled> {
     let mut build = overlay::build(loader, env_file)?;
     let mut meta = Metadata {
         environment: name.to_string(),
-        source_commit,
+        source_commit: facts.and_then(|f| f.head_commit.clone()),
         ..Metadata::default()
     };
     if let Some(spec) = build.env.tags.clone() {
-        let explicit = match (spec.rule.value.as_str(), tags) {
-            (_, TagArgs { tag: Some(t), .. }) => Some((t.clone(), "--tag".to_string())),
-            ("rc", TagArgs { rc: Some(n), .. }) => Some((format!("rc{n}"), "--rc".to_string())),
-            (
-                "release",
-                TagArgs {
-                    version: Some(v), ..
-                },
-            ) => Some((
-                format!("release-v{}", v.trim_start_matches('v')),
-                "--version".to_string(),
-            )),
-            _ => None,
-        };
-        if let Some((tag, why)) = explicit {
-            images::set_owned_tag(&mut build.resources, &spec.images, &tag, spec.rule.origin)?;
-            for i in &spec.images {
-                meta.tags.insert(i.value.clone(), tag.clone());
-            }
-            meta.tag_source = Some(why);
+        let decision = decide_tag(&spec, tags, facts)?;
+        images::set_owned_tag(
+            &mut build.resources,
+            &spec.images,
+            &decision.tag,
+            spec.rule.origin,
+        )?;
+        for i in &spec.images {
+            meta.tags.insert(i.value.clone(), decision.tag.clone());
         }
+        meta.tag_source = Some(decision.to_string());
     }
     Ok(Compiled {
         name: name.to_string(),
         build,
         meta,
+    })
+}
+
+/// The tag inputs of a command line: the flags, and the CI variables from the process environment.
+pub fn tag_inputs(args: &TagArgs) -> TagInputs {
+    TagInputs {
+        explicit_tag: args.tag.clone(),
+        version: args.version.clone(),
+        rc: args.rc,
+        ci_env: tags::CI_VARIABLES
+            .iter()
+            .filter_map(|k| std::env::var(k).ok().map(|v| (k.to_string(), v)))
+            .collect(),
+        require_tested_release: false,
+    }
+}
+
+/// Decides an environment's tag from its rule. `--rc` and `--version` only speak to environments whose
+/// rule uses them, so `render --all --rc 3 --version 3.8.3` gives each environment its own.
+pub fn decide_tag(
+    spec: &TagSpec,
+    inputs: &TagInputs,
+    facts: Option<&RepoFacts>,
+) -> Result<TagDecision> {
+    let rule: TagRule = spec.rule.value.parse().map_err(|e: tags::TagError| {
+        Error::at(spec.rule.origin, e.to_string()).label("this rule")
+    })?;
+    let mut inputs = inputs.clone();
+    if rule != TagRule::Rc {
+        inputs.rc = None;
+    }
+    if rule != TagRule::Release {
+        inputs.version = None;
+    }
+    inputs.require_tested_release = spec.require_tested_release;
+    tags::resolve(rule, &inputs, facts).map_err(|e| {
+        let err = Error::at(spec.rule.origin, e.to_string())
+            .label(format!("the {rule} rule"))
+            .help(e.hint());
+        if e.is_policy() {
+            Error::Refused(Box::new(err))
+        } else {
+            err
+        }
     })
 }

@@ -438,7 +438,11 @@ environments:
         "{}",
         r.stdout
     );
-    assert!(r.stdout.contains("made warning by the policy"), "{}", r.stdout);
+    assert!(
+        r.stdout.contains("made warning by the policy"),
+        "{}",
+        r.stdout
+    );
     let r = check(dir.path(), &["--env", "strict", "svc.yaml"]);
     assert_eq!(r.code, 1, "{}", r.stdout);
     let r = check(dir.path(), &["--env", "lax", "svc.yaml"]);

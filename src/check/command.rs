@@ -76,7 +76,8 @@ fn codes() -> Vec<&'static str> {
     check::rules().iter().map(|r| r.code).collect()
 }
 
-fn load_policy(loader: &mut Loader<'_>, opts: &Options<'_>) -> Result<PolicySet> {
+/// The policy of a run: `--policy`, else `policies/` beside the root when it exists, else none.
+pub fn load_policy(loader: &mut Loader<'_>, opts: &Options<'_>) -> Result<PolicySet> {
     let codes = codes();
     match opts.policy {
         Some(p) => PolicySet::load(loader, p, &codes),
@@ -126,7 +127,6 @@ fn load_paths(loader: &mut Loader<'_>, paths: &[PathBuf]) -> Result<Vec<Resource
 
 /// Runs the checks and returns what they found (tool failures are errors).
 pub fn collect(files: &dyn Files, sources: &mut Sources, opts: &Options<'_>) -> Result<Report> {
-    let codes = codes();
     let mut loader = Loader::new(files, sources);
     let policy = load_policy(&mut loader, opts)?;
 
@@ -137,9 +137,19 @@ pub fn collect(files: &dyn Files, sources: &mut Sources, opts: &Options<'_>) -> 
         let names: Vec<String> = all.iter().map(|(n, _)| n.clone()).collect();
         policy.check_environments(&names)?;
         let envs = pipeline::select_envs(files, opts.root, opts.envs, opts.envs.is_empty())?;
+        let facts = crate::git::repo_facts(opts.root).ok();
+        let inputs = pipeline::tag_inputs(opts.tags);
+        let explicit =
+            opts.tags.tag.is_some() || opts.tags.version.is_some() || opts.tags.rc.is_some();
         for (name, file) in &envs {
-            let c = pipeline::compile(&mut loader, name, file, opts.tags, None)?;
-            targets.push((Some(name.clone()), c.build.resources, Some(c.build.env)));
+            let build = match pipeline::compile(&mut loader, name, file, &inputs, facts.as_ref()) {
+                Ok(c) => c.build,
+                // A commit without a release tag is normal before the push (the pre-commit hook):
+                // check the images as the files tag them. A tag given on the command line must hold.
+                Err(e) if e.is_refusal() && !explicit => crate::overlay::build(&mut loader, file)?,
+                Err(e) => return Err(e),
+            };
+            targets.push((Some(name.clone()), build.resources, Some(build.env)));
         }
     } else {
         if opts.envs.len() > 1 {
@@ -151,30 +161,58 @@ pub fn collect(files: &dyn Files, sources: &mut Sources, opts: &Options<'_>) -> 
         targets.push((opts.envs.first().cloned(), resources, None));
     }
 
+    let targets: Vec<Target<'_>> = targets
+        .iter()
+        .map(|(env, resources, layer)| Target {
+            env: env.as_deref(),
+            resources,
+            layer: layer.as_ref(),
+        })
+        .collect();
+    Ok(check_targets(loader.sources, &policy, &targets, opts.today))
+}
+
+/// One set of resources to check: an environment (with its layer) or plain files (`env: None`).
+pub struct Target<'a> {
+    pub env: Option<&'a str>,
+    pub resources: &'a [Resource],
+    pub layer: Option<&'a crate::load::Layer>,
+}
+
+/// Checks resources that are already loaded or compiled (for example by `render --commit`, whose gate
+/// refuses a commit when the report's status is `Findings`), with a policy read by
+/// [`PolicySet::load`] (or `PolicySet::default()` for none).
+pub fn check_targets(
+    sources: &Sources,
+    policy: &PolicySet,
+    targets: &[Target<'_>],
+    today: Date,
+) -> Report {
+    let codes = codes();
     let known = |code: &str| codes.contains(&code);
     let mut ledger = Ledger::default();
     let mut checked = Vec::new();
-    for (env, resources, layer) in &targets {
-        let p = policy.resolve(env.as_deref(), &codes);
+    for t in targets {
+        let p = policy.resolve(t.env, &codes);
         let ctx = Context {
-            env: env.as_deref(),
-            resources,
-            sources: loader.sources,
-            layer: layer.as_ref(),
+            env: t.env,
+            resources: t.resources,
+            sources,
+            layer: t.layer,
             policy: &p,
         };
         let found = check::run(&ctx);
-        let (findings, waived) = ledger.apply(&ctx, found, opts.today, &known);
+        let (findings, waived) = ledger.apply(&ctx, found, today, &known);
         checked.push(Checked {
-            env: env.clone(),
-            resources: resources.len(),
+            env: t.env.map(str::to_string),
+            resources: t.resources.len(),
             findings,
             waived,
         });
     }
     let base = policy.resolve(None, &codes);
     let mut waivers = Vec::new();
-    for mut f in ledger.finish(opts.today) {
+    for mut f in ledger.finish(today) {
         let default = check::rules()
             .iter()
             .find(|r| r.code == f.code)
@@ -185,7 +223,7 @@ pub fn collect(files: &dyn Files, sources: &mut Sources, opts: &Options<'_>) -> 
             waivers.push(f);
         }
     }
-    Ok(Report { checked, waivers })
+    Report { checked, waivers }
 }
 
 /// The `check` command.
@@ -215,7 +253,7 @@ pub fn check(
     };
     let report = collect(files, sources, &opts)?;
     let text = match cli.format {
-        Format::Human => diagnostics::findings_human(sources, &report, style),
+        Format::Human | Format::Markdown => diagnostics::findings_human(sources, &report, style),
         Format::Json => json_text(&diagnostics::findings_json(sources, &report)),
         Format::Sarif => json_text(&diagnostics::findings_sarif(sources, &report)),
         Format::Github => diagnostics::findings_github(sources, &report),

@@ -1,0 +1,237 @@
+//! `render --rev REV` (render a revision from git objects) and `render --commit [--branch B] [--push
+//! [REMOTE]]` (commit the rendered tree on the environment branch, and push it).
+
+use std::io::Write;
+
+use crate::cli::{Cli, Format, RenderArgs};
+use crate::error::{Error, Result};
+use crate::git::commit::{self, Committed, Identity, Provenance};
+use crate::git::files::{discover, GitFiles};
+use crate::git::push::{self, PushSettings, Pushed};
+use crate::git::{self, GitEnv};
+use crate::load::{DiskFiles, Files, Loader};
+use crate::node::{display_path, Sources};
+use crate::pipeline::{self, Compiled};
+use crate::{render, Status};
+
+use super::{short, write};
+
+/// The check stage's verdict on an environment about to be committed: `Clean`, or `Findings` when a
+/// check reports an error, which refuses the commit unless `--allow-findings` is given.
+///
+/// Today it passes everything: the check stage is built on another branch, and the lead wires
+/// `check::run` in here (error-level findings after the environment's policy and waivers ->
+/// `Status::Findings`, the findings printed as `check` prints them).
+pub fn gate(compiled: &Compiled) -> Result<Status> {
+    let _ = compiled;
+    Ok(Status::Clean)
+}
+
+pub fn run(
+    cli: &Cli,
+    args: &RenderArgs,
+    sources: &mut Sources,
+    out: &mut dyn Write,
+    env: &GitEnv,
+) -> Result<Status> {
+    let git_files = match &args.git.rev {
+        Some(rev) => Some(GitFiles::open(&cli.root, rev)?),
+        None => None,
+    };
+    let files: &dyn Files = match &git_files {
+        Some(g) => g,
+        None => &DiskFiles,
+    };
+    let facts = match &args.git.rev {
+        Some(rev) => Some(
+            git::repo_facts_at(&cli.root, rev)
+                .map_err(|e| Error::Git(format!("{e}\nhelp: {}", e.hint())))?,
+        ),
+        None => git::repo_facts(&cli.root).ok(),
+    };
+    let envs = pipeline::select_envs(files, &cli.root, &args.select.envs, args.select.all)?;
+    if args.git.branch.is_some() && envs.len() != 1 {
+        return Err(
+            Error::usage("--branch names one branch: give exactly one --env with it")
+                .help("without --branch each environment goes to environments/<env>"),
+        );
+    }
+    let inputs = pipeline::tag_inputs(&args.tags);
+    let mut loader = Loader::new(files, sources);
+    let mut compiled = Vec::new();
+    for (name, file) in &envs {
+        compiled.push(pipeline::compile(
+            &mut loader,
+            name,
+            file,
+            &inputs,
+            facts.as_ref(),
+        )?);
+    }
+
+    if !args.git.commit {
+        for c in &compiled {
+            let dir = args.out.join(&c.name);
+            render::write_tree(&c.render(), &dir)?;
+            let line = match cli.format {
+                Format::Json => format!(
+                    "{}\n",
+                    serde_json::json!({
+                        "environment": c.name,
+                        "resources": c.build.resources.len(),
+                        "out": display_path(&dir),
+                        "rev": args.git.rev,
+                        "sourceCommit": c.meta.source_commit,
+                    })
+                ),
+                _ => format!(
+                    "rendered {} at {}: {} resources into {}\n",
+                    c.name,
+                    c.meta.source_commit.as_deref().map(short).unwrap_or("?"),
+                    c.build.resources.len(),
+                    display_path(&dir)
+                ),
+            };
+            write(out, &line)?;
+        }
+        return Ok(Status::Clean);
+    }
+
+    // Nothing is committed unless every environment passes the gate (or findings are allowed).
+    let mut refused = Vec::new();
+    for c in &compiled {
+        if gate(c)? != Status::Clean {
+            refused.push(c.name.clone());
+        }
+    }
+    if !refused.is_empty() {
+        if !args.git.allow_findings {
+            write(
+                out,
+                &format!(
+                    "refused: checks report errors in {}; nothing committed (--allow-findings commits anyway where policy allows)\n",
+                    refused.join(", ")
+                ),
+            )?;
+            return Ok(Status::Findings);
+        }
+        write(
+            out,
+            &format!(
+                "warning: committing {} although checks report errors (--allow-findings)\n",
+                refused.join(", ")
+            ),
+        )?;
+    }
+
+    let repo = match &git_files {
+        Some(g) => g.reopen()?,
+        None => discover(&cli.root)?,
+    };
+    let identity = Identity::resolve(&repo, env)?;
+    for c in &compiled {
+        let branch = args
+            .git
+            .branch
+            .clone()
+            .unwrap_or_else(|| commit::default_branch(&c.name));
+        let tree = c.render();
+        let provenance = Provenance::new(&c.meta);
+        let line = match &args.git.push {
+            None => {
+                let done = commit::commit_tree(&repo, &branch, &tree, &provenance, &identity)?;
+                committed_line(cli.format, &c.name, &branch, &done)
+            }
+            Some(remote) => {
+                let settings = PushSettings::new(remote, env);
+                let done = push::commit_and_push(
+                    &repo,
+                    &branch,
+                    &tree,
+                    &provenance,
+                    &identity,
+                    &settings,
+                )?;
+                pushed_line(cli.format, &c.name, &branch, remote, &done)
+            }
+        };
+        write(out, &line)?;
+    }
+    Ok(Status::Clean)
+}
+
+fn committed_line(format: Format, env: &str, branch: &str, done: &Committed) -> String {
+    match (format, done) {
+        (Format::Json, Committed::Created { commit, parent }) => format!(
+            "{}\n",
+            serde_json::json!({
+                "environment": env, "branch": branch, "status": "committed",
+                "commit": commit.to_string(), "parent": parent.map(|p| p.to_string()),
+            })
+        ),
+        (Format::Json, Committed::Unchanged { tip }) => format!(
+            "{}\n",
+            serde_json::json!({
+                "environment": env, "branch": branch, "status": "unchanged", "commit": tip.to_string(),
+            })
+        ),
+        (_, Committed::Created { commit, parent }) => format!(
+            "committed {env} on {branch}: {}{}\n",
+            short(&commit.to_string()),
+            match parent {
+                Some(p) => format!(" (parent {})", short(&p.to_string())),
+                None => " (first commit of the branch)".to_string(),
+            }
+        ),
+        (_, Committed::Unchanged { tip }) => format!(
+            "unchanged {env}: the manifests equal {branch} at {}; no commit\n",
+            short(&tip.to_string())
+        ),
+    }
+}
+
+fn pushed_line(format: Format, env: &str, branch: &str, remote: &str, done: &Pushed) -> String {
+    match (format, done) {
+        (Format::Json, Pushed::Created { commit, parent, rebuilt }) => format!(
+            "{}\n",
+            serde_json::json!({
+                "environment": env, "branch": branch, "remote": remote, "status": "pushed",
+                "commit": commit.to_string(), "parent": parent.map(|p| p.to_string()), "rebuilt": rebuilt,
+            })
+        ),
+        (Format::Json, Pushed::Existing { commit }) => format!(
+            "{}\n",
+            serde_json::json!({
+                "environment": env, "branch": branch, "remote": remote, "status": "pushed-existing",
+                "commit": commit.to_string(),
+            })
+        ),
+        (Format::Json, Pushed::UpToDate { tip }) => format!(
+            "{}\n",
+            serde_json::json!({
+                "environment": env, "branch": branch, "remote": remote, "status": "unchanged",
+                "commit": tip.to_string(),
+            })
+        ),
+        (_, Pushed::Created { commit, parent, rebuilt }) => format!(
+            "committed {env} on {branch} and pushed to {remote}: {}{}{}\n",
+            short(&commit.to_string()),
+            match parent {
+                Some(p) => format!(" (parent {})", short(&p.to_string())),
+                None => " (first commit of the branch)".to_string(),
+            },
+            match rebuilt {
+                0 => String::new(),
+                n => format!("; the remote branch had moved, rebuilt on its tip {n} time(s)"),
+            }
+        ),
+        (_, Pushed::Existing { commit }) => format!(
+            "unchanged {env}: no new commit; pushed {branch} at {} to {remote} (it held unpushed commits)\n",
+            short(&commit.to_string())
+        ),
+        (_, Pushed::UpToDate { tip }) => format!(
+            "unchanged {env}: {remote}'s {branch} at {} holds these manifests; nothing committed or pushed\n",
+            short(&tip.to_string())
+        ),
+    }
+}

@@ -1,0 +1,226 @@
+//! `diff`: render the base revision (from git objects) and the head (a revision, or the working tree),
+//! and compare them per resource.
+//!
+//! Both sides get the same image tag, decided once from the flags and the repository's HEAD as `render`
+//! decides it, so the diff shows what the source change does and not which branch it was built from.
+//! When no tag can be decided (a release rule without a version tag on HEAD, say), the owned images keep
+//! the tags written in the source on both sides, and a note says so.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use crate::cli::{Cli, DiffArgs, Format};
+use crate::diagnostics::{self, Style};
+use crate::diff::{self, format::Sides, EnvDiff};
+use crate::error::{Error, Result};
+use crate::git::files::{discover, GitFiles};
+use crate::git::{self, RepoFacts};
+use crate::load::{find_environments, DiskFiles, Files, Layer, LayerKind, Loader};
+use crate::node::Sources;
+use crate::overlay;
+use crate::pipeline::{self, Compiled};
+use crate::render::{Metadata, Tree};
+use crate::tags::TagInputs;
+use crate::Status;
+
+use super::{short, write};
+
+/// One side of the diff: where its files come from and what to call it.
+struct Side {
+    files: Box<dyn Files>,
+    label: String,
+}
+
+pub fn run(
+    cli: &Cli,
+    args: &DiffArgs,
+    sources: &mut Sources,
+    out: &mut dyn Write,
+) -> Result<Status> {
+    let repo = discover(&cli.root)?;
+    let open_rev = |rev: &str| -> Result<Side> {
+        let files = GitFiles::open_rev(&repo, rev)?;
+        let label = format!("{rev} ({})", short(&files.commit_id()));
+        Ok(Side {
+            files: Box::new(files),
+            label,
+        })
+    };
+    let base = open_rev(&args.base)?;
+    let head = match &args.head {
+        Some(rev) => open_rev(rev)?,
+        None => Side {
+            files: Box::new(DiskFiles),
+            label: "working tree".to_string(),
+        },
+    };
+
+    let envs = environments(cli, args, &base, &head)?;
+    let facts = git::repo_facts(&cli.root).ok();
+    let inputs = pipeline::tag_inputs(&args.tags);
+    let mut base_sources = Sources::new();
+    let mut diffs = Vec::new();
+    for (name, base_file, head_file) in &envs {
+        // The head side reports its errors with the run's sources; the base side's are rendered here.
+        let mut notes = Vec::new();
+        let head_tree = match head_file {
+            Some(file) => render_side(
+                head.files.as_ref(),
+                sources,
+                name,
+                file,
+                &inputs,
+                facts.as_ref(),
+                &mut notes,
+            )?,
+            None => Tree::default(),
+        };
+        let base_tree = match base_file {
+            Some(file) => render_side(
+                base.files.as_ref(),
+                &mut base_sources,
+                name,
+                file,
+                &inputs,
+                facts.as_ref(),
+                &mut notes,
+            )
+            .map_err(|e| {
+                let text = diagnostics::render_error(&base_sources, &e, Style { color: false });
+                Error::usage(format!(
+                    "cannot render {name} at the base, {}:\n{text}",
+                    base.label
+                ))
+            })?,
+            None => Tree::default(),
+        };
+        if base_file.is_none() {
+            notes.push(format!(
+                "{name} does not exist at the base: every resource is added"
+            ));
+        }
+        if head_file.is_none() {
+            notes.push(format!(
+                "{name} does not exist at the head: every resource is removed"
+            ));
+        }
+        notes.dedup();
+        let mut d: EnvDiff = diff::compare(name, &base_tree, &head_tree);
+        d.notes = notes;
+        diffs.push(d);
+    }
+    let sides = Sides {
+        base: base.label,
+        head: head.label,
+    };
+    let text = match cli.format {
+        Format::Human | Format::Github => diff::format::text(&diffs, &sides),
+        Format::Markdown => {
+            diff::format::markdown(&diffs, &sides, diff::format::GITHUB_COMMENT_LIMIT)
+        }
+        Format::Json | Format::Sarif => {
+            let mut s = serde_json::to_string_pretty(&diff::format::json(&diffs, &sides))
+                .unwrap_or_default();
+            s.push('\n');
+            s
+        }
+    };
+    write(out, &text)?;
+    Ok(Status::Clean)
+}
+
+/// An environment's name and its env.yaml at the base and at the head.
+type EnvPair = (String, Option<PathBuf>, Option<PathBuf>);
+
+/// The environments to compare, with their env.yaml on each side (absent on one side when it was added
+/// or removed): the named ones, or every environment of either side with `--all`.
+fn environments(cli: &Cli, args: &DiffArgs, base: &Side, head: &Side) -> Result<Vec<EnvPair>> {
+    let list = |side: &Side| -> Result<Vec<(String, PathBuf)>> {
+        if side.files.is_dir(&cli.root) {
+            find_environments(side.files.as_ref(), &cli.root)
+        } else {
+            Ok(Vec::new())
+        }
+    };
+    let (b, h) = (list(base)?, list(head)?);
+    let mut names: Vec<String> = if args.select.all || args.select.envs.is_empty() {
+        if !args.select.all {
+            return Err(Error::usage(
+                "name an environment with --env NAME, or use --all",
+            ));
+        }
+        b.iter().chain(h.iter()).map(|(n, _)| n.clone()).collect()
+    } else {
+        args.select.envs.clone()
+    };
+    names.sort();
+    names.dedup();
+    let find = |list: &[(String, PathBuf)], name: &str| {
+        list.iter().find(|(n, _)| n == name).map(|(_, f)| f.clone())
+    };
+    let mut out = Vec::new();
+    for name in names {
+        let (bf, hf) = (find(&b, &name), find(&h, &name));
+        if bf.is_none() && hf.is_none() {
+            let known: Vec<&str> = h.iter().map(|(n, _)| n.as_str()).collect();
+            return Err(Error::usage(format!(
+                "there is no environment `{name}` at the base or the head"
+            ))
+            .help(format!("environments at the head: {}", known.join(", "))));
+        }
+        out.push((name, bf, hf));
+    }
+    if out.is_empty() {
+        return Err(Error::usage(format!(
+            "no environment under `{}` at the base or the head",
+            crate::node::display_path(&cli.root)
+        )));
+    }
+    Ok(out)
+}
+
+/// Renders one side of one environment with the tag decided from the flags and HEAD; without a
+/// decision, with the source's own tags (and a note).
+fn render_side(
+    files: &dyn Files,
+    sources: &mut Sources,
+    name: &str,
+    env_file: &Path,
+    inputs: &TagInputs,
+    facts: Option<&RepoFacts>,
+    notes: &mut Vec<String>,
+) -> Result<Tree> {
+    let mut loader = Loader::new(files, sources);
+    let layer = Layer::load(&mut loader, env_file, LayerKind::Environment)?;
+    let Some(spec) = layer.tags.as_ref() else {
+        return Ok(pipeline::compile(&mut loader, name, env_file, inputs, facts)?.render());
+    };
+    match pipeline::decide_tag(spec, inputs, facts) {
+        Ok(decision) => {
+            let fixed = TagInputs {
+                explicit_tag: Some(decision.tag),
+                version: None,
+                rc: None,
+                ..inputs.clone()
+            };
+            Ok(pipeline::compile(&mut loader, name, env_file, &fixed, facts)?.render())
+        }
+        Err(e) => {
+            let reason = e.to_string();
+            let reason = reason.lines().next().unwrap_or("");
+            notes.push(format!(
+                "no image tag could be decided for {name} ({reason}); its owned images keep the tags written in the source on both sides (give --tag, --rc or --version to set one)"
+            ));
+            let build = overlay::build(&mut loader, env_file)?;
+            let compiled = Compiled {
+                name: name.to_string(),
+                build,
+                meta: Metadata {
+                    environment: name.to_string(),
+                    ..Metadata::default()
+                },
+            };
+            Ok(compiled.render())
+        }
+    }
+}

@@ -1,0 +1,21 @@
+//! Command bodies that grew too large for `lib.rs`: `render --rev/--commit/--push` and `diff`.
+
+pub mod commit;
+pub mod diff;
+
+use std::io::Write;
+
+use crate::error::{Error, Result};
+
+fn write(out: &mut dyn Write, text: &str) -> Result<()> {
+    out.write_all(text.as_bytes())
+        .map_err(|source| Error::Write {
+            path: "standard output".into(),
+            source,
+        })
+}
+
+/// The first 12 characters of a commit id.
+fn short(id: &str) -> &str {
+    id.get(..12).unwrap_or(id)
+}

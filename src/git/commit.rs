@@ -1,0 +1,631 @@
+//! The git stage's first half: a rendered [`Tree`] written as a commit on an environment branch, from
+//! objects only. The working tree, the index and HEAD are never read or written; the tree is built fresh
+//! from the rendered files, so files of removed resources disappear.
+//!
+//! A commit is deterministic: the same tree, parent, message, identity and dates give the same id. The
+//! identity and dates come from `GIT_AUTHOR_*`/`GIT_COMMITTER_*` and `SOURCE_DATE_EPOCH` when set (see
+//! [`Identity`]), else from the repository's `user.name`/`user.email` and the clock.
+
+use std::collections::BTreeMap;
+
+use git2::{Oid, Repository, Signature, Time};
+
+use crate::error::{Error, Result};
+use crate::render::{Metadata, Tree, METADATA_FILE};
+
+use super::{git_error, GitEnv};
+
+/// The README written at the root of every environment branch.
+pub const README_FILE: &str = "README.md";
+
+/// Files at the root of a rendered branch that record where the manifests came from. A render whose
+/// manifests equal the branch tip's is not committed even when these differ (a new source commit that
+/// changes nothing in the environment makes no commit for Argo CD to sync).
+pub const PROVENANCE_FILES: [&str; 2] = [METADATA_FILE, README_FILE];
+
+/// The default branch of an environment: the layout Argo CD's source hydrator uses.
+pub fn default_branch(env: &str) -> String {
+    format!("environments/{env}")
+}
+
+/// Who made a commit and when.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Person {
+    pub name: String,
+    pub email: String,
+    /// Seconds since the epoch and the offset from UTC in minutes; `None` for now.
+    pub time: Option<(i64, i32)>,
+}
+
+/// The author and committer of a render commit.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Identity {
+    pub author: Person,
+    pub committer: Person,
+}
+
+const FALLBACK_NAME: &str = "openim-gitops";
+const FALLBACK_EMAIL: &str = "openim-gitops@localhost";
+
+impl Identity {
+    /// As git decides it: `GIT_AUTHOR_NAME`/`_EMAIL`/`_DATE` and `GIT_COMMITTER_*` win, then the
+    /// repository's `user.name` and `user.email`, then `openim-gitops`. A date not given falls back to
+    /// `SOURCE_DATE_EPOCH`, then to the clock.
+    pub fn resolve(repo: &Repository, env: &GitEnv) -> Result<Identity> {
+        let config = repo.config().ok();
+        let from_config = |key: &str| config.as_ref().and_then(|c| c.get_string(key).ok());
+        let epoch = match env.get("SOURCE_DATE_EPOCH") {
+            Some(v) => Some((
+                v.trim().parse::<i64>().map_err(|_| {
+                    Error::usage(format!(
+                        "SOURCE_DATE_EPOCH `{v}` is not a number of seconds"
+                    ))
+                })?,
+                0,
+            )),
+            None => None,
+        };
+        let person = |role: &str| -> Result<Person> {
+            let var = |what: &str| env.get(&format!("GIT_{role}_{what}")).map(str::to_string);
+            let time = match var("DATE") {
+                Some(text) => Some(parse_date(&text).ok_or_else(|| {
+                    Error::usage(format!("GIT_{role}_DATE `{text}` is not a date git reads")).help(
+                        "use `@<seconds> <+hhmm>`, ISO 8601 (2024-05-01T12:00:00Z) or RFC 2822",
+                    )
+                })?),
+                None => epoch,
+            };
+            Ok(Person {
+                name: var("NAME")
+                    .or_else(|| from_config("user.name"))
+                    .unwrap_or_else(|| FALLBACK_NAME.to_string()),
+                email: var("EMAIL")
+                    .or_else(|| from_config("user.email"))
+                    .unwrap_or_else(|| FALLBACK_EMAIL.to_string()),
+                time,
+            })
+        };
+        Ok(Identity {
+            author: person("AUTHOR")?,
+            committer: person("COMMITTER")?,
+        })
+    }
+}
+
+fn signature(p: &Person) -> Result<Signature<'static>> {
+    let sig = match p.time {
+        Some((secs, offset)) => Signature::new(&p.name, &p.email, &Time::new(secs, offset)),
+        None => Signature::now(&p.name, &p.email),
+    };
+    sig.map_err(|e| {
+        Error::usage(format!(
+            "`{} <{}>` is not a usable commit identity: {}",
+            p.name,
+            p.email,
+            e.message()
+        ))
+    })
+}
+
+/// Reads a date in one of the forms git takes in `GIT_*_DATE`: its internal `[@]<seconds> <+hhmm>`,
+/// ISO 8601 (`2024-05-01T12:00:00Z`, `2024-05-01 12:00:00 +0200`) or RFC 2822
+/// (`Wed, 01 May 2024 12:00:00 +0200`). Returns seconds since the epoch and the UTC offset in minutes.
+pub fn parse_date(text: &str) -> Option<(i64, i32)> {
+    let text = text.trim();
+    let parts: Vec<&str> = text.split_whitespace().collect();
+    // Internal: @1700000000 +0100, or the seconds alone.
+    if let Some(first) = parts.first() {
+        let digits = first.strip_prefix('@').unwrap_or(first);
+        if !digits.is_empty() && digits.bytes().all(|b| b.is_ascii_digit()) && parts.len() <= 2 {
+            let secs = digits.parse().ok()?;
+            let offset = match parts.get(1) {
+                Some(z) => parse_offset(z)?,
+                None => 0,
+            };
+            return Some((secs, offset));
+        }
+    }
+    if text.contains(',') || parts.len() >= 4 {
+        return parse_rfc2822(&parts);
+    }
+    parse_iso(text)
+}
+
+fn parse_offset(z: &str) -> Option<i32> {
+    if z == "Z" || z == "z" || z == "UTC" || z == "GMT" {
+        return Some(0);
+    }
+    let (sign, rest) = match z.as_bytes().first()? {
+        b'+' => (1, &z[1..]),
+        b'-' => (-1, &z[1..]),
+        _ => return None,
+    };
+    let digits: String = rest.chars().filter(|c| *c != ':').collect();
+    if digits.len() != 4 || !digits.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    let h: i32 = digits[..2].parse().ok()?;
+    let m: i32 = digits[2..].parse().ok()?;
+    (h < 24 && m < 60).then_some(sign * (h * 60 + m))
+}
+
+fn days_from_civil(y: i64, m: u32, d: u32) -> i64 {
+    let y = if m <= 2 { y - 1 } else { y };
+    let era = if y >= 0 { y } else { y - 399 } / 400;
+    let yoe = y - era * 400;
+    let mp = i64::from((m + 9) % 12);
+    let doy = (153 * mp + 2) / 5 + i64::from(d) - 1;
+    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
+    era * 146_097 + doe - 719_468
+}
+
+fn epoch_of(y: i64, mo: u32, d: u32, h: u32, mi: u32, s: u32, offset: i32) -> Option<(i64, i32)> {
+    if !(1..=12).contains(&mo) || !(1..=31).contains(&d) || h > 23 || mi > 59 || s > 60 {
+        return None;
+    }
+    let local = days_from_civil(y, mo, d) * 86_400 + i64::from(h * 3600 + mi * 60 + s);
+    Some((local - i64::from(offset) * 60, offset))
+}
+
+fn parse_hms(t: &str) -> Option<(u32, u32, u32)> {
+    let mut it = t.split(':');
+    let h = it.next()?.parse().ok()?;
+    let m = it.next()?.parse().ok()?;
+    let s = match it.next() {
+        Some(s) => s.split('.').next()?.parse().ok()?,
+        None => 0,
+    };
+    it.next().is_none().then_some((h, m, s))
+}
+
+fn parse_iso(text: &str) -> Option<(i64, i32)> {
+    let (date, rest) = match text.find(['T', ' ']) {
+        Some(i) => (&text[..i], text[i + 1..].trim()),
+        None => (text, ""),
+    };
+    let mut d = date.split('-');
+    let y: i64 = d.next()?.parse().ok()?;
+    let mo: u32 = d.next()?.parse().ok()?;
+    let day: u32 = d.next()?.parse().ok()?;
+    if d.next().is_some() {
+        return None;
+    }
+    if rest.is_empty() {
+        return epoch_of(y, mo, day, 0, 0, 0, 0);
+    }
+    // The zone: a trailing `Z`, or `+hh:mm`/`-hhmm` after the time, with or without a space.
+    let (time, zone) = if let Some(t) = rest.strip_suffix(['Z', 'z']) {
+        (t.trim(), "Z")
+    } else if let Some(i) = rest.rfind(['+', '-']) {
+        (rest[..i].trim(), rest[i..].trim())
+    } else {
+        (rest, "Z")
+    };
+    let (h, mi, s) = parse_hms(time)?;
+    epoch_of(y, mo, day, h, mi, s, parse_offset(zone)?)
+}
+
+fn parse_rfc2822(parts: &[&str]) -> Option<(i64, i32)> {
+    // [Day,] DD Mon YYYY HH:MM[:SS] +hhmm
+    let parts: Vec<&str> = match parts.first() {
+        Some(p) if p.ends_with(',') => parts[1..].to_vec(),
+        _ => parts.to_vec(),
+    };
+    let [day, month, year, time, zone] = parts[..] else {
+        return None;
+    };
+    const MONTHS: [&str; 12] = [
+        "jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec",
+    ];
+    let month = month.get(..3)?.to_ascii_lowercase();
+    let mo = MONTHS.iter().position(|m| *m == month)? as u32 + 1;
+    let (h, mi, s) = parse_hms(time)?;
+    epoch_of(
+        year.parse().ok()?,
+        mo,
+        day.parse().ok()?,
+        h,
+        mi,
+        s,
+        parse_offset(zone)?,
+    )
+}
+
+/// What a render commit records besides its files.
+pub struct Provenance<'a> {
+    pub meta: &'a Metadata,
+    /// `openim-gitops X.Y.Z`.
+    pub tool: String,
+}
+
+impl Provenance<'_> {
+    pub fn new(meta: &Metadata) -> Provenance<'_> {
+        Provenance {
+            meta,
+            tool: format!("openim-gitops {}", env!("CARGO_PKG_VERSION")),
+        }
+    }
+
+    fn source(&self) -> &str {
+        self.meta
+            .source_commit
+            .as_deref()
+            .unwrap_or("unknown (no commit)")
+    }
+
+    fn tags(&self) -> String {
+        if self.meta.tags.is_empty() {
+            return "none".to_string();
+        }
+        self.meta
+            .tags
+            .iter()
+            .map(|(image, tag)| format!("{image}={tag}"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    }
+
+    /// The commit message: a subject, then trailers a tool can read back (`git interpret-trailers`).
+    pub fn message(&self) -> String {
+        let env = &self.meta.environment;
+        let subject = match &self.meta.source_commit {
+            Some(c) => format!("Render {env} from {}", c.get(..12).unwrap_or(c)),
+            None => format!("Render {env}"),
+        };
+        format!(
+            "{subject}\n\nSource-Commit: {}\nEnvironment: {env}\nImage-Tags: {}\nTool-Version: {}\n",
+            self.source(),
+            self.tags(),
+            self.tool
+        )
+    }
+
+    /// The README at the root of the branch.
+    pub fn readme(&self) -> String {
+        let env = &self.meta.environment;
+        format!(
+            "# Rendered manifests of environment `{env}`\n\n\
+             Generated by {} from source commit `{}`, environment `{env}`.\n\n\
+             **Do not edit this branch.** Every render replaces its whole tree: change the environment in the \
+             source repository (`environments/`) and render again (`openim-gitops render --env {env} --commit`).\n\n\
+             One file per resource (`<namespace>/<kind>/<name>.yaml`, `_cluster/` for cluster-scoped ones); \
+             `{METADATA_FILE}` records the source commit, the image tags and the tool version.\n",
+            self.tool,
+            self.source(),
+        )
+    }
+}
+
+/// A commit ready to be written on any parent: its tree, message and signatures.
+pub struct Prepared {
+    pub tree: Oid,
+    pub message: String,
+    author: Signature<'static>,
+    committer: Signature<'static>,
+}
+
+impl Prepared {
+    /// The commit object on `parent` (written to the object database, no reference moved).
+    pub fn commit_on(&self, repo: &Repository, parent: Option<Oid>) -> Result<Oid> {
+        let tree = repo
+            .find_tree(self.tree)
+            .map_err(|e| git_error("cannot read the tree just written", e))?;
+        let parent = match parent {
+            Some(p) => Some(
+                repo.find_commit(p)
+                    .map_err(|e| git_error("cannot read the branch tip", e))?,
+            ),
+            None => None,
+        };
+        let parents: Vec<&git2::Commit<'_>> = parent.iter().collect();
+        repo.commit(
+            None,
+            &self.author,
+            &self.committer,
+            &self.message,
+            &tree,
+            &parents,
+        )
+        .map_err(|e| git_error("cannot write the commit", e))
+    }
+}
+
+/// Writes the tree (the rendered files plus the README) and prepares the commit.
+pub fn prepare(
+    repo: &Repository,
+    tree: &Tree,
+    provenance: &Provenance<'_>,
+    identity: &Identity,
+) -> Result<Prepared> {
+    let mut files: BTreeMap<&str, &[u8]> = tree
+        .files
+        .iter()
+        .map(|(p, b)| (p.as_str(), b.as_slice()))
+        .collect();
+    let readme = provenance.readme();
+    files.insert(README_FILE, readme.as_bytes());
+    Ok(Prepared {
+        tree: write_tree(repo, &files)?,
+        message: provenance.message(),
+        author: signature(&identity.author)?,
+        committer: signature(&identity.committer)?,
+    })
+}
+
+enum Entry<'a> {
+    File(&'a [u8]),
+    Dir(BTreeMap<&'a str, Entry<'a>>),
+}
+
+/// Writes `files` (path with `/` -> bytes) as a tree object and returns its id.
+pub fn write_tree(repo: &Repository, files: &BTreeMap<&str, &[u8]>) -> Result<Oid> {
+    let mut root: BTreeMap<&str, Entry<'_>> = BTreeMap::new();
+    for (path, bytes) in files {
+        let parts: Vec<&str> = path.split('/').collect();
+        if parts
+            .iter()
+            .any(|p| p.is_empty() || *p == "." || *p == ".." || p.eq_ignore_ascii_case(".git"))
+        {
+            return Err(Error::Git(format!(
+                "`{path}` cannot be a path in a git tree"
+            )));
+        }
+        let (name, dirs) = match parts.split_last() {
+            Some(split) => split,
+            None => continue,
+        };
+        let mut level = &mut root;
+        for d in dirs {
+            let entry = level
+                .entry(d)
+                .or_insert_with(|| Entry::Dir(BTreeMap::new()));
+            level = match entry {
+                Entry::Dir(m) => m,
+                Entry::File(_) => {
+                    return Err(Error::Git(format!(
+                        "`{path}` lies under a file of the same name"
+                    )))
+                }
+            };
+        }
+        if level.insert(name, Entry::File(bytes)).is_some() {
+            return Err(Error::Git(format!("`{path}` is both a file and a folder")));
+        }
+    }
+    write_level(repo, &root)
+}
+
+fn write_level(repo: &Repository, level: &BTreeMap<&str, Entry<'_>>) -> Result<Oid> {
+    let mut builder = repo
+        .treebuilder(None)
+        .map_err(|e| git_error("cannot build a tree", e))?;
+    for (name, entry) in level {
+        let (oid, mode) = match entry {
+            Entry::File(bytes) => (
+                repo.blob(bytes)
+                    .map_err(|e| git_error("cannot write a file object", e))?,
+                0o100644,
+            ),
+            Entry::Dir(sub) => (write_level(repo, sub)?, 0o040000),
+        };
+        builder
+            .insert(name, oid, mode)
+            .map_err(|e| git_error(&format!("cannot add `{name}` to a tree"), e))?;
+    }
+    builder
+        .write()
+        .map_err(|e| git_error("cannot write a tree", e))
+}
+
+/// True when two root trees hold the same manifests: equal but for the provenance files.
+pub fn same_manifests(repo: &Repository, a: Oid, b: Oid) -> Result<bool> {
+    if a == b {
+        return Ok(true);
+    }
+    let read = |id: Oid| -> Result<BTreeMap<Vec<u8>, (Oid, i32)>> {
+        let tree = repo
+            .find_tree(id)
+            .map_err(|e| git_error("cannot read a tree", e))?;
+        Ok(tree
+            .iter()
+            .filter(|e| {
+                !PROVENANCE_FILES
+                    .iter()
+                    .any(|p| p.as_bytes() == e.name_bytes())
+            })
+            .map(|e| (e.name_bytes().to_vec(), (e.id(), e.filemode())))
+            .collect())
+    };
+    Ok(read(a)? == read(b)?)
+}
+
+/// The tree of a commit.
+pub fn tree_of(repo: &Repository, commit: Oid) -> Result<Oid> {
+    repo.find_commit(commit)
+        .map(|c| c.tree_id())
+        .map_err(|e| git_error("cannot read a commit", e))
+}
+
+/// `refs/heads/<branch>`, checked.
+pub fn branch_ref(branch: &str) -> Result<String> {
+    let name = format!("refs/heads/{branch}");
+    if branch.is_empty() || !git2::Reference::is_valid_name(&name) {
+        return Err(Error::usage(format!(
+            "`{branch}` is not a valid branch name"
+        )));
+    }
+    Ok(name)
+}
+
+/// The commit a local branch points at, if the branch exists.
+pub fn local_tip(repo: &Repository, branch: &str) -> Result<Option<Oid>> {
+    let name = branch_ref(branch)?;
+    match repo.find_reference(&name) {
+        Ok(r) => Ok(Some(
+            r.peel_to_commit()
+                .map_err(|e| git_error(&format!("branch {branch} does not point at a commit"), e))?
+                .id(),
+        )),
+        Err(e) if e.code() == git2::ErrorCode::NotFound => Ok(None),
+        Err(e) => Err(git_error(&format!("cannot read branch {branch}"), e)),
+    }
+}
+
+/// Refuses a branch that is checked out in this repository or one of its worktrees: moving it would
+/// leave that working tree out of step with its branch.
+pub fn refuse_checked_out(repo: &Repository, branch: &str) -> Result<()> {
+    let name = branch_ref(branch)?;
+    let mut heads = Vec::new();
+    if let Ok(head) = repo.find_reference("HEAD") {
+        heads.push((
+            head.symbolic_target().ok().flatten().map(str::to_string),
+            repo.workdir().map(|p| p.to_path_buf()),
+        ));
+    }
+    if let Ok(names) = repo.worktrees() {
+        for wt in names.iter().flatten().flatten() {
+            if let Ok(wt) = repo.find_worktree(wt) {
+                if let Ok(r) = Repository::open_from_worktree(&wt) {
+                    if let Ok(head) = r.find_reference("HEAD") {
+                        heads.push((
+                            head.symbolic_target().ok().flatten().map(str::to_string),
+                            Some(wt.path().to_path_buf()),
+                        ));
+                    }
+                }
+            }
+        }
+    }
+    for (target, dir) in heads {
+        if target.as_deref() == Some(name.as_str()) {
+            let dir = dir
+                .map(|d| crate::node::display_path(&d))
+                .unwrap_or_else(|| "the repository".to_string());
+            return Err(Error::usage(format!(
+                "branch {branch} is checked out in {dir}: committing the render to it would leave that working tree behind"
+            ))
+            .help("switch that working tree to another branch, or commit to another branch with --branch"));
+        }
+    }
+    Ok(())
+}
+
+/// Moves `branch` from `old` to `new` (creating it when `old` is `None`), failing if someone else
+/// moved it in between.
+pub fn set_branch(
+    repo: &Repository,
+    branch: &str,
+    old: Option<Oid>,
+    new: Oid,
+    why: &str,
+) -> Result<()> {
+    let name = branch_ref(branch)?;
+    let result = match old {
+        Some(old) => repo.reference_matching(&name, new, true, old, why),
+        None => repo.reference(&name, new, false, why),
+    };
+    result
+        .map(|_| ())
+        .map_err(|e| git_error(&format!("cannot move branch {branch}"), e))
+}
+
+/// Puts `branch` back where it was (or deletes it, if it did not exist) after a failed push.
+pub fn restore_branch(repo: &Repository, branch: &str, old: Option<Oid>) -> Result<()> {
+    let name = branch_ref(branch)?;
+    match old {
+        Some(old) => repo
+            .reference(
+                &name,
+                old,
+                true,
+                "openim-gitops: push failed, branch restored",
+            )
+            .map(|_| ())
+            .map_err(|e| git_error(&format!("cannot restore branch {branch}"), e)),
+        None => match repo.find_reference(&name) {
+            Ok(mut r) => r
+                .delete()
+                .map_err(|e| git_error(&format!("cannot remove branch {branch}"), e)),
+            Err(_) => Ok(()),
+        },
+    }
+}
+
+/// What committing a render did.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Committed {
+    /// A new commit on the branch.
+    Created { commit: Oid, parent: Option<Oid> },
+    /// The manifests equal the tip's: no commit.
+    Unchanged { tip: Oid },
+}
+
+/// Commits a rendered tree on the local `branch` (objects and that one reference only).
+pub fn commit_tree(
+    repo: &Repository,
+    branch: &str,
+    tree: &Tree,
+    provenance: &Provenance<'_>,
+    identity: &Identity,
+) -> Result<Committed> {
+    refuse_checked_out(repo, branch)?;
+    let tip = local_tip(repo, branch)?;
+    let prepared = prepare(repo, tree, provenance, identity)?;
+    if let Some(tip) = tip {
+        if same_manifests(repo, tree_of(repo, tip)?, prepared.tree)? {
+            return Ok(Committed::Unchanged { tip });
+        }
+    }
+    let commit = prepared.commit_on(repo, tip)?;
+    set_branch(
+        repo,
+        branch,
+        tip,
+        commit,
+        &format!("openim-gitops: render {}", provenance.meta.environment),
+    )?;
+    Ok(Committed::Created {
+        commit,
+        parent: tip,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dates_in_the_forms_git_takes() {
+        assert_eq!(parse_date("@1700000000 +0000"), Some((1_700_000_000, 0)));
+        assert_eq!(parse_date("1700000000 +0130"), Some((1_700_000_000, 90)));
+        assert_eq!(parse_date("1700000000"), Some((1_700_000_000, 0)));
+        assert_eq!(parse_date("2023-11-14T22:13:20Z"), Some((1_700_000_000, 0)));
+        assert_eq!(
+            parse_date("2023-11-14T23:13:20+01:00"),
+            Some((1_700_000_000, 60))
+        );
+        assert_eq!(
+            parse_date("2023-11-14 23:13:20 +0100"),
+            Some((1_700_000_000, 60))
+        );
+        assert_eq!(
+            parse_date("Tue, 14 Nov 2023 22:13:20 +0000"),
+            Some((1_700_000_000, 0))
+        );
+        assert_eq!(parse_date("1970-01-01"), Some((0, 0)));
+        assert_eq!(parse_date("yesterday"), None);
+        assert_eq!(parse_date("2023-13-01T00:00:00Z"), None);
+    }
+
+    #[test]
+    fn a_path_that_cannot_be_in_a_tree_is_an_error() {
+        let dir = tempfile::tempdir().unwrap();
+        let repo = Repository::init(dir.path()).unwrap();
+        for bad in ["a/../b.yaml", "a//b.yaml", ".git/config", "/abs.yaml"] {
+            let files = BTreeMap::from([(bad, b"x".as_slice())]);
+            assert!(write_tree(&repo, &files).is_err(), "{bad}");
+        }
+        let files = BTreeMap::from([("a", b"x".as_slice()), ("a/b", b"y".as_slice())]);
+        assert!(write_tree(&repo, &files).is_err());
+    }
+}

@@ -1,0 +1,386 @@
+//! `render --commit` and `render --rev` on real repositories in temporary folders.
+
+mod common;
+
+use common::*;
+
+const DEPLOYMENT: &str = "openim-dev/deployment/api.yaml";
+
+fn commit_dev(r: &Repo) -> std::process::Output {
+    run(
+        r.path(),
+        &["render", "--env", "dev", "--commit", "--tag", "t1"],
+    )
+}
+
+#[test]
+fn first_commit_on_a_new_branch() {
+    let r = source_repo();
+    let source = r.repo.head().unwrap().target().unwrap();
+    let o = commit_dev(&r);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    assert!(
+        String::from_utf8_lossy(&o.stdout).contains("first commit of the branch"),
+        "{}",
+        text(&o)
+    );
+
+    let tip = tip(&r.repo, "environments/dev").expect("the branch exists");
+    let commit = r.repo.find_commit(tip).unwrap();
+    assert_eq!(commit.parent_count(), 0);
+    let message = commit.message().unwrap();
+    assert!(
+        message.contains(&format!("Source-Commit: {source}")),
+        "{message}"
+    );
+    assert!(message.contains("\nEnvironment: dev\n"), "{message}");
+    assert!(
+        message.contains("\nImage-Tags: openim/openim-api=t1\n"),
+        "{message}"
+    );
+    assert!(
+        message.contains(&format!(
+            "\nTool-Version: openim-gitops {}\n",
+            env!("CARGO_PKG_VERSION")
+        )),
+        "{message}"
+    );
+    assert_eq!(commit.author().name().ok(), Some("Render Bot"));
+    assert_eq!(commit.time().seconds(), 1_700_000_000);
+
+    let files = files_of(&r.repo, tip);
+    let readme = String::from_utf8(files["README.md"].clone()).unwrap();
+    assert!(
+        readme.contains("Do not edit")
+            && readme.contains(&source.to_string())
+            && readme.contains("`dev`")
+    );
+    let meta = String::from_utf8(files["hydrator.metadata"].clone()).unwrap();
+    assert!(meta.contains(&source.to_string()), "{meta}");
+    assert!(String::from_utf8_lossy(&files[DEPLOYMENT]).contains("openim/openim-api:t1"));
+    // Exactly what `render` writes to disk, plus the README.
+    let out = tempfile::tempdir().unwrap();
+    let o = run(
+        r.path(),
+        &[
+            "render",
+            "--env",
+            "dev",
+            "--tag",
+            "t1",
+            "--out",
+            out.path().to_str().unwrap(),
+        ],
+    );
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    let mut on_disk: Vec<_> = snapshot(&out.path().join("dev"))
+        .into_iter()
+        .map(|(p, b)| (p.to_string_lossy().into_owned(), b))
+        .collect();
+    on_disk.push(("README.md".to_string(), files["README.md"].clone()));
+    on_disk.sort();
+    assert_eq!(files.into_iter().collect::<Vec<_>>(), on_disk);
+}
+
+#[test]
+fn an_unchanged_render_makes_no_commit() {
+    let r = source_repo();
+    assert_eq!(commit_dev(&r).status.code(), Some(0));
+    let first = tip(&r.repo, "environments/dev").unwrap();
+    let o = commit_dev(&r);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    assert!(
+        String::from_utf8_lossy(&o.stdout).contains("unchanged dev"),
+        "{}",
+        text(&o)
+    );
+    assert_eq!(tip(&r.repo, "environments/dev"), Some(first));
+
+    // A new source commit that changes no manifest makes no commit either.
+    std::fs::write(r.path().join("NOTES.md"), "unrelated\n").unwrap();
+    commit_all(&r, "notes", 1_600_000_100);
+    let o = commit_dev(&r);
+    assert!(
+        String::from_utf8_lossy(&o.stdout).contains("unchanged dev"),
+        "{}",
+        text(&o)
+    );
+    assert_eq!(tip(&r.repo, "environments/dev"), Some(first));
+
+    // A changed tag does.
+    let o = run(
+        r.path(),
+        &["render", "--env", "dev", "--commit", "--tag", "t2"],
+    );
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    let second = tip(&r.repo, "environments/dev").unwrap();
+    assert_ne!(second, first);
+    assert_eq!(
+        r.repo.find_commit(second).unwrap().parent_id(0).unwrap(),
+        first
+    );
+}
+
+#[test]
+fn files_of_a_removed_resource_disappear() {
+    let r = source_repo();
+    assert_eq!(commit_dev(&r).status.code(), Some(0));
+    let first = tip(&r.repo, "environments/dev").unwrap();
+    assert!(files_of(&r.repo, first).contains_key("openim-dev/role/discovery.yaml"));
+    std::fs::remove_file(r.path().join("environments/base/rbac.yaml")).unwrap();
+    let o = commit_dev(&r);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    let second = tip(&r.repo, "environments/dev").unwrap();
+    let files = files_of(&r.repo, second);
+    assert!(
+        !files.contains_key("openim-dev/role/discovery.yaml"),
+        "{:?}",
+        files.keys()
+    );
+    assert!(!files.contains_key("openim-dev/rolebinding/api.yaml"));
+    assert!(files.contains_key(DEPLOYMENT));
+    assert_eq!(
+        r.repo.find_commit(second).unwrap().parent_id(0).unwrap(),
+        first
+    );
+}
+
+#[test]
+fn the_working_tree_index_and_head_are_untouched() {
+    let r = source_repo();
+    // A dirty working tree and a staged change, to see that neither is touched.
+    std::fs::write(r.path().join("untracked.txt"), "mine\n").unwrap();
+    std::fs::write(r.path().join("staged.txt"), "staged\n").unwrap();
+    let mut index = r.repo.index().unwrap();
+    index.add_path(std::path::Path::new("staged.txt")).unwrap();
+    index.write().unwrap();
+    let head_before = std::fs::read(r.path().join(".git/HEAD")).unwrap();
+    let head_commit = r.repo.head().unwrap().target();
+    let index_before = std::fs::read(r.path().join(".git/index")).unwrap();
+    let files_before = snapshot(r.path());
+
+    let o = commit_dev(&r);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    assert!(tip(&r.repo, "environments/dev").is_some());
+
+    assert_eq!(
+        std::fs::read(r.path().join(".git/HEAD")).unwrap(),
+        head_before
+    );
+    assert_eq!(r.repo.head().unwrap().target(), head_commit);
+    assert_eq!(
+        std::fs::read(r.path().join(".git/index")).unwrap(),
+        index_before
+    );
+    assert_eq!(snapshot(r.path()), files_before);
+    assert!(!r.path().join("rendered").exists());
+}
+
+#[test]
+fn identical_inputs_give_identical_commit_ids() {
+    let a = source_repo();
+    let b = source_repo();
+    assert_eq!(
+        a.repo.head().unwrap().target(),
+        b.repo.head().unwrap().target()
+    );
+    assert_eq!(commit_dev(&a).status.code(), Some(0));
+    assert_eq!(commit_dev(&b).status.code(), Some(0));
+    let (ta, tb) = (
+        tip(&a.repo, "environments/dev"),
+        tip(&b.repo, "environments/dev"),
+    );
+    assert!(ta.is_some());
+    assert_eq!(ta, tb);
+
+    // SOURCE_DATE_EPOCH alone fixes the dates too.
+    let c = source_repo();
+    let d = source_repo();
+    for r in [&c, &d] {
+        let home = tempfile::tempdir().unwrap();
+        let o = bin(r.path(), home.path())
+            .env("SOURCE_DATE_EPOCH", "1700000000")
+            .args(["render", "--env", "dev", "--commit", "--tag", "t1"])
+            .output()
+            .unwrap();
+        assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    }
+    let tc = tip(&c.repo, "environments/dev").unwrap();
+    assert_eq!(Some(tc), tip(&d.repo, "environments/dev"));
+    let commit = c.repo.find_commit(tc).unwrap();
+    assert_eq!(commit.committer().when().seconds(), 1_700_000_000);
+    assert_eq!(commit.author().name().ok(), Some("openim-gitops"));
+}
+
+#[test]
+fn rev_renders_an_older_revision_without_a_checkout() {
+    let r = source_repo();
+    let old = r.repo.head().unwrap().target().unwrap();
+    let api = r.path().join("environments/dev/env.yaml");
+    let text_before = std::fs::read_to_string(&api).unwrap();
+    std::fs::write(&api, text_before.replace("count: 2", "count: 5")).unwrap();
+    let new = commit_all(&r, "five replicas", 1_600_000_200);
+    let files_before = snapshot(r.path());
+
+    let out = tempfile::tempdir().unwrap();
+    let o = run(
+        r.path(),
+        &[
+            "render",
+            "--env",
+            "dev",
+            "--tag",
+            "t1",
+            "--rev",
+            "HEAD~1",
+            "--out",
+            out.path().to_str().unwrap(),
+        ],
+    );
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    let deployment = std::fs::read_to_string(out.path().join("dev").join(DEPLOYMENT)).unwrap();
+    assert!(deployment.contains("replicas: 2"), "{deployment}");
+    let meta = std::fs::read_to_string(out.path().join("dev/hydrator.metadata")).unwrap();
+    assert!(meta.contains(&old.to_string()), "{meta}");
+    // HEAD renders the new count; the working tree was never checked out.
+    let o = run(
+        r.path(),
+        &[
+            "render",
+            "--env",
+            "dev",
+            "--tag",
+            "t1",
+            "--rev",
+            &new.to_string(),
+            "--out",
+            out.path().to_str().unwrap(),
+        ],
+    );
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    let deployment = std::fs::read_to_string(out.path().join("dev").join(DEPLOYMENT)).unwrap();
+    assert!(deployment.contains("replicas: 5"), "{deployment}");
+    assert_eq!(snapshot(r.path()), files_before);
+
+    // And --rev with --commit records that revision as the source.
+    let o = run(
+        r.path(),
+        &[
+            "render", "--env", "dev", "--tag", "t1", "--rev", "HEAD~1", "--commit",
+        ],
+    );
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    let tip = tip(&r.repo, "environments/dev").unwrap();
+    let message = r
+        .repo
+        .find_commit(tip)
+        .unwrap()
+        .message()
+        .unwrap()
+        .to_string();
+    assert!(
+        message.contains(&format!("Source-Commit: {old}")),
+        "{message}"
+    );
+}
+
+#[test]
+fn a_missing_revision_is_a_usage_error() {
+    let r = source_repo();
+    let o = run(
+        r.path(),
+        &[
+            "render",
+            "--env",
+            "dev",
+            "--tag",
+            "t1",
+            "--rev",
+            "no-such-branch",
+        ],
+    );
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    assert!(
+        String::from_utf8_lossy(&o.stderr).contains("no-such-branch"),
+        "{}",
+        text(&o)
+    );
+}
+
+#[test]
+fn a_checked_out_branch_is_refused() {
+    let r = source_repo();
+    let o = run(
+        r.path(),
+        &[
+            "render", "--env", "dev", "--tag", "t1", "--commit", "--branch", "main",
+        ],
+    );
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    assert!(
+        String::from_utf8_lossy(&o.stderr).contains("checked out"),
+        "{}",
+        text(&o)
+    );
+}
+
+#[test]
+fn a_custom_branch_and_json_output() {
+    let r = source_repo();
+    let o = run(
+        r.path(),
+        &[
+            "render",
+            "--env",
+            "dev",
+            "--tag",
+            "t1",
+            "--commit",
+            "--branch",
+            "deploy/dev",
+            "--format",
+            "json",
+        ],
+    );
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let tip = tip(&r.repo, "deploy/dev").unwrap();
+    assert_eq!(v["status"], "committed");
+    assert_eq!(v["commit"], tip.to_string());
+    assert_eq!(v["branch"], "deploy/dev");
+}
+
+#[test]
+fn commit_flags_need_commit() {
+    let r = source_repo();
+    for flags in [&["--push"][..], &["--allow-findings"], &["--branch", "x"]] {
+        let mut args = vec!["render", "--env", "dev", "--tag", "t1"];
+        args.extend_from_slice(flags);
+        let o = run(r.path(), &args);
+        assert_eq!(o.status.code(), Some(2), "{flags:?}: {}", text(&o));
+    }
+}
+
+#[test]
+fn a_revision_renders_exactly_as_its_checkout() {
+    let r = source_repo();
+    let (disk, git) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    for (dir, extra) in [(&disk, None), (&git, Some("HEAD"))] {
+        let mut args = vec![
+            "render",
+            "--all",
+            "--tag",
+            "t1",
+            "--out",
+            dir.path().to_str().unwrap(),
+        ];
+        if let Some(rev) = extra {
+            args.extend(["--rev", rev]);
+        }
+        let o = run(r.path(), &args);
+        assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    }
+    let (a, b) = (snapshot(disk.path()), snapshot(git.path()));
+    assert!(a.len() > 5);
+    assert_eq!(a, b);
+}
