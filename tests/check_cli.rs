@@ -486,3 +486,36 @@ passwrod: {PLANTED}
         );
     }
 }
+
+#[test]
+fn an_environment_whose_tag_cannot_be_decided_is_checked_as_written() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    write(dir.path(), "environments/base/cm.yaml", CLEAN);
+    write(
+        dir.path(),
+        "environments/release/env.yaml",
+        "apiVersion: gitops.openim.io/v1
+kind: Environment
+metadata:
+  name: release
+namespace: openim
+resources:
+  - ../base
+tags:
+  rule: release
+  images:
+    - openim/openim-api
+",
+    );
+    // No git repository, no version tag: the pre-commit case. The check still runs.
+    let r = check(dir.path(), &[]);
+    assert_eq!(r.code, 0, "{}{}", r.stdout, r.stderr);
+    assert!(
+        r.stdout.contains("release: no findings in 1 resource"),
+        "{}",
+        r.stdout
+    );
+    // A tag given on the command line must hold.
+    let r = check(dir.path(), &["--tag", "latest"]);
+    assert_ne!(r.code, 0, "{}{}", r.stdout, r.stderr);
+}

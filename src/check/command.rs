@@ -144,9 +144,11 @@ pub fn collect(files: &dyn Files, sources: &mut Sources, opts: &Options<'_>) -> 
         for (name, file) in &envs {
             let build = match pipeline::compile(&mut loader, name, file, &inputs, facts.as_ref()) {
                 Ok(c) => c.build,
-                // A commit without a release tag is normal before the push (the pre-commit hook):
-                // check the images as the files tag them. A tag given on the command line must hold.
-                Err(e) if e.is_refusal() && !explicit => crate::overlay::build(&mut loader, file)?,
+                // The tag stage failed (no release tag on a commit before the push, no repository):
+                // the pre-commit hook still checks, with the images tagged as the files tag them.
+                // Building again reports any overlay error as compile would. A tag given on the
+                // command line must hold.
+                Err(_) if !explicit => crate::overlay::build(&mut loader, file)?,
                 Err(e) => return Err(e),
             };
             targets.push((Some(name.clone()), build.resources, Some(build.env)));
