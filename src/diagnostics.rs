@@ -358,9 +358,14 @@ fn summary_lines(report: &CheckReport) -> String {
         } else {
             format!(" ({} waived)", c.waived.len())
         };
+        let note = c
+            .note
+            .as_ref()
+            .map(|n| format!("\n  note: {n}"))
+            .unwrap_or_default();
         if c.findings.is_empty() {
             out.push_str(&format!(
-                "{name}: no findings in {}{waived}\n",
+                "{name}: no findings in {}{waived}{note}\n",
                 plural(c.resources, "resource")
             ));
             continue;
@@ -381,7 +386,7 @@ fn summary_lines(report: &CheckReport) -> String {
             parts.push(plural(infos, "note"));
         }
         out.push_str(&format!(
-            "{name}: {} in {} of {}{waived}\n",
+            "{name}: {} in {} of {}{waived}{note}\n",
             parts.join(", "),
             objects.len(),
             plural(c.resources, "resource")
@@ -493,6 +498,7 @@ pub fn findings_json(sources: &Sources, report: &CheckReport) -> serde_json::Val
                 "warnings": count(&c.findings, FindingSeverity::Warning),
                 "infos": count(&c.findings, FindingSeverity::Info),
                 "waived": c.waived.len(),
+                "note": c.note,
             })
         })
         .collect();

@@ -83,7 +83,7 @@ fn environments_are_checked_in_memory_with_a_summary_per_environment() {
         r.stdout
     );
     assert!(
-        r.stdout.contains("at policies/policy.yaml:16:23"),
+        r.stdout.contains("at policies/policy.yaml:18:23"),
         "{}",
         r.stdout
     );
@@ -132,7 +132,7 @@ fn json_lists_findings_with_places_and_a_summary() {
     assert_eq!(limits["file"], "environments/base/api.yaml");
     assert_eq!(limits["line"], 21);
     assert_eq!(limits["related"][0]["file"], "policies/policy.yaml");
-    assert_eq!(limits["related"][0]["line"], 10);
+    assert_eq!(limits["related"][0]["line"], 12);
     let waived = v["waived"].as_array().expect("waived");
     assert_eq!(waived.len(), 1);
     assert_eq!(waived[0]["code"], "resources/missing-readiness-probe");

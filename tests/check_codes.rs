@@ -53,7 +53,9 @@ fn rule_doc(code: &str) -> Option<String> {
         .chars()
         .take_while(|c| c.is_alphanumeric() || *c == '_')
         .collect();
-    let def = src.find(&format!("pub fn {name}("))?;
+    let def = src
+        .find(&format!("pub fn {name}("))
+        .or_else(|| src.find(&format!("\nfn {name}(")).map(|i| i + 1))?;
     let before: Vec<&str> = src[..def].lines().collect();
     let mut doc: Vec<&str> = before
         .iter()

@@ -25,6 +25,8 @@ pub struct Checked {
     pub resources: usize,
     pub findings: Vec<Finding>,
     pub waived: Vec<Waived>,
+    /// Something the reader should know about how it was checked.
+    pub note: Option<String>,
 }
 
 /// Everything one run found.
@@ -125,13 +127,21 @@ fn load_paths(loader: &mut Loader<'_>, paths: &[PathBuf]) -> Result<Vec<Resource
     Ok(out)
 }
 
+/// An environment compiled (or files loaded), owning what a [`Target`] borrows.
+struct Loaded {
+    env: Option<String>,
+    resources: Vec<Resource>,
+    layer: Option<crate::load::Layer>,
+    /// Why the tag stage did not run.
+    untagged: Option<String>,
+}
+
 /// Runs the checks and returns what they found (tool failures are errors).
 pub fn collect(files: &dyn Files, sources: &mut Sources, opts: &Options<'_>) -> Result<Report> {
     let mut loader = Loader::new(files, sources);
     let policy = load_policy(&mut loader, opts)?;
 
-    // (environment, resources, environment layer)
-    let mut targets: Vec<(Option<String>, Vec<Resource>, Option<crate::load::Layer>)> = Vec::new();
+    let mut targets: Vec<Loaded> = Vec::new();
     if opts.paths.is_empty() {
         let all = crate::load::find_environments(files, opts.root)?;
         let names: Vec<String> = all.iter().map(|(n, _)| n.clone()).collect();
@@ -142,16 +152,28 @@ pub fn collect(files: &dyn Files, sources: &mut Sources, opts: &Options<'_>) -> 
         let explicit =
             opts.tags.tag.is_some() || opts.tags.version.is_some() || opts.tags.rc.is_some();
         for (name, file) in &envs {
-            let build = match pipeline::compile(&mut loader, name, file, &inputs, facts.as_ref()) {
-                Ok(c) => c.build,
-                // The tag stage failed (no release tag on a commit before the push, no repository):
-                // the pre-commit hook still checks, with the images tagged as the files tag them.
-                // Building again reports any overlay error as compile would. A tag given on the
-                // command line must hold.
-                Err(_) if !explicit => crate::overlay::build(&mut loader, file)?,
-                Err(e) => return Err(e),
-            };
-            targets.push((Some(name.clone()), build.resources, Some(build.env)));
+            let (build, untagged) =
+                match pipeline::compile(&mut loader, name, file, &inputs, facts.as_ref()) {
+                    Ok(c) => (c.build, None),
+                    // The tag stage failed (no release tag on a commit before the push, no
+                    // repository): the pre-commit hook still checks, with the images tagged as the
+                    // files tag them. Building again reports any overlay error as compile would. A
+                    // tag given on the command line must hold.
+                    Err(e) if !explicit => {
+                        let why = match &e {
+                            Error::At(l) => l.message.clone(),
+                            other => other.to_string(),
+                        };
+                        (crate::overlay::build(&mut loader, file)?, Some(why))
+                    }
+                    Err(e) => return Err(e),
+                };
+            targets.push(Loaded {
+                env: Some(name.clone()),
+                resources: build.resources,
+                layer: Some(build.env),
+                untagged,
+            });
         }
     } else {
         if opts.envs.len() > 1 {
@@ -160,15 +182,21 @@ pub fn collect(files: &dyn Files, sources: &mut Sources, opts: &Options<'_>) -> 
             ));
         }
         let resources = load_paths(&mut loader, opts.paths)?;
-        targets.push((opts.envs.first().cloned(), resources, None));
+        targets.push(Loaded {
+            env: opts.envs.first().cloned(),
+            resources,
+            layer: None,
+            untagged: None,
+        });
     }
 
     let targets: Vec<Target<'_>> = targets
         .iter()
-        .map(|(env, resources, layer)| Target {
-            env: env.as_deref(),
-            resources,
-            layer: layer.as_ref(),
+        .map(|l| Target {
+            env: l.env.as_deref(),
+            resources: &l.resources,
+            layer: l.layer.as_ref(),
+            untagged: l.untagged.as_deref(),
         })
         .collect();
     Ok(check_targets(loader.sources, &policy, &targets, opts.today))
@@ -179,7 +207,14 @@ pub struct Target<'a> {
     pub env: Option<&'a str>,
     pub resources: &'a [Resource],
     pub layer: Option<&'a crate::load::Layer>,
+    /// Why no tag was applied, when the tag stage could not decide one: rules about the environment's
+    /// own tag do not run then.
+    pub untagged: Option<&'a str>,
 }
+
+/// The rule that compares owned images with the tag the environment's rule gives; meaningless when no
+/// tag was applied.
+const OWNED_TAG_RULE: &str = "images/owned-tag-rule";
 
 /// Checks resources that are already loaded or compiled (for example by `render --commit`, whose gate
 /// refuses a commit when the report's status is `Findings`), with a policy read by
@@ -195,7 +230,11 @@ pub fn check_targets(
     let mut ledger = Ledger::default();
     let mut checked = Vec::new();
     for t in targets {
-        let p = policy.resolve(t.env, &codes);
+        let mut p = policy.resolve(t.env, &codes);
+        if t.untagged.is_some() && codes.contains(&OWNED_TAG_RULE) {
+            p.severities
+                .insert(OWNED_TAG_RULE.to_string(), (None, None));
+        }
         let ctx = Context {
             env: t.env,
             resources: t.resources,
@@ -210,6 +249,9 @@ pub fn check_targets(
             resources: t.resources.len(),
             findings,
             waived,
+            note: t.untagged.map(|why| {
+                format!("no image tag applied ({why}); images checked as the files tag them")
+            }),
         });
     }
     let base = policy.resolve(None, &codes);

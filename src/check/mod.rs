@@ -5,12 +5,17 @@
 //!
 //! Codes are public API: never reuse or silently rename one. `tests/check_codes.rs` snapshots the list.
 
+pub mod apiserver;
 pub mod command;
+pub mod images;
 pub mod k8s;
+pub mod netpol;
 pub mod policy;
 pub mod policy_file;
+pub mod refs;
 pub mod resources;
 pub mod schema;
+pub mod secrets;
 pub mod vendored;
 
 use crate::load::Layer;
@@ -75,7 +80,15 @@ pub struct Rule {
 
 /// Every rule, in code order.
 pub fn rules() -> Vec<&'static Rule> {
-    let families: &[&[Rule]] = &[schema::RULES, resources::RULES, policy::RULES];
+    let families: &[&[Rule]] = &[
+        images::RULES,
+        netpol::RULES,
+        policy::RULES,
+        refs::RULES,
+        resources::RULES,
+        schema::RULES,
+        secrets::RULES,
+    ];
     let mut all: Vec<&'static Rule> = families.iter().flat_map(|f| f.iter()).collect();
     all.sort_by_key(|r| r.code);
     all

@@ -89,6 +89,17 @@ pub struct External {
     pub keys: Vec<String>,
 }
 
+/// A NetworkPolicy that may open traffic to or from everything (an `ipBlock` of `0.0.0.0/0`, a rule
+/// without peers, a lone `namespaceSelector: {}`): `netpol/allow-all` stays quiet about it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct AllowAll {
+    pub name: String,
+    /// Empty: any namespace.
+    pub namespace: String,
+    /// The policy-file line that allows it.
+    pub origin: Option<Origin>,
+}
+
 /// Which resource names (`cpu`, `memory`, ...) every container must request or limit.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Required {
@@ -133,6 +144,8 @@ pub struct Policy {
     pub limits: Required,
     /// The policy file's waivers that apply to this environment.
     pub waivers: Vec<Waiver>,
+    /// NetworkPolicies allowed to open traffic wide.
+    pub allow_all: Vec<AllowAll>,
 }
 
 impl Policy {

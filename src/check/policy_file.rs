@@ -5,7 +5,7 @@
 use std::path::Path;
 use std::sync::OnceLock;
 
-use crate::check::policy::{Date, External, Policy, Required, Selector, Waiver};
+use crate::check::policy::{AllowAll, Date, External, Policy, Required, Selector, Waiver};
 use crate::check::Severity;
 use crate::error::{Error, Result};
 use crate::load::layer::schema_errors;
@@ -37,6 +37,7 @@ struct Settings {
     registries: Vec<String>,
     kinds: Vec<String>,
     external: Vec<External>,
+    allow_all: Vec<AllowAll>,
 }
 
 struct FileWaiver {
@@ -121,6 +122,13 @@ fn read_settings(node: &Node, codes: &[&str], errors: &mut Vec<Error>) -> Settin
         if let (Some(a), Some(kd)) = (k.str_at(&["apiVersion"]), k.str_at(&["kind"])) {
             s.kinds.push(format!("{a}|{kd}"));
         }
+    }
+    for a in node.get("allowAll").and_then(Node::as_seq).unwrap_or(&[]) {
+        s.allow_all.push(AllowAll {
+            name: a.str_at(&["name"]).unwrap_or_default().to_string(),
+            namespace: a.str_at(&["namespace"]).unwrap_or_default().to_string(),
+            origin: Some(a.origin),
+        });
     }
     for e in node.get("external").and_then(Node::as_seq).unwrap_or(&[]) {
         s.external.push(External {
@@ -322,6 +330,7 @@ impl PolicySet {
             p.allowed_registries.extend(s.registries.iter().cloned());
             p.allowed_kinds.extend(s.kinds.iter().cloned());
             p.external.extend(s.external.iter().cloned());
+            p.allow_all.extend(s.allow_all.iter().cloned());
         }
         p.waivers = self
             .waivers

@@ -4,7 +4,7 @@
 //! availability, at least two replicas and a PodDisruptionBudget; a PodDisruptionBudget that would block
 //! every eviction is reported everywhere.
 
-use crate::check::k8s::{self, Container, Selector};
+use crate::check::apiserver::{self, Container, Selector};
 use crate::check::policy::Required;
 use crate::check::{Context, Finding, Rule, Severity};
 use crate::node::{Node, Origin, Value};
@@ -83,7 +83,7 @@ fn and_list(items: &[&str]) -> String {
 
 /// The containers whose resources are checked: all but ephemeral (debug) containers.
 fn sized_containers(spec: &Node) -> Vec<Container<'_>> {
-    k8s::containers(spec)
+    apiserver::containers(spec)
         .into_iter()
         .filter(|c| c.list != "ephemeralContainers")
         .collect()
@@ -249,7 +249,8 @@ pub fn limit_below_request(ctx: &Context<'_>, out: &mut Vec<Finding>) {
                 let Some(request) = requests.get(&k.name) else {
                     continue;
                 };
-                let (Ok(l), Ok(q)) = (k8s::quantity(limit), k8s::quantity(request)) else {
+                let (Ok(l), Ok(q)) = (apiserver::quantity(limit), apiserver::quantity(request))
+                else {
                     continue;
                 };
                 if l < q {
@@ -280,11 +281,11 @@ pub fn limit_below_request(ctx: &Context<'_>, out: &mut Vec<Finding>) {
 
 fn missing_probe(ctx: &Context<'_>, out: &mut Vec<Finding>, probe: &str, what: &str, help: &str) {
     for r in ctx.resources {
-        if !k8s::is_long_running(r.kind()) {
+        if !apiserver::is_long_running(r.kind()) {
             continue;
         }
         let Some(spec) = r.pod_spec() else { continue };
-        for c in k8s::containers(spec) {
+        for c in apiserver::containers(spec) {
             if c.list != "containers" || c.node.get(probe).is_some_and(|p| !p.is_null()) {
                 continue;
             }
@@ -367,7 +368,7 @@ pub fn missing_liveness_probe(ctx: &Context<'_>, out: &mut Vec<Finding>) {
 fn autoscaler(ctx: &Context<'_>, r: &Resource) -> Option<(i64, Origin)> {
     ctx.resources
         .iter()
-        .filter(|h| h.kind() == "HorizontalPodAutoscaler" && k8s::same_namespace(h, r))
+        .filter(|h| h.kind() == "HorizontalPodAutoscaler" && apiserver::same_namespace(h, r))
         .find(|h| {
             h.node.str_at(&["spec", "scaleTargetRef", "kind"]) == Some(r.kind())
                 && h.node.str_at(&["spec", "scaleTargetRef", "name"]) == Some(r.name())
@@ -448,10 +449,10 @@ pub fn too_few_replicas(ctx: &Context<'_>, out: &mut Vec<Finding>) {
 
 /// The PodDisruptionBudgets in `r`'s namespace whose selector matches its pod template.
 fn budgets_for<'a>(ctx: &'a Context<'_>, r: &Resource) -> Vec<&'a Resource> {
-    let labels = k8s::template_labels(r);
+    let labels = apiserver::template_labels(r);
     ctx.resources
         .iter()
-        .filter(|p| p.kind() == "PodDisruptionBudget" && k8s::same_namespace(p, r))
+        .filter(|p| p.kind() == "PodDisruptionBudget" && apiserver::same_namespace(p, r))
         .filter(|p| {
             p.node
                 .path(&["spec", "selector"])
@@ -574,8 +575,8 @@ pub fn blocking_pdb(ctx: &Context<'_>, out: &mut Vec<Finding>) {
         let workloads: Vec<&Resource> = ctx
             .resources
             .iter()
-            .filter(|w| w.pod_template().is_some() && k8s::same_namespace(w, pdb))
-            .filter(|w| sel.matches(k8s::template_labels(w)))
+            .filter(|w| w.pod_template().is_some() && apiserver::same_namespace(w, pdb))
+            .filter(|w| sel.matches(apiserver::template_labels(w)))
             .collect();
         let mut total = 0;
         let mut places = Vec::new();

@@ -156,7 +156,7 @@ impl<'a> Loader<'a> {
             match self.documents(&file, FileRole::Resource) {
                 Ok(docs) => {
                     for doc in docs.iter() {
-                        match check_object(&doc.root, doc.start) {
+                        match check_object(&doc.root) {
                             Ok(()) => out.push(Resource::new(doc.root.clone())),
                             Err(e) => errors.push(e),
                         }
@@ -171,7 +171,7 @@ impl<'a> Loader<'a> {
 }
 
 /// A document must be a Kubernetes object: a mapping with `apiVersion`, `kind` and `metadata.name`.
-pub fn check_object(root: &Node, start: Origin) -> Result<()> {
+pub fn check_object(root: &Node) -> Result<()> {
     let Some(map) = root.as_map() else {
         return Err(Error::at(
             root.origin,
@@ -193,9 +193,11 @@ pub fn check_object(root: &Node, start: Origin) -> Result<()> {
                 )
             }
             None => {
-                return Err(Error::at(start, format!("this document has no `{field}`"))
-                    .label("the document starts here")
-                    .help("every document of a resource file must be a Kubernetes object"))
+                return Err(
+                    Error::at(root.origin, format!("this document has no `{field}`"))
+                        .label("the document starts here")
+                        .help("every document of a resource file must be a Kubernetes object"),
+                )
             }
         }
     }
@@ -206,7 +208,10 @@ pub fn check_object(root: &Node, start: Origin) -> Result<()> {
             Err(Error::at(n.origin, "`metadata.name` must be a non-empty string").label("here"))
         }
         None => {
-            let at = root.get("metadata").map(|m| m.origin).unwrap_or(start);
+            let at = root
+                .get("metadata")
+                .map(|m| m.origin)
+                .unwrap_or(root.origin);
             Err(Error::at(at, "this object has no `metadata.name`")
                 .label("here")
                 .help("generateName is not supported: a GitOps tree needs stable names"))

@@ -28,14 +28,15 @@ fn directive(node: &Node) -> Option<&str> {
     node.get("$patch").and_then(Node::as_str)
 }
 
-/// The patch value without directives, for inserting where nothing is merged.
+/// The patch value without directives, for inserting where nothing is merged. A `null` in it deletes
+/// nothing (there is nothing yet), so it is dropped, as JSON merge patches do.
 pub fn strip_directives(node: &Node) -> Node {
     match &node.value {
         Value::Map(m) => {
             let entries = m
                 .entries
                 .iter()
-                .filter(|(k, _)| !k.name.starts_with('$'))
+                .filter(|(k, v)| !k.name.starts_with('$') && !v.is_null())
                 .map(|(k, v)| (k.clone(), strip_directives(v)))
                 .collect();
             Node::new(Value::Map(Map { entries }), node.origin)

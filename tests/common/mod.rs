@@ -1,7 +1,11 @@
 //! Helpers shared by the integration tests.
 #![allow(dead_code)]
 
+mod checks;
 mod repo;
+#[allow(unused_imports)]
+pub use checks::*;
+#[allow(unused_imports)]
 pub use repo::*;
 
 use std::collections::BTreeMap;

@@ -1,0 +1,833 @@
+//! Family `refs/`: references between objects. A reference to an object (or a key of one) that the tree
+//! does not render fails at run time: a pod stuck in `CreateContainerConfigError`, an Ingress answering 503,
+//! an HPA that scales nothing. An object made outside the tree is declared in the policy file
+//! (`Policy.external`), and a reference marked `optional: true` may point at nothing.
+
+use std::collections::BTreeSet;
+
+use crate::check::k8s::{containers, namespaces, pods, FindingExt, Index, Pods, Selector};
+use crate::check::policy::External;
+use crate::check::{Context, Finding, Rule, Severity};
+use crate::node::{Node, Value};
+use crate::resource::{group_of, Resource};
+
+pub static RULES: &[Rule] = &[
+    SERVICE_SELECTS_NOTHING,
+    INGRESS_BACKEND,
+    MISSING_SECRET,
+    MISSING_CONFIGMAP,
+    MISSING_PVC,
+    MISSING_SERVICE_ACCOUNT,
+    MISSING_ROLE,
+    MISSING_SCALE_TARGET,
+    PDB_SELECTS_NOTHING,
+];
+
+const SERVICE_SELECTS_NOTHING: Rule = Rule {
+    code: "refs/service-selects-nothing",
+    default_severity: Severity::Error,
+    summary: "a Service's selector matches no pod the tree runs in its namespace",
+    run: service_selects_nothing,
+};
+const INGRESS_BACKEND: Rule = Rule {
+    code: "refs/ingress-backend",
+    default_severity: Severity::Error,
+    summary: "an Ingress backend names a Service, or a Service port, that does not exist",
+    run: ingress_backend,
+};
+const MISSING_SECRET: Rule = Rule {
+    code: "refs/missing-secret",
+    default_severity: Severity::Error,
+    summary: "a pod refers to a Secret, or a key of one, that the tree does not hold",
+    run: missing_secret,
+};
+const MISSING_CONFIGMAP: Rule = Rule {
+    code: "refs/missing-configmap",
+    default_severity: Severity::Error,
+    summary: "a pod refers to a ConfigMap, or a key of one, that the tree does not hold",
+    run: missing_configmap,
+};
+const MISSING_PVC: Rule = Rule {
+    code: "refs/missing-pvc",
+    default_severity: Severity::Error,
+    summary: "a pod volume names a PersistentVolumeClaim that the tree does not hold",
+    run: missing_pvc,
+};
+const MISSING_SERVICE_ACCOUNT: Rule = Rule {
+    code: "refs/missing-service-account",
+    default_severity: Severity::Error,
+    summary: "a pod or a RoleBinding subject names a ServiceAccount that the tree does not hold",
+    run: missing_service_account,
+};
+const MISSING_ROLE: Rule = Rule {
+    code: "refs/missing-role",
+    default_severity: Severity::Error,
+    summary:
+        "a RoleBinding or ClusterRoleBinding refers to a Role or ClusterRole that does not exist",
+    run: missing_role,
+};
+const MISSING_SCALE_TARGET: Rule = Rule {
+    code: "refs/missing-scale-target",
+    default_severity: Severity::Error,
+    summary:
+        "a HorizontalPodAutoscaler's scaleTargetRef names an object that the tree does not hold",
+    run: missing_scale_target,
+};
+const PDB_SELECTS_NOTHING: Rule = Rule {
+    code: "refs/pdb-selects-nothing",
+    default_severity: Severity::Error,
+    summary: "a PodDisruptionBudget's selector matches no pod in its namespace",
+    run: pdb_selects_nothing,
+};
+
+const HELP_EXTERNAL: &str =
+    "render it, or declare it in the policy file's `external` list when something outside the tree makes it";
+
+/// The object the policy declares external, if any.
+fn external<'p>(
+    ctx: &Context<'p>,
+    kind: &str,
+    namespace: &str,
+    name: &str,
+) -> Option<&'p External> {
+    ctx.policy.external.iter().find(|e| {
+        e.kind == kind && e.name == name && (e.namespace.is_empty() || e.namespace == namespace)
+    })
+}
+
+fn object(r: &Resource) -> String {
+    format!("{}/{}", r.kind(), r.name())
+}
+
+fn ns_text(ns: &str) -> String {
+    if ns.is_empty() {
+        "the namespace of objects that set none".to_string()
+    } else {
+        format!("namespace `{ns}`")
+    }
+}
+
+/// Keys a Secret or ConfigMap will have; `None` when the tree cannot tell (any key is accepted).
+type Keys = Option<BTreeSet<String>>;
+
+/// The Secrets or ConfigMaps the tree makes in a namespace: name, keys, and the object that makes it.
+type Made<'a> = Vec<(&'a str, Keys, &'a Resource)>;
+
+fn map_keys(r: &Resource, fields: &[&[&str]]) -> BTreeSet<String> {
+    let mut keys = BTreeSet::new();
+    for path in fields {
+        if let Some(m) = r.node.path(path).and_then(Node::as_map) {
+            keys.extend(m.iter().map(|(k, _)| k.name.clone()));
+        }
+    }
+    keys
+}
+
+fn known(keys: BTreeSet<String>) -> Keys {
+    (!keys.is_empty()).then_some(keys)
+}
+
+/// The Secrets the tree makes in a namespace, by name: Secrets, the targets of ExternalSecrets
+/// (`spec.data[].secretKey` and `spec.target.template.data` keys; `dataFrom` makes the keys unknown) and
+/// SealedSecrets (`spec.encryptedData` and template keys).
+fn secrets<'a>(resources: &'a [Resource], namespace: &str) -> Made<'a> {
+    let mut out = Vec::new();
+    for r in resources.iter().filter(|r| r.namespace() == namespace) {
+        match (r.group(), r.kind()) {
+            ("", "Secret") => out.push((
+                r.name(),
+                known(map_keys(r, &[&["data"], &["stringData"]])),
+                r,
+            )),
+            ("external-secrets.io", "ExternalSecret") => {
+                let name = r
+                    .node
+                    .str_at(&["spec", "target", "name"])
+                    .unwrap_or(r.name());
+                let mut keys: BTreeSet<String> = r
+                    .node
+                    .path(&["spec", "data"])
+                    .and_then(Node::as_seq)
+                    .unwrap_or(&[])
+                    .iter()
+                    .filter_map(|d| d.str_at(&["secretKey"]).map(str::to_string))
+                    .collect();
+                keys.extend(map_keys(r, &[&["spec", "target", "template", "data"]]));
+                let from = r.node.path(&["spec", "dataFrom"]).is_some();
+                out.push((name, if from { None } else { known(keys) }, r));
+            }
+            ("bitnami.com", "SealedSecret") => {
+                let name = r
+                    .node
+                    .str_at(&["spec", "template", "metadata", "name"])
+                    .unwrap_or(r.name());
+                let keys = map_keys(
+                    r,
+                    &[&["spec", "encryptedData"], &["spec", "template", "data"]],
+                );
+                out.push((name, known(keys), r));
+            }
+            _ => {}
+        }
+    }
+    out
+}
+
+fn configmaps<'a>(resources: &'a [Resource], namespace: &str) -> Made<'a> {
+    resources
+        .iter()
+        .filter(|r| r.namespace() == namespace && r.group().is_empty() && r.kind() == "ConfigMap")
+        .map(|r| {
+            (
+                r.name(),
+                known(map_keys(r, &[&["data"], &["binaryData"]])),
+                r,
+            )
+        })
+        .collect()
+}
+
+/// A reference from a pod spec to a Secret or ConfigMap, and the keys it needs.
+struct KeyedRef<'a> {
+    name: &'a Node,
+    keys: Vec<&'a Node>,
+    optional: bool,
+    /// "env `X` of container `api`", "volume `config`".
+    what: String,
+}
+
+fn optional(n: &Node) -> bool {
+    n.get("optional").and_then(Node::as_bool) == Some(true)
+}
+
+fn item_keys(n: &Node) -> Vec<&Node> {
+    n.get("items")
+        .and_then(Node::as_seq)
+        .unwrap_or(&[])
+        .iter()
+        .filter_map(|i| i.get("key"))
+        .collect()
+}
+
+/// The references of a pod spec to objects of `kind` (`Secret` or `ConfigMap`): `env[].valueFrom`,
+/// `envFrom`, volumes and projected volume sources.
+fn keyed_refs<'a>(spec: &'a Node, kind: &str) -> Vec<KeyedRef<'a>> {
+    let (key_ref, from_ref, volume, volume_name) = match kind {
+        "Secret" => ("secretKeyRef", "secretRef", "secret", "secretName"),
+        _ => ("configMapKeyRef", "configMapRef", "configMap", "name"),
+    };
+    let mut out = Vec::new();
+    for c in containers(spec) {
+        let container = c.str_at(&["name"]).unwrap_or("");
+        for e in c.get("env").and_then(Node::as_seq).unwrap_or(&[]) {
+            let Some(r) = e.path(&["valueFrom", key_ref]) else {
+                continue;
+            };
+            if let Some(name) = r.get("name") {
+                out.push(KeyedRef {
+                    name,
+                    keys: r.get("key").into_iter().collect(),
+                    optional: optional(r),
+                    what: format!(
+                        "env `{}` of container `{container}`",
+                        e.str_at(&["name"]).unwrap_or("")
+                    ),
+                });
+            }
+        }
+        for e in c.get("envFrom").and_then(Node::as_seq).unwrap_or(&[]) {
+            let Some(r) = e.get(from_ref) else { continue };
+            if let Some(name) = r.get("name") {
+                out.push(KeyedRef {
+                    name,
+                    keys: Vec::new(),
+                    optional: optional(r),
+                    what: format!("envFrom of container `{container}`"),
+                });
+            }
+        }
+    }
+    for v in spec.get("volumes").and_then(Node::as_seq).unwrap_or(&[]) {
+        let vname = v.str_at(&["name"]).unwrap_or("");
+        if let Some(r) = v.get(volume) {
+            if let Some(name) = r.get(volume_name) {
+                out.push(KeyedRef {
+                    name,
+                    keys: item_keys(r),
+                    optional: optional(r),
+                    what: format!("volume `{vname}`"),
+                });
+            }
+        }
+        for s in v
+            .path(&["projected", "sources"])
+            .and_then(Node::as_seq)
+            .unwrap_or(&[])
+        {
+            let Some(r) = s.get(volume) else { continue };
+            if let Some(name) = r.get("name") {
+                out.push(KeyedRef {
+                    name,
+                    keys: item_keys(r),
+                    optional: optional(r),
+                    what: format!("projected volume `{vname}`"),
+                });
+            }
+        }
+    }
+    out
+}
+
+/// Shared by `missing-secret` and `missing-configmap`.
+fn missing_keyed(
+    ctx: &Context<'_>,
+    out: &mut Vec<Finding>,
+    rule: &Rule,
+    kind: &str,
+    made: for<'a> fn(&'a [Resource], &str) -> Made<'a>,
+) {
+    for r in ctx.resources {
+        let Some(spec) = r.pod_spec() else { continue };
+        let ns = r.namespace();
+        let objects = made(ctx.resources, ns);
+        for re in keyed_refs(spec, kind) {
+            if re.optional {
+                continue;
+            }
+            let Some(name) = re.name.as_str() else {
+                continue;
+            };
+            let ext = external(ctx, kind, ns, name);
+            let found = objects.iter().find(|(n, _, _)| *n == name);
+            let keys: Keys = match (found, ext) {
+                (Some((_, keys, _)), _) => keys.clone(),
+                (None, Some(e)) => known(e.keys.iter().cloned().collect()),
+                // Kubernetes puts this one in every namespace.
+                (None, None) if kind == "ConfigMap" && name == "kube-root-ca.crt" => {
+                    Some(["ca.crt".to_string()].into())
+                }
+                (None, None) => {
+                    let mut f = rule
+                        .finding(
+                            re.name.origin,
+                            Some(r),
+                            format!(
+                                "{}: {} names the {kind} `{name}`, which is not in {}",
+                                object(r),
+                                re.what,
+                                ns_text(ns)
+                            ),
+                        )
+                        .help(format!(
+                            "{HELP_EXTERNAL}, or mark the reference `optional: true`"
+                        ));
+                    // An ExternalSecret or SealedSecret of that name that makes a Secret of another name.
+                    if let Some((made, _, by)) = objects.iter().find(|(_, _, by)| by.name() == name)
+                    {
+                        f = f.related(
+                            by.name_origin(),
+                            format!("{} makes the {kind} `{made}`", object(by)),
+                        );
+                    }
+                    out.push(f);
+                    continue;
+                }
+            };
+            let Some(keys) = keys else { continue };
+            for k in &re.keys {
+                let Some(key) = k.as_str() else { continue };
+                if keys.contains(key) {
+                    continue;
+                }
+                // A generated ConfigMap: the name the user wrote, not the hashed one.
+                let shown = match found.and_then(|(_, _, by)| by.generated.as_ref()) {
+                    Some(g) if g.base_name != name => {
+                        format!("`{}` (generated as `{name}`)", g.base_name)
+                    }
+                    _ => format!("`{name}`"),
+                };
+                let mut f = rule
+                    .finding(
+                        k.origin,
+                        Some(r),
+                        format!(
+                            "{}: {} needs the key `{key}` of {kind} {shown}, which has no such key (it has: {})",
+                            object(r),
+                            re.what,
+                            keys.iter().cloned().collect::<Vec<_>>().join(", ")
+                        ),
+                    )
+                    .help("use one of its keys, or add the key where the object is made");
+                if let Some((_, _, made_by)) = found {
+                    f = f.related(
+                        made_by.name_origin(),
+                        format!("{} is made here", object(made_by)),
+                    );
+                }
+                out.push(f);
+            }
+        }
+    }
+}
+
+/// Checks that every Secret a pod refers to (`env[].valueFrom.secretKeyRef`, `envFrom[].secretRef`,
+/// `secret` volumes and projected sources) is made by the tree in the pod's namespace (a Secret, an
+/// ExternalSecret's target, a SealedSecret) or declared external, and that every key it needs is one the
+/// object will have (when the tree can tell: a Secret with data, an ExternalSecret's `data[].secretKey`
+/// and template keys; `dataFrom` makes any key possible). `optional: true` references are not checked.
+///
+/// Why: a missing Secret or key keeps the pod in `CreateContainerConfigError`, at deploy time, in the
+/// environment.
+///
+/// Bad: `secretKeyRef: {name: openim-redis-credential, key: password}` (the ExternalSecret makes
+/// `openim-redis-credentials`). Good: the exact name and a key listed in its `spec.data`.
+fn missing_secret(ctx: &Context<'_>, out: &mut Vec<Finding>) {
+    missing_keyed(ctx, out, &MISSING_SECRET, "Secret", secrets);
+}
+
+/// Checks that every ConfigMap a pod refers to (`env[].valueFrom.configMapKeyRef`, `envFrom[].configMapRef`,
+/// `configMap` volumes and projected sources) exists in the pod's namespace (under its generated name:
+/// references to generated ConfigMaps are rewritten) or is declared external, and that each key it needs
+/// (`key`, volume `items[].key`) is in its `data` or `binaryData`. `optional: true` references are not
+/// checked.
+///
+/// Why: a pod cannot start without them, and a missing volume key silently leaves out a config file.
+///
+/// Bad: `configMapKeyRef: {name: openim-config, key: LOGLEVEL}` when the key is `LOG_LEVEL`.
+/// Good: `configMapKeyRef: {name: openim-config, key: LOG_LEVEL}`.
+fn missing_configmap(ctx: &Context<'_>, out: &mut Vec<Finding>) {
+    missing_keyed(ctx, out, &MISSING_CONFIGMAP, "ConfigMap", configmaps);
+}
+
+/// Checks that every `persistentVolumeClaim.claimName` of a pod volume names a PersistentVolumeClaim of
+/// the pod's namespace in the tree, or one declared external.
+///
+/// Why: the pod stays `Pending` forever.
+///
+/// Bad: `persistentVolumeClaim: {claimName: minio-dta}`. Good: the name of the PVC the tree renders.
+fn missing_pvc(ctx: &Context<'_>, out: &mut Vec<Finding>) {
+    let index = Index::new(ctx.resources);
+    for r in ctx.resources {
+        let Some(spec) = r.pod_spec() else { continue };
+        let ns = r.namespace();
+        for v in spec.get("volumes").and_then(Node::as_seq).unwrap_or(&[]) {
+            let Some(claim) = v.path(&["persistentVolumeClaim", "claimName"]) else {
+                continue;
+            };
+            let Some(name) = claim.as_str() else { continue };
+            if index.get("", "PersistentVolumeClaim", ns, name).is_some()
+                || external(ctx, "PersistentVolumeClaim", ns, name).is_some()
+            {
+                continue;
+            }
+            out.push(
+                MISSING_PVC
+                    .finding(
+                        claim.origin,
+                        Some(r),
+                        format!(
+                            "{}: volume `{}` names the PersistentVolumeClaim `{name}`, which is not in {}",
+                            object(r),
+                            v.str_at(&["name"]).unwrap_or(""),
+                            ns_text(ns)
+                        ),
+                    )
+                    .help(HELP_EXTERNAL),
+            );
+        }
+    }
+}
+
+/// Checks that the ServiceAccount a pod runs as (`serviceAccountName`, other than `default`) exists in its
+/// namespace, and that every ServiceAccount subject of a RoleBinding or ClusterRoleBinding exists (a
+/// subject without `namespace` is in the RoleBinding's; subjects in namespaces the tree does not render
+/// are not checked); or is declared external.
+///
+/// Why: a pod whose ServiceAccount is missing is never created (the ReplicaSet reports the error, nobody
+/// sees it), and a binding to a missing account grants nothing.
+///
+/// Bad: `serviceAccountName: openim-apii`. Good: the name of the ServiceAccount the component defines.
+fn missing_service_account(ctx: &Context<'_>, out: &mut Vec<Finding>) {
+    let index = Index::new(ctx.resources);
+    let in_tree = namespaces(ctx.resources);
+    let exists = |ns: &str, name: &str| {
+        index.get("", "ServiceAccount", ns, name).is_some()
+            || external(ctx, "ServiceAccount", ns, name).is_some()
+    };
+    for r in ctx.resources {
+        let ns = r.namespace();
+        if let Some(spec) = r.pod_spec() {
+            let node = spec
+                .get("serviceAccountName")
+                .or_else(|| spec.get("serviceAccount"));
+            if let Some(n) = node {
+                if let Some(name) = n.as_str().filter(|s| *s != "default") {
+                    if !exists(ns, name) {
+                        out.push(
+                            MISSING_SERVICE_ACCOUNT
+                                .finding(
+                                    n.origin,
+                                    Some(r),
+                                    format!(
+                                        "{} runs as the ServiceAccount `{name}`, which is not in {}",
+                                        object(r),
+                                        ns_text(ns)
+                                    ),
+                                )
+                                .help(HELP_EXTERNAL),
+                        );
+                    }
+                }
+            }
+        }
+        if r.group() != "rbac.authorization.k8s.io"
+            || !matches!(r.kind(), "RoleBinding" | "ClusterRoleBinding")
+        {
+            continue;
+        }
+        for s in r.node.get("subjects").and_then(Node::as_seq).unwrap_or(&[]) {
+            if s.str_at(&["kind"]) != Some("ServiceAccount") {
+                continue;
+            }
+            let (Some(name_node), Some(name)) = (s.get("name"), s.str_at(&["name"])) else {
+                continue;
+            };
+            let sns = s.str_at(&["namespace"]).unwrap_or(ns);
+            if !in_tree.contains(sns) || exists(sns, name) {
+                continue;
+            }
+            out.push(
+                MISSING_SERVICE_ACCOUNT
+                    .finding(
+                        name_node.origin,
+                        Some(r),
+                        format!(
+                            "{} binds the ServiceAccount `{name}`, which is not in {}",
+                            object(r),
+                            ns_text(sns)
+                        ),
+                    )
+                    .help(HELP_EXTERNAL),
+            );
+        }
+    }
+}
+
+/// ClusterRoles every cluster has.
+fn builtin_cluster_role(name: &str) -> bool {
+    matches!(name, "cluster-admin" | "admin" | "edit" | "view") || name.starts_with("system:")
+}
+
+/// Checks that the `roleRef` of every RoleBinding names a Role of its namespace or a ClusterRole, and that
+/// of every ClusterRoleBinding a ClusterRole, that the tree renders, that every cluster has (`admin`,
+/// `edit`, `view`, `cluster-admin`, `system:*`) or that the policy declares external.
+///
+/// Why: a binding to a missing role grants nothing; the workload fails with `forbidden` at run time.
+///
+/// Bad: `roleRef: {kind: Role, name: openim-api-reader}` without such a Role.
+/// Good: `roleRef: {apiGroup: rbac.authorization.k8s.io, kind: Role, name: openim-api}`.
+fn missing_role(ctx: &Context<'_>, out: &mut Vec<Finding>) {
+    let index = Index::new(ctx.resources);
+    for r in ctx.resources {
+        if r.group() != "rbac.authorization.k8s.io"
+            || !matches!(r.kind(), "RoleBinding" | "ClusterRoleBinding")
+        {
+            continue;
+        }
+        let Some(role_ref) = r.node.get("roleRef") else {
+            continue;
+        };
+        let (Some(kind), Some(name_node)) = (role_ref.str_at(&["kind"]), role_ref.get("name"))
+        else {
+            continue;
+        };
+        let Some(name) = name_node.as_str() else {
+            continue;
+        };
+        let ns = if kind == "Role" { r.namespace() } else { "" };
+        if index
+            .get("rbac.authorization.k8s.io", kind, ns, name)
+            .is_some()
+            || (kind == "ClusterRole" && builtin_cluster_role(name))
+            || external(ctx, kind, ns, name).is_some()
+        {
+            continue;
+        }
+        let place = if kind == "Role" {
+            format!(" in {}", ns_text(ns))
+        } else {
+            String::new()
+        };
+        out.push(
+            MISSING_ROLE
+                .finding(
+                    name_node.origin,
+                    Some(r),
+                    format!(
+                        "{} refers to the {kind} `{name}`, which does not exist{place}",
+                        object(r)
+                    ),
+                )
+                .help(HELP_EXTERNAL),
+        );
+    }
+}
+
+/// Checks that every HorizontalPodAutoscaler's `scaleTargetRef` (apiVersion, kind, name) names an object
+/// of its namespace that the tree renders, or one declared external.
+///
+/// Why: an HPA whose target is missing scales nothing, and reports it only in its status.
+///
+/// Bad: `scaleTargetRef: {apiVersion: apps/v1, kind: Deployment, name: openim-msg-gateway}`.
+/// Good: `scaleTargetRef: {apiVersion: apps/v1, kind: Deployment, name: openim-msggateway}`.
+fn missing_scale_target(ctx: &Context<'_>, out: &mut Vec<Finding>) {
+    for r in ctx.resources {
+        if r.group() != "autoscaling" || r.kind() != "HorizontalPodAutoscaler" {
+            continue;
+        }
+        let Some(target) = r.node.path(&["spec", "scaleTargetRef"]) else {
+            continue;
+        };
+        let (Some(kind), Some(name_node)) = (target.str_at(&["kind"]), target.get("name")) else {
+            continue;
+        };
+        let Some(name) = name_node.as_str() else {
+            continue;
+        };
+        let group = target.str_at(&["apiVersion"]).map(group_of);
+        let ns = r.namespace();
+        let found = ctx.resources.iter().any(|o| {
+            o.kind() == kind
+                && o.name() == name
+                && o.namespace() == ns
+                && group.is_none_or(|g| g == o.group())
+        });
+        if found || external(ctx, kind, ns, name).is_some() {
+            continue;
+        }
+        out.push(
+            MISSING_SCALE_TARGET
+                .finding(
+                    name_node.origin,
+                    Some(r),
+                    format!(
+                        "{} scales the {kind} `{name}`, which is not in {}",
+                        object(r),
+                        ns_text(ns)
+                    ),
+                )
+                .help(HELP_EXTERNAL),
+        );
+    }
+}
+
+/// A selector that matches no pod of its namespace: the finding's place and text, or `None`.
+fn selects_nothing(all: &[Pods<'_>], ns: &str, selector: &Selector) -> bool {
+    !selector.is_empty()
+        && !all
+            .iter()
+            .any(|p| p.namespace == ns && selector.matches(&p.labels))
+}
+
+/// Checks that every Service with a `selector` selects some pod the tree runs in its namespace (pod
+/// templates of workloads, and the pods KubeBlocks makes for a `Cluster`). Services without a selector
+/// (ExternalName, hand-made Endpoints) are not checked.
+///
+/// Why: a Service that selects nothing has no endpoints; clients get connection refused, and nothing
+/// reports it.
+///
+/// Bad: `selector: {app.kubernetes.io/name: openim-rpc-users}`.
+/// Good: `selector: {app.kubernetes.io/name: openim-rpc-user}`, the label of the Deployment's pod template.
+fn service_selects_nothing(ctx: &Context<'_>, out: &mut Vec<Finding>) {
+    let all = pods(ctx.resources);
+    for r in ctx.resources {
+        if !r.group().is_empty() || r.kind() != "Service" {
+            continue;
+        }
+        let Some(sel) = r.node.path(&["spec", "selector"]) else {
+            continue;
+        };
+        if r.node.str_at(&["spec", "type"]) == Some("ExternalName") {
+            continue;
+        }
+        if selects_nothing(&all, r.namespace(), &Selector::from_map(Some(sel))) {
+            out.push(
+                SERVICE_SELECTS_NOTHING
+                    .finding(
+                        sel.origin,
+                        Some(r),
+                        format!(
+                            "the selector of Service {} matches no pod in {}",
+                            r.name(),
+                            ns_text(r.namespace())
+                        ),
+                    )
+                    .help("compare it with the labels of the pod template it is meant for"),
+            );
+        }
+    }
+}
+
+/// Checks that every PodDisruptionBudget's `selector` matches some pod the tree runs in its namespace.
+///
+/// Why: a budget that selects nothing protects nothing during node drains: the availability it promises
+/// is not there.
+///
+/// Bad: `selector: {matchLabels: {app.kubernetes.io/name: openim-apii}}`.
+/// Good: the labels of the workload's pod template.
+fn pdb_selects_nothing(ctx: &Context<'_>, out: &mut Vec<Finding>) {
+    let all = pods(ctx.resources);
+    for r in ctx.resources {
+        if r.group() != "policy" || r.kind() != "PodDisruptionBudget" {
+            continue;
+        }
+        let Some(sel) = r.node.path(&["spec", "selector"]) else {
+            continue;
+        };
+        if selects_nothing(&all, r.namespace(), &Selector::label_selector(Some(sel))) {
+            out.push(
+                PDB_SELECTS_NOTHING
+                    .finding(
+                        sel.origin,
+                        Some(r),
+                        format!(
+                            "the selector of PodDisruptionBudget {} matches no pod in {}",
+                            r.name(),
+                            ns_text(r.namespace())
+                        ),
+                    )
+                    .help("compare it with the labels of the pod template it is meant for"),
+            );
+        }
+    }
+}
+
+/// An Ingress backend: the Service name node and the port node (`port.name`/`port.number`, or the old
+/// `servicePort`).
+fn backends(r: &Resource) -> Vec<(&Node, Option<&Node>)> {
+    fn add<'a>(b: &'a Node, out: &mut Vec<(&'a Node, Option<&'a Node>)>) {
+        if let Some(s) = b.get("service") {
+            if let Some(name) = s.get("name") {
+                out.push((
+                    name,
+                    s.path(&["port", "name"])
+                        .or_else(|| s.path(&["port", "number"])),
+                ));
+            }
+        } else if let Some(name) = b.get("serviceName") {
+            out.push((name, b.get("servicePort")));
+        }
+    }
+    let mut out = Vec::new();
+    let spec = r.node.get("spec");
+    if let Some(b) = spec.and_then(|s| s.get("defaultBackend").or_else(|| s.get("backend"))) {
+        add(b, &mut out);
+    }
+    for rule in spec
+        .and_then(|s| s.get("rules"))
+        .and_then(Node::as_seq)
+        .unwrap_or(&[])
+    {
+        for p in rule
+            .path(&["http", "paths"])
+            .and_then(Node::as_seq)
+            .unwrap_or(&[])
+        {
+            if let Some(b) = p.get("backend") {
+                add(b, &mut out);
+            }
+        }
+    }
+    out
+}
+
+/// Checks that every Ingress backend (`defaultBackend` and each path's; `service.name` with `port.name` or
+/// `port.number`, or the old `serviceName`/`servicePort`) names a Service of the Ingress's namespace that
+/// the tree renders (or one declared external), and a port that Service has (by its `name`, or by `port`
+/// number).
+///
+/// Why: a backend that does not resolve answers 503 to every request on that path.
+///
+/// Bad: `service: {name: openim-api, port: {name: https}}` when the Service's port is `http`.
+/// Good: `service: {name: openim-api, port: {name: http}}`.
+fn ingress_backend(ctx: &Context<'_>, out: &mut Vec<Finding>) {
+    let index = Index::new(ctx.resources);
+    for r in ctx.resources {
+        if r.kind() != "Ingress" || !matches!(r.group(), "networking.k8s.io" | "extensions") {
+            continue;
+        }
+        let ns = r.namespace();
+        for (name_node, port) in backends(r) {
+            let Some(name) = name_node.as_str() else {
+                continue;
+            };
+            let Some(service) = index.get("", "Service", ns, name) else {
+                if external(ctx, "Service", ns, name).is_none() {
+                    out.push(
+                        INGRESS_BACKEND
+                            .finding(
+                                name_node.origin,
+                                Some(r),
+                                format!(
+                                    "Ingress {}: the backend Service `{name}` is not in {}",
+                                    r.name(),
+                                    ns_text(ns)
+                                ),
+                            )
+                            .help(HELP_EXTERNAL),
+                    );
+                }
+                continue;
+            };
+            let Some(port) = port else { continue };
+            let ports = service
+                .node
+                .path(&["spec", "ports"])
+                .and_then(Node::as_seq)
+                .unwrap_or(&[]);
+            let (found, wanted) = match &port.value {
+                Value::Int(n) => (
+                    ports
+                        .iter()
+                        .any(|p| p.get("port").and_then(Node::as_i64) == Some(*n)),
+                    n.to_string(),
+                ),
+                Value::Str(s) => (
+                    ports
+                        .iter()
+                        .any(|p| p.str_at(&["name"]) == Some(s.as_str())),
+                    format!("`{s}`"),
+                ),
+                _ => continue,
+            };
+            if found {
+                continue;
+            }
+            let has: Vec<String> = ports
+                .iter()
+                .map(
+                    |p| match (p.str_at(&["name"]), p.get("port").and_then(Node::as_i64)) {
+                        (Some(n), Some(num)) => format!("{n} ({num})"),
+                        (None, Some(num)) => num.to_string(),
+                        (Some(n), None) => n.to_string(),
+                        (None, None) => "?".to_string(),
+                    },
+                )
+                .collect();
+            out.push(
+                INGRESS_BACKEND
+                    .finding(
+                        port.origin,
+                        Some(r),
+                        format!(
+                            "Ingress {}: Service `{name}` has no port {wanted} (it has: {})",
+                            r.name(),
+                            has.join(", ")
+                        ),
+                    )
+                    .related(service.name_origin(), format!("Service {name} is defined here"))
+                    .help("name one of the Service's ports, by its name or its `port` number (not the targetPort)"),
+            );
+        }
+    }
+}

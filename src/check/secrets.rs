@@ -1,0 +1,1569 @@
+//! Family `secrets/`: credentials that would reach git in plain text. A finding says where a value is
+//! (object, key, line) and why it was flagged (which pattern); it never contains the value, nor a part of
+//! it, nor the name of the default password it equals.
+//!
+//! Positions: a ConfigMap value generated from a file has an origin spanning the whole file, so an offset
+//! inside the value is the same offset in the file; a value written as a literal block scalar (`|`) maps
+//! line by line to the manifest. Findings inside such values point at the exact line and column.
+
+use std::ops::Range;
+use std::path::Path;
+use std::sync::{Arc, OnceLock};
+
+use regex::{Regex, RegexSet};
+
+use crate::check::k8s::{containers, scalar_text, FindingExt};
+use crate::check::{Context, Finding, Rule, Severity};
+use crate::load::yaml;
+use crate::node::{FileRole, Node, Origin, Sources, Value};
+use crate::resource::Resource;
+
+pub static RULES: &[Rule] = &[
+    PLAINTEXT_SECRET,
+    CONFIGMAP_CREDENTIAL,
+    ENV_LITERAL,
+    KNOWN_TOKEN,
+    HIGH_ENTROPY,
+    DEFAULT_PASSWORD,
+];
+
+const PLAINTEXT_SECRET: Rule = Rule {
+    code: "secrets/plaintext-secret",
+    default_severity: Severity::Error,
+    summary: "a Secret carries values in `data` or `stringData` (use an ExternalSecret, a SealedSecret or SOPS)",
+    run: plaintext_secret,
+};
+const CONFIGMAP_CREDENTIAL: Rule = Rule {
+    code: "secrets/configmap-credential",
+    default_severity: Severity::Error,
+    summary:
+        "a ConfigMap (or a config file embedded in one) sets a credential key to a literal value",
+    run: configmap_credential,
+};
+const ENV_LITERAL: Rule = Rule {
+    code: "secrets/env-literal",
+    default_severity: Severity::Error,
+    summary: "an `env` entry named like a credential has a literal `value` instead of `valueFrom`",
+    run: env_literal,
+};
+const KNOWN_TOKEN: Rule = Rule {
+    code: "secrets/known-token",
+    default_severity: Severity::Error,
+    summary: "a value has the shape of a known token or key (cloud keys, GitHub, Slack, JWT, private keys, ...)",
+    run: known_token,
+};
+const HIGH_ENTROPY: Rule = Rule {
+    code: "secrets/high-entropy",
+    default_severity: Severity::Warning,
+    summary: "a value looks random enough to be a secret (Shannon entropy over base64 or hex)",
+    run: high_entropy,
+};
+const DEFAULT_PASSWORD: Rule = Rule {
+    code: "secrets/default-password",
+    default_severity: Severity::Error,
+    summary: "a credential is set to a well-known default password",
+    run: default_password,
+};
+
+// ---------------------------------------------------------------------------------------------------------
+// What is a credential, and what is only a placeholder
+
+/// Splits a key into lower-case words: at `_`, `-`, `.`, spaces and camelCase boundaries.
+fn words(key: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut cur = String::new();
+    let mut prev_lower = false;
+    for c in key.chars() {
+        if !c.is_ascii_alphanumeric() {
+            if !cur.is_empty() {
+                out.push(std::mem::take(&mut cur));
+            }
+            prev_lower = false;
+            continue;
+        }
+        if c.is_ascii_uppercase() && prev_lower && !cur.is_empty() {
+            out.push(std::mem::take(&mut cur));
+        }
+        prev_lower = c.is_ascii_lowercase() || c.is_ascii_digit();
+        cur.push(c.to_ascii_lowercase());
+    }
+    if !cur.is_empty() {
+        out.push(cur);
+    }
+    out
+}
+
+/// Whether a key (a config key, a ConfigMap key, an env variable name) names a credential: its last
+/// word is (or ends with) password, passwd, pwd, pass, secret, token, credentials, apikey, accesskey,
+/// secretkey, privatekey or passphrase; or it is `<something>_KEY` (`API_KEY`, `clientKey`, but not
+/// `PUBLIC_KEY`, `cacheKey` and the like). `secretName`, `tokenTTL`, `accessKeyID` are not credentials.
+pub fn is_credential_key(key: &str) -> bool {
+    const LAST: [&str; 10] = [
+        "password",
+        "passwd",
+        "pwd",
+        "pass",
+        "secret",
+        "secrets",
+        "token",
+        "credentials",
+        "credential",
+        "passphrase",
+    ];
+    const ENDS: [&str; 9] = [
+        "password",
+        "passwd",
+        "secret",
+        "token",
+        "apikey",
+        "accesskey",
+        "secretkey",
+        "privatekey",
+        "credentials",
+    ];
+    const NOT_BEFORE_KEY: [&str; 14] = [
+        "public",
+        "cache",
+        "primary",
+        "partition",
+        "sort",
+        "foreign",
+        "routing",
+        "shard",
+        "lookup",
+        "hash",
+        "group",
+        "map",
+        "object",
+        "idempotency",
+    ];
+    let w = words(key);
+    let Some(last) = w.last() else {
+        return false;
+    };
+    if LAST.contains(&last.as_str()) || ENDS.iter().any(|e| last.ends_with(e)) {
+        return true;
+    }
+    if last == "key" && w.len() >= 2 {
+        return !NOT_BEFORE_KEY.contains(&w[w.len() - 2].as_str());
+    }
+    false
+}
+
+/// Passwords that ship as defaults (OpenIM's own, MinIO's, the usual ones). Compared case-insensitively.
+const DEFAULT_PASSWORDS: [&str; 31] = [
+    "openim123",
+    "openim",
+    "admin",
+    "administrator",
+    "admin123",
+    "password",
+    "password1",
+    "passw0rd",
+    "p@ssw0rd",
+    "p@ssword",
+    "123456",
+    "12345678",
+    "123456789",
+    "1234567890",
+    "changeme",
+    "changeit",
+    "minioadmin",
+    "root",
+    "toor",
+    "secret",
+    "default",
+    "guest",
+    "test",
+    "qwerty",
+    "letmein",
+    "mongo",
+    "mongodb",
+    "redis",
+    "kafka",
+    "postgres",
+    "mysql",
+];
+
+/// Words a placeholder is made of, and the ones that make it one (`not-a-secret`, `your-password-here`,
+/// `dummy`, `<redacted>`).
+const PLACEHOLDER_WORDS: [&str; 44] = [
+    "not",
+    "a",
+    "an",
+    "the",
+    "secret",
+    "password",
+    "passwd",
+    "token",
+    "key",
+    "api",
+    "access",
+    "value",
+    "dummy",
+    "example",
+    "placeholder",
+    "redacted",
+    "fake",
+    "sample",
+    "your",
+    "my",
+    "here",
+    "replace",
+    "me",
+    "with",
+    "real",
+    "todo",
+    "fixme",
+    "tbd",
+    "none",
+    "null",
+    "nil",
+    "undefined",
+    "unset",
+    "empty",
+    "insert",
+    "enter",
+    "put",
+    "set",
+    "changeme",
+    "xxx",
+    "foo",
+    "bar",
+    "mock",
+    "test",
+];
+const PLACEHOLDER_MARKERS: [&str; 24] = [
+    "not",
+    "dummy",
+    "example",
+    "placeholder",
+    "redacted",
+    "fake",
+    "sample",
+    "your",
+    "replace",
+    "todo",
+    "fixme",
+    "tbd",
+    "none",
+    "null",
+    "nil",
+    "undefined",
+    "unset",
+    "empty",
+    "insert",
+    "enter",
+    "xxx",
+    "foo",
+    "mock",
+    "put",
+];
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Class {
+    /// Empty, a reference to something else (`${VAR}`, `$(VAR)`, `{{ .x }}`, `<path:...>`, a file path,
+    /// a SOPS `ENC[...]`), a mask (`****`) or a placeholder phrase (`not-a-secret`).
+    Placeholder,
+    /// A well-known default password.
+    Default,
+    /// Anything else: a real-looking credential.
+    Literal,
+}
+
+/// What a credential value is. Defaults are checked first: `changeme` and `password` are defaults, not
+/// placeholders.
+pub fn classify(value: &str) -> Class {
+    let v = value.trim().trim_matches(['"', '\'']).trim();
+    if v.is_empty() {
+        return Class::Placeholder;
+    }
+    let lower = v.to_ascii_lowercase();
+    if DEFAULT_PASSWORDS.contains(&lower.as_str()) {
+        return Class::Default;
+    }
+    if is_reference(v) {
+        return Class::Placeholder;
+    }
+    if v.chars()
+        .all(|c| matches!(c, '*' | 'x' | 'X' | '.' | '#' | '-' | '_' | '•'))
+    {
+        return Class::Placeholder;
+    }
+    let w = words(v);
+    if !w.is_empty()
+        && w.iter()
+            .all(|x| PLACEHOLDER_WORDS.contains(&x.as_str()) || x.chars().all(|c| c == 'x'))
+        && w.iter().any(|x| {
+            PLACEHOLDER_MARKERS.contains(&x.as_str())
+                || (x.len() >= 3 && x.chars().all(|c| c == 'x'))
+        })
+    {
+        return Class::Placeholder;
+    }
+    Class::Literal
+}
+
+/// A value that points elsewhere instead of holding the secret.
+fn is_reference(v: &str) -> bool {
+    (v.starts_with("${") && v.ends_with('}'))
+        || (v.starts_with("$(") && v.ends_with(')'))
+        || (v.starts_with('$')
+            && v.len() > 1
+            && v[1..]
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '_'))
+        || (v.starts_with("{{") && v.ends_with("}}"))
+        || (v.starts_with('<') && v.ends_with('>'))
+        || (v.starts_with("%(") && v.ends_with(")s"))
+        || v.starts_with("ENC[")
+        || v.starts_with("ref+")
+        || v.starts_with("vault:")
+        || v.starts_with("file://")
+        || v.starts_with("secretref:")
+        || (v.starts_with('/') && v[1..].contains('/') && !v.contains(char::is_whitespace))
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// From a position inside a string value to a line in the file the user edits
+
+/// Maps byte ranges of a string value back to its source file.
+enum Locator {
+    /// The value's bytes are the file's bytes from this offset on (a whole config file, a plain or quoted
+    /// scalar without escapes).
+    Exact { base: usize },
+    /// A literal block scalar: each value line starts at a known offset of the file.
+    Lines {
+        value_starts: Vec<usize>,
+        source_starts: Vec<usize>,
+    },
+    /// Only the value's own origin is known.
+    Whole,
+}
+
+impl Locator {
+    fn new(sources: &Sources, node: &Node, value: &str) -> Locator {
+        let text: &str = &sources.get(node.origin.file).text;
+        let (start, end) = (node.origin.start as usize, node.origin.end as usize);
+        let Some(slice) = text.get(start..end) else {
+            return Locator::Whole;
+        };
+        if slice == value {
+            return Locator::Exact { base: start };
+        }
+        if slice.len() >= 2
+            && (slice.starts_with('"') || slice.starts_with('\''))
+            && slice.get(1..slice.len() - 1) == Some(value)
+        {
+            return Locator::Exact { base: start + 1 };
+        }
+        Self::block(
+            slice,
+            start,
+            node.origin.col.saturating_sub(1) as usize,
+            value,
+        )
+        .unwrap_or(Locator::Whole)
+    }
+
+    /// A literal block scalar: the span starts at the first content character; every further line carries
+    /// `indent` spaces of indentation before its content.
+    fn block(slice: &str, start: usize, indent: usize, value: &str) -> Option<Locator> {
+        let mut source_starts = Vec::new();
+        let mut contents = Vec::new();
+        let mut offset = start;
+        for (i, line) in slice.split_inclusive('\n').enumerate() {
+            let body = line.strip_suffix('\n').unwrap_or(line);
+            let (skip, content) = if i == 0 {
+                (0, body)
+            } else if body.len() >= indent && body.as_bytes()[..indent].iter().all(|b| *b == b' ') {
+                (indent, &body[indent..])
+            } else if body.trim().is_empty() {
+                (body.len(), "")
+            } else {
+                return None;
+            };
+            source_starts.push(offset + skip);
+            contents.push(content);
+            offset += line.len();
+        }
+        let joined = contents.join("\n");
+        if joined.trim_end_matches('\n') != value.trim_end_matches('\n') {
+            return None;
+        }
+        let mut value_starts = vec![0];
+        value_starts.extend(value.match_indices('\n').map(|(i, _)| i + 1));
+        value_starts.truncate(source_starts.len());
+        source_starts.truncate(value_starts.len());
+        Some(Locator::Lines {
+            value_starts,
+            source_starts,
+        })
+    }
+
+    fn origin(&self, sources: &Sources, node: &Node, range: Range<usize>) -> Origin {
+        let byte = match self {
+            Locator::Exact { base } => base + range.start,
+            Locator::Lines {
+                value_starts,
+                source_starts,
+            } => {
+                let i = value_starts
+                    .partition_point(|s| *s <= range.start)
+                    .saturating_sub(1);
+                match (value_starts.get(i), source_starts.get(i)) {
+                    (Some(v), Some(s)) => s + (range.start - v),
+                    _ => return node.origin,
+                }
+            }
+            Locator::Whole => return node.origin,
+        };
+        let file = sources.get(node.origin.file);
+        let (line, col) = file.line_col(byte);
+        Origin {
+            file: node.origin.file,
+            start: byte as u32,
+            end: (byte + range.len()) as u32,
+            line,
+            col,
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// Config files embedded in ConfigMaps
+
+/// A credential-named key inside an embedded config file: its dotted path and the byte range of its value.
+struct Embedded {
+    path: String,
+    range: Range<usize>,
+    value: String,
+}
+
+/// The credential-named keys of a config file held in a string: YAML or JSON (any number of documents),
+/// else `key=value` / `key: value` lines (properties, .env, ini, TOML).
+fn embedded_credentials(text: &str) -> Vec<Embedded> {
+    let mut out = Vec::new();
+    if !may_name_credential(text) {
+        return out;
+    }
+    if let Some(docs) = parse_yaml(text) {
+        for d in &docs {
+            walk_yaml(&d.root, &mut String::new(), &mut out);
+        }
+        return out;
+    }
+    for (start, line) in lines(text) {
+        if let Some((key, range)) = key_value(line) {
+            if is_credential_key(key) {
+                let range = start + range.start..start + range.end;
+                out.push(Embedded {
+                    path: key.to_string(),
+                    value: text[range.clone()].to_string(),
+                    range,
+                });
+            }
+        }
+    }
+    out
+}
+
+/// Whether a text holds any word a credential key ends with (case-insensitive): a cheap test before parsing.
+fn may_name_credential(text: &str) -> bool {
+    const STEMS: [&[u8]; 7] = [
+        b"pass",
+        b"pwd",
+        b"secret",
+        b"token",
+        b"key",
+        b"credential",
+        b"passphrase",
+    ];
+    text.as_bytes().windows(3).enumerate().any(|(i, w)| {
+        let lower = [
+            w[0].to_ascii_lowercase(),
+            w[1].to_ascii_lowercase(),
+            w[2].to_ascii_lowercase(),
+        ];
+        STEMS.iter().any(|stem| {
+            stem[..3] == lower
+                && text
+                    .as_bytes()
+                    .get(i..i + stem.len())
+                    .is_some_and(|t| t.eq_ignore_ascii_case(stem))
+        })
+    })
+}
+
+/// The documents of a YAML text whose first document is a mapping or a list; `None` for anything else
+/// (a properties file parses as one long plain scalar).
+fn parse_yaml(text: &str) -> Option<Vec<yaml::Document>> {
+    let mut sources = Sources::new();
+    let id = sources.add(Path::new("embedded"), Arc::from(text), FileRole::Other);
+    let docs = yaml::parse(id, sources.get(id)).ok()?;
+    let structured = docs
+        .first()
+        .is_some_and(|d| matches!(d.root.value, Value::Map(_) | Value::Seq(_)));
+    structured.then_some(docs)
+}
+
+fn walk_yaml(node: &Node, path: &mut String, out: &mut Vec<Embedded>) {
+    match &node.value {
+        Value::Map(m) => {
+            for (k, v) in m.iter() {
+                let len = path.len();
+                if !path.is_empty() {
+                    path.push('.');
+                }
+                path.push_str(&k.name);
+                if is_credential_key(&k.name) && !matches!(v.value, Value::Map(_) | Value::Seq(_)) {
+                    if let (Some(value), false) =
+                        (scalar_text(v), matches!(v.value, Value::Bool(_)))
+                    {
+                        out.push(Embedded {
+                            path: path.clone(),
+                            range: v.origin.start as usize..v.origin.end as usize,
+                            value,
+                        });
+                    }
+                } else {
+                    walk_yaml(v, path, out);
+                }
+                path.truncate(len);
+            }
+        }
+        Value::Seq(items) => {
+            for (i, v) in items.iter().enumerate() {
+                let len = path.len();
+                path.push_str(&format!("[{i}]"));
+                walk_yaml(v, path, out);
+                path.truncate(len);
+            }
+        }
+        _ => {}
+    }
+}
+
+/// Each line of a text with its byte offset.
+fn lines(text: &str) -> impl Iterator<Item = (usize, &str)> {
+    let mut offset = 0;
+    text.split_inclusive('\n').map(move |l| {
+        let start = offset;
+        offset += l.len();
+        (
+            start,
+            l.strip_suffix('\n').unwrap_or(l).trim_end_matches('\r'),
+        )
+    })
+}
+
+/// `key = value`, `key: value`, `export KEY=value`, `- key: value`, `--key=value`: the key, and the byte
+/// range of the value in the line (quotes and a trailing `;` or `,` left out).
+fn key_value(line: &str) -> Option<(&str, Range<usize>)> {
+    let trimmed = line.trim_start();
+    if trimmed.starts_with(['#', ';', '[', '/']) {
+        return None;
+    }
+    let mut start = line.len() - trimmed.len();
+    let mut rest = trimmed;
+    for prefix in ["- ", "export "] {
+        if let Some(r) = rest.strip_prefix(prefix) {
+            start += prefix.len();
+            rest = r;
+        }
+    }
+    let sep = rest.find([':', '='])?;
+    let key = rest[..sep]
+        .trim()
+        .trim_matches(['"', '\''])
+        .trim_start_matches('-');
+    if key.is_empty()
+        || !key
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-'))
+    {
+        return None;
+    }
+    let after = &rest[sep + 1..];
+    let lead = after.len() - after.trim_start().len();
+    let mut v_start = start + sep + 1 + lead;
+    let mut v = after.trim();
+    v = v.strip_suffix([';', ',']).unwrap_or(v);
+    if v.len() >= 2
+        && ((v.starts_with('"') && v.ends_with('"')) || (v.starts_with('\'') && v.ends_with('\'')))
+    {
+        v = &v[1..v.len() - 1];
+        v_start += 1;
+    }
+    Some((key, v_start..v_start + v.len()))
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// base64
+
+/// Decodes standard or URL-safe base64 (whitespace ignored, padding optional); `None` when it is not.
+pub fn base64_decode(text: &str) -> Option<Vec<u8>> {
+    let mut out = Vec::with_capacity(text.len() * 3 / 4);
+    let mut acc: u32 = 0;
+    let mut bits = 0;
+    let mut padding = false;
+    for c in text.bytes() {
+        let v = match c {
+            b'A'..=b'Z' => c - b'A',
+            b'a'..=b'z' => c - b'a' + 26,
+            b'0'..=b'9' => c - b'0' + 52,
+            b'+' | b'-' => 62,
+            b'/' | b'_' => 63,
+            b'=' => {
+                padding = true;
+                continue;
+            }
+            b' ' | b'\n' | b'\r' | b'\t' => continue,
+            _ => return None,
+        };
+        if padding {
+            return None;
+        }
+        acc = (acc << 6) | v as u32;
+        bits += 6;
+        if bits >= 8 {
+            bits -= 8;
+            out.push((acc >> bits) as u8);
+            acc &= (1 << bits) - 1;
+        }
+    }
+    (bits < 6).then_some(out)
+}
+
+/// The text of a `data` (Secret) or `binaryData` (ConfigMap) value, decoded; `None` when it is not
+/// base64 of UTF-8 text.
+fn decoded_text(node: &Node) -> Option<String> {
+    String::from_utf8(base64_decode(node.as_str()?)?).ok()
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// Where credentials are
+
+fn is_sops(r: &Resource) -> bool {
+    r.node.get("sops").is_some_and(|s| s.as_map().is_some())
+}
+
+fn is_kind(r: &Resource, kind: &str) -> bool {
+    r.kind() == kind && r.group().is_empty()
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Holder {
+    ConfigMap,
+    Secret,
+    Env,
+}
+
+/// A credential-named value somewhere in the tree.
+struct Credential<'a> {
+    r: &'a Resource,
+    origin: Origin,
+    /// Where, for the message: "`data.share.yml`, key `secret`".
+    place: String,
+    class: Class,
+}
+
+/// Every credential-named value: ConfigMap keys and the keys of config files embedded in ConfigMaps
+/// (YAML, JSON, properties, .env, ini), plaintext Secret values (base64 decoded), and `env` literals.
+fn credentials<'a>(ctx: &Context<'a>, holders: &[Holder]) -> Vec<Credential<'a>> {
+    let mut out = Vec::new();
+    for r in ctx.resources {
+        if is_sops(r) {
+            continue;
+        }
+        let holder = if is_kind(r, "ConfigMap") {
+            Holder::ConfigMap
+        } else if is_kind(r, "Secret") {
+            Holder::Secret
+        } else {
+            if holders.contains(&Holder::Env) {
+                env_credentials(r, &mut out);
+            }
+            continue;
+        };
+        if !holders.contains(&holder) {
+            continue;
+        }
+        let fields: &[(&str, bool)] = match holder {
+            Holder::ConfigMap => &[("data", false), ("binaryData", true)],
+            _ => &[("data", true), ("stringData", false)],
+        };
+        for (field, encoded) in fields {
+            let Some(map) = r.node.get(field).and_then(Node::as_map) else {
+                continue;
+            };
+            for (k, v) in map.iter() {
+                let (text, locator) = if *encoded {
+                    match decoded_text(v) {
+                        Some(t) => (t, Locator::Whole),
+                        None => continue,
+                    }
+                } else {
+                    let Some(t) = scalar_text(v) else { continue };
+                    let loc = Locator::new(ctx.sources, v, &t);
+                    (t, loc)
+                };
+                let decoded = if *encoded { " (base64-decoded)" } else { "" };
+                if is_credential_key(&k.name) {
+                    out.push(Credential {
+                        r,
+                        origin: locator.origin(ctx.sources, v, 0..text.len()),
+                        place: format!("`{field}.{}`{decoded}", k.name),
+                        class: classify(&text),
+                    });
+                    continue;
+                }
+                for e in embedded_credentials(&text) {
+                    out.push(Credential {
+                        r,
+                        origin: locator.origin(ctx.sources, v, e.range.clone()),
+                        place: format!("`{field}.{}`{decoded}, key `{}`", k.name, e.path),
+                        class: classify(&e.value),
+                    });
+                }
+            }
+        }
+    }
+    out
+}
+
+fn env_credentials<'a>(r: &'a Resource, out: &mut Vec<Credential<'a>>) {
+    let Some(spec) = r.pod_spec() else {
+        return;
+    };
+    for c in containers(spec) {
+        let container = c.str_at(&["name"]).unwrap_or("");
+        for e in c.get("env").and_then(Node::as_seq).unwrap_or(&[]) {
+            let (Some(name), Some(value)) = (e.str_at(&["name"]), e.get("value")) else {
+                continue;
+            };
+            let Some(text) = scalar_text(value) else {
+                continue;
+            };
+            if is_credential_key(name) {
+                out.push(Credential {
+                    r,
+                    origin: value.origin,
+                    place: format!("env `{name}` of container `{container}`"),
+                    class: classify(&text),
+                });
+            }
+        }
+    }
+}
+
+fn object(r: &Resource) -> String {
+    format!("{}/{}", r.kind(), r.name())
+}
+
+/// Checks that no `Secret` in the rendered tree carries values: `data` or `stringData` with anything but
+/// empty or placeholder values. SealedSecrets, ExternalSecrets and SOPS-encrypted files (a top-level
+/// `sops:` block) are fine: what git holds is encrypted or a reference.
+///
+/// Why: base64 is not encryption; a Secret in git is a secret published to everyone who can read the
+/// repository, forever.
+///
+/// Bad:
+/// ```yaml
+/// kind: Secret
+/// data: {password: b3BlbklNMTIz}
+/// ```
+/// Good:
+/// ```yaml
+/// kind: ExternalSecret
+/// spec: {target: {name: openim-mongodb-credentials}, data: [{secretKey: password, remoteRef: {key: mongodb, property: password}}]}
+/// ```
+fn plaintext_secret(ctx: &Context<'_>, out: &mut Vec<Finding>) {
+    for r in ctx.resources {
+        if !is_kind(r, "Secret") || is_sops(r) {
+            continue;
+        }
+        for (field, encoded) in [("data", true), ("stringData", false)] {
+            let Some((key, value)) = r.node.as_map().and_then(|m| m.get_entry(field)) else {
+                continue;
+            };
+            let Some(map) = value.as_map() else {
+                continue;
+            };
+            let real: Vec<&str> = map
+                .iter()
+                .filter(|(_, v)| {
+                    let text = if encoded {
+                        decoded_text(v)
+                    } else {
+                        scalar_text(v)
+                    };
+                    // Not base64 or not text: a value all the same.
+                    text.is_none_or(|t| classify(&t) != Class::Placeholder)
+                })
+                .map(|(k, _)| k.name.as_str())
+                .collect();
+            if real.is_empty() {
+                continue;
+            }
+            out.push(
+                PLAINTEXT_SECRET
+                    .finding(
+                        key.origin,
+                        Some(r),
+                        format!(
+                            "Secret {} holds {} in plain text in `{field}` (keys: {})",
+                            r.name(),
+                            if real.len() == 1 { "a value".to_string() } else { format!("{} values", real.len()) },
+                            real.join(", ")
+                        ),
+                    )
+                    .help(
+                        "keep secrets out of git: an ExternalSecret (as the base does), a SealedSecret, or a \
+                         SOPS-encrypted file",
+                    ),
+            );
+        }
+    }
+}
+
+/// Checks that ConfigMaps carry no credentials: a key named like a credential (`DB_PASSWORD`, `apiKey`)
+/// with a literal value, directly or inside a config file the ConfigMap holds (YAML or JSON, any number of
+/// documents, block scalars included; properties, .env, ini and TOML lines). Empty values, references
+/// (`${VAR}`, `$(VAR)`, `{{ .x }}`, `<path:...>`, a file path) and placeholder phrases (`not-a-secret`,
+/// `your-password-here`, `****`) are fine; known default passwords are left to `secrets/default-password`.
+///
+/// Why: a ConfigMap is readable by anyone who may read the namespace's configuration and is committed as
+/// is; OpenIM reads credentials from `IMENV_*` variables, which can come from a Secret.
+///
+/// Bad:
+/// ```yaml
+/// data:
+///   mongodb.yml: |
+///     password: 9f8Qe2xLr4
+/// ```
+/// Good: `password: ""` in the file, and `IMENV_MONGODB_PASSWORD` from `secretKeyRef`.
+fn configmap_credential(ctx: &Context<'_>, out: &mut Vec<Finding>) {
+    for c in credentials(ctx, &[Holder::ConfigMap]) {
+        if c.class != Class::Literal {
+            continue;
+        }
+        out.push(
+            CONFIGMAP_CREDENTIAL
+                .finding(
+                    c.origin,
+                    Some(c.r),
+                    format!("{} {}: a credential in plain text", object(c.r), c.place),
+                )
+                .help(
+                    "leave it empty in the ConfigMap and inject it from a Secret (for OpenIM, an IMENV_* \
+                     variable with `valueFrom.secretKeyRef`)",
+                ),
+        );
+    }
+}
+
+/// Checks that `env` entries whose name says credential (`*_PASSWORD`, `*_SECRET`, `*_TOKEN`, `*_KEY`,
+/// `*_CREDENTIALS`, ...) take their value from a Secret (`valueFrom`), not from a literal `value`.
+/// Empty values and references (`$(OTHER_VAR)`) are fine; known defaults are `secrets/default-password`.
+///
+/// Why: the literal ends up in git, in the rendered manifest and in `kubectl describe`.
+///
+/// Bad:
+/// ```yaml
+/// env:
+///   - {name: IMENV_REDIS_PASSWORD, value: s3cr3t-value}
+/// ```
+/// Good:
+/// ```yaml
+/// env:
+///   - name: IMENV_REDIS_PASSWORD
+///     valueFrom: {secretKeyRef: {name: openim-redis-credentials, key: password}}
+/// ```
+fn env_literal(ctx: &Context<'_>, out: &mut Vec<Finding>) {
+    for c in credentials(ctx, &[Holder::Env]) {
+        if c.class != Class::Literal {
+            continue;
+        }
+        out.push(
+            ENV_LITERAL
+                .finding(
+                    c.origin,
+                    Some(c.r),
+                    format!(
+                        "{} in {}: a credential set with a literal `value`",
+                        c.place,
+                        object(c.r)
+                    ),
+                )
+                .help(
+                    "use `valueFrom.secretKeyRef` and keep the value in a Secret made outside git",
+                ),
+        );
+    }
+}
+
+/// Checks that no credential is set to a well-known default password (OpenIM's `openIM123`, MinIO's
+/// `minioadmin`, `admin`, `password`, `123456`, `changeme`, `root`, ...): in ConfigMaps and the config
+/// files they hold, `env` literals, and plaintext Secrets (decoded). The finding does not say which one.
+///
+/// Why: default passwords are the first thing anyone tries; a deployment that keeps one is open.
+///
+/// Bad: `secret: openIM123` in `share.yml`. Good: `secret: ""`, set from a Secret.
+fn default_password(ctx: &Context<'_>, out: &mut Vec<Finding>) {
+    for c in credentials(ctx, &[Holder::ConfigMap, Holder::Secret, Holder::Env]) {
+        if c.class != Class::Default {
+            continue;
+        }
+        out.push(
+            DEFAULT_PASSWORD
+                .finding(
+                    c.origin,
+                    Some(c.r),
+                    format!("{} {}: a well-known default password", object(c.r), c.place),
+                )
+                .help("generate a strong password, keep it in the secret store and inject it from a Secret"),
+        );
+    }
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// Known token formats
+
+/// The token formats: a name for the message, and the pattern.
+const TOKEN_PATTERNS: [(&str, &str); 15] = [
+    (
+        "an AWS access key ID",
+        r"(?-u:\b)(?:AKIA|ASIA|ABIA|ACCA)[0-9A-Z]{16}(?-u:\b)",
+    ),
+    (
+        "a GitHub token",
+        r"(?-u:\b)gh[pousr]_[A-Za-z0-9]{36,255}(?-u:\b)",
+    ),
+    (
+        "a GitHub fine-grained token",
+        r"(?-u:\b)github_pat_[A-Za-z0-9_]{50,255}(?-u:\b)",
+    ),
+    ("a GitLab token", r"(?-u:\b)glpat-[A-Za-z0-9_-]{20,}"),
+    ("a Slack token", r"(?-u:\b)xox[abprs]-[A-Za-z0-9-]{10,}"),
+    (
+        "a Slack webhook URL",
+        r"https://hooks\.slack\.com/services/T[A-Za-z0-9_]+/B[A-Za-z0-9_]+/[A-Za-z0-9_]+",
+    ),
+    (
+        "a JSON Web Token",
+        r"(?-u:\b)eyJ[A-Za-z0-9_-]{5,}\.eyJ[A-Za-z0-9_-]{5,}\.[A-Za-z0-9_-]*",
+    ),
+    (
+        "a private key",
+        r"-----BEGIN (?:[A-Z0-9]+ )*PRIVATE KEY(?: BLOCK)?-----",
+    ),
+    ("a Google API key", r"(?-u:\b)AIza[0-9A-Za-z_-]{35}"),
+    (
+        "a Stripe live key",
+        r"(?-u:\b)[rs]k_live_[0-9A-Za-z]{24,}(?-u:\b)",
+    ),
+    ("an npm token", r"(?-u:\b)npm_[A-Za-z0-9]{36}(?-u:\b)"),
+    (
+        "a SendGrid API key",
+        r"(?-u:\b)SG\.[A-Za-z0-9_-]{22}\.[A-Za-z0-9_-]{43}",
+    ),
+    (
+        "an Alibaba Cloud AccessKey ID",
+        r"(?-u:\b)LTAI[A-Za-z0-9]{12,20}(?-u:\b)",
+    ),
+    (
+        "an Azure storage account key",
+        r"AccountKey=[A-Za-z0-9+/]{86}==",
+    ),
+    // The password (group 1) is checked against the placeholders: `$(PASSWORD)` is fine.
+    (
+        "a URL with a password",
+        r"(?-u:\b)[A-Za-z][A-Za-z0-9+.-]*://[^\s:/@'\x22]+:([^\s/@'\x22]+)@",
+    ),
+];
+
+fn token_patterns() -> &'static (RegexSet, Vec<Regex>) {
+    static P: OnceLock<(RegexSet, Vec<Regex>)> = OnceLock::new();
+    P.get_or_init(|| {
+        let set = RegexSet::new(TOKEN_PATTERNS.iter().map(|(_, p)| p))
+            .unwrap_or_else(|e| panic!("a built-in token pattern does not compile: {e}"));
+        let each = TOKEN_PATTERNS
+            .iter()
+            .map(|(_, p)| {
+                Regex::new(p)
+                    .unwrap_or_else(|e| panic!("a built-in token pattern does not compile: {e}"))
+            })
+            .collect();
+        (set, each)
+    })
+}
+
+/// The known tokens in a text: which pattern, and where.
+fn find_tokens(text: &str) -> Vec<(&'static str, Range<usize>)> {
+    let (set, each) = token_patterns();
+    let mut out = Vec::new();
+    for i in set.matches(text).iter() {
+        let (name, _) = TOKEN_PATTERNS[i];
+        for caps in each[i].captures_iter(text) {
+            let Some(m) = caps.get(0) else { continue };
+            if let Some(password) = caps.get(1) {
+                if classify(password.as_str()) == Class::Placeholder {
+                    continue;
+                }
+            }
+            out.push((name, m.range()));
+        }
+    }
+    out.sort_by_key(|(_, r)| (r.start, r.end));
+    out
+}
+
+/// A path in an object, for messages: `spec.template.spec.containers[0].env[1].value`.
+fn push_path(path: &str, key: &str) -> String {
+    if path.is_empty() {
+        key.to_string()
+    } else {
+        format!("{path}.{key}")
+    }
+}
+
+/// Calls `f` with every string in a subtree and its path.
+fn each_string<'n>(node: &'n Node, path: String, f: &mut dyn FnMut(&'n Node, &str, &str)) {
+    match &node.value {
+        Value::Str(s) => f(node, s, &path),
+        Value::Map(m) => {
+            for (k, v) in m.iter() {
+                if k.name == "kubectl.kubernetes.io/last-applied-configuration" {
+                    continue;
+                }
+                each_string(v, push_path(&path, &k.name), f);
+            }
+        }
+        Value::Seq(items) => {
+            for (i, v) in items.iter().enumerate() {
+                each_string(v, format!("{path}[{i}]"), f);
+            }
+        }
+        _ => {}
+    }
+}
+
+/// Whether a value of this path is base64 that should be decoded before it is searched.
+fn is_encoded(r: &Resource, path: &str) -> bool {
+    (is_kind(r, "Secret") && path.starts_with("data."))
+        || (is_kind(r, "ConfigMap") && path.starts_with("binaryData."))
+}
+
+/// Checks every string of every object (Secret `data` and ConfigMap `binaryData` decoded first, SOPS-
+/// encrypted files skipped) for the shapes of known tokens and keys: AWS access key IDs, GitHub
+/// (`ghp_`, `gho_`, `github_pat_`), GitLab, Slack (`xoxb-`, webhooks), JWTs, PEM private keys, Google API
+/// keys, Stripe, npm, SendGrid, Alibaba Cloud, Azure storage keys, and URLs with a password
+/// (`mongodb://user:pass@host`, unless the password is a reference such as `$(PASSWORD)`).
+///
+/// Why: these formats are never placeholders; one in git is a leaked credential to revoke.
+///
+/// Bad: `args: ["--github-token=ghp_..."]`. Good: the token in a Secret, `valueFrom.secretKeyRef`.
+fn known_token(ctx: &Context<'_>, out: &mut Vec<Finding>) {
+    for r in ctx.resources {
+        if is_sops(r) {
+            continue;
+        }
+        each_string(&r.node, String::new(), &mut |node, text, path| {
+            // Decoded when it is base64 of text; searched as written when it is not.
+            let decoded = if is_encoded(r, path) {
+                decoded_text(node)
+            } else {
+                None
+            };
+            if let Some(decoded) = decoded {
+                for (name, _) in find_tokens(&decoded) {
+                    out.push(token_finding(
+                        r,
+                        node.origin,
+                        path,
+                        name,
+                        " (base64-decoded)",
+                    ));
+                }
+                return;
+            }
+            let found = find_tokens(text);
+            if found.is_empty() {
+                return;
+            }
+            let locator = Locator::new(ctx.sources, node, text);
+            for (name, range) in found {
+                out.push(token_finding(
+                    r,
+                    locator.origin(ctx.sources, node, range),
+                    path,
+                    name,
+                    "",
+                ));
+            }
+        });
+    }
+}
+
+fn token_finding(r: &Resource, origin: Origin, path: &str, name: &str, decoded: &str) -> Finding {
+    KNOWN_TOKEN
+        .finding(
+            origin,
+            Some(r),
+            format!("{} `{path}`{decoded}: {name}", object(r)),
+        )
+        .help("revoke it, then keep the new one in the secret store and inject it from a Secret")
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// High entropy
+
+/// Shannon entropy in bits per character.
+pub fn entropy(s: &str) -> f64 {
+    let mut counts = [0u32; 256];
+    for b in s.bytes() {
+        counts[b as usize] += 1;
+    }
+    let n = s.len() as f64;
+    counts
+        .iter()
+        .filter(|c| **c > 0)
+        .map(|c| {
+            let p = *c as f64 / n;
+            -p * p.log2()
+        })
+        .sum()
+}
+
+/// Below this many characters nothing is judged random.
+const MIN_BASE64_LEN: usize = 20;
+const MIN_HEX_LEN: usize = 32;
+/// Random hex of 32+ characters scores 3.3-3.9; English-like hex words and repeated digits score lower.
+const HEX_THRESHOLD: f64 = 3.0;
+
+/// The entropy a base64 string of `len` characters must reach: 0.87 * log2(len), about the 5th
+/// percentile of random base64 strings of that length (3.76 at 20, 4.35 at 32, 5.2 at 64), capped at 5.2.
+pub fn base64_threshold(len: usize) -> f64 {
+    (0.87 * (len as f64).log2()).min(5.2)
+}
+
+/// Key words that make a hex string an identifier rather than a secret.
+const HASH_CONTEXT: [&str; 9] = [
+    "commit",
+    "sha",
+    "hash",
+    "digest",
+    "checksum",
+    "revision",
+    "fingerprint",
+    "uid",
+    "id",
+];
+
+/// The random-looking tokens of a text: runs of base64 or hex characters long and random enough. Not
+/// flagged: image digests and other hashes after `sha256:`/`sha1:`/`md5:` or `@`, UUIDs, hex under a key
+/// that says hash (commit, sha, digest, checksum, ...), strings without both cases and a digit (paths,
+/// names, identifiers).
+fn random_tokens(text: &str, key: &str) -> Vec<(&'static str, Range<usize>)> {
+    let mut out = Vec::new();
+    let bytes = text.as_bytes();
+    // `=` only as padding at the end of a run: `--seed=<value>` is a key and a value.
+    let is_b64 = |b: u8| b.is_ascii_alphanumeric() || matches!(b, b'+' | b'/' | b'_' | b'-');
+    let mut i = 0;
+    while i < bytes.len() {
+        if !is_b64(bytes[i]) {
+            i += 1;
+            continue;
+        }
+        let start = i;
+        while i < bytes.len() && is_b64(bytes[i]) {
+            i += 1;
+        }
+        while i < bytes.len() && bytes[i] == b'=' && i - start > 0 && bytes[start..i].len() % 4 != 0
+        {
+            i += 1;
+        }
+        let run = &text[start..i];
+        let before = &text[..start];
+        if before.ends_with("sha256:")
+            || before.ends_with("sha512:")
+            || before.ends_with("sha1:")
+            || before.ends_with("md5:")
+            || before.ends_with('@')
+        {
+            continue;
+        }
+        // Hex parts of the run (a UUID is hex groups between dashes, each too short).
+        for (off, part) in split_keep(run, |c| !c.is_ascii_hexdigit()) {
+            if part.len() >= MIN_HEX_LEN
+                && part.bytes().any(|b| b.is_ascii_digit())
+                && part.bytes().any(|b| b.is_ascii_alphabetic())
+                && entropy(part) >= HEX_THRESHOLD
+                && !hash_context(key)
+            {
+                out.push(("hex", start + off..start + off + part.len()));
+            }
+        }
+        let trimmed = run.trim_end_matches('=');
+        let looks_mixed = trimmed.bytes().any(|b| b.is_ascii_uppercase())
+            && trimmed.bytes().any(|b| b.is_ascii_lowercase())
+            && trimmed.bytes().any(|b| b.is_ascii_digit());
+        if trimmed.len() >= MIN_BASE64_LEN
+            && looks_mixed
+            && !out.iter().any(|(_, r)| r.start >= start && r.end <= i)
+            && entropy(trimmed) >= base64_threshold(trimmed.len())
+        {
+            out.push(("base64", start..start + trimmed.len()));
+        }
+    }
+    out
+}
+
+fn hash_context(key: &str) -> bool {
+    words(key)
+        .iter()
+        .any(|w| HASH_CONTEXT.contains(&w.as_str()))
+}
+
+/// The parts of `s` between characters for which `sep` holds, with their offsets.
+fn split_keep(s: &str, sep: impl Fn(char) -> bool) -> Vec<(usize, &str)> {
+    let mut out = Vec::new();
+    let mut start = None;
+    for (i, c) in s.char_indices() {
+        match (sep(c), start) {
+            (true, Some(st)) => {
+                out.push((st, &s[st..i]));
+                start = None;
+            }
+            (false, None) => start = Some(i),
+            _ => {}
+        }
+    }
+    if let Some(st) = start {
+        out.push((st, &s[st..]));
+    }
+    out
+}
+
+/// A string the entropy rule searches, the key it sits under, and whether credential-named lines in it
+/// are left to another rule.
+struct Searched<'a> {
+    node: &'a Node,
+    path: String,
+    key: String,
+    encoded: bool,
+}
+
+/// The strings that may hold secrets: ConfigMap and Secret values, `env` values, `args` and `command`,
+/// annotations. Names, labels, selectors and images are identifiers, not secrets.
+fn searched(r: &Resource) -> Vec<Searched<'_>> {
+    fn add_map<'a>(node: Option<&'a Node>, path: &str, encoded: bool, out: &mut Vec<Searched<'a>>) {
+        for (k, v) in node
+            .and_then(Node::as_map)
+            .map(|m| m.entries.as_slice())
+            .unwrap_or(&[])
+        {
+            out.push(Searched {
+                node: v,
+                path: format!("`{}`", push_path(path, &k.name)),
+                key: k.name.clone(),
+                encoded,
+            });
+        }
+    }
+    let mut out = Vec::new();
+    let r_node = &r.node;
+    if is_kind(r, "ConfigMap") {
+        add_map(r_node.get("data"), "data", false, &mut out);
+        add_map(r_node.get("binaryData"), "binaryData", true, &mut out);
+    } else if is_kind(r, "Secret") {
+        add_map(r_node.get("data"), "data", true, &mut out);
+        add_map(r_node.get("stringData"), "stringData", false, &mut out);
+    }
+    add_map(
+        r_node.path(&["metadata", "annotations"]),
+        "metadata.annotations",
+        false,
+        &mut out,
+    );
+    if let Some(t) = r.pod_template() {
+        add_map(
+            t.path(&["metadata", "annotations"]),
+            "template.metadata.annotations",
+            false,
+            &mut out,
+        );
+    }
+    if let Some(spec) = r.pod_spec() {
+        for c in containers(spec) {
+            let name = c.str_at(&["name"]).unwrap_or("");
+            for e in c.get("env").and_then(Node::as_seq).unwrap_or(&[]) {
+                if let (Some(n), Some(v)) = (e.str_at(&["name"]), e.get("value")) {
+                    out.push(Searched {
+                        node: v,
+                        path: format!("container `{name}` env `{n}`"),
+                        key: n.to_string(),
+                        encoded: false,
+                    });
+                }
+            }
+            for field in ["args", "command"] {
+                for (i, v) in c
+                    .get(field)
+                    .and_then(Node::as_seq)
+                    .unwrap_or(&[])
+                    .iter()
+                    .enumerate()
+                {
+                    out.push(Searched {
+                        node: v,
+                        path: format!("container `{name}` {field}[{i}]"),
+                        key: String::new(),
+                        encoded: false,
+                    });
+                }
+            }
+        }
+    }
+    out
+}
+
+/// Checks the values that may hold secrets (ConfigMap and Secret data, base64 decoded; `env` values;
+/// container `args` and `command`; annotations) for random-looking strings: runs of base64 characters of
+/// 20 or more with upper case, lower case and digits and an entropy of at least 0.87 * log2(length) bits
+/// per character, and hex runs of 32 or more with an entropy of at least 3.0. Image digests, hashes after
+/// `sha256:`, UUIDs, hex under keys that say commit/sha/hash/digest/checksum, and values already reported
+/// (known tokens, credential-named keys) are left out.
+///
+/// Why: most leaked secrets are random strings with no recognisable prefix; this catches them where a
+/// key name does not give them away. It is a warning: a random-looking value may be an identifier.
+///
+/// Bad: `SIGNING_SALT: hX9$...` style 32-character random strings in `env`. Good: `valueFrom.secretKeyRef`.
+fn high_entropy(ctx: &Context<'_>, out: &mut Vec<Finding>) {
+    for r in ctx.resources {
+        if is_sops(r) {
+            continue;
+        }
+        for s in searched(r) {
+            let (text, locator) = if s.encoded {
+                match decoded_text(s.node) {
+                    Some(t) => (t, Locator::Whole),
+                    None => continue,
+                }
+            } else {
+                match s.node.as_str() {
+                    Some(t) => (t.to_string(), Locator::new(ctx.sources, s.node, t)),
+                    None => continue,
+                }
+            };
+            // A credential-named env entry, ConfigMap or Secret key: another rule's business.
+            if is_credential_key(&s.key) {
+                continue;
+            }
+            let tokens = find_tokens(&text);
+            for (kind, range) in random_tokens(&text, &s.key) {
+                if tokens
+                    .iter()
+                    .any(|(_, t)| t.start < range.end && range.start < t.end)
+                {
+                    continue;
+                }
+                let line_start = text[..range.start].rfind('\n').map(|i| i + 1).unwrap_or(0);
+                let line_end = text[range.start..]
+                    .find('\n')
+                    .map(|i| range.start + i)
+                    .unwrap_or(text.len());
+                let line_key = key_value(&text[line_start..line_end])
+                    .map(|(k, _)| k)
+                    .unwrap_or("");
+                if is_credential_key(line_key) || (kind == "hex" && hash_context(line_key)) {
+                    continue;
+                }
+                let decoded = if s.encoded { " (base64-decoded)" } else { "" };
+                let inner = if line_key.is_empty() {
+                    String::new()
+                } else {
+                    format!(", key `{line_key}`")
+                };
+                out.push(
+                    HIGH_ENTROPY
+                        .finding(
+                            locator.origin(ctx.sources, s.node, range.clone()),
+                            Some(r),
+                            format!(
+                                "{} {}{decoded}{inner}: a random-looking {kind} string of {} characters",
+                                object(r),
+                                s.path,
+                                range.len()
+                            ),
+                        )
+                        .help(
+                            "if it is a secret, keep it in a Secret made outside git; if it is not, waive this \
+                             finding with a reason",
+                        ),
+                );
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn credential_keys() {
+        for k in [
+            "password",
+            "DB_PASSWORD",
+            "IMENV_MONGODB_PASSWORD",
+            "passwd",
+            "db_pass",
+            "secret",
+            "adminSecret",
+            "masterSecret",
+            "accessKeySecret",
+            "token",
+            "sessionToken",
+            "GITHUB_TOKEN",
+            "apiKey",
+            "API_KEY",
+            "accessKey",
+            "secretAccessKey",
+            "IMENV_MINIO_SECRETACCESSKEY",
+            "privateKey",
+            "credentials",
+            "clientKeyPwd",
+            "X_KEY",
+            "appKey",
+            "jwt-secret",
+            "aws_secret_access_key",
+        ] {
+            assert!(is_credential_key(k), "{k}");
+        }
+        for k in [
+            "secretName",
+            "secretRef",
+            "tokenPolicy",
+            "tokenRefreshInterval",
+            "accessKeyID",
+            "secretID",
+            "passwordFile",
+            "key",
+            "PUBLIC_KEY",
+            "cacheKey",
+            "keyPrefix",
+            "username",
+            "MY_POD_NAME",
+            "monkey",
+            "bypass",
+            "compass",
+        ] {
+            assert!(!is_credential_key(k), "{k}");
+        }
+    }
+
+    #[test]
+    fn classes() {
+        for v in [
+            "",
+            "  ",
+            "${DB_PASSWORD}",
+            "$(REDIS_PASSWORD)",
+            "$PASS",
+            "{{ .Values.pw }}",
+            "<path:kv#pw>",
+            "ENC[AES256_GCM,data:abc]",
+            "****",
+            "xxxxxx",
+            "not-a-secret",
+            "NOT_A_SECRET",
+            "your-password-here",
+            "dummy",
+            "<redacted>",
+            "/run/secrets/db-password",
+            "placeholder",
+            "example-token",
+        ] {
+            assert_eq!(classify(v), Class::Placeholder, "{v:?}");
+        }
+        for v in [
+            "openIM123",
+            "OPENIM123",
+            "admin",
+            "password",
+            "123456",
+            "changeme",
+            "minioadmin",
+            "root",
+        ] {
+            assert_eq!(classify(v), Class::Default, "{v:?}");
+        }
+        for v in ["hunter2-xyz", "9f8Qe2xLr4", "not-a-secret-7731", "s3cr3t"] {
+            assert_eq!(classify(v), Class::Literal, "{v:?}");
+        }
+    }
+
+    #[test]
+    fn base64() {
+        assert_eq!(
+            base64_decode("b3BlbklNMTIz").as_deref(),
+            Some(&b"openIM123"[..])
+        );
+        assert_eq!(base64_decode("aGk=").as_deref(), Some(&b"hi"[..]));
+        assert_eq!(base64_decode("aGk").as_deref(), Some(&b"hi"[..]));
+        assert_eq!(base64_decode("a"), None);
+        assert_eq!(base64_decode("a!b="), None);
+        assert_eq!(base64_decode("").as_deref(), Some(&b""[..]));
+    }
+
+    #[test]
+    fn key_values() {
+        let line = "  export DB_PASSWORD=\"abc\";";
+        let (k, r) = key_value(line).unwrap();
+        assert_eq!((k, &line[r]), ("DB_PASSWORD", "abc"));
+        let line = "password = 'x y'";
+        let (k, r) = key_value(line).unwrap();
+        assert_eq!((k, &line[r]), ("password", "x y"));
+        let line = "- token: abc";
+        let (k, r) = key_value(line).unwrap();
+        assert_eq!((k, &line[r]), ("token", "abc"));
+        assert!(key_value("# password: x").is_none());
+        assert!(key_value("[section]").is_none());
+    }
+
+    #[test]
+    fn entropy_is_tuned_for_secrets_not_ids() {
+        let random = "q7Vt2LmZ9xR4bK8wN3cYpJ6h";
+        assert_eq!(random_tokens(random, "").len(), 1);
+        let hex = "9c1185a5c5e9fc54612808977ee8f548b2258d31";
+        assert_eq!(random_tokens(hex, "value").len(), 1);
+        // identifiers and hashes that are not secrets
+        for (text, key) in [
+            ("sha256:9c1185a5c5e9fc54612808977ee8f548b2258d319c1185a5c5e9fc54612808977ee8f548", ""),
+            ("ghcr.io/openimsdk/openim-api@sha256:9c1185a5c5e9fc54612808977ee8f548b2258d319c1185a5c5e9fc5461280897", ""),
+            ("123e4567-e89b-12d3-a456-426614174000", ""),
+            ("9c1185a5c5e9fc54612808977ee8f548b2258d31", "openim.io/source-commit"),
+            ("openim-config-4f2a9c81d7", ""),
+            ("/openim-server/_output/bin/platforms", ""),
+            ("HorizontalPodAutoscalerV2Beta1", ""),
+            ("IMENV_MINIO_SECRETACCESSKEY", ""),
+        ] {
+            assert!(random_tokens(text, key).is_empty(), "{text}");
+        }
+    }
+
+    #[test]
+    fn tokens() {
+        let t = format!(
+            "a: {}\nb: {}",
+            "AKIA".to_string() + "IOSFODNN7EXAMPLE",
+            "xoxb-1234567890-abcdefghij"
+        );
+        let names: Vec<&str> = find_tokens(&t).into_iter().map(|(n, _)| n).collect();
+        assert_eq!(names, ["an AWS access key ID", "a Slack token"]);
+        assert!(find_tokens("mongodb://root:$(MONGO_PASSWORD)@db:27017").is_empty());
+        assert_eq!(find_tokens("mongodb://root:Zq8r2LxT@db:27017").len(), 1);
+    }
+}
