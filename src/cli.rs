@@ -41,6 +41,10 @@ pub enum Format {
     Json,
     /// Markdown for a pull-request comment (diff only)
     Markdown,
+    /// SARIF 2.1.0, for code scanning (check only)
+    Sarif,
+    /// GitHub Actions workflow commands (`::error file=...`), annotations on a pull request (check only)
+    Github,
 }
 
 #[derive(Subcommand, Debug)]
@@ -65,6 +69,11 @@ pub enum Command {
         after_help = "Examples:\n  openim-gitops diff --env dev\n  openim-gitops diff --env release --base origin/main --format markdown\n  openim-gitops diff --all --base v3.8.2 --head v3.8.3\n\nWithout --head the head side is the working tree. Differences are not failures: the exit code is 0."
     )]
     Diff(DiffArgs),
+    /// Check environments (rendered in memory) or manifest files against the policy checks
+    #[command(
+        after_help = "Exit codes: 0 no finding at error level, 1 findings at error level, 2 usage or tool failure.\n\nExamples:\n  openim-gitops check\n  openim-gitops check --env release --format sarif > results.sarif\n  openim-gitops check rendered/release third-party/manifests.yaml\n  openim-gitops check --format github"
+    )]
+    Check(CheckArgs),
 }
 
 /// `render` as a commit, or from a revision: see docs/git.md.
@@ -160,4 +169,26 @@ pub struct ExplainArgs {
     pub resource: String,
     /// A field path in it, e.g. spec.template.spec.containers[name=api].image
     pub field: Option<String>,
+}
+
+#[derive(Args, Debug)]
+pub struct CheckArgs {
+    #[command(flatten)]
+    pub select: EnvSelect,
+    #[command(flatten)]
+    pub tags: TagArgs,
+    /// The policy file or folder (default: policies/ beside the --root folder, if it exists)
+    #[arg(long, value_name = "PATH")]
+    pub policy: Option<PathBuf>,
+    /// Check these manifest files or folders as they are, instead of the environments
+    #[arg(value_name = "PATHS")]
+    pub paths: Vec<PathBuf>,
+    /// The date waivers expire against (YYYY-MM-DD), instead of today in UTC
+    #[arg(
+        long,
+        hide = true,
+        env = "OPENIM_GITOPS_TODAY",
+        value_name = "YYYY-MM-DD"
+    )]
+    pub today: Option<String>,
 }

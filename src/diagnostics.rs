@@ -267,3 +267,499 @@ fn collect_json(sources: &Sources, err: &Error, list: &mut Vec<serde_json::Value
         other => list.push(serde_json::json!({ "message": other.to_string() })),
     }
 }
+
+// ---------------------------------------------------------------------------------------------------
+// Findings of `check`: human (miette), JSON, SARIF 2.1.0 and GitHub workflow commands.
+
+use std::collections::BTreeMap;
+
+use crate::check::command::Report as CheckReport;
+use crate::check::{Finding, Severity as FindingSeverity};
+use crate::node::FileRole;
+
+fn miette_severity(s: FindingSeverity) -> Severity {
+    match s {
+        FindingSeverity::Error => Severity::Error,
+        FindingSeverity::Warning => Severity::Warning,
+        FindingSeverity::Info => Severity::Advice,
+    }
+}
+
+/// A finding and the environments it was found in: the same finding at the same source line in several
+/// environments is reported once.
+struct Group<'a> {
+    finding: &'a Finding,
+    envs: Vec<&'a str>,
+}
+
+fn group<'a>(sources: &Sources, report: &'a CheckReport) -> Vec<Group<'a>> {
+    let mut groups: Vec<Group<'a>> = Vec::new();
+    let mut index: BTreeMap<(&'a str, u32, u32, u32, &'a str), usize> = BTreeMap::new();
+    for (env, f) in report.findings() {
+        let key = (
+            f.code,
+            f.origin.file.0,
+            f.origin.start,
+            f.origin.end,
+            f.message.as_str(),
+        );
+        match index.get(&key) {
+            Some(&i) => {
+                if let Some(e) = env {
+                    groups[i].envs.push(e);
+                }
+            }
+            None => {
+                index.insert(key, groups.len());
+                groups.push(Group {
+                    finding: f,
+                    envs: env.into_iter().collect(),
+                });
+            }
+        }
+    }
+    groups.sort_by(|a, b| {
+        let (fa, fb) = (a.finding, b.finding);
+        (
+            &sources.get(fa.origin.file).display,
+            fa.origin.line,
+            fa.origin.col,
+            fa.code,
+        )
+            .cmp(&(
+                &sources.get(fb.origin.file).display,
+                fb.origin.line,
+                fb.origin.col,
+                fb.code,
+            ))
+    });
+    groups
+}
+
+fn plural(n: usize, word: &str) -> String {
+    if n == 1 {
+        format!("{n} {word}")
+    } else {
+        format!("{n} {word}s")
+    }
+}
+
+fn count(findings: &[Finding], s: FindingSeverity) -> usize {
+    findings.iter().filter(|f| f.severity == s).count()
+}
+
+/// One line per environment: `release: 2 errors, 1 warning in 3 of 57 resources (1 waived)`.
+fn summary_lines(report: &CheckReport) -> String {
+    let mut out = String::new();
+    for c in &report.checked {
+        let name = c.env.as_deref().unwrap_or("files");
+        let waived = if c.waived.is_empty() {
+            String::new()
+        } else {
+            format!(" ({} waived)", c.waived.len())
+        };
+        let note = c
+            .note
+            .as_ref()
+            .map(|n| format!("\n  note: {n}"))
+            .unwrap_or_default();
+        if c.findings.is_empty() {
+            out.push_str(&format!(
+                "{name}: no findings in {}{waived}{note}\n",
+                plural(c.resources, "resource")
+            ));
+            continue;
+        }
+        let mut objects: Vec<&crate::resource::ResId> = c
+            .findings
+            .iter()
+            .filter_map(|f| f.resource.as_ref())
+            .collect();
+        objects.sort();
+        objects.dedup();
+        let mut parts = vec![
+            plural(count(&c.findings, FindingSeverity::Error), "error"),
+            plural(count(&c.findings, FindingSeverity::Warning), "warning"),
+        ];
+        let infos = count(&c.findings, FindingSeverity::Info);
+        if infos > 0 {
+            parts.push(plural(infos, "note"));
+        }
+        out.push_str(&format!(
+            "{name}: {} in {} of {}{waived}{note}\n",
+            parts.join(", "),
+            objects.len(),
+            plural(c.resources, "resource")
+        ));
+    }
+    if !report.waivers.is_empty() {
+        out.push_str(&format!(
+            "waivers: {}, {}\n",
+            plural(count(&report.waivers, FindingSeverity::Error), "error"),
+            plural(count(&report.waivers, FindingSeverity::Warning), "warning")
+        ));
+    }
+    out
+}
+
+/// The human form: a miette report per finding, the primary label at the line that produced the value
+/// and further labels at the policy or patch lines involved, then a summary line per environment.
+pub fn findings_human(sources: &Sources, report: &CheckReport, style: Style) -> String {
+    let h = handler(style);
+    let mut out = String::new();
+    let several = report.checked.len() > 1;
+    for g in group(sources, report) {
+        let f = g.finding;
+        let mut message = f.message.clone();
+        if several && !g.envs.is_empty() {
+            message.push_str(&format!(" [{}]", g.envs.join(", ")));
+        }
+        let r = located_report(
+            sources,
+            message,
+            miette_severity(f.severity),
+            Some(f.code.to_string()),
+            f.help.clone(),
+            (f.origin, String::new()),
+            &f.related,
+        );
+        if h.render_report(&mut out, &r).is_err() {
+            out.push_str(&r.message);
+        }
+        out.push('\n');
+    }
+    out.push_str(&summary_lines(report));
+    out
+}
+
+fn place_json(sources: &Sources, o: Origin) -> serde_json::Value {
+    let file = sources.get(o.file);
+    let (end_line, end_col) = file.line_col(o.end as usize);
+    serde_json::json!({
+        "file": file.display,
+        "line": o.line,
+        "column": o.col,
+        "endLine": end_line,
+        "endColumn": end_col,
+    })
+}
+
+fn finding_json(sources: &Sources, env: Option<&str>, f: &Finding) -> serde_json::Value {
+    let mut v = place_json(sources, f.origin);
+    v["environment"] = env.into();
+    v["code"] = f.code.into();
+    v["severity"] = f.severity.as_str().into();
+    v["message"] = f.message.clone().into();
+    v["resource"] = match &f.resource {
+        Some(id) => serde_json::json!({
+            "group": id.group, "kind": id.kind, "namespace": id.namespace, "name": id.name,
+        }),
+        None => serde_json::Value::Null,
+    };
+    v["related"] = f
+        .related
+        .iter()
+        .map(|(o, label)| {
+            let mut r = place_json(sources, *o);
+            r["message"] = label.clone().into();
+            r
+        })
+        .collect::<Vec<_>>()
+        .into();
+    v["help"] = f.help.clone().into();
+    v
+}
+
+/// The JSON form: `{findings, waived, summary}`, one finding per environment it was found in.
+pub fn findings_json(sources: &Sources, report: &CheckReport) -> serde_json::Value {
+    let findings: Vec<_> = report
+        .findings()
+        .map(|(env, f)| finding_json(sources, env, f))
+        .collect();
+    let mut waived = Vec::new();
+    for c in &report.checked {
+        for w in &c.waived {
+            let mut v = finding_json(sources, c.env.as_deref(), &w.finding);
+            let mut by = place_json(sources, w.waiver);
+            by["reason"] = w.reason.clone().into();
+            by["until"] = w.until.to_string().into();
+            v["waiver"] = by;
+            waived.push(v);
+        }
+    }
+    let summary: Vec<_> = report
+        .checked
+        .iter()
+        .map(|c| {
+            serde_json::json!({
+                "environment": c.env,
+                "resources": c.resources,
+                "errors": count(&c.findings, FindingSeverity::Error),
+                "warnings": count(&c.findings, FindingSeverity::Warning),
+                "infos": count(&c.findings, FindingSeverity::Info),
+                "waived": c.waived.len(),
+                "note": c.note,
+            })
+        })
+        .collect();
+    serde_json::json!({ "findings": findings, "waived": waived, "summary": summary })
+}
+
+fn sarif_level(s: FindingSeverity) -> &'static str {
+    match s {
+        FindingSeverity::Error => "error",
+        FindingSeverity::Warning => "warning",
+        FindingSeverity::Info => "note",
+    }
+}
+
+fn sarif_location(sources: &Sources, o: Origin) -> serde_json::Value {
+    let file = sources.get(o.file);
+    let (end_line, end_col) = file.line_col(o.end as usize);
+    let artifact = if file.display.starts_with('/') {
+        serde_json::json!({ "uri": format!("file://{}", file.display) })
+    } else {
+        serde_json::json!({ "uri": file.display, "uriBaseId": "%SRCROOT%" })
+    };
+    let mut region = serde_json::json!({ "startLine": o.line, "startColumn": o.col });
+    if (end_line, end_col) >= (o.line, o.col) {
+        region["endLine"] = end_line.into();
+        region["endColumn"] = end_col.into();
+    }
+    serde_json::json!({ "physicalLocation": { "artifactLocation": artifact, "region": region } })
+}
+
+/// A fingerprint that survives unrelated edits: code, file, object and message, no line numbers.
+pub fn fingerprint(sources: &Sources, f: &Finding) -> String {
+    use sha2::{Digest, Sha256};
+    static LINES: std::sync::OnceLock<Option<regex::Regex>> = std::sync::OnceLock::new();
+    let re = LINES.get_or_init(|| regex::Regex::new(r"(:\d+(:\d+)?\b)|(\blines? \d+)").ok());
+    let message = match re {
+        Some(re) => re.replace_all(&f.message, "").into_owned(),
+        None => f.message.clone(),
+    };
+    let object = f
+        .resource
+        .as_ref()
+        .map(|id| format!("{}/{}/{}/{}", id.group, id.kind, id.namespace, id.name))
+        .unwrap_or_default();
+    let mut h = Sha256::new();
+    for part in [
+        f.code,
+        sources.get(f.origin.file).display.as_str(),
+        &object,
+        &message,
+    ] {
+        h.update(part.as_bytes());
+        h.update([0]);
+    }
+    h.finalize()
+        .iter()
+        .take(16)
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+/// The SARIF 2.1.0 form: one run, a rule entry per code, one result per finding (the same finding in
+/// several environments once, with `properties.environments`), waived findings with a suppression.
+pub fn findings_sarif(sources: &Sources, report: &CheckReport) -> serde_json::Value {
+    let rules = crate::check::rules();
+    let rule_index = |code: &str| rules.iter().position(|r| r.code == code);
+    let rule_entries: Vec<_> = rules
+        .iter()
+        .map(|r| {
+            let anchor = r.code.replace('/', "");
+            serde_json::json!({
+                "id": r.code,
+                "shortDescription": { "text": r.summary },
+                "fullDescription": { "text": r.summary },
+                "help": {
+                    "text": format!("{}. What it checks, why, and a bad and a good example: docs/checks.md#{anchor}", r.summary),
+                    "markdown": format!("{}.\n\nWhat it checks, why, and a bad and a good example: [docs/checks.md](docs/checks.md#{anchor})", r.summary),
+                },
+                "defaultConfiguration": { "level": sarif_level(r.default_severity) },
+                "properties": { "tags": [r.code.split('/').next().unwrap_or("")] },
+            })
+        })
+        .collect();
+    let result = |f: &Finding, envs: &[&str]| {
+        let mut v = serde_json::json!({
+            "ruleId": f.code,
+            "level": sarif_level(f.severity),
+            "message": { "text": f.message },
+            "locations": [sarif_location(sources, f.origin)],
+            "partialFingerprints": { "openimGitops/v1": fingerprint(sources, f) },
+        });
+        if let Some(i) = rule_index(f.code) {
+            v["ruleIndex"] = i.into();
+        }
+        if !f.related.is_empty() {
+            v["relatedLocations"] = f
+                .related
+                .iter()
+                .enumerate()
+                .map(|(i, (o, label))| {
+                    let mut l = sarif_location(sources, *o);
+                    l["id"] = i.into();
+                    l["message"] = serde_json::json!({ "text": label });
+                    l
+                })
+                .collect::<Vec<_>>()
+                .into();
+        }
+        let mut props = serde_json::Map::new();
+        if !envs.is_empty() {
+            props.insert("environments".into(), envs.into());
+        }
+        if let Some(id) = &f.resource {
+            props.insert("resource".into(), id.to_string().into());
+        }
+        if let Some(h) = &f.help {
+            props.insert("help".into(), h.clone().into());
+        }
+        if !props.is_empty() {
+            v["properties"] = props.into();
+        }
+        v
+    };
+    let mut results: Vec<serde_json::Value> = group(sources, report)
+        .iter()
+        .map(|g| result(g.finding, &g.envs))
+        .collect();
+    for c in &report.checked {
+        for w in &c.waived {
+            let envs: Vec<&str> = c.env.as_deref().into_iter().collect();
+            let mut v = result(&w.finding, &envs);
+            let kind = if sources.get(w.waiver.file).role == FileRole::Policy {
+                "external"
+            } else {
+                "inSource"
+            };
+            v["suppressions"] = serde_json::json!([{
+                "kind": kind,
+                "status": "accepted",
+                "justification": format!("{} (until {})", w.reason, w.until),
+                "location": sarif_location(sources, w.waiver),
+            }]);
+            results.push(v);
+        }
+    }
+    serde_json::json!({
+        "$schema": "https://json.schemastore.org/sarif-2.1.0.json",
+        "version": "2.1.0",
+        "runs": [{
+            "tool": { "driver": {
+                "name": "openim-gitops",
+                "version": env!("CARGO_PKG_VERSION"),
+                "rules": rule_entries,
+            }},
+            "columnKind": "unicodeCodePoints",
+            "results": results,
+        }],
+    })
+}
+
+fn gh_escape_data(s: &str) -> String {
+    s.replace('%', "%25")
+        .replace('\r', "%0D")
+        .replace('\n', "%0A")
+}
+
+fn gh_escape_property(s: &str) -> String {
+    gh_escape_data(s).replace(':', "%3A").replace(',', "%2C")
+}
+
+fn gh_command(
+    level: &str,
+    place: Option<(&Sources, Origin)>,
+    title: Option<&str>,
+    message: &str,
+) -> String {
+    let mut props = Vec::new();
+    if let Some((sources, o)) = place {
+        let file = sources.get(o.file);
+        let (end_line, end_col) = file.line_col(o.end as usize);
+        props.push(format!("file={}", gh_escape_property(&file.display)));
+        props.push(format!("line={}", o.line));
+        props.push(format!("col={}", o.col));
+        if end_line >= o.line {
+            props.push(format!("endLine={end_line}"));
+            if end_line == o.line {
+                props.push(format!("endColumn={end_col}"));
+            }
+        }
+    }
+    if let Some(t) = title {
+        props.push(format!("title={}", gh_escape_property(t)));
+    }
+    let sep = if props.is_empty() { "" } else { " " };
+    format!(
+        "::{level}{sep}{}::{}\n",
+        props.join(","),
+        gh_escape_data(message)
+    )
+}
+
+/// GitHub Actions workflow commands: one annotation per finding, then the summary lines.
+pub fn findings_github(sources: &Sources, report: &CheckReport) -> String {
+    let mut out = String::new();
+    for g in group(sources, report) {
+        let f = g.finding;
+        let level = match f.severity {
+            FindingSeverity::Error => "error",
+            FindingSeverity::Warning => "warning",
+            FindingSeverity::Info => "notice",
+        };
+        let mut message = f.message.clone();
+        if !g.envs.is_empty() {
+            message.push_str(&format!(" [{}]", g.envs.join(", ")));
+        }
+        for (o, label) in &f.related {
+            message.push_str(&format!("\n{}: {label}", location(sources, *o)));
+        }
+        if let Some(h) = &f.help {
+            message.push_str(&format!("\nhelp: {h}"));
+        }
+        out.push_str(&gh_command(
+            level,
+            Some((sources, f.origin)),
+            Some(f.code),
+            &message,
+        ));
+    }
+    out.push_str(&summary_lines(report));
+    out
+}
+
+/// A tool failure as GitHub workflow commands.
+pub fn error_github(sources: &Sources, err: &Error) -> String {
+    let mut out = String::new();
+    collect_github(sources, err, &mut out);
+    out
+}
+
+fn collect_github(sources: &Sources, err: &Error, out: &mut String) {
+    match err {
+        Error::At(l) => {
+            let mut message = l.message.clone();
+            if let Some(h) = &l.help {
+                message.push_str(&format!("\nhelp: {h}"));
+            }
+            out.push_str(&gh_command(
+                "error",
+                Some((sources, l.origin)),
+                None,
+                &message,
+            ));
+        }
+        Error::Many(errors) => errors.iter().for_each(|e| collect_github(sources, e, out)),
+        Error::Usage { message, help } => {
+            let mut m = message.clone();
+            if let Some(h) = help {
+                m.push_str(&format!("\nhelp: {h}"));
+            }
+            out.push_str(&gh_command("error", None, None, &m));
+        }
+        other => out.push_str(&gh_command("error", None, None, &other.to_string())),
+    }
+}

@@ -51,7 +51,7 @@ impl Status {
 /// Runs a parsed command line, printing results to `out` and problems to `err`.
 pub fn run(cli: Cli, out: &mut dyn Write, err: &mut dyn Write, style: Style) -> Status {
     let mut sources = Sources::new();
-    let result = dispatch(&cli, &mut sources, out);
+    let result = dispatch(&cli, &mut sources, out, style);
     match result {
         Ok(status) => status,
         Err(e) => {
@@ -61,7 +61,8 @@ pub fn run(cli: Cli, out: &mut dyn Write, err: &mut dyn Write, style: Style) -> 
                 Status::Failure
             };
             let text = match cli.format {
-                Format::Json => {
+                Format::Github => diagnostics::error_github(&sources, &e),
+                Format::Json | Format::Sarif => {
                     let mut s =
                         serde_json::to_string_pretty(&diagnostics::error_json(&sources, &e))
                             .unwrap_or_default();
@@ -76,11 +77,19 @@ pub fn run(cli: Cli, out: &mut dyn Write, err: &mut dyn Write, style: Style) -> 
     }
 }
 
-fn dispatch(cli: &Cli, sources: &mut Sources, out: &mut dyn Write) -> Result<Status> {
+fn dispatch(cli: &Cli, sources: &mut Sources, out: &mut dyn Write, style: Style) -> Result<Status> {
     let files = DiskFiles;
     if cli.format == Format::Markdown && !matches!(cli.command, Command::Diff(_)) {
         return Err(Error::usage("--format markdown is only for diff")
             .help("use --format human or --format json"));
+    }
+    if matches!(cli.format, Format::Sarif | Format::Github)
+        && !matches!(cli.command, Command::Check(_))
+    {
+        return Err(
+            Error::usage("--format sarif and --format github are only for check")
+                .help("use --format human or --format json"),
+        );
     }
     match &cli.command {
         Command::Render(args) if args.git.commit || args.git.rev.is_some() => {
@@ -109,13 +118,13 @@ fn dispatch(cli: &Cli, sources: &mut Sources, out: &mut dyn Write) -> Result<Sta
                 let dir = args.out.join(&c.name);
                 render::write_tree(&tree, &dir)?;
                 let line = match cli.format {
-                    Format::Human | Format::Markdown => format!(
+                    Format::Human | Format::Markdown | Format::Github => format!(
                         "rendered {}: {} resources into {}\n",
                         c.name,
                         c.build.resources.len(),
                         node::display_path(&dir)
                     ),
-                    Format::Json => format!(
+                    Format::Json | Format::Sarif => format!(
                         "{}\n",
                         serde_json::json!({
                             "environment": c.name,
@@ -140,7 +149,7 @@ fn dispatch(cli: &Cli, sources: &mut Sources, out: &mut dyn Write) -> Result<Sta
             let r = explain::find(&c.build.resources, &args.resource)?;
             let fields = explain::explain(sources, r, args.field.as_deref())?;
             let text = match cli.format {
-                Format::Human | Format::Markdown => {
+                Format::Human | Format::Markdown | Format::Github => {
                     let mut s = format!("{} {}", r.kind(), r.name());
                     if !r.namespace().is_empty() {
                         s.push_str(&format!(" (namespace {})", r.namespace()));
@@ -149,7 +158,7 @@ fn dispatch(cli: &Cli, sources: &mut Sources, out: &mut dyn Write) -> Result<Sta
                     s.push_str(&explain::human(&fields));
                     s
                 }
-                Format::Json => {
+                Format::Json | Format::Sarif => {
                     let list: Vec<serde_json::Value> = fields
                         .iter()
                         .map(|f| {
@@ -174,6 +183,7 @@ fn dispatch(cli: &Cli, sources: &mut Sources, out: &mut dyn Write) -> Result<Sta
             write(out, &text)?;
             Ok(Status::Clean)
         }
+        Command::Check(args) => check::command::check(cli, args, &files, sources, out, style),
     }
 }
 
@@ -199,7 +209,7 @@ fn tag_command(
         lines.push((name.clone(), Some(d)));
     }
     let text = match cli.format {
-        Format::Human | Format::Markdown => lines
+        Format::Human | Format::Markdown | Format::Github => lines
             .iter()
             .map(|(name, d)| match d {
                 Some(d) => format!("{name}: {d}\n"),
@@ -208,7 +218,7 @@ fn tag_command(
                 }
             })
             .collect::<String>(),
-        Format::Json => {
+        Format::Json | Format::Sarif => {
             let list: Vec<serde_json::Value> = lines
                 .iter()
                 .map(|(name, d)| match d {
@@ -228,7 +238,7 @@ fn tag_command(
     Ok(Status::Clean)
 }
 
-fn write(out: &mut dyn Write, text: &str) -> Result<()> {
+pub(crate) fn write(out: &mut dyn Write, text: &str) -> Result<()> {
     out.write_all(text.as_bytes())
         .map_err(|source| Error::Write {
             path: "standard output".into(),

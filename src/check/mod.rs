@@ -5,12 +5,18 @@
 //!
 //! Codes are public API: never reuse or silently rename one. `tests/check_codes.rs` snapshots the list.
 
+pub mod apiserver;
+pub mod command;
 pub mod images;
 pub mod k8s;
 pub mod netpol;
 pub mod policy;
+pub mod policy_file;
 pub mod refs;
+pub mod resources;
+pub mod schema;
 pub mod secrets;
+pub mod vendored;
 
 use crate::load::Layer;
 use crate::node::{Origin, Sources};
@@ -74,20 +80,43 @@ pub struct Rule {
 
 /// Every rule, in code order.
 pub fn rules() -> Vec<&'static Rule> {
-    let families: &[&[Rule]] = &[images::RULES, netpol::RULES, refs::RULES, secrets::RULES];
+    let families: &[&[Rule]] = &[
+        images::RULES,
+        netpol::RULES,
+        policy::RULES,
+        refs::RULES,
+        resources::RULES,
+        schema::RULES,
+        secrets::RULES,
+    ];
     let mut all: Vec<&'static Rule> = families.iter().flat_map(|f| f.iter()).collect();
     all.sort_by_key(|r| r.code);
     all
 }
 
-/// Runs every rule and returns the findings sorted by file, line, column and code.
+/// Runs every rule the policy leaves on and returns the findings, each with its rule's code and the
+/// severity the policy gives it (the rule's default unless the policy says otherwise), sorted by file,
+/// line, column and code. Waivers are applied afterwards, over all environments (`policy::Ledger`).
 pub fn run(ctx: &Context<'_>) -> Vec<Finding> {
     let mut findings = Vec::new();
     for rule in rules() {
+        let Some(severity) = ctx.policy.severity(rule.code, rule.default_severity) else {
+            continue;
+        };
+        // When the policy changed the severity, the finding says where.
+        let set_by = match ctx.policy.severities.get(rule.code) {
+            Some((_, Some(origin))) if severity != rule.default_severity => Some(*origin),
+            _ => None,
+        };
         let start = findings.len();
         (rule.run)(ctx, &mut findings);
         for f in &mut findings[start..] {
             f.code = rule.code;
+            f.severity = severity;
+            if let Some(o) = set_by {
+                f.related
+                    .push((o, format!("made {} by the policy", severity.as_str())));
+            }
         }
     }
     findings.sort_by(|a, b| {

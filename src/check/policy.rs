@@ -1,11 +1,82 @@
 //! What the checks are told by `policies/`: severities per environment, allowlists, objects that exist
-//! outside the rendered tree, and waivers. This file holds the resolved form for one environment; the
-//! policy files and their schema are read in `policy_file.rs`.
+//! outside the rendered tree, and waivers. This file holds the resolved form for one environment and
+//! applies waivers to findings; the policy files and their schema are read in `policy_file.rs`.
 
 use std::collections::BTreeMap;
+use std::fmt;
 
-use crate::check::Severity;
-use crate::node::Origin;
+use crate::check::{Context, Finding, Rule, Severity};
+use crate::node::{Node, Origin, Sources, Value};
+use crate::resource::ResId;
+
+/// The annotation that waives findings about the object that carries it. One waiver per line:
+/// `<code> until=<YYYY-MM-DD>: <reason>`.
+pub const WAIVE_ANNOTATION: &str = "gitops.openim.io/waive";
+
+/// The codes about waivers themselves. They are not run over resources: [`Ledger`] emits them once
+/// every environment of a run is checked; they are registered so that codes, severities and reports
+/// treat them like any other rule.
+pub static RULES: &[Rule] = &[
+    Rule {
+        code: "policy/expired-waiver",
+        default_severity: Severity::Error,
+        summary: "A waiver's `until` date has passed: the findings it waived are reported again",
+        run: expired_waiver,
+    },
+    Rule {
+        code: "policy/unused-waiver",
+        default_severity: Severity::Warning,
+        summary: "A waiver matches no finding in any environment checked",
+        run: unused_waiver,
+    },
+    Rule {
+        code: "policy/invalid-waiver",
+        default_severity: Severity::Error,
+        summary: "A waive annotation cannot be read, names no rule, or gives no reason or expiry",
+        run: invalid_waiver,
+    },
+];
+
+/// Reports a waiver (policy file or annotation) whose `until` date is before today (UTC). The findings
+/// it covered are reported again.
+///
+/// Why: a waiver is a debt with a due date; an expired one must be paid (fix the finding) or renewed on
+/// purpose, never forgotten.
+///
+/// Bad (on 2026-07-01):
+/// ```yaml
+/// waivers:
+///   - {rule: resources/missing-limits, target: {kind: Deployment, name: openim-push},
+///      reason: "sizing in progress", until: 2026-06-30}
+/// ```
+/// Good: the limits are set and the waiver removed, or `until` moved after a review.
+pub fn expired_waiver(_: &Context<'_>, _: &mut Vec<Finding>) {}
+
+/// Reports a waiver that waived nothing in any environment it applies to (of those checked).
+///
+/// Why: the problem was fixed or the waiver names the wrong object; either way a stale waiver would
+/// silently cover the next real finding.
+///
+/// Bad: a waiver of `resources/missing-limits` for a Deployment that now sets its limits.
+/// Good: the waiver removed.
+pub fn unused_waiver(_: &Context<'_>, _: &mut Vec<Finding>) {}
+
+/// Reports a `gitops.openim.io/waive` annotation line that is not `<code> until=<YYYY-MM-DD>: <reason>`,
+/// names a code that does not exist, or has no reason or no valid date.
+///
+/// Why: a waiver nobody can read or date is a permanent, silent exception.
+///
+/// Bad:
+/// ```yaml
+/// annotations:
+///   gitops.openim.io/waive: resources/missing-limits
+/// ```
+/// Good:
+/// ```yaml
+/// annotations:
+///   gitops.openim.io/waive: "resources/missing-limits until=2026-06-30: limits come with the sizing work in OPS-12"
+/// ```
+pub fn invalid_waiver(_: &Context<'_>, _: &mut Vec<Finding>) {}
 
 /// An object the rendered tree may refer to without rendering it (made by an operator or another team).
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -29,22 +100,455 @@ pub struct AllowAll {
     pub origin: Option<Origin>,
 }
 
+/// Which resource names (`cpu`, `memory`, ...) every container must request or limit.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Required {
+    pub names: Vec<String>,
+    /// The policy line that set the list, if a policy did.
+    pub origin: Option<Origin>,
+}
+
+impl Default for Required {
+    fn default() -> Self {
+        Required {
+            names: vec!["cpu".into(), "memory".into()],
+            origin: None,
+        }
+    }
+}
+
 /// The policy in force for one environment.
 #[derive(Clone, Debug, Default)]
 pub struct Policy {
-    /// Rule code -> severity (or `None`: the rule is off), with the policy line that set it.
+    /// Rule code -> severity (or `None`: the rule is off), with the policy line that set it. Only the
+    /// codes a policy mentions (directly or by `family/*`) are here; the others keep their default.
     pub severities: BTreeMap<String, (Option<Severity>, Option<Origin>)>,
     /// Registries (prefixes such as `ghcr.io/openimsdk/` or `docker.io/library/`) images may come from;
     /// empty: any registry.
     pub allowed_registries: Vec<String>,
     /// Objects that exist outside the rendered tree.
     pub external: Vec<External>,
-    /// Kinds with no vendored schema that are allowed anyway.
+    /// Kinds with no vendored schema that are allowed anyway, as `<apiVersion>|<Kind>`.
     pub allowed_kinds: Vec<String>,
     /// Whether the environment asks for high availability (replicas, PodDisruptionBudgets, spreading).
     pub high_availability: bool,
+    /// The policy line that set `highAvailability`.
+    pub high_availability_origin: Option<Origin>,
     /// Whether third-party images must be pinned by digest (not only by tag).
     pub require_digests: bool,
+    /// The policy line that set `requireDigests`.
+    pub require_digests_origin: Option<Origin>,
+    /// Resource requests every container and init container must set.
+    pub requests: Required,
+    /// Resource limits every container and init container must set.
+    pub limits: Required,
+    /// The policy file's waivers that apply to this environment.
+    pub waivers: Vec<Waiver>,
     /// NetworkPolicies allowed to open traffic wide.
     pub allow_all: Vec<AllowAll>,
+}
+
+impl Policy {
+    /// The severity of a rule's findings: `None` when the policy turns the rule off.
+    pub fn severity(&self, code: &str, default: Severity) -> Option<Severity> {
+        match self.severities.get(code) {
+            Some((s, _)) => *s,
+            None => Some(default),
+        }
+    }
+
+    /// Whether the policy sets the rule's severity (then it overrides what the rule emits).
+    pub fn sets_severity(&self, code: &str) -> bool {
+        self.severities.contains_key(code)
+    }
+
+    /// Whether a kind without a vendored schema is allowed.
+    pub fn allows_kind(&self, api_version: &str, kind: &str) -> bool {
+        let key = format!("{api_version}|{kind}");
+        self.allowed_kinds.contains(&key)
+    }
+}
+
+/// A calendar date, for waiver expiry.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Date {
+    pub year: i32,
+    pub month: u32,
+    pub day: u32,
+}
+
+impl Date {
+    /// Parses `YYYY-MM-DD`, rejecting days that do not exist.
+    pub fn parse(s: &str) -> Option<Date> {
+        let b = s.as_bytes();
+        if b.len() != 10 || b[4] != b'-' || b[7] != b'-' {
+            return None;
+        }
+        let num = |r: std::ops::Range<usize>| -> Option<u32> {
+            let t = s.get(r)?;
+            if t.bytes().all(|c| c.is_ascii_digit()) {
+                t.parse().ok()
+            } else {
+                None
+            }
+        };
+        let (year, month, day) = (num(0..4)? as i32, num(5..7)?, num(8..10)?);
+        let leap = (year % 4 == 0 && year % 100 != 0) || year % 400 == 0;
+        let days = match month {
+            1 | 3 | 5 | 7 | 8 | 10 | 12 => 31,
+            4 | 6 | 9 | 11 => 30,
+            2 if leap => 29,
+            2 => 28,
+            _ => return None,
+        };
+        (1..=days)
+            .contains(&day)
+            .then_some(Date { year, month, day })
+    }
+
+    /// The civil date (UTC) `days` days after 1970-01-01.
+    pub fn from_days(days: i64) -> Date {
+        // Howard Hinnant's days-to-civil algorithm.
+        let z = days + 719_468;
+        let era = z.div_euclid(146_097);
+        let doe = z.rem_euclid(146_097);
+        let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+        let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+        let mp = (5 * doy + 2) / 153;
+        let day = (doy - (153 * mp + 2) / 5 + 1) as u32;
+        let month = if mp < 10 { mp + 3 } else { mp - 9 } as u32;
+        let year = (yoe + era * 400 + i64::from(month <= 2)) as i32;
+        Date { year, month, day }
+    }
+
+    /// Today in UTC.
+    pub fn today() -> Date {
+        let secs = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_secs() as i64)
+            .unwrap_or(0);
+        Date::from_days(secs.div_euclid(86_400))
+    }
+}
+
+impl fmt::Display for Date {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{:04}-{:02}-{:02}", self.year, self.month, self.day)
+    }
+}
+
+/// Which objects a waiver covers: every given field must match.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Selector {
+    pub kind: Option<String>,
+    pub name: Option<String>,
+    pub namespace: Option<String>,
+}
+
+impl Selector {
+    pub fn matches(&self, id: &ResId) -> bool {
+        self.kind.as_ref().is_none_or(|k| *k == id.kind)
+            && self.name.as_ref().is_none_or(|n| *n == id.name)
+            && self.namespace.as_ref().is_none_or(|n| *n == id.namespace)
+    }
+}
+
+impl fmt::Display for Selector {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut parts = Vec::new();
+        if let Some(k) = &self.kind {
+            parts.push(format!("kind {k}"));
+        }
+        if let Some(n) = &self.name {
+            parts.push(format!("name {n}"));
+        }
+        if let Some(n) = &self.namespace {
+            parts.push(format!("namespace {n}"));
+        }
+        f.write_str(&parts.join(", "))
+    }
+}
+
+/// A waiver: findings of one rule about the objects it selects are accepted until a date, for a reason.
+#[derive(Clone, Debug)]
+pub struct Waiver {
+    pub code: String,
+    /// For policy-file waivers; annotation waivers cover the object that carries them.
+    pub target: Selector,
+    pub reason: String,
+    pub until: Date,
+    /// The waiver's entry (policy file) or line (annotation).
+    pub origin: Origin,
+    pub until_origin: Origin,
+}
+
+/// A finding a waiver accepted.
+#[derive(Clone, Debug)]
+pub struct Waived {
+    pub finding: Finding,
+    pub reason: String,
+    pub until: Date,
+    pub waiver: Origin,
+}
+
+/// Tracks waivers over every environment of a run, so that an expired or unused one is reported once.
+#[derive(Default)]
+pub struct Ledger {
+    /// By (origin start, file, code): the waiver, whether it was used, where it applied.
+    waivers: BTreeMap<(u32, u32, String), (Waiver, bool)>,
+    invalid: BTreeMap<(u32, u32), Finding>,
+}
+
+fn finding(code: &'static str, severity: Severity, origin: Origin, message: String) -> Finding {
+    Finding {
+        code,
+        severity,
+        message,
+        origin,
+        resource: None,
+        related: Vec::new(),
+        help: None,
+    }
+}
+
+/// Parses one line of the waive annotation: `<code> until=<YYYY-MM-DD>: <reason>`.
+pub fn parse_annotation_line(line: &str) -> Result<(String, Date, String), String> {
+    let line = line.trim();
+    let (head, reason) = line
+        .split_once(':')
+        .ok_or_else(|| "a waiver line is `<code> until=<YYYY-MM-DD>: <reason>`".to_string())?;
+    let mut words = head.split_whitespace();
+    let code = words.next().unwrap_or_default().to_string();
+    let until = words
+        .next()
+        .and_then(|w| w.strip_prefix("until="))
+        .ok_or_else(|| format!("the waiver of `{code}` has no `until=<YYYY-MM-DD>` expiry"))?;
+    if words.next().is_some() {
+        return Err("a waiver line is `<code> until=<YYYY-MM-DD>: <reason>`".to_string());
+    }
+    let until =
+        Date::parse(until).ok_or_else(|| format!("`{until}` is not a date (YYYY-MM-DD)"))?;
+    let reason = reason.trim();
+    if reason.is_empty() {
+        return Err(format!("the waiver of `{code}` gives no reason after `:`"));
+    }
+    Ok((code, until, reason.to_string()))
+}
+
+/// The origin of the `i`-th non-empty line (0-based) of a block scalar, else the scalar's own origin.
+/// A literal block keeps its lines one to one, so the source lines inside the node's span are its lines.
+fn line_origin(sources: &Sources, node: &Node, i: usize) -> Origin {
+    let file = sources.get(node.origin.file);
+    let text = &file.text;
+    let start = (node.origin.start as usize).min(text.len());
+    // The span starts at the `|` indicator or at the first content line, depending on the parser.
+    let mut pos = if text[start..].starts_with(['|', '>']) {
+        match text[start..].find('\n') {
+            Some(p) => start + p + 1,
+            None => return node.origin,
+        }
+    } else {
+        let line_start = text[..start].rfind('\n').map(|p| p + 1).unwrap_or(0);
+        if !text[line_start..start].trim().is_empty() {
+            // A flow scalar (`key: "..."`): one source line, or folded lines that map to no line.
+            return node.origin;
+        }
+        line_start
+    };
+    let mut seen = 0;
+    while pos < text.len() && pos < node.origin.end as usize {
+        let line_end = text[pos..]
+            .find('\n')
+            .map(|p| pos + p)
+            .unwrap_or(text.len());
+        let line = &text[pos..line_end];
+        if !line.trim().is_empty() {
+            if seen == i {
+                let indent = line.len() - line.trim_start().len();
+                let s = pos + indent;
+                let (l, c) = file.line_col(s);
+                return Origin {
+                    file: node.origin.file,
+                    start: s as u32,
+                    end: line_end as u32,
+                    line: l,
+                    col: c,
+                };
+            }
+            seen += 1;
+        }
+        pos = line_end + 1;
+    }
+    node.origin
+}
+
+impl Ledger {
+    /// Applies the waivers of `ctx` (policy file and annotations) to the findings of one environment.
+    /// Returns the findings that stand and the ones waived.
+    pub fn apply(
+        &mut self,
+        ctx: &Context<'_>,
+        findings: Vec<Finding>,
+        today: Date,
+        known: &dyn Fn(&str) -> bool,
+    ) -> (Vec<Finding>, Vec<Waived>) {
+        let mut waivers: Vec<(Waiver, Option<ResId>)> = ctx
+            .policy
+            .waivers
+            .iter()
+            .map(|w| (w.clone(), None))
+            .collect();
+        for r in ctx.resources {
+            let Some(node) = r.node.path(&["metadata", "annotations", WAIVE_ANNOTATION]) else {
+                continue;
+            };
+            let Value::Str(text) = &node.value else {
+                self.invalid_at(node.origin, "the waive annotation must be a string".into());
+                continue;
+            };
+            for (i, line) in text.lines().filter(|l| !l.trim().is_empty()).enumerate() {
+                let origin = line_origin(ctx.sources, node, i);
+                match parse_annotation_line(line) {
+                    Ok((code, until, reason)) if known(&code) => waivers.push((
+                        Waiver {
+                            code,
+                            target: Selector::default(),
+                            reason,
+                            until,
+                            origin,
+                            until_origin: origin,
+                        },
+                        Some(r.id()),
+                    )),
+                    Ok((code, _, _)) => {
+                        self.invalid_at(origin, format!("`{code}` is not a rule code"))
+                    }
+                    Err(e) => self.invalid_at(origin, e),
+                }
+            }
+        }
+        let mut active = Vec::new();
+        for (w, object) in waivers {
+            let key = (w.origin.file.0, w.origin.start, w.code.clone());
+            self.waivers
+                .entry(key.clone())
+                .or_insert((w.clone(), false));
+            if w.until >= today {
+                active.push((key, w, object));
+            }
+        }
+        let mut kept = Vec::new();
+        let mut waived = Vec::new();
+        for f in findings {
+            let hit = active.iter().find(|(_, w, object)| {
+                w.code == f.code
+                    && f.resource.as_ref().is_some_and(|id| match object {
+                        Some(o) => o == id,
+                        None => w.target.matches(id),
+                    })
+            });
+            match hit {
+                Some((key, w, _)) => {
+                    if let Some(entry) = self.waivers.get_mut(key) {
+                        entry.1 = true;
+                    }
+                    waived.push(Waived {
+                        finding: f,
+                        reason: w.reason.clone(),
+                        until: w.until,
+                        waiver: w.origin,
+                    });
+                }
+                None => kept.push(f),
+            }
+        }
+        (kept, waived)
+    }
+
+    fn invalid_at(&mut self, origin: Origin, message: String) {
+        self.invalid
+            .entry((origin.file.0, origin.start))
+            .or_insert_with(|| {
+                let mut f = finding("policy/invalid-waiver", Severity::Error, origin, message);
+                f.help = Some(format!(
+                    "write one waiver per line of the `{WAIVE_ANNOTATION}` annotation: `<code> until=<YYYY-MM-DD>: <reason>`"
+                ));
+                f
+            });
+    }
+
+    /// The findings about the waivers themselves: invalid, expired, unused. Call once all environments
+    /// are checked.
+    pub fn finish(self, today: Date) -> Vec<Finding> {
+        let mut out: Vec<Finding> = self.invalid.into_values().collect();
+        for (_, (w, used)) in self.waivers {
+            if w.until < today {
+                let mut f = finding(
+                    "policy/expired-waiver",
+                    Severity::Error,
+                    w.until_origin,
+                    format!("the waiver of `{}` expired on {}", w.code, w.until),
+                );
+                f.related
+                    .push((w.origin, format!("waived because: {}", w.reason)));
+                f.help = Some(
+                    "fix what the rule reports and remove the waiver, or agree a new date and change it"
+                        .into(),
+                );
+                out.push(f);
+            } else if !used {
+                let what = if w.target == Selector::default() {
+                    "this object".to_string()
+                } else {
+                    w.target.to_string()
+                };
+                let mut f = finding(
+                    "policy/unused-waiver",
+                    Severity::Warning,
+                    w.origin,
+                    format!("the waiver of `{}` for {what} matches no finding", w.code),
+                );
+                f.help = Some(
+                    "the problem is gone (remove the waiver) or the waiver names the wrong object"
+                        .into(),
+                );
+                out.push(f);
+            }
+        }
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn dates() {
+        assert_eq!(
+            Date::parse("2026-02-28").map(|d| d.to_string()),
+            Some("2026-02-28".into())
+        );
+        assert!(Date::parse("2026-02-29").is_none());
+        assert!(Date::parse("2028-02-29").is_some());
+        assert!(Date::parse("2026-13-01").is_none());
+        assert!(Date::parse("2026-1-01").is_none());
+        assert_eq!(Date::from_days(0).to_string(), "1970-01-01");
+        assert_eq!(Date::from_days(20_454).to_string(), "2026-01-01");
+        assert_eq!(Date::from_days(11_016).to_string(), "2000-02-29");
+    }
+
+    #[test]
+    fn annotation_lines() {
+        let (code, until, reason) = parse_annotation_line(
+            "resources/missing-limits until=2026-06-30: bursts; VPA sets them",
+        )
+        .unwrap();
+        assert_eq!(code, "resources/missing-limits");
+        assert_eq!(until.to_string(), "2026-06-30");
+        assert_eq!(reason, "bursts; VPA sets them");
+        assert!(parse_annotation_line("resources/missing-limits until=2026-06-30:").is_err());
+        assert!(parse_annotation_line("resources/missing-limits: no date").is_err());
+        assert!(parse_annotation_line("resources/missing-limits until=2026-06-31: x").is_err());
+    }
 }

@@ -114,11 +114,11 @@ pub fn run(
         head: head.label,
     };
     let text = match cli.format {
-        Format::Human => diff::format::text(&diffs, &sides),
+        Format::Human | Format::Github => diff::format::text(&diffs, &sides),
         Format::Markdown => {
             diff::format::markdown(&diffs, &sides, diff::format::GITHUB_COMMENT_LIMIT)
         }
-        Format::Json => {
+        Format::Json | Format::Sarif => {
             let mut s = serde_json::to_string_pretty(&diff::format::json(&diffs, &sides))
                 .unwrap_or_default();
             s.push('\n');

@@ -1,0 +1,612 @@
+//! The `resources/` family: what a workload asks of the cluster and how it survives disruption: cpu and
+//! memory requests and limits (which ones are required is set per environment by the policy), limits not
+//! below requests, probes on long-running containers, and, where the environment asks for high
+//! availability, at least two replicas and a PodDisruptionBudget; a PodDisruptionBudget that would block
+//! every eviction is reported everywhere.
+
+use crate::check::apiserver::{self, Container, Selector};
+use crate::check::policy::Required;
+use crate::check::{Context, Finding, Rule, Severity};
+use crate::node::{Node, Origin, Value};
+use crate::resource::Resource;
+
+pub static RULES: &[Rule] = &[
+    Rule {
+        code: "resources/missing-requests",
+        default_severity: Severity::Error,
+        summary: "A container or init container sets no request for a resource the policy requires (cpu and memory by default)",
+        run: missing_requests,
+    },
+    Rule {
+        code: "resources/missing-limits",
+        default_severity: Severity::Error,
+        summary: "A container or init container sets no limit for a resource the policy requires (cpu and memory by default)",
+        run: missing_limits,
+    },
+    Rule {
+        code: "resources/limit-below-request",
+        default_severity: Severity::Error,
+        summary: "A container's limit for a resource is below its request",
+        run: limit_below_request,
+    },
+    Rule {
+        code: "resources/missing-readiness-probe",
+        default_severity: Severity::Warning,
+        summary: "A long-running container has no readiness probe",
+        run: missing_readiness_probe,
+    },
+    Rule {
+        code: "resources/missing-liveness-probe",
+        default_severity: Severity::Warning,
+        summary: "A long-running container has no liveness probe",
+        run: missing_liveness_probe,
+    },
+    Rule {
+        code: "resources/too-few-replicas",
+        default_severity: Severity::Error,
+        summary: "A workload runs fewer than 2 replicas where the environment asks for high availability",
+        run: too_few_replicas,
+    },
+    Rule {
+        code: "resources/missing-pdb",
+        default_severity: Severity::Error,
+        summary: "No PodDisruptionBudget selects a replicated workload where the environment asks for high availability",
+        run: missing_pdb,
+    },
+    Rule {
+        code: "resources/blocking-pdb",
+        default_severity: Severity::Error,
+        summary: "A PodDisruptionBudget allows no eviction at all (maxUnavailable 0, or minAvailable as high as the replicas)",
+        run: blocking_pdb,
+    },
+];
+
+fn finding(r: &Resource, origin: Origin, message: String) -> Finding {
+    Finding {
+        code: "",
+        severity: Severity::Error,
+        message,
+        origin,
+        resource: Some(r.id()),
+        related: Vec::new(),
+        help: None,
+    }
+}
+
+fn and_list(items: &[&str]) -> String {
+    match items {
+        [] => String::new(),
+        [one] => one.to_string(),
+        [init @ .., last] => format!("{} and {last}", init.join(", ")),
+    }
+}
+
+/// The containers whose resources are checked: all but ephemeral (debug) containers.
+fn sized_containers(spec: &Node) -> Vec<Container<'_>> {
+    apiserver::containers(spec)
+        .into_iter()
+        .filter(|c| c.list != "ephemeralContainers")
+        .collect()
+}
+
+fn missing(ctx: &Context<'_>, out: &mut Vec<Finding>, which: &str, required: &Required) {
+    if required.names.is_empty() {
+        return;
+    }
+    let singular = &which[..which.len() - 1];
+    for r in ctx.resources {
+        let Some(spec) = r.pod_spec() else { continue };
+        // Pod-level resources (Kubernetes 1.34+) cover every container.
+        let pod_level = spec.path(&["resources", which]);
+        for c in sized_containers(spec) {
+            let have = c.node.path(&["resources", which]);
+            let set = |name: &str| {
+                [have, pod_level]
+                    .iter()
+                    .any(|m| m.and_then(|m| m.get(name)).is_some_and(|v| !v.is_null()))
+            };
+            let absent: Vec<&str> = required
+                .names
+                .iter()
+                .map(String::as_str)
+                .filter(|n| !set(n))
+                .collect();
+            if absent.is_empty() {
+                continue;
+            }
+            let origin = have
+                .map(|n| n.origin)
+                .or_else(|| c.node.get("resources").map(|n| n.origin))
+                .unwrap_or_else(|| c.origin());
+            let plural = if absent.len() > 1 { "s" } else { "" };
+            let role = if c.is_init() {
+                "init container"
+            } else {
+                "container"
+            };
+            let mut f = finding(
+                r,
+                origin,
+                format!(
+                    "{role} `{}` of {} {} sets no {} {singular}{plural}",
+                    c.name,
+                    r.kind(),
+                    r.name(),
+                    and_list(&absent)
+                ),
+            );
+            if let Some(o) = required.origin {
+                f.related.push((
+                    o,
+                    format!(
+                        "the policy requires {which} of {}",
+                        required.names.join(", ")
+                    ),
+                ));
+            }
+            let example: Vec<String> = absent
+                .iter()
+                .map(|n| match *n {
+                    "cpu" => "cpu: 100m".to_string(),
+                    "memory" => "memory: 256Mi".to_string(),
+                    other => format!("{other}: ..."),
+                })
+                .collect();
+            f.help = Some(format!(
+                "add `resources: {{{which}: {{{}}}}}`",
+                example.join(", ")
+            ));
+            out.push(f);
+        }
+    }
+}
+
+/// Checks that every container and init container requests the resources the policy requires
+/// (`resources.requests` in `policies/`; cpu and memory by default). Pod-level `spec.resources` count.
+///
+/// Why: the scheduler places pods by their requests; a pod without them lands on a full node, is the
+/// first evicted under pressure, and makes capacity planning guesswork.
+///
+/// Bad:
+/// ```yaml
+/// containers:
+///   - name: openim-api
+///     image: openim/openim-api:v3.8.3
+/// ```
+/// Good:
+/// ```yaml
+/// containers:
+///   - name: openim-api
+///     image: openim/openim-api:v3.8.3
+///     resources:
+///       requests: {cpu: 250m, memory: 256Mi}
+/// ```
+pub fn missing_requests(ctx: &Context<'_>, out: &mut Vec<Finding>) {
+    missing(ctx, out, "requests", &ctx.policy.requests);
+}
+
+/// Checks that every container and init container limits the resources the policy requires
+/// (`resources.limits` in `policies/`; cpu and memory by default).
+///
+/// Why: a container without a memory limit can take a node's memory and get its neighbours killed; the
+/// policy decides per environment whether cpu limits are wanted too.
+///
+/// Bad:
+/// ```yaml
+/// resources:
+///   requests: {cpu: 250m, memory: 256Mi}
+/// ```
+/// Good:
+/// ```yaml
+/// resources:
+///   requests: {cpu: 250m, memory: 256Mi}
+///   limits: {cpu: "1", memory: 512Mi}
+/// ```
+pub fn missing_limits(ctx: &Context<'_>, out: &mut Vec<Finding>) {
+    missing(ctx, out, "limits", &ctx.policy.limits);
+}
+
+/// Checks that no limit is below the request of the same resource (compared as quantities, so `1Gi`
+/// against `1024Mi` is equal).
+///
+/// Why: the API server refuses such a container ("must be less than or equal to ... limit"), often
+/// after an overlay raised a request without touching the base's limit.
+///
+/// Bad:
+/// ```yaml
+/// resources:
+///   requests: {memory: 1Gi}
+///   limits: {memory: 512Mi}
+/// ```
+/// Good:
+/// ```yaml
+/// resources:
+///   requests: {memory: 512Mi}
+///   limits: {memory: 1Gi}
+/// ```
+pub fn limit_below_request(ctx: &Context<'_>, out: &mut Vec<Finding>) {
+    for r in ctx.resources {
+        let Some(spec) = r.pod_spec() else { continue };
+        let mut places: Vec<(String, &Node)> = sized_containers(spec)
+            .into_iter()
+            .filter_map(|c| {
+                c.node
+                    .get("resources")
+                    .map(|n| (format!("container `{}`", c.name), n))
+            })
+            .collect();
+        if let Some(n) = spec.get("resources") {
+            places.push(("the pod".to_string(), n));
+        }
+        for (who, res) in places {
+            let (Some(requests), Some(limits)) = (
+                res.get("requests").and_then(Node::as_map),
+                res.get("limits").and_then(Node::as_map),
+            ) else {
+                continue;
+            };
+            for (k, limit) in limits.iter() {
+                let Some(request) = requests.get(&k.name) else {
+                    continue;
+                };
+                let (Ok(l), Ok(q)) = (apiserver::quantity(limit), apiserver::quantity(request))
+                else {
+                    continue;
+                };
+                if l < q {
+                    let text = |n: &Node| match &n.value {
+                        Value::Str(s) => s.clone(),
+                        other => other.to_string(),
+                    };
+                    let mut f = finding(
+                        r,
+                        limit.origin,
+                        format!(
+                            "the {} limit of {who} ({}) is below its request ({})",
+                            k.name,
+                            text(limit),
+                            text(request)
+                        ),
+                    );
+                    f.related.push((request.origin, "the request".into()));
+                    f.help = Some(
+                        "raise the limit to at least the request, or lower the request".into(),
+                    );
+                    out.push(f);
+                }
+            }
+        }
+    }
+}
+
+fn missing_probe(ctx: &Context<'_>, out: &mut Vec<Finding>, probe: &str, what: &str, help: &str) {
+    for r in ctx.resources {
+        if !apiserver::is_long_running(r.kind()) {
+            continue;
+        }
+        let Some(spec) = r.pod_spec() else { continue };
+        for c in apiserver::containers(spec) {
+            if c.list != "containers" || c.node.get(probe).is_some_and(|p| !p.is_null()) {
+                continue;
+            }
+            let mut f = finding(
+                r,
+                c.origin(),
+                format!(
+                    "container `{}` of {} {} has no {what} probe",
+                    c.name,
+                    r.kind(),
+                    r.name()
+                ),
+            );
+            f.help = Some(help.to_string());
+            out.push(f);
+        }
+    }
+}
+
+/// Checks that every container of a Deployment, StatefulSet, DaemonSet or ReplicaSet has a
+/// `readinessProbe`.
+///
+/// Why: without one a pod counts as ready as soon as it starts: Services send it traffic before it
+/// listens, and a rolling update replaces healthy pods with ones that do not work yet.
+///
+/// Bad:
+/// ```yaml
+/// containers:
+///   - name: openim-api
+///     ports: [{name: http, containerPort: 10002}]
+/// ```
+/// Good:
+/// ```yaml
+/// containers:
+///   - name: openim-api
+///     ports: [{name: http, containerPort: 10002}]
+///     readinessProbe:
+///       tcpSocket: {port: http}
+/// ```
+pub fn missing_readiness_probe(ctx: &Context<'_>, out: &mut Vec<Finding>) {
+    missing_probe(
+        ctx,
+        out,
+        "readinessProbe",
+        "readiness",
+        "add `readinessProbe` (httpGet, tcpSocket, grpc or exec) that succeeds once the container serves",
+    );
+}
+
+/// Checks that every container of a Deployment, StatefulSet, DaemonSet or ReplicaSet has a
+/// `livenessProbe`.
+///
+/// Why: a process that hangs without exiting is never restarted without one.
+///
+/// Bad:
+/// ```yaml
+/// containers:
+///   - name: openim-msgtransfer
+/// ```
+/// Good:
+/// ```yaml
+/// containers:
+///   - name: openim-msgtransfer
+///     livenessProbe:
+///       tcpSocket: {port: metrics}
+///       periodSeconds: 10
+/// ```
+pub fn missing_liveness_probe(ctx: &Context<'_>, out: &mut Vec<Finding>) {
+    missing_probe(
+        ctx,
+        out,
+        "livenessProbe",
+        "liveness",
+        "add `livenessProbe` that fails only when the process must be restarted",
+    );
+}
+
+/// The HorizontalPodAutoscaler that scales a workload, with its `minReplicas` (1 when unset) and the
+/// node that set it.
+fn autoscaler(ctx: &Context<'_>, r: &Resource) -> Option<(i64, Origin)> {
+    ctx.resources
+        .iter()
+        .filter(|h| h.kind() == "HorizontalPodAutoscaler" && apiserver::same_namespace(h, r))
+        .find(|h| {
+            h.node.str_at(&["spec", "scaleTargetRef", "kind"]) == Some(r.kind())
+                && h.node.str_at(&["spec", "scaleTargetRef", "name"]) == Some(r.name())
+        })
+        .map(|h| match h.node.path(&["spec", "minReplicas"]) {
+            Some(n) => (n.as_i64().unwrap_or(1), n.origin),
+            None => (1, h.name_origin()),
+        })
+}
+
+/// The fewest pods a workload runs (HPA `minReplicas` when autoscaled, else `spec.replicas`, default 1),
+/// the line that sets it, and whether an HPA sets it. `None` for kinds without replicas.
+fn min_replicas(ctx: &Context<'_>, r: &Resource) -> Option<(i64, Origin, bool)> {
+    if !matches!(r.kind(), "Deployment" | "StatefulSet" | "ReplicaSet") {
+        return None;
+    }
+    if let Some((n, o)) = autoscaler(ctx, r) {
+        return Some((n, o, true));
+    }
+    Some(match r.node.path(&["spec", "replicas"]) {
+        Some(n) => (n.as_i64().unwrap_or(1), n.origin, false),
+        None => (1, r.name_origin(), false),
+    })
+}
+
+fn ha_related(ctx: &Context<'_>, f: &mut Finding) {
+    if let Some(o) = ctx.policy.high_availability_origin {
+        f.related
+            .push((o, "the policy asks for high availability here".into()));
+    }
+}
+
+/// Where the environment asks for high availability (`highAvailability: true` in `policies/`), checks
+/// that every Deployment, StatefulSet and ReplicaSet runs at least 2 replicas (its HPA's `minReplicas`
+/// when autoscaled). A workload scaled to 0 on purpose is left alone.
+///
+/// Why: one replica means downtime at every rollout, node drain and crash.
+///
+/// Bad:
+/// ```yaml
+/// spec:
+///   replicas: 1
+/// ```
+/// Good:
+/// ```yaml
+/// spec:
+///   replicas: 3
+/// ```
+pub fn too_few_replicas(ctx: &Context<'_>, out: &mut Vec<Finding>) {
+    if !ctx.policy.high_availability {
+        return;
+    }
+    for r in ctx.resources {
+        let Some((n, origin, hpa)) = min_replicas(ctx, r) else {
+            continue;
+        };
+        if n == 0 || n >= 2 {
+            continue;
+        }
+        let how = if hpa { "may scale down to" } else { "runs" };
+        let mut f = finding(
+            r,
+            origin,
+            format!(
+                "{} {} {how} {n} replica; high availability needs at least 2",
+                r.kind(),
+                r.name()
+            ),
+        );
+        ha_related(ctx, &mut f);
+        f.help = Some(
+            "raise replicas (or the HPA's minReplicas) to 2 or more, or waive it for a singleton"
+                .into(),
+        );
+        out.push(f);
+    }
+}
+
+/// The PodDisruptionBudgets in `r`'s namespace whose selector matches its pod template.
+fn budgets_for<'a>(ctx: &'a Context<'_>, r: &Resource) -> Vec<&'a Resource> {
+    let labels = apiserver::template_labels(r);
+    ctx.resources
+        .iter()
+        .filter(|p| p.kind() == "PodDisruptionBudget" && apiserver::same_namespace(p, r))
+        .filter(|p| {
+            p.node
+                .path(&["spec", "selector"])
+                .and_then(Selector::from_label_selector)
+                .is_some_and(|s| s.matches(labels))
+        })
+        .collect()
+}
+
+/// Where the environment asks for high availability, checks that a PodDisruptionBudget selects the pods
+/// of every Deployment, StatefulSet and ReplicaSet that runs 2 or more replicas.
+///
+/// Why: without a budget a node drain or cluster upgrade may evict every replica at once.
+///
+/// Bad: a Deployment `openim-api` with `replicas: 3` and no PodDisruptionBudget.
+/// Good:
+/// ```yaml
+/// apiVersion: policy/v1
+/// kind: PodDisruptionBudget
+/// metadata: {name: openim-api}
+/// spec:
+///   maxUnavailable: 1
+///   selector: {matchLabels: {app.kubernetes.io/name: openim-api}}
+/// ```
+pub fn missing_pdb(ctx: &Context<'_>, out: &mut Vec<Finding>) {
+    if !ctx.policy.high_availability {
+        return;
+    }
+    for r in ctx.resources {
+        let Some((n, _, _)) = min_replicas(ctx, r) else {
+            continue;
+        };
+        if n < 2 || !budgets_for(ctx, r).is_empty() {
+            continue;
+        }
+        let mut f = finding(
+            r,
+            r.name_origin(),
+            format!(
+                "no PodDisruptionBudget selects the pods of {} {}",
+                r.kind(),
+                r.name()
+            ),
+        );
+        ha_related(ctx, &mut f);
+        f.help = Some("add a PodDisruptionBudget with `maxUnavailable: 1` selecting the pod template's labels".into());
+        out.push(f);
+    }
+}
+
+/// A PDB's `minAvailable`/`maxUnavailable` as a number of pods out of `total` (percentages round up, as
+/// Kubernetes rounds them).
+fn pods_of(n: &Node, total: i64) -> Option<i64> {
+    match &n.value {
+        Value::Int(i) => Some(*i),
+        Value::Str(s) => {
+            let pct: i64 = s.strip_suffix('%')?.parse().ok()?;
+            Some((pct * total + 99) / 100)
+        }
+        _ => None,
+    }
+}
+
+/// Checks PodDisruptionBudgets that would block every voluntary eviction: `maxUnavailable: 0` (or
+/// `0%`), or a `minAvailable` at least as high as the pods its workloads run (`100%`, or equal to
+/// `replicas`).
+///
+/// Why: such a budget makes `kubectl drain` and cluster upgrades hang until someone deletes it by hand.
+///
+/// Bad:
+/// ```yaml
+/// spec:
+///   minAvailable: 3          # and the Deployment runs 3 replicas
+/// ```
+/// Good:
+/// ```yaml
+/// spec:
+///   maxUnavailable: 1
+/// ```
+pub fn blocking_pdb(ctx: &Context<'_>, out: &mut Vec<Finding>) {
+    for pdb in ctx
+        .resources
+        .iter()
+        .filter(|r| r.kind() == "PodDisruptionBudget")
+    {
+        let spec = pdb.node.get("spec");
+        if let Some(n) = spec.and_then(|s| s.get("maxUnavailable")) {
+            if pods_of(n, 100) == Some(0) {
+                let mut f = finding(
+                    pdb,
+                    n.origin,
+                    format!("PodDisruptionBudget {} allows no pod to be unavailable: no eviction can ever proceed", pdb.name()),
+                );
+                f.help = Some("allow at least one: `maxUnavailable: 1`".into());
+                out.push(f);
+            }
+            continue;
+        }
+        let Some(min) = spec.and_then(|s| s.get("minAvailable")) else {
+            continue;
+        };
+        if let Value::Str(s) = &min.value {
+            if s.trim() == "100%" {
+                let mut f = finding(
+                    pdb,
+                    min.origin,
+                    format!("PodDisruptionBudget {} keeps 100% of its pods: no eviction can ever proceed", pdb.name()),
+                );
+                f.help = Some("use `maxUnavailable: 1` instead".into());
+                out.push(f);
+                continue;
+            }
+        }
+        let Some(sel) = spec
+            .and_then(|s| s.get("selector"))
+            .and_then(Selector::from_label_selector)
+        else {
+            continue;
+        };
+        let workloads: Vec<&Resource> = ctx
+            .resources
+            .iter()
+            .filter(|w| w.pod_template().is_some() && apiserver::same_namespace(w, pdb))
+            .filter(|w| sel.matches(apiserver::template_labels(w)))
+            .collect();
+        let mut total = 0;
+        let mut places = Vec::new();
+        for w in &workloads {
+            // DaemonSets and bare pods: the number of pods is not in the manifest.
+            let Some((n, origin, _)) = min_replicas(ctx, w) else {
+                total = -1;
+                break;
+            };
+            total += n;
+            places.push((origin, format!("{} {} runs {n}", w.kind(), w.name())));
+        }
+        if workloads.is_empty() || total <= 0 {
+            continue;
+        }
+        let Some(keep) = pods_of(min, total) else {
+            continue;
+        };
+        if keep >= total {
+            let mut f = finding(
+                pdb,
+                min.origin,
+                format!(
+                    "PodDisruptionBudget {} keeps {keep} of the {total} pods it selects available: no eviction can ever proceed",
+                    pdb.name()
+                ),
+            );
+            f.related.extend(places);
+            f.help = Some("keep fewer pods than run (`minAvailable` below the replicas), or use `maxUnavailable: 1`".into());
+            out.push(f);
+        }
+    }
+}

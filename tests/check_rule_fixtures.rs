@@ -1,0 +1,120 @@
+//! One fixture per rule, `tests/fixtures/check/<family>/<rule>/`. For `schema/`, `resources/` and
+//! `policy/` the folder holds `input.yaml` (objects that must fire and objects that must not, each
+//! commented), an optional `policy.yaml` (a policy file), and `expected.json`, the findings of that rule
+//! (code, file, line, column, message) as a snapshot, checked here through `check::command::collect`
+//! as the command runs them. Today is 2026-06-15. The other families' fixtures run in
+//! `tests/check_rules.rs`.
+
+#[path = "support/snapshot.rs"]
+mod snapshot;
+
+use std::path::{Path, PathBuf};
+
+use openim_gitops::check::command::{collect, Options};
+use openim_gitops::check::policy::Date;
+use openim_gitops::check::rules;
+use openim_gitops::cli::TagArgs;
+use openim_gitops::load::DiskFiles;
+use openim_gitops::node::Sources;
+
+const FIXTURES: &str = "tests/fixtures/check";
+
+fn today() -> Date {
+    Date::parse("2026-06-15").expect("a date")
+}
+
+/// The findings of `code` on its fixture, as the snapshot's JSON.
+fn run_fixture(code: &str) -> String {
+    let dir = Path::new(FIXTURES).join(code);
+    let input = dir.join("input.yaml");
+    let policy = dir.join("policy.yaml");
+    let root = dir.join("environments");
+    let paths = vec![input];
+    let opts = Options {
+        root: &root,
+        envs: &[],
+        paths: &paths,
+        policy: policy.is_file().then_some(policy.as_path()),
+        tags: &TagArgs::default(),
+        today: today(),
+    };
+    let mut sources = Sources::new();
+    let report = collect(&DiskFiles, &mut sources, &opts)
+        .unwrap_or_else(|e| panic!("{code}: the fixture does not load: {e}"));
+    let findings: Vec<serde_json::Value> = report
+        .findings()
+        .filter(|(_, f)| f.code == code)
+        .map(|(_, f)| {
+            serde_json::json!({
+                "code": f.code,
+                "file": sources.get(f.origin.file).display,
+                "line": f.origin.line,
+                "column": f.origin.col,
+                "message": f.message,
+            })
+        })
+        .collect();
+    assert!(
+        !findings.is_empty(),
+        "{code}: the fixture must hold objects that fire"
+    );
+    let mut text = serde_json::to_string_pretty(&findings).expect("JSON");
+    text.push('\n');
+    text
+}
+
+#[test]
+fn every_rule_fixture_matches_its_snapshot() {
+    let mut failures = Vec::new();
+    for rule in rules() {
+        let dir = Path::new(FIXTURES).join(rule.code);
+        if !dir.is_dir() {
+            failures.push(format!(
+                "{}: no fixture folder {}",
+                rule.code,
+                dir.display()
+            ));
+            continue;
+        }
+        if !dir.join("input.yaml").is_file() {
+            // A fixture of tests/check_rules.rs.
+            continue;
+        }
+        let actual = run_fixture(rule.code);
+        let result = std::panic::catch_unwind(|| {
+            snapshot::assert_snapshot(&dir.join("expected.json"), &actual)
+        });
+        if let Err(e) = result {
+            let msg = e
+                .downcast_ref::<String>()
+                .cloned()
+                .unwrap_or_else(|| "snapshot mismatch".into());
+            failures.push(msg);
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n\n"));
+}
+
+#[test]
+fn every_fixture_names_a_rule() {
+    let codes: Vec<&str> = rules().iter().map(|r| r.code).collect();
+    for family in std::fs::read_dir(FIXTURES).expect("fixtures") {
+        let family = family.expect("entry").path();
+        if !family.is_dir() {
+            continue;
+        }
+        for rule in std::fs::read_dir(&family).expect("family folder") {
+            let rule: PathBuf = rule.expect("entry").path();
+            let code = format!(
+                "{}/{}",
+                family.file_name().unwrap_or_default().to_string_lossy(),
+                rule.file_name().unwrap_or_default().to_string_lossy()
+            );
+            assert!(
+                codes.contains(&code.as_str()),
+                "{} is a fixture of no rule",
+                rule.display()
+            );
+        }
+    }
+}
