@@ -90,11 +90,18 @@ spec:
             "apiVersion: gitops.openim.io/v1\nkind: Component\nmetadata:\n  name: apps\nresources: [../../base]\nconfigMapGenerator:\n{generators}"
         ),
     );
-    for (env, tag, reps) in [("dev", "feature-x", 1), ("test", "rc3", 2), ("release", "release-v1.2.3", 3)] {
+    for (env, tag, reps) in [
+        ("dev", "feature-x", 1),
+        ("test", "rc3", 2),
+        ("release", "release-v1.2.3", 3),
+    ] {
         let mut images = String::new();
         let mut replicas = String::new();
         for i in 0..apps {
-            let _ = write!(images, "  - name: registry.example.com/openim/app{i:04}\n    newTag: {tag}\n");
+            let _ = write!(
+                images,
+                "  - name: registry.example.com/openim/app{i:04}\n    newTag: {tag}\n"
+            );
         }
         for i in 0..(apps / 4).max(1) {
             let _ = write!(replicas, "  - name: app{i:04}\n    count: {reps}\n");
@@ -163,8 +170,14 @@ fn run(apps: usize) {
         let start = Instant::now();
         let mut sources = Sources::new();
         let mut loader = Loader::new(&files, &mut sources);
-        let c = pipeline::compile(&mut loader, "release", &root.join("release/env.yaml"), &TagInputs::default(), None)
-            .unwrap_or_else(|e| panic!("compile failed: {e}"));
+        let c = pipeline::compile(
+            &mut loader,
+            "release",
+            &root.join("release/env.yaml"),
+            &TagInputs::default(),
+            None,
+        )
+        .unwrap_or_else(|e| panic!("compile failed: {e}"));
         let compiled = start.elapsed();
         let tree = c.render();
         let rendered = start.elapsed();
@@ -175,7 +188,11 @@ fn run(apps: usize) {
         render_times.push(rendered - compiled);
         write_times.push(written - rendered);
     }
-    let (c, r, w) = (median(compile_times), median(render_times), median(write_times));
+    let (c, r, w) = (
+        median(compile_times),
+        median(render_times),
+        median(write_times),
+    );
     println!(
         "{count:>7} resources | load+overlay {:>8.1} ms | render {:>7.1} ms | write {:>7.1} ms | total {:>8.1} ms | {:>8.0} resources/s | peak RSS {:>6.1} MB",
         c.as_secs_f64() * 1e3,
@@ -188,9 +205,15 @@ fn run(apps: usize) {
 }
 
 fn main() {
-    let args: Vec<String> = std::env::args().skip(1).filter(|a| a != "--bench").collect();
+    let args: Vec<String> = std::env::args()
+        .skip(1)
+        .filter(|a| a != "--bench")
+        .collect();
     if args.first().map(String::as_str) == Some("--write-tree") {
-        let apps: usize = args.get(1).and_then(|a| a.parse().ok()).expect("--write-tree N DIR");
+        let apps: usize = args
+            .get(1)
+            .and_then(|a| a.parse().ok())
+            .expect("--write-tree N DIR");
         let dir = args.get(2).expect("--write-tree N DIR");
         generate(apps, Path::new(dir));
         return;
