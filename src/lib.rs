@@ -92,51 +92,10 @@ fn dispatch(cli: &Cli, sources: &mut Sources, out: &mut dyn Write, style: Style)
         );
     }
     match &cli.command {
-        Command::Render(args) if args.git.commit || args.git.rev.is_some() => {
-            commands::commit::run(cli, args, sources, out, &git::GitEnv::from_process())
+        Command::Render(args) => {
+            commands::commit::run(cli, args, sources, out, &git::GitEnv::from_process(), style)
         }
         Command::Diff(args) => commands::diff::run(cli, args, sources, out),
-        Command::Render(args) => {
-            let envs =
-                pipeline::select_envs(&files, &cli.root, &args.select.envs, args.select.all)?;
-            let facts = git::repo_facts(&cli.root).ok();
-            let inputs = pipeline::tag_inputs(&args.tags);
-            let mut loader = Loader::new(&files, sources);
-            // Compile every environment before writing any: one bad environment writes nothing.
-            let mut compiled = Vec::new();
-            for (name, file) in &envs {
-                compiled.push(pipeline::compile(
-                    &mut loader,
-                    name,
-                    file,
-                    &inputs,
-                    facts.as_ref(),
-                )?);
-            }
-            for c in &compiled {
-                let tree = c.render();
-                let dir = args.out.join(&c.name);
-                render::write_tree(&tree, &dir)?;
-                let line = match cli.format {
-                    Format::Human | Format::Markdown | Format::Github => format!(
-                        "rendered {}: {} resources into {}\n",
-                        c.name,
-                        c.build.resources.len(),
-                        node::display_path(&dir)
-                    ),
-                    Format::Json | Format::Sarif => format!(
-                        "{}\n",
-                        serde_json::json!({
-                            "environment": c.name,
-                            "resources": c.build.resources.len(),
-                            "out": node::display_path(&dir),
-                        })
-                    ),
-                };
-                write(out, &line)?;
-            }
-            Ok(Status::Clean)
-        }
         Command::Tag(args) => tag_command(cli, args, sources, out),
         Command::Explain(args) => {
             let envs =

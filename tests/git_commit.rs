@@ -384,3 +384,47 @@ fn a_revision_renders_exactly_as_its_checkout() {
     assert!(a.len() > 5);
     assert_eq!(a, b);
 }
+
+#[test]
+fn error_findings_refuse_the_commit() {
+    let r = source_repo();
+    // Without the test policy, the fixture breaks netpol/ and resources/ rules at error level.
+    std::fs::remove_file(r.path().join("policies/policy.yaml")).unwrap();
+    let before = snapshot(r.path());
+    let out = commit_dev(&r);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    let t = text(&out);
+    assert!(
+        t.contains("refused") && t.contains("nothing committed"),
+        "{t}"
+    );
+    assert!(
+        t.contains("netpol/no-default-deny"),
+        "the findings are shown: {t}"
+    );
+    assert!(
+        tip(&r.repo, "environments/dev").is_none(),
+        "no branch was made"
+    );
+    assert_eq!(
+        snapshot(r.path()),
+        before,
+        "nothing in the working tree changed"
+    );
+    // --allow-findings commits anyway, and says so.
+    let out = run(
+        r.path(),
+        &[
+            "render",
+            "--env",
+            "dev",
+            "--tag",
+            "t1",
+            "--commit",
+            "--allow-findings",
+        ],
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    assert!(text(&out).contains("although checks report errors"));
+    assert!(tip(&r.repo, "environments/dev").is_some());
+}

@@ -3,7 +3,11 @@
 
 use std::io::Write;
 
+use crate::check::command::Target;
+use crate::check::policy::Date;
+use crate::check::{self, Severity};
 use crate::cli::{Cli, Format, RenderArgs};
+use crate::diagnostics::{self, Style};
 use crate::error::{Error, Result};
 use crate::git::commit::{self, Committed, Identity, Provenance};
 use crate::git::files::{discover, GitFiles};
@@ -16,15 +20,49 @@ use crate::{render, Status};
 
 use super::{short, write};
 
-/// The check stage's verdict on an environment about to be committed: `Clean`, or `Findings` when a
-/// check reports an error, which refuses the commit unless `--allow-findings` is given.
-///
-/// Today it passes everything: the check stage is built on another branch, and the lead wires
-/// `check::run` in here (error-level findings after the environment's policy and waivers ->
-/// `Status::Findings`, the findings printed as `check` prints them).
-pub fn gate(compiled: &Compiled) -> Result<Status> {
-    let _ = compiled;
-    Ok(Status::Clean)
+/// The check stage's verdict on the environments about to be committed: the names of those with
+/// error-level findings (after the policy and waivers), whose findings are printed as `check` prints
+/// them. Any such environment refuses the whole commit unless `--allow-findings` is given.
+fn gate(
+    loader: &mut Loader<'_>,
+    cli: &Cli,
+    args: &RenderArgs,
+    compiled: &[Compiled],
+    out: &mut dyn Write,
+    style: Style,
+) -> Result<Vec<String>> {
+    let opts = check::command::Options {
+        root: &cli.root,
+        envs: &args.select.envs,
+        paths: &[],
+        policy: None,
+        tags: &args.tags,
+        today: Date::today(),
+    };
+    let policy = check::command::load_policy(loader, &opts)?;
+    let targets: Vec<Target<'_>> = compiled
+        .iter()
+        .map(|c| Target {
+            env: Some(&c.name),
+            resources: &c.build.resources,
+            layer: Some(&c.build.env),
+            untagged: None,
+        })
+        .collect();
+    let report = check::command::check_targets(loader.sources, &policy, &targets, opts.today);
+    let refused: Vec<String> = report
+        .checked
+        .iter()
+        .filter(|c| c.findings.iter().any(|f| f.severity == Severity::Error))
+        .filter_map(|c| c.env.clone())
+        .collect();
+    if report.status() != Status::Clean {
+        write(
+            out,
+            &diagnostics::findings_human(loader.sources, &report, style),
+        )?;
+    }
+    Ok(refused)
 }
 
 pub fn run(
@@ -33,6 +71,7 @@ pub fn run(
     sources: &mut Sources,
     out: &mut dyn Write,
     env: &GitEnv,
+    style: Style,
 ) -> Result<Status> {
     let git_files = match &args.git.rev {
         Some(rev) => Some(GitFiles::open(&cli.root, rev)?),
@@ -98,12 +137,7 @@ pub fn run(
     }
 
     // Nothing is committed unless every environment passes the gate (or findings are allowed).
-    let mut refused = Vec::new();
-    for c in &compiled {
-        if gate(c)? != Status::Clean {
-            refused.push(c.name.clone());
-        }
-    }
+    let refused = gate(&mut loader, cli, args, &compiled, out, style)?;
     if !refused.is_empty() {
         if !args.git.allow_findings {
             write(

@@ -19,6 +19,14 @@ pub const FIXED: [(&str, &str); 6] = [
     ("GIT_COMMITTER_DATE", "@1700000000 +0000"),
 ];
 
+pub const GIT_TEST_POLICY: &str = "apiVersion: gitops.openim.io/v1
+kind: Policy
+defaults:
+  rules:
+    netpol/*: off
+    resources/*: off
+";
+
 pub struct Repo {
     pub dir: TempDir,
     pub repo: Repository,
@@ -55,6 +63,10 @@ pub fn source_repo() -> Repo {
         &Path::new(env!("CARGO_MANIFEST_DIR")).join(FIXTURE),
         &dir.path().join("environments"),
     );
+    // The render fixture has no NetworkPolicies or probes; the commit tests are about git, so the
+    // policy turns those families off (the refusal test removes it).
+    std::fs::create_dir_all(dir.path().join("policies")).unwrap();
+    std::fs::write(dir.path().join("policies/policy.yaml"), GIT_TEST_POLICY).unwrap();
     let r = Repo { dir, repo };
     commit_all(&r, "initial", 1_600_000_000);
     r
