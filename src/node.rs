@@ -100,6 +100,7 @@ impl SourceFile {
 #[derive(Default)]
 pub struct Sources {
     files: Vec<SourceFile>,
+    by_path: std::collections::HashMap<PathBuf, FileId>,
 }
 
 impl Sources {
@@ -116,6 +117,7 @@ impl Sources {
             Some(table)
         };
         let id = FileId(self.files.len() as u32);
+        self.by_path.entry(path.to_path_buf()).or_insert(id);
         self.files.push(SourceFile {
             display: display_path(path),
             path: path.to_path_buf(),
@@ -131,10 +133,7 @@ impl Sources {
     }
 
     pub fn find(&self, path: &Path) -> Option<FileId> {
-        self.files
-            .iter()
-            .position(|f| f.path == path)
-            .map(|i| FileId(i as u32))
+        self.by_path.get(path).copied()
     }
 
     /// An origin covering a whole file's first line: for values a file produces as a whole.

@@ -1,7 +1,7 @@
 //! ConfigMaps generated from files and literals, their content-hash names, and the rewriting of every
 //! reference to them.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 
 use sha2::{Digest, Sha256};
 
@@ -68,16 +68,21 @@ pub fn generate(
     resources: &mut Vec<Resource>,
     generators: &[GeneratorSpec],
 ) -> Result<()> {
+    if generators.is_empty() {
+        return Ok(());
+    }
+    // (namespace, name) -> position of every ConfigMap, so each generator finds its own in one look-up.
+    let mut index: HashMap<(String, String), usize> = resources
+        .iter()
+        .enumerate()
+        .filter(|(_, r)| r.kind() == "ConfigMap" && r.group().is_empty())
+        .map(|(i, r)| ((r.namespace().to_string(), r.name().to_string()), i))
+        .collect();
     for g in generators {
         let name = &g.name.value;
         let ns = g.namespace.as_ref().map(|n| n.value.as_str()).unwrap_or("");
         let data = data(loader, g)?;
-        let existing = resources.iter().position(|r| {
-            r.kind() == "ConfigMap"
-                && r.group().is_empty()
-                && r.name() == name
-                && r.namespace() == ns
-        });
+        let existing = index.get(&(ns.to_string(), name.clone())).copied();
         match (existing, g.behavior) {
             (Some(i), Behavior::Merge) | (Some(i), Behavior::Replace) => {
                 let r = &mut resources[i];
@@ -152,6 +157,7 @@ pub fn generate(
                 }
                 let mut node = Node::new(Value::Map(m), g.origin);
                 decorate(&mut node, g);
+                index.insert((ns.to_string(), name.clone()), resources.len());
                 resources.push(Resource {
                     node,
                     generated: Some(Generated {
@@ -206,7 +212,7 @@ pub fn content_hash(r: &Resource, base_name: &str) -> String {
 /// it in the same namespace.
 pub fn apply_hashes(resources: &mut [Resource]) {
     // (namespace, old name) -> (new name, generator origin)
-    let mut renames: Vec<(String, String, String, Origin)> = Vec::new();
+    let mut renames: HashMap<(String, String), (String, Origin)> = HashMap::new();
     for r in resources.iter_mut() {
         let Some(g) = r.generated.clone() else {
             continue;
@@ -215,12 +221,10 @@ pub fn apply_hashes(resources: &mut [Resource]) {
             continue;
         }
         let new_name = format!("{}-{}", g.base_name, content_hash(r, &g.base_name));
-        renames.push((
-            r.namespace().to_string(),
-            g.base_name.clone(),
-            new_name.clone(),
-            g.origin,
-        ));
+        renames.insert(
+            (r.namespace().to_string(), g.base_name.clone()),
+            (new_name.clone(), g.origin),
+        );
         if let Some(n) = r.node.path_mut(&["metadata", "name"]) {
             n.value = Value::Str(new_name);
             n.origin = g.origin;
@@ -236,10 +240,7 @@ pub fn apply_hashes(resources: &mut [Resource]) {
         };
         let rename = |n: &mut Node| {
             if let Some(old) = n.as_str() {
-                if let Some((_, _, new, origin)) = renames
-                    .iter()
-                    .find(|(rns, rold, _, _)| *rns == ns && rold == old)
-                {
+                if let Some((new, origin)) = renames.get(&(ns.clone(), old.to_string())) {
                     n.value = Value::Str(new.clone());
                     n.origin = *origin;
                 }

@@ -1,6 +1,8 @@
 //! Container images: parsing references, the `images` rewrites of a layer, and setting the tag of the
 //! images an environment owns (the seam the tag rules use).
 
+use std::collections::HashMap;
+
 use crate::error::{Error, Result};
 use crate::load::layer::{ImageRule, Spanned};
 use crate::node::{Node, Origin, Value};
@@ -92,37 +94,54 @@ pub fn images(r: &Resource) -> Vec<(&str, &Node)> {
     out
 }
 
-/// Applies one `images` entry to every resource; an entry that matches no container is an error.
-pub fn apply_rule(resources: &mut [Resource], rule: &ImageRule) -> Result<()> {
-    let mut matched = false;
+/// Applies a layer's `images` entries, in order, to every container; an entry that matches no container
+/// is an error. One pass over the containers, whatever the number of entries.
+pub fn apply_rules(resources: &mut [Resource], rules: &[ImageRule]) -> Result<()> {
+    if rules.is_empty() {
+        return Ok(());
+    }
+    let mut by_name: HashMap<&str, Vec<usize>> = HashMap::new();
+    for (i, rule) in rules.iter().enumerate() {
+        by_name.entry(rule.name.value.as_str()).or_default().push(i);
+    }
+    let mut matched = vec![false; rules.len()];
     for r in resources.iter_mut() {
         for_each_image_mut(r, &mut |image| {
             let Some(text) = image.as_str() else {
                 return Ok(());
             };
             let mut parsed = ImageRef::parse(text);
-            if parsed.name != rule.name.value {
-                return Ok(());
-            }
-            matched = true;
             let mut origin = image.origin;
-            if let Some(n) = &rule.new_name {
-                parsed.name = n.value.clone();
-                origin = n.origin;
+            let mut next = 0;
+            // Entries apply in order; one may rename an image into the name a later one matches.
+            while let Some(&i) = by_name
+                .get(parsed.name.as_str())
+                .and_then(|list| list.iter().find(|&&i| i >= next))
+            {
+                let rule = &rules[i];
+                matched[i] = true;
+                if let Some(n) = &rule.new_name {
+                    parsed.name = n.value.clone();
+                    origin = n.origin;
+                }
+                if let Some(t) = &rule.new_tag {
+                    parsed.tag = Some(t.value.clone());
+                    origin = t.origin;
+                }
+                if let Some(d) = &rule.digest {
+                    parsed.digest = Some(d.value.clone());
+                    origin = d.origin;
+                }
+                next = i + 1;
             }
-            if let Some(t) = &rule.new_tag {
-                parsed.tag = Some(t.value.clone());
-                origin = t.origin;
+            if next > 0 {
+                *image = Node::new(Value::Str(parsed.to_text()), origin);
             }
-            if let Some(d) = &rule.digest {
-                parsed.digest = Some(d.value.clone());
-                origin = d.origin;
-            }
-            *image = Node::new(Value::Str(parsed.to_text()), origin);
             Ok(())
         })?;
     }
-    if !matched {
+    if let Some(i) = matched.iter().position(|m| !m) {
+        let rule = &rules[i];
         return Err(Error::at(
             rule.name.origin,
             format!("no container uses the image `{}`", rule.name.value),

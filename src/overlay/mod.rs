@@ -7,6 +7,7 @@ pub mod images;
 pub mod json_patch;
 pub mod merge;
 
+use std::collections::HashMap;
 use std::path::Path;
 
 use crate::error::{Error, Result};
@@ -64,12 +65,8 @@ pub fn build(loader: &mut Loader<'_>, env_file: &Path) -> Result<Build> {
         for p in &layer.patches {
             apply_patch(&mut resources, p)?;
         }
-        for r in &layer.replicas {
-            set_replicas(&mut resources, r)?;
-        }
-        for i in &layer.images {
-            images::apply_rule(&mut resources, i)?;
-        }
+        set_replicas(&mut resources, &layer.replicas)?;
+        images::apply_rules(&mut resources, &layer.images)?;
     }
 
     // 4. labels and annotations
@@ -210,29 +207,45 @@ fn describe(t: &Target) -> String {
     parts.join(", ")
 }
 
-fn set_replicas(resources: &mut [Resource], rule: &ReplicaRule) -> Result<()> {
-    let mut hits = 0;
+/// Sets `spec.replicas` from a layer's `replicas` entries (later entries win); an entry that names no
+/// Deployment, StatefulSet or ReplicaSet is an error. One pass over the resources.
+fn set_replicas(resources: &mut [Resource], rules: &[ReplicaRule]) -> Result<()> {
+    if rules.is_empty() {
+        return Ok(());
+    }
+    let mut by_name: HashMap<&str, Vec<usize>> = HashMap::new();
+    for (i, rule) in rules.iter().enumerate() {
+        by_name.entry(rule.name.value.as_str()).or_default().push(i);
+    }
+    let mut hits = vec![false; rules.len()];
     for r in resources.iter_mut() {
-        let kind_ok = match &rule.kind {
-            Some(k) => r.kind() == k,
-            None => matches!(r.kind(), "Deployment" | "StatefulSet" | "ReplicaSet"),
-        };
-        if !kind_ok || r.name() != rule.name.value {
+        let Some(list) = by_name.get(r.name()) else {
             continue;
-        }
-        hits += 1;
-        let origin = rule.count.origin;
-        if let Some(spec) = r.node.ensure_map("spec", origin) {
-            spec.insert(
-                Key {
-                    name: "replicas".into(),
-                    origin,
-                },
-                Node::new(rule.count.value.clone(), origin),
-            );
+        };
+        for &i in list {
+            let rule = &rules[i];
+            let kind_ok = match &rule.kind {
+                Some(k) => r.kind() == k,
+                None => matches!(r.kind(), "Deployment" | "StatefulSet" | "ReplicaSet"),
+            };
+            if !kind_ok {
+                continue;
+            }
+            hits[i] = true;
+            let origin = rule.count.origin;
+            if let Some(spec) = r.node.ensure_map("spec", origin) {
+                spec.insert(
+                    Key {
+                        name: "replicas".into(),
+                        origin,
+                    },
+                    Node::new(rule.count.value.clone(), origin),
+                );
+            }
         }
     }
-    if hits == 0 {
+    if let Some(i) = hits.iter().position(|h| !h) {
+        let rule = &rules[i];
         return Err(Error::at(
             rule.name.origin,
             format!(

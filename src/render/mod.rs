@@ -89,27 +89,12 @@ pub fn write_tree(tree: &Tree, dir: &Path) -> Result<()> {
             })?;
         }
     }
-    let write = |path: &Path, bytes: &[u8]| -> Result<()> {
-        if let Some(p) = path.parent() {
-            fs::create_dir_all(p).map_err(|source| Error::Write {
-                path: p.to_path_buf(),
-                source,
-            })?;
-        }
-        fs::write(path, bytes).map_err(|source| Error::Write {
-            path: path.to_path_buf(),
-            source,
-        })
-    };
     let result = (|| {
         fs::create_dir_all(&staging).map_err(|source| Error::Write {
             path: staging.clone(),
             source,
         })?;
-        for (rel, bytes) in &tree.files {
-            write(&staging.join(rel), bytes)?;
-        }
-        Ok(())
+        write_files(tree, &staging)
     })();
     if let Err(e) = result {
         let _ = fs::remove_dir_all(&staging);
@@ -136,4 +121,45 @@ pub fn write_tree(tree: &Tree, dir: &Path) -> Result<()> {
         let _ = fs::remove_dir_all(&retired);
     }
     Ok(())
+}
+
+/// Writes every file of a tree below `dir`: the folders first, then the files from a few threads, since
+/// creating many small files is bound by the file system's latency rather than by the CPU.
+fn write_files(tree: &Tree, dir: &Path) -> Result<()> {
+    let folders: std::collections::BTreeSet<PathBuf> = tree
+        .files
+        .keys()
+        .filter_map(|rel| Path::new(rel).parent().map(|p| dir.join(p)))
+        .collect();
+    for f in &folders {
+        fs::create_dir_all(f).map_err(|source| Error::Write {
+            path: f.clone(),
+            source,
+        })?;
+    }
+    let files: Vec<(&String, &Vec<u8>)> = tree.files.iter().collect();
+    let threads = std::thread::available_parallelism()
+        .map(|n| n.get() * 4)
+        .unwrap_or(4)
+        .clamp(1, 16);
+    let chunk = files.len().div_ceil(threads).max(1);
+    std::thread::scope(|scope| {
+        let handles: Vec<_> = files
+            .chunks(chunk)
+            .map(|part| {
+                scope.spawn(move || -> Result<()> {
+                    for (rel, bytes) in part {
+                        let path = dir.join(rel);
+                        fs::write(&path, bytes).map_err(|source| Error::Write { path, source })?;
+                    }
+                    Ok(())
+                })
+            })
+            .collect();
+        for h in handles {
+            h.join()
+                .map_err(|_| Error::usage("a thread writing the rendered tree failed"))??;
+        }
+        Ok(())
+    })
 }
