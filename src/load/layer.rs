@@ -7,7 +7,7 @@ use std::sync::OnceLock;
 
 use crate::error::{Error, Result};
 use crate::load::{normalize, yaml, Loader};
-use crate::node::{FileRole, Key, Map, Node, Origin, Value};
+use crate::node::{FileRole, Node, Origin, Value};
 
 pub const API_VERSION: &str = "gitops.openim.io/v1";
 pub const ENVIRONMENT_SCHEMA: &str =
@@ -590,9 +590,4 @@ fn load_generator(dir: &Path, g: &Node) -> Result<GeneratorSpec> {
         annotations: g.path(&["options", "annotations"]).cloned(),
         origin: g.origin,
     })
-}
-
-/// A map node's entries as (key, string value) pairs.
-pub fn string_pairs(map: &Node) -> Vec<(&Key, &Node)> {
-    map.as_map().map(Map::iter).into_iter().flatten().collect()
 }
