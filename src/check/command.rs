@@ -235,13 +235,7 @@ pub fn check_targets(
             p.severities
                 .insert(OWNED_TAG_RULE.to_string(), (None, None));
         }
-        let ctx = Context {
-            env: t.env,
-            resources: t.resources,
-            sources,
-            layer: t.layer,
-            policy: &p,
-        };
+        let ctx = Context::new(t.env, t.resources, sources, t.layer, &p);
         let found = check::run(&ctx);
         let (findings, waived) = ledger.apply(&ctx, found, today, &known);
         checked.push(Checked {
