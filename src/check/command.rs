@@ -300,7 +300,7 @@ pub fn check(
     Ok(report.status())
 }
 
-fn json_text(v: &serde_json::Value) -> String {
+fn json_text(v: &impl serde::Serialize) -> String {
     let mut s = serde_json::to_string_pretty(v).unwrap_or_default();
     s.push('\n');
     s
