@@ -479,77 +479,185 @@ pub fn findings_human(sources: &Sources, report: &CheckReport, style: Style) -> 
     out
 }
 
-fn place_json(sources: &Sources, o: Origin) -> serde_json::Value {
-    let file = sources.get(o.file);
-    let (end_line, end_col) = file.line_col(o.end as usize);
-    serde_json::json!({
-        "file": file.display,
-        "line": o.line,
-        "column": o.col,
-        "endLine": end_line,
-        "endColumn": end_col,
-    })
+// The JSON form is written straight from these (no `serde_json::Value` in between: a report of
+// thousands of findings would build and drop a map per finding and per place). Field order is output.
+
+/// A place: file, start and end.
+#[derive(serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+struct PlaceJson<'a> {
+    file: &'a str,
+    line: u32,
+    column: u32,
+    end_line: u32,
+    end_column: u32,
 }
 
-fn finding_json(sources: &Sources, env: Option<&str>, f: &Finding) -> serde_json::Value {
-    let mut v = place_json(sources, f.origin);
-    v["environment"] = env.into();
-    v["code"] = f.code.into();
-    v["severity"] = f.severity.as_str().into();
-    v["message"] = f.message.clone().into();
-    v["resource"] = match &f.resource {
-        Some(id) => serde_json::json!({
-            "group": id.group, "kind": id.kind, "namespace": id.namespace, "name": id.name,
-        }),
-        None => serde_json::Value::Null,
-    };
-    v["related"] = f
-        .related
-        .iter()
-        .map(|(o, label)| {
-            let mut r = place_json(sources, *o);
-            r["message"] = label.clone().into();
-            r
-        })
-        .collect::<Vec<_>>()
-        .into();
-    v["help"] = f.help.clone().into();
-    v
+impl<'a> PlaceJson<'a> {
+    fn new(sources: &'a Sources, o: Origin) -> Self {
+        let file = sources.get(o.file);
+        let (end_line, end_column) = file.line_col(o.end as usize);
+        PlaceJson {
+            file: &file.display,
+            line: o.line,
+            column: o.col,
+            end_line,
+            end_column,
+        }
+    }
+}
+
+#[derive(serde::Serialize)]
+struct ResourceJson<'a> {
+    group: &'a str,
+    kind: &'a str,
+    namespace: &'a str,
+    name: &'a str,
+}
+
+#[derive(serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+struct RelatedJson<'a> {
+    file: &'a str,
+    line: u32,
+    column: u32,
+    end_line: u32,
+    end_column: u32,
+    message: &'a str,
+}
+
+#[derive(serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+struct WaiverJson<'a> {
+    file: &'a str,
+    line: u32,
+    column: u32,
+    end_line: u32,
+    end_column: u32,
+    reason: &'a str,
+    until: String,
+}
+
+#[derive(serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+struct FindingJson<'a> {
+    file: &'a str,
+    line: u32,
+    column: u32,
+    end_line: u32,
+    end_column: u32,
+    environment: Option<&'a str>,
+    code: &'a str,
+    severity: &'a str,
+    message: &'a str,
+    resource: Option<ResourceJson<'a>>,
+    related: Vec<RelatedJson<'a>>,
+    help: Option<&'a str>,
+    /// Only for waived findings.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    waiver: Option<WaiverJson<'a>>,
+}
+
+impl<'a> FindingJson<'a> {
+    fn new(sources: &'a Sources, env: Option<&'a str>, f: &'a Finding) -> Self {
+        let at = PlaceJson::new(sources, f.origin);
+        FindingJson {
+            file: at.file,
+            line: at.line,
+            column: at.column,
+            end_line: at.end_line,
+            end_column: at.end_column,
+            environment: env,
+            code: f.code,
+            severity: f.severity.as_str(),
+            message: &f.message,
+            resource: f.resource.as_ref().map(|id| ResourceJson {
+                group: &id.group,
+                kind: &id.kind,
+                namespace: &id.namespace,
+                name: &id.name,
+            }),
+            related: f
+                .related
+                .iter()
+                .map(|(o, label)| {
+                    let at = PlaceJson::new(sources, *o);
+                    RelatedJson {
+                        file: at.file,
+                        line: at.line,
+                        column: at.column,
+                        end_line: at.end_line,
+                        end_column: at.end_column,
+                        message: label,
+                    }
+                })
+                .collect(),
+            help: f.help.as_deref(),
+            waiver: None,
+        }
+    }
+}
+
+#[derive(serde::Serialize)]
+struct SummaryJson<'a> {
+    environment: Option<&'a str>,
+    resources: usize,
+    errors: usize,
+    warnings: usize,
+    infos: usize,
+    waived: usize,
+    note: Option<&'a str>,
+}
+
+/// The JSON form of a check report (see [`findings_json`]).
+#[derive(serde::Serialize)]
+pub struct FindingsJson<'a> {
+    findings: Vec<FindingJson<'a>>,
+    waived: Vec<FindingJson<'a>>,
+    summary: Vec<SummaryJson<'a>>,
 }
 
 /// The JSON form: `{findings, waived, summary}`, one finding per environment it was found in.
-pub fn findings_json(sources: &Sources, report: &CheckReport) -> serde_json::Value {
-    let findings: Vec<_> = report
+pub fn findings_json<'a>(sources: &'a Sources, report: &'a CheckReport) -> FindingsJson<'a> {
+    let findings = report
         .findings()
-        .map(|(env, f)| finding_json(sources, env, f))
+        .map(|(env, f)| FindingJson::new(sources, env, f))
         .collect();
     let mut waived = Vec::new();
     for c in &report.checked {
         for w in &c.waived {
-            let mut v = finding_json(sources, c.env.as_deref(), &w.finding);
-            let mut by = place_json(sources, w.waiver);
-            by["reason"] = w.reason.clone().into();
-            by["until"] = w.until.to_string().into();
-            v["waiver"] = by;
+            let mut v = FindingJson::new(sources, c.env.as_deref(), &w.finding);
+            let by = PlaceJson::new(sources, w.waiver);
+            v.waiver = Some(WaiverJson {
+                file: by.file,
+                line: by.line,
+                column: by.column,
+                end_line: by.end_line,
+                end_column: by.end_column,
+                reason: &w.reason,
+                until: w.until.to_string(),
+            });
             waived.push(v);
         }
     }
-    let summary: Vec<_> = report
+    let summary = report
         .checked
         .iter()
-        .map(|c| {
-            serde_json::json!({
-                "environment": c.env,
-                "resources": c.resources,
-                "errors": count(&c.findings, FindingSeverity::Error),
-                "warnings": count(&c.findings, FindingSeverity::Warning),
-                "infos": count(&c.findings, FindingSeverity::Info),
-                "waived": c.waived.len(),
-                "note": c.note,
-            })
+        .map(|c| SummaryJson {
+            environment: c.env.as_deref(),
+            resources: c.resources,
+            errors: count(&c.findings, FindingSeverity::Error),
+            warnings: count(&c.findings, FindingSeverity::Warning),
+            infos: count(&c.findings, FindingSeverity::Info),
+            waived: c.waived.len(),
+            note: c.note.as_deref(),
         })
         .collect();
-    serde_json::json!({ "findings": findings, "waived": waived, "summary": summary })
+    FindingsJson {
+        findings,
+        waived,
+        summary,
+    }
 }
 
 fn sarif_level(s: FindingSeverity) -> &'static str {

@@ -4,7 +4,7 @@
 
 use std::fmt;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 /// Index of a file in [`Sources`].
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -71,6 +71,9 @@ pub struct SourceFile {
     pub role: FileRole,
     /// Byte offset of each character, only for files that are not pure ASCII (the parser counts characters).
     char_offsets: Option<Vec<u32>>,
+    /// Byte offset of the start of each line, made on first use: every finding asks for the line and
+    /// column of its end, and counting from the top of the file each time is quadratic in a big file.
+    line_starts: OnceLock<Vec<u32>>,
 }
 
 impl SourceFile {
@@ -88,9 +91,14 @@ impl SourceFile {
     /// The 1-based line and column of a byte offset.
     pub fn line_col(&self, byte: usize) -> (u32, u32) {
         let byte = byte.min(self.text.len());
-        let before = &self.text[..byte];
-        let line = before.bytes().filter(|b| *b == b'\n').count() + 1;
-        let line_start = before.rfind('\n').map(|i| i + 1).unwrap_or(0);
+        let starts = self.line_starts.get_or_init(|| {
+            std::iter::once(0)
+                .chain(self.text.match_indices('\n').map(|(i, _)| i as u32 + 1))
+                .collect()
+        });
+        // Lines that start at or before `byte`: the first always does.
+        let line = starts.partition_point(|s| *s as usize <= byte);
+        let line_start = starts[line - 1] as usize;
         let col = self.text[line_start..byte].chars().count() + 1;
         (line as u32, col as u32)
     }
@@ -124,6 +132,7 @@ impl Sources {
             text,
             role,
             char_offsets,
+            line_starts: OnceLock::new(),
         });
         id
     }
@@ -480,5 +489,32 @@ impl fmt::Display for Value {
             Value::Seq(items) => write!(f, "[{} items]", items.len()),
             Value::Map(m) => write!(f, "{{{} keys}}", m.len()),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn line_col_counts_lines_and_characters() {
+        let mut sources = Sources::new();
+        let text = "a: 1\n\nkey: \"héllo\"\nlast";
+        let id = sources.add(Path::new("f.yaml"), Arc::from(text), FileRole::Other);
+        let f = sources.get(id);
+        // Against counting from the top, at every character boundary.
+        for byte in 0..=text.len() + 3 {
+            let b = byte.min(text.len());
+            if !text.is_char_boundary(b) {
+                continue;
+            }
+            let before = &text[..b];
+            let line = before.matches('\n').count() as u32 + 1;
+            let start = before.rfind('\n').map_or(0, |i| i + 1);
+            let col = text[start..b].chars().count() as u32 + 1;
+            assert_eq!(f.line_col(byte), (line, col), "at byte {byte}");
+        }
+        assert_eq!(f.line_col(5), (2, 1));
+        assert_eq!(f.line_col(text.len()), (4, 5));
     }
 }

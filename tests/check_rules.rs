@@ -484,13 +484,13 @@ mod no_secret_values {
         ] {
             let fx = load(&format!("secrets/{rule}"));
             let policy = Policy::default();
-            let ctx = Context {
-                env: fx.layer.as_ref().map(|l| l.name.value.as_str()),
-                resources: &fx.resources,
-                sources: &fx.sources,
-                layer: fx.layer.as_ref(),
-                policy: &policy,
-            };
+            let ctx = Context::new(
+                fx.layer.as_ref().map(|l| l.name.value.as_str()),
+                &fx.resources,
+                &fx.sources,
+                fx.layer.as_ref(),
+                &policy,
+            );
             let findings = check::run(&ctx);
             assert!(
                 !findings.is_empty(),

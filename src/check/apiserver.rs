@@ -298,6 +298,15 @@ impl Selector {
         self.requirements.is_empty()
     }
 
+    /// The equality terms (`key=value`, `key in (...)`): a key and the values it accepts. Labels the
+    /// selector matches hold one of the values of each.
+    pub fn terms(&self) -> impl Iterator<Item = (&str, &[String])> {
+        self.requirements
+            .iter()
+            .filter(|r| r.op == Op::In)
+            .map(|r| (r.key.as_str(), r.values.as_slice()))
+    }
+
     pub fn matches(&self, labels: Option<&Node>) -> bool {
         self.requirements.iter().all(|r| r.matches(labels))
     }
@@ -361,11 +370,6 @@ pub fn is_long_running(kind: &str) -> bool {
 /// The labels of a workload's pod template.
 pub fn template_labels(r: &Resource) -> Option<&Node> {
     r.pod_template()?.path(&["metadata", "labels"])
-}
-
-/// Resources in one namespace, comparing as the API server would (no namespace: the same one).
-pub fn same_namespace(a: &Resource, b: &Resource) -> bool {
-    a.namespace() == b.namespace()
 }
 
 /// `a.b[0].c` for a path of keys and indices, for messages.

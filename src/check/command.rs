@@ -235,13 +235,7 @@ pub fn check_targets(
             p.severities
                 .insert(OWNED_TAG_RULE.to_string(), (None, None));
         }
-        let ctx = Context {
-            env: t.env,
-            resources: t.resources,
-            sources,
-            layer: t.layer,
-            policy: &p,
-        };
+        let ctx = Context::new(t.env, t.resources, sources, t.layer, &p);
         let found = check::run(&ctx);
         let (findings, waived) = ledger.apply(&ctx, found, today, &known);
         checked.push(Checked {
@@ -306,7 +300,7 @@ pub fn check(
     Ok(report.status())
 }
 
-fn json_text(v: &serde_json::Value) -> String {
+fn json_text(v: &impl serde::Serialize) -> String {
     let mut s = serde_json::to_string_pretty(v).unwrap_or_default();
     s.push('\n');
     s

@@ -1,12 +1,12 @@
 //! What the rule families share about Kubernetes objects: label selectors as the API server evaluates
 //! them, the pods a rendered tree will run (from pod templates, and from the operators' objects that
-//! make pods), and finding objects by kind, namespace and name.
+//! make pods), and the namespaces a tree uses. Look-ups by name and label are in [`crate::check::index`].
 
 use std::collections::{BTreeMap, BTreeSet};
 
 use crate::check::{Finding, Rule};
 use crate::node::{format_float, Node, Origin, Value};
-use crate::resource::{ResId, Resource};
+use crate::resource::Resource;
 
 impl Rule {
     /// A finding of this rule at its default severity.
@@ -132,6 +132,16 @@ impl Selector {
         self.requirements.is_empty()
     }
 
+    /// The equality terms (`key=value`, `key in (...)`): a key and the values it accepts. A pod the
+    /// selector matches carries one of the values of each.
+    pub fn terms(&self) -> impl Iterator<Item = (&str, &[String])> {
+        self.requirements.iter().filter_map(|r| match r {
+            Requirement::Equals(k, v) => Some((k.as_str(), std::slice::from_ref(v))),
+            Requirement::In(k, vs) => Some((k.as_str(), vs.as_slice())),
+            _ => None,
+        })
+    }
+
     pub fn matches(&self, labels: &Labels) -> bool {
         self.requirements.iter().all(|r| match r {
             Requirement::Equals(k, v) => labels.get(k) == Some(v),
@@ -195,38 +205,43 @@ const KUBEBLOCKS_COMPONENT: &str = "apps.kubeblocks.io/component-name";
 pub fn pods(resources: &[Resource]) -> Vec<Pods<'_>> {
     let mut out = Vec::new();
     for r in resources {
-        if let Some(template) = r.pod_template() {
+        pods_of(r, &mut out);
+    }
+    out
+}
+
+/// The sets of pods one object runs: its pod template's, or one per component of an operator's object.
+pub fn pods_of<'a>(r: &'a Resource, out: &mut Vec<Pods<'a>>) {
+    if let Some(template) = r.pod_template() {
+        out.push(Pods {
+            owner: r,
+            namespace: r.namespace(),
+            labels: labels(template.path(&["metadata", "labels"])),
+            ports: Some(container_ports(template.get("spec"))),
+            template: Some(template),
+        });
+    } else if r.group() == "apps.kubeblocks.io" && r.kind() == "Cluster" {
+        for c in r
+            .node
+            .path(&["spec", "componentSpecs"])
+            .and_then(Node::as_seq)
+            .unwrap_or(&[])
+        {
+            let mut l = Labels::new();
+            l.insert(KUBEBLOCKS_INSTANCE.into(), r.name().into());
+            l.insert(KUBEBLOCKS_MANAGED_BY.into(), "kubeblocks".into());
+            if let Some(name) = c.str_at(&["name"]) {
+                l.insert(KUBEBLOCKS_COMPONENT.into(), name.into());
+            }
             out.push(Pods {
                 owner: r,
                 namespace: r.namespace(),
-                labels: labels(template.path(&["metadata", "labels"])),
-                ports: Some(container_ports(template.get("spec"))),
-                template: Some(template),
+                labels: l,
+                ports: None,
+                template: None,
             });
-        } else if r.group() == "apps.kubeblocks.io" && r.kind() == "Cluster" {
-            for c in r
-                .node
-                .path(&["spec", "componentSpecs"])
-                .and_then(Node::as_seq)
-                .unwrap_or(&[])
-            {
-                let mut l = Labels::new();
-                l.insert(KUBEBLOCKS_INSTANCE.into(), r.name().into());
-                l.insert(KUBEBLOCKS_MANAGED_BY.into(), "kubeblocks".into());
-                if let Some(name) = c.str_at(&["name"]) {
-                    l.insert(KUBEBLOCKS_COMPONENT.into(), name.into());
-                }
-                out.push(Pods {
-                    owner: r,
-                    namespace: r.namespace(),
-                    labels: l,
-                    ports: None,
-                    template: None,
-                });
-            }
         }
     }
-    out
 }
 
 /// The ports of every container (init containers too: a sidecar may serve).
@@ -270,50 +285,6 @@ pub fn namespaces(resources: &[Resource]) -> BTreeSet<&str> {
             }
         })
         .collect()
-}
-
-/// Looks objects up by group, kind, namespace and name.
-pub struct Index<'a> {
-    by_id: BTreeMap<ResId, &'a Resource>,
-}
-
-impl<'a> Index<'a> {
-    pub fn new(resources: &'a [Resource]) -> Self {
-        Index {
-            by_id: resources.iter().map(|r| (r.id(), r)).collect(),
-        }
-    }
-
-    pub fn get(
-        &self,
-        group: &str,
-        kind: &str,
-        namespace: &str,
-        name: &str,
-    ) -> Option<&'a Resource> {
-        let id = ResId {
-            group: group.to_string(),
-            kind: kind.to_string(),
-            namespace: namespace.to_string(),
-            name: name.to_string(),
-        };
-        self.by_id.get(&id).copied()
-    }
-
-    /// Every object of a kind in a namespace.
-    pub fn of_kind<'s>(
-        &'s self,
-        group: &'s str,
-        kind: &'s str,
-        namespace: &'s str,
-    ) -> impl Iterator<Item = &'a Resource> + 's {
-        self.by_id
-            .iter()
-            .filter(move |(id, _)| {
-                id.group == group && id.kind == kind && id.namespace == namespace
-            })
-            .map(|(_, r)| *r)
-    }
 }
 
 #[cfg(test)]

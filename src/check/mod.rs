@@ -8,6 +8,7 @@
 pub mod apiserver;
 pub mod command;
 pub mod images;
+pub mod index;
 pub mod k8s;
 pub mod netpol;
 pub mod policy;
@@ -18,9 +19,12 @@ pub mod schema;
 pub mod secrets;
 pub mod vendored;
 
+use std::cell::OnceCell;
+
 use crate::load::Layer;
 use crate::node::{Origin, Sources};
 use crate::resource::{ResId, Resource};
+pub use index::Index;
 pub use policy::Policy;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -67,6 +71,32 @@ pub struct Context<'a> {
     /// The environment file, when checking an environment (namespace, tag rule, owned images).
     pub layer: Option<&'a Layer>,
     pub policy: &'a Policy,
+    /// Built by the first rule that asks, shared by the others.
+    index: OnceCell<Index<'a>>,
+}
+
+impl<'a> Context<'a> {
+    pub fn new(
+        env: Option<&'a str>,
+        resources: &'a [Resource],
+        sources: &'a Sources,
+        layer: Option<&'a Layer>,
+        policy: &'a Policy,
+    ) -> Self {
+        Context {
+            env,
+            resources,
+            sources,
+            layer,
+            policy,
+            index: OnceCell::new(),
+        }
+    }
+
+    /// The look-ups over `resources` that rules share.
+    pub fn index(&self) -> &Index<'a> {
+        self.index.get_or_init(|| Index::new(self.resources))
+    }
 }
 
 /// A rule: its code, family, default severity, one-line summary and the function that runs it.

@@ -3,9 +3,10 @@
 //! `matchExpressions` (`In`, `NotIn`, `Exists`, `DoesNotExist`), and `policyTypes` default as in Kubernetes:
 //! `Ingress` always, `Egress` only when the policy has egress rules.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 
-use crate::check::k8s::{namespaces, pods, FindingExt, Pods, Selector};
+use crate::check::k8s::{FindingExt, Pods, Selector};
+use crate::check::Index;
 use crate::check::{Context, Finding, Rule, Severity};
 use crate::node::Node;
 use crate::resource::Resource;
@@ -119,8 +120,9 @@ impl<'a> NetPol<'a> {
                     .map(move |(i, n)| (d, i, n))
             })
     }
-    fn selects(&self, pods: &Pods<'_>) -> bool {
-        pods.namespace == self.ns() && self.pod_selector.matches(&pods.labels)
+    /// The pods the policy selects: those of its namespace that its `podSelector` matches.
+    fn selected<'s>(&'s self, index: &'s Index<'_>) -> impl Iterator<Item = &'s Pods<'s>> + 's {
+        index.selected(self.ns(), &self.pod_selector)
     }
 }
 
@@ -211,16 +213,22 @@ fn directions_text(ingress: bool, egress: bool) -> &'static str {
 /// ```
 fn no_default_deny(ctx: &Context<'_>, out: &mut Vec<Finding>) {
     let pols = policies(ctx.resources);
-    let mut first: BTreeMap<&str, Pods<'_>> = BTreeMap::new();
-    for p in pods(ctx.resources) {
+    // The first policy of each namespace that selects every pod for ingress, and for egress.
+    let mut denies: HashMap<&str, [Option<&NetPol<'_>>; 2]> = HashMap::new();
+    for pol in pols.iter().filter(|pol| pol.pod_selector.is_empty()) {
+        let deny = denies.entry(pol.ns()).or_default();
+        for (slot, dir) in deny.iter_mut().zip(Dir::BOTH) {
+            if slot.is_none() && pol.has(dir) {
+                *slot = Some(pol);
+            }
+        }
+    }
+    let mut first: BTreeMap<&str, &Pods<'_>> = BTreeMap::new();
+    for p in ctx.index().pods() {
         first.entry(p.namespace).or_insert(p);
     }
     for (ns, p) in first {
-        let deny = |dir: Dir| {
-            pols.iter()
-                .find(|pol| pol.ns() == ns && pol.pod_selector.is_empty() && pol.has(dir))
-        };
-        let (ing, eg) = (deny(Dir::Ingress), deny(Dir::Egress));
+        let [ing, eg] = denies.get(ns).copied().unwrap_or_default();
         if ing.is_some() && eg.is_some() {
             continue;
         }
@@ -237,7 +245,7 @@ fn no_default_deny(ctx: &Context<'_>, out: &mut Vec<Finding>) {
                 format!(
                     "{} runs workloads ({} first) but no NetworkPolicy denies all {} by default",
                     ns_text(ns),
-                    describe(&p),
+                    describe(p),
                     directions_text(ing.is_none(), eg.is_none())
                 ),
             )
@@ -279,8 +287,15 @@ fn no_default_deny(ctx: &Context<'_>, out: &mut Vec<Finding>) {
 /// ```
 fn workload_not_selected(ctx: &Context<'_>, out: &mut Vec<Finding>) {
     let pols = policies(ctx.resources);
-    for p in pods(ctx.resources) {
-        let selecting: Vec<&NetPol<'_>> = pols.iter().filter(|pol| pol.selects(&p)).collect();
+    let index = ctx.index();
+    // For each pod, the policies that select it, in order.
+    let mut selecting: Vec<Vec<&NetPol<'_>>> = vec![Vec::new(); index.pods().len()];
+    for pol in &pols {
+        for i in index.selected_positions(pol.ns(), &pol.pod_selector) {
+            selecting[i].push(pol);
+        }
+    }
+    for (p, selecting) in index.pods().iter().zip(selecting) {
         let ing = selecting.iter().any(|pol| pol.ingress);
         let eg = selecting.iter().any(|pol| pol.egress);
         if ing && eg {
@@ -290,13 +305,13 @@ fn workload_not_selected(ctx: &Context<'_>, out: &mut Vec<Finding>) {
             format!(
                 "no NetworkPolicy in {} selects the pods of {}: all traffic to and from them is allowed",
                 ns_text(p.namespace),
-                describe(&p)
+                describe(p)
             )
         } else {
             format!(
                 "no NetworkPolicy in {} selects the pods of {} for {}: that traffic is not restricted",
                 ns_text(p.namespace),
-                describe(&p),
+                describe(p),
                 directions_text(!ing, !eg)
             )
         };
@@ -447,9 +462,9 @@ fn open_peer(peer: &Node) -> Option<(crate::node::Origin, String)> {
 /// Good: `podSelector: {matchLabels: {app.kubernetes.io/name: openim-api}}`, the label of the Deployment's
 /// pod template.
 fn policy_selects_nothing(ctx: &Context<'_>, out: &mut Vec<Finding>) {
-    let all = pods(ctx.resources);
+    let index = ctx.index();
     for pol in policies(ctx.resources) {
-        if pol.pod_selector.is_empty() || all.iter().any(|p| pol.selects(p)) {
+        if pol.pod_selector.is_empty() || pol.selected(index).next().is_some() {
             continue;
         }
         let origin = pol
@@ -498,8 +513,8 @@ fn peer_namespaces(peer: &Node, own: &str, in_tree: &BTreeSet<&str>) -> Option<B
 /// Bad: `from: [{podSelector: {matchLabels: {app.kubernetes.io/name: openim-chat-apii}}}]`.
 /// Good: `from: [{podSelector: {matchLabels: {app.kubernetes.io/name: openim-chat-api}}}]`.
 fn peer_selects_nothing(ctx: &Context<'_>, out: &mut Vec<Finding>) {
-    let all = pods(ctx.resources);
-    let in_tree = namespaces(ctx.resources);
+    let index = ctx.index();
+    let in_tree = index.namespaces();
     for pol in policies(ctx.resources) {
         for (dir, i, rule) in pol.active_rules() {
             for peer in rule
@@ -514,12 +529,12 @@ fn peer_selects_nothing(ctx: &Context<'_>, out: &mut Vec<Finding>) {
                 if sel.is_empty() {
                     continue;
                 }
-                let Some(nss) = peer_namespaces(peer, pol.ns(), &in_tree) else {
+                let Some(nss) = peer_namespaces(peer, pol.ns(), in_tree) else {
                     continue;
                 };
-                if all
+                if nss
                     .iter()
-                    .any(|p| nss.contains(p.namespace) && sel.matches(&p.labels))
+                    .any(|ns| index.selected(ns, &sel).next().is_some())
                 {
                     continue;
                 }
@@ -552,8 +567,7 @@ fn peer_pods<'p, 'a>(
     rule: &Node,
     dir: Dir,
     own: &str,
-    all: &'p [Pods<'a>],
-    in_tree: &BTreeSet<&str>,
+    index: &'p Index<'a>,
 ) -> Option<Vec<&'p Pods<'a>>> {
     let peers = rule.get(dir.peers_key())?.as_seq()?;
     if peers.is_empty() {
@@ -564,12 +578,15 @@ fn peer_pods<'p, 'a>(
         if peer.get("ipBlock").is_some() || peer.as_map().is_none_or(|m| m.is_empty()) {
             return None;
         }
-        let nss = peer_namespaces(peer, own, in_tree)?;
+        let nss = peer_namespaces(peer, own, index.namespaces())?;
         let sel = Selector::label_selector(peer.get("podSelector"));
-        found.extend(
-            all.iter()
-                .filter(|p| nss.contains(p.namespace) && sel.matches(&p.labels)),
-        );
+        // In the order of the pods, as one pass over them would find them.
+        let mut positions: Vec<usize> = nss
+            .iter()
+            .flat_map(|ns| index.selected_positions(ns, &sel))
+            .collect();
+        positions.sort_unstable();
+        found.extend(positions.into_iter().map(|i| &index.pods()[i]));
     }
     Some(found)
 }
@@ -585,17 +602,16 @@ fn peer_pods<'p, 'a>(
 /// Bad (the container declares `http` on 10002): `ports: [{port: 10020}]`.
 /// Good: `ports: [{port: 10002, protocol: TCP}]` or `ports: [{port: http}]`.
 fn port_not_exposed(ctx: &Context<'_>, out: &mut Vec<Finding>) {
-    let all = pods(ctx.resources);
-    let in_tree = namespaces(ctx.resources);
+    let index = ctx.index();
     for pol in policies(ctx.resources) {
-        let selected: Vec<&Pods<'_>> = all.iter().filter(|p| pol.selects(p)).collect();
+        let selected: Vec<&Pods<'_>> = pol.selected(index).collect();
         for (dir, i, rule) in pol.active_rules() {
             let Some(ports) = rule.get("ports").and_then(Node::as_seq) else {
                 continue;
             };
             let concerned = match dir {
                 Dir::Ingress => selected.clone(),
-                Dir::Egress => match peer_pods(rule, dir, pol.ns(), &all, &in_tree) {
+                Dir::Egress => match peer_pods(rule, dir, pol.ns(), index) {
                     Some(p) => p,
                     None => continue,
                 },

@@ -2,7 +2,7 @@
 //! outside the rendered tree, and waivers. This file holds the resolved form for one environment and
 //! applies waivers to findings; the policy files and their schema are read in `policy_file.rs`.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::fmt;
 
 use crate::check::{Context, Finding, Rule, Severity};
@@ -382,6 +382,9 @@ fn line_origin(sources: &Sources, node: &Node, i: usize) -> Origin {
     node.origin
 }
 
+/// A waiver that has not expired: its key in [`Ledger`], the waiver, and the object of an annotation.
+type ActiveWaiver = ((u32, u32, String), Waiver, Option<ResId>);
+
 impl Ledger {
     /// Applies the waivers of `ctx` (policy file and annotations) to the findings of one environment.
     /// Returns the findings that stand and the ones waived.
@@ -427,7 +430,7 @@ impl Ledger {
                 }
             }
         }
-        let mut active = Vec::new();
+        let mut active: Vec<ActiveWaiver> = Vec::new();
         for (w, object) in waivers {
             let key = (w.origin.file.0, w.origin.start, w.code.clone());
             self.waivers
@@ -437,15 +440,27 @@ impl Ledger {
                 active.push((key, w, object));
             }
         }
+        // The first active waiver that covers a finding: the policy file's of its code, in order (they
+        // come first), else the annotation of its object for its code.
+        let mut by_code: HashMap<&str, Vec<&ActiveWaiver>> = HashMap::new();
+        let mut by_object: HashMap<(&str, &ResId), &ActiveWaiver> = HashMap::new();
+        for a in &active {
+            match &a.2 {
+                None => by_code.entry(a.1.code.as_str()).or_default().push(a),
+                Some(id) => {
+                    by_object.entry((a.1.code.as_str(), id)).or_insert(a);
+                }
+            }
+        }
         let mut kept = Vec::new();
         let mut waived = Vec::new();
         for f in findings {
-            let hit = active.iter().find(|(_, w, object)| {
-                w.code == f.code
-                    && f.resource.as_ref().is_some_and(|id| match object {
-                        Some(o) => o == id,
-                        None => w.target.matches(id),
-                    })
+            let hit = f.resource.as_ref().and_then(|id| {
+                by_code
+                    .get(f.code)
+                    .and_then(|ws| ws.iter().find(|(_, w, _)| w.target.matches(id)))
+                    .or_else(|| by_object.get(&(f.code, id)))
+                    .copied()
             });
             match hit {
                 Some((key, w, _)) => {

@@ -3,9 +3,10 @@
 //! an HPA that scales nothing. An object made outside the tree is declared in the policy file
 //! (`Policy.external`), and a reference marked `optional: true` may point at nothing.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, HashMap};
+use std::fmt;
 
-use crate::check::k8s::{containers, namespaces, pods, FindingExt, Index, Pods, Selector};
+use crate::check::k8s::{containers, FindingExt, Selector};
 use crate::check::policy::External;
 use crate::check::{Context, Finding, Rule, Severity};
 use crate::node::{Node, Value};
@@ -108,105 +109,148 @@ fn ns_text(ns: &str) -> String {
 }
 
 /// Keys a Secret or ConfigMap will have; `None` when the tree cannot tell (any key is accepted).
-type Keys = Option<BTreeSet<String>>;
+type Keys<'a> = Option<BTreeSet<&'a str>>;
 
-/// The Secrets or ConfigMaps the tree makes in a namespace: name, keys, and the object that makes it.
-type Made<'a> = Vec<(&'a str, Keys, &'a Resource)>;
+/// The name and keys of the Secret or ConfigMap an object makes, if it makes one.
+type Makes = for<'a> fn(&'a Resource) -> Option<(&'a str, Keys<'a>)>;
 
-fn map_keys(r: &Resource, fields: &[&[&str]]) -> BTreeSet<String> {
+/// The Secrets or ConfigMaps the tree makes in one namespace.
+#[derive(Default)]
+struct Made<'a> {
+    /// Name, keys and the object that makes it, in order.
+    list: Vec<(&'a str, Keys<'a>, &'a Resource)>,
+    /// The first made under each name.
+    by_name: HashMap<&'a str, usize>,
+    /// The first made by an object of each name.
+    by_maker: HashMap<&'a str, usize>,
+}
+
+impl<'a> Made<'a> {
+    fn named(&self, name: &str) -> Option<&(&'a str, Keys<'a>, &'a Resource)> {
+        self.by_name.get(name).map(|i| &self.list[*i])
+    }
+    fn made_by(&self, name: &str) -> Option<&(&'a str, Keys<'a>, &'a Resource)> {
+        self.by_maker.get(name).map(|i| &self.list[*i])
+    }
+}
+
+/// What each namespace makes, in one pass over the resources.
+fn made_by_namespace(resources: &[Resource], makes: Makes) -> HashMap<&str, Made<'_>> {
+    let mut out: HashMap<&str, Made<'_>> = HashMap::new();
+    for r in resources {
+        let Some((name, keys)) = makes(r) else {
+            continue;
+        };
+        let made = out.entry(r.namespace()).or_default();
+        let i = made.list.len();
+        made.by_name.entry(name).or_insert(i);
+        made.by_maker.entry(r.name()).or_insert(i);
+        made.list.push((name, keys, r));
+    }
+    out
+}
+
+fn map_keys<'a>(r: &'a Resource, fields: &[&[&str]]) -> BTreeSet<&'a str> {
     let mut keys = BTreeSet::new();
     for path in fields {
         if let Some(m) = r.node.path(path).and_then(Node::as_map) {
-            keys.extend(m.iter().map(|(k, _)| k.name.clone()));
+            keys.extend(m.iter().map(|(k, _)| k.name.as_str()));
         }
     }
     keys
 }
 
-fn known(keys: BTreeSet<String>) -> Keys {
+fn known(keys: BTreeSet<&str>) -> Keys<'_> {
     (!keys.is_empty()).then_some(keys)
 }
 
-/// The Secrets the tree makes in a namespace, by name: Secrets, the targets of ExternalSecrets
-/// (`spec.data[].secretKey` and `spec.target.template.data` keys; `dataFrom` makes the keys unknown) and
-/// SealedSecrets (`spec.encryptedData` and template keys).
-fn secrets<'a>(resources: &'a [Resource], namespace: &str) -> Made<'a> {
-    let mut out = Vec::new();
-    for r in resources.iter().filter(|r| r.namespace() == namespace) {
-        match (r.group(), r.kind()) {
-            ("", "Secret") => out.push((
-                r.name(),
-                known(map_keys(r, &[&["data"], &["stringData"]])),
-                r,
-            )),
-            ("external-secrets.io", "ExternalSecret") => {
-                let name = r
-                    .node
-                    .str_at(&["spec", "target", "name"])
-                    .unwrap_or(r.name());
-                let mut keys: BTreeSet<String> = r
-                    .node
-                    .path(&["spec", "data"])
-                    .and_then(Node::as_seq)
-                    .unwrap_or(&[])
-                    .iter()
-                    .filter_map(|d| d.str_at(&["secretKey"]).map(str::to_string))
-                    .collect();
-                keys.extend(map_keys(r, &[&["spec", "target", "template", "data"]]));
-                let from = r.node.path(&["spec", "dataFrom"]).is_some();
-                out.push((name, if from { None } else { known(keys) }, r));
-            }
-            ("bitnami.com", "SealedSecret") => {
-                let name = r
-                    .node
-                    .str_at(&["spec", "template", "metadata", "name"])
-                    .unwrap_or(r.name());
-                let keys = map_keys(
-                    r,
-                    &[&["spec", "encryptedData"], &["spec", "template", "data"]],
-                );
-                out.push((name, known(keys), r));
-            }
-            _ => {}
+/// The Secret an object makes: a Secret, the target of an ExternalSecret (`spec.data[].secretKey` and
+/// `spec.target.template.data` keys; `dataFrom` makes the keys unknown) or of a SealedSecret
+/// (`spec.encryptedData` and template keys).
+fn secret(r: &Resource) -> Option<(&str, Keys<'_>)> {
+    match (r.group(), r.kind()) {
+        ("", "Secret") => Some((r.name(), known(map_keys(r, &[&["data"], &["stringData"]])))),
+        ("external-secrets.io", "ExternalSecret") => {
+            let name = r
+                .node
+                .str_at(&["spec", "target", "name"])
+                .unwrap_or(r.name());
+            let mut keys: BTreeSet<&str> = r
+                .node
+                .path(&["spec", "data"])
+                .and_then(Node::as_seq)
+                .unwrap_or(&[])
+                .iter()
+                .filter_map(|d| d.str_at(&["secretKey"]))
+                .collect();
+            keys.extend(map_keys(r, &[&["spec", "target", "template", "data"]]));
+            let from = r.node.path(&["spec", "dataFrom"]).is_some();
+            Some((name, if from { None } else { known(keys) }))
         }
+        ("bitnami.com", "SealedSecret") => {
+            let name = r
+                .node
+                .str_at(&["spec", "template", "metadata", "name"])
+                .unwrap_or(r.name());
+            let keys = map_keys(
+                r,
+                &[&["spec", "encryptedData"], &["spec", "template", "data"]],
+            );
+            Some((name, known(keys)))
+        }
+        _ => None,
     }
-    out
 }
 
-fn configmaps<'a>(resources: &'a [Resource], namespace: &str) -> Made<'a> {
-    resources
-        .iter()
-        .filter(|r| r.namespace() == namespace && r.group().is_empty() && r.kind() == "ConfigMap")
-        .map(|r| {
-            (
-                r.name(),
-                known(map_keys(r, &[&["data"], &["binaryData"]])),
-                r,
-            )
-        })
-        .collect()
+fn configmap(r: &Resource) -> Option<(&str, Keys<'_>)> {
+    (r.group().is_empty() && r.kind() == "ConfigMap")
+        .then(|| (r.name(), known(map_keys(r, &[&["data"], &["binaryData"]]))))
+}
+
+/// Where a pod spec refers to a Secret or ConfigMap, for messages.
+enum Via<'a> {
+    Env { var: &'a str, container: &'a str },
+    EnvFrom { container: &'a str },
+    Volume(&'a str),
+    ProjectedVolume(&'a str),
+}
+
+impl fmt::Display for Via<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Via::Env { var, container } => write!(f, "env `{var}` of container `{container}`"),
+            Via::EnvFrom { container } => write!(f, "envFrom of container `{container}`"),
+            Via::Volume(name) => write!(f, "volume `{name}`"),
+            Via::ProjectedVolume(name) => write!(f, "projected volume `{name}`"),
+        }
+    }
 }
 
 /// A reference from a pod spec to a Secret or ConfigMap, and the keys it needs.
 struct KeyedRef<'a> {
     name: &'a Node,
-    keys: Vec<&'a Node>,
+    /// The `key` of a key reference.
+    key: Option<&'a Node>,
+    /// The `items` of a volume, whose `key`s it needs.
+    items: &'a [Node],
     optional: bool,
-    /// "env `X` of container `api`", "volume `config`".
-    what: String,
+    what: Via<'a>,
+}
+
+impl<'a> KeyedRef<'a> {
+    fn keys(&self) -> impl Iterator<Item = &'a Node> {
+        self.key
+            .into_iter()
+            .chain(self.items.iter().filter_map(|i| i.get("key")))
+    }
 }
 
 fn optional(n: &Node) -> bool {
     n.get("optional").and_then(Node::as_bool) == Some(true)
 }
 
-fn item_keys(n: &Node) -> Vec<&Node> {
-    n.get("items")
-        .and_then(Node::as_seq)
-        .unwrap_or(&[])
-        .iter()
-        .filter_map(|i| i.get("key"))
-        .collect()
+fn items(n: &Node) -> &[Node] {
+    n.get("items").and_then(Node::as_seq).unwrap_or(&[])
 }
 
 /// The references of a pod spec to objects of `kind` (`Secret` or `ConfigMap`): `env[].valueFrom`,
@@ -226,12 +270,13 @@ fn keyed_refs<'a>(spec: &'a Node, kind: &str) -> Vec<KeyedRef<'a>> {
             if let Some(name) = r.get("name") {
                 out.push(KeyedRef {
                     name,
-                    keys: r.get("key").into_iter().collect(),
+                    key: r.get("key"),
+                    items: &[],
                     optional: optional(r),
-                    what: format!(
-                        "env `{}` of container `{container}`",
-                        e.str_at(&["name"]).unwrap_or("")
-                    ),
+                    what: Via::Env {
+                        var: e.str_at(&["name"]).unwrap_or(""),
+                        container,
+                    },
                 });
             }
         }
@@ -240,9 +285,10 @@ fn keyed_refs<'a>(spec: &'a Node, kind: &str) -> Vec<KeyedRef<'a>> {
             if let Some(name) = r.get("name") {
                 out.push(KeyedRef {
                     name,
-                    keys: Vec::new(),
+                    key: None,
+                    items: &[],
                     optional: optional(r),
-                    what: format!("envFrom of container `{container}`"),
+                    what: Via::EnvFrom { container },
                 });
             }
         }
@@ -253,9 +299,10 @@ fn keyed_refs<'a>(spec: &'a Node, kind: &str) -> Vec<KeyedRef<'a>> {
             if let Some(name) = r.get(volume_name) {
                 out.push(KeyedRef {
                     name,
-                    keys: item_keys(r),
+                    key: None,
+                    items: items(r),
                     optional: optional(r),
-                    what: format!("volume `{vname}`"),
+                    what: Via::Volume(vname),
                 });
             }
         }
@@ -268,9 +315,10 @@ fn keyed_refs<'a>(spec: &'a Node, kind: &str) -> Vec<KeyedRef<'a>> {
             if let Some(name) = r.get("name") {
                 out.push(KeyedRef {
                     name,
-                    keys: item_keys(r),
+                    key: None,
+                    items: items(r),
                     optional: optional(r),
-                    what: format!("projected volume `{vname}`"),
+                    what: Via::ProjectedVolume(vname),
                 });
             }
         }
@@ -279,17 +327,13 @@ fn keyed_refs<'a>(spec: &'a Node, kind: &str) -> Vec<KeyedRef<'a>> {
 }
 
 /// Shared by `missing-secret` and `missing-configmap`.
-fn missing_keyed(
-    ctx: &Context<'_>,
-    out: &mut Vec<Finding>,
-    rule: &Rule,
-    kind: &str,
-    made: for<'a> fn(&'a [Resource], &str) -> Made<'a>,
-) {
+fn missing_keyed(ctx: &Context<'_>, out: &mut Vec<Finding>, rule: &Rule, kind: &str, makes: Makes) {
+    let made = made_by_namespace(ctx.resources, makes);
+    let nothing = Made::default();
     for r in ctx.resources {
         let Some(spec) = r.pod_spec() else { continue };
         let ns = r.namespace();
-        let objects = made(ctx.resources, ns);
+        let objects = made.get(ns).unwrap_or(&nothing);
         for re in keyed_refs(spec, kind) {
             if re.optional {
                 continue;
@@ -297,44 +341,50 @@ fn missing_keyed(
             let Some(name) = re.name.as_str() else {
                 continue;
             };
-            let ext = external(ctx, kind, ns, name);
-            let found = objects.iter().find(|(n, _, _)| *n == name);
-            let keys: Keys = match (found, ext) {
-                (Some((_, keys, _)), _) => keys.clone(),
-                (None, Some(e)) => known(e.keys.iter().cloned().collect()),
-                // Kubernetes puts this one in every namespace.
-                (None, None) if kind == "ConfigMap" && name == "kube-root-ca.crt" => {
-                    Some(["ca.crt".to_string()].into())
-                }
-                (None, None) => {
-                    let mut f = rule
-                        .finding(
-                            re.name.origin,
-                            Some(r),
-                            format!(
-                                "{}: {} names the {kind} `{name}`, which is not in {}",
-                                object(r),
-                                re.what,
-                                ns_text(ns)
-                            ),
-                        )
-                        .help(format!(
-                            "{HELP_EXTERNAL}, or mark the reference `optional: true`"
-                        ));
-                    // An ExternalSecret or SealedSecret of that name that makes a Secret of another name.
-                    if let Some((made, _, by)) = objects.iter().find(|(_, _, by)| by.name() == name)
-                    {
-                        f = f.related(
-                            by.name_origin(),
-                            format!("{} makes the {kind} `{made}`", object(by)),
-                        );
+            let found = objects.named(name);
+            let declared: Keys<'_>;
+            let keys = match found {
+                Some((_, keys, _)) => keys.as_ref(),
+                None => match external(ctx, kind, ns, name) {
+                    Some(e) => {
+                        declared = known(e.keys.iter().map(String::as_str).collect());
+                        declared.as_ref()
                     }
-                    out.push(f);
-                    continue;
-                }
+                    // Kubernetes puts this one in every namespace.
+                    None if kind == "ConfigMap" && name == "kube-root-ca.crt" => {
+                        declared = Some(["ca.crt"].into());
+                        declared.as_ref()
+                    }
+                    None => {
+                        let mut f = rule
+                            .finding(
+                                re.name.origin,
+                                Some(r),
+                                format!(
+                                    "{}: {} names the {kind} `{name}`, which is not in {}",
+                                    object(r),
+                                    re.what,
+                                    ns_text(ns)
+                                ),
+                            )
+                            .help(format!(
+                                "{HELP_EXTERNAL}, or mark the reference `optional: true`"
+                            ));
+                        // An ExternalSecret or SealedSecret of that name that makes a Secret of another
+                        // name.
+                        if let Some((made, _, by)) = objects.made_by(name) {
+                            f = f.related(
+                                by.name_origin(),
+                                format!("{} makes the {kind} `{made}`", object(by)),
+                            );
+                        }
+                        out.push(f);
+                        continue;
+                    }
+                },
             };
             let Some(keys) = keys else { continue };
-            for k in &re.keys {
+            for k in re.keys() {
                 let Some(key) = k.as_str() else { continue };
                 if keys.contains(key) {
                     continue;
@@ -354,7 +404,7 @@ fn missing_keyed(
                             "{}: {} needs the key `{key}` of {kind} {shown}, which has no such key (it has: {})",
                             object(r),
                             re.what,
-                            keys.iter().cloned().collect::<Vec<_>>().join(", ")
+                            keys.iter().copied().collect::<Vec<_>>().join(", ")
                         ),
                     )
                     .help("use one of its keys, or add the key where the object is made");
@@ -382,7 +432,7 @@ fn missing_keyed(
 /// Bad: `secretKeyRef: {name: openim-redis-credential, key: password}` (the ExternalSecret makes
 /// `openim-redis-credentials`). Good: the exact name and a key listed in its `spec.data`.
 fn missing_secret(ctx: &Context<'_>, out: &mut Vec<Finding>) {
-    missing_keyed(ctx, out, &MISSING_SECRET, "Secret", secrets);
+    missing_keyed(ctx, out, &MISSING_SECRET, "Secret", secret);
 }
 
 /// Checks that every ConfigMap a pod refers to (`env[].valueFrom.configMapKeyRef`, `envFrom[].configMapRef`,
@@ -396,7 +446,7 @@ fn missing_secret(ctx: &Context<'_>, out: &mut Vec<Finding>) {
 /// Bad: `configMapKeyRef: {name: openim-config, key: LOGLEVEL}` when the key is `LOG_LEVEL`.
 /// Good: `configMapKeyRef: {name: openim-config, key: LOG_LEVEL}`.
 fn missing_configmap(ctx: &Context<'_>, out: &mut Vec<Finding>) {
-    missing_keyed(ctx, out, &MISSING_CONFIGMAP, "ConfigMap", configmaps);
+    missing_keyed(ctx, out, &MISSING_CONFIGMAP, "ConfigMap", configmap);
 }
 
 /// Checks that every `persistentVolumeClaim.claimName` of a pod volume names a PersistentVolumeClaim of
@@ -406,7 +456,7 @@ fn missing_configmap(ctx: &Context<'_>, out: &mut Vec<Finding>) {
 ///
 /// Bad: `persistentVolumeClaim: {claimName: minio-dta}`. Good: the name of the PVC the tree renders.
 fn missing_pvc(ctx: &Context<'_>, out: &mut Vec<Finding>) {
-    let index = Index::new(ctx.resources);
+    let index = ctx.index();
     for r in ctx.resources {
         let Some(spec) = r.pod_spec() else { continue };
         let ns = r.namespace();
@@ -448,8 +498,8 @@ fn missing_pvc(ctx: &Context<'_>, out: &mut Vec<Finding>) {
 ///
 /// Bad: `serviceAccountName: openim-apii`. Good: the name of the ServiceAccount the component defines.
 fn missing_service_account(ctx: &Context<'_>, out: &mut Vec<Finding>) {
-    let index = Index::new(ctx.resources);
-    let in_tree = namespaces(ctx.resources);
+    let index = ctx.index();
+    let in_tree = index.namespaces();
     let exists = |ns: &str, name: &str| {
         index.get("", "ServiceAccount", ns, name).is_some()
             || external(ctx, "ServiceAccount", ns, name).is_some()
@@ -527,7 +577,7 @@ fn builtin_cluster_role(name: &str) -> bool {
 /// Bad: `roleRef: {kind: Role, name: openim-api-reader}` without such a Role.
 /// Good: `roleRef: {apiGroup: rbac.authorization.k8s.io, kind: Role, name: openim-api}`.
 fn missing_role(ctx: &Context<'_>, out: &mut Vec<Finding>) {
-    let index = Index::new(ctx.resources);
+    let index = ctx.index();
     for r in ctx.resources {
         if r.group() != "rbac.authorization.k8s.io"
             || !matches!(r.kind(), "RoleBinding" | "ClusterRoleBinding")
@@ -596,12 +646,11 @@ fn missing_scale_target(ctx: &Context<'_>, out: &mut Vec<Finding>) {
         };
         let group = target.str_at(&["apiVersion"]).map(group_of);
         let ns = r.namespace();
-        let found = ctx.resources.iter().any(|o| {
-            o.kind() == kind
-                && o.name() == name
-                && o.namespace() == ns
-                && group.is_none_or(|g| g == o.group())
-        });
+        let index = ctx.index();
+        let found = match group {
+            Some(g) => index.get(g, kind, ns, name).is_some(),
+            None => index.named(ns, kind, name).is_some(),
+        };
         if found || external(ctx, kind, ns, name).is_some() {
             continue;
         }
@@ -621,12 +670,9 @@ fn missing_scale_target(ctx: &Context<'_>, out: &mut Vec<Finding>) {
     }
 }
 
-/// A selector that matches no pod of its namespace: the finding's place and text, or `None`.
-fn selects_nothing(all: &[Pods<'_>], ns: &str, selector: &Selector) -> bool {
-    !selector.is_empty()
-        && !all
-            .iter()
-            .any(|p| p.namespace == ns && selector.matches(&p.labels))
+/// Whether a selector matches no pod of its namespace (an empty one matches them all).
+fn selects_nothing(ctx: &Context<'_>, ns: &str, selector: &Selector) -> bool {
+    !selector.is_empty() && ctx.index().selected(ns, selector).next().is_none()
 }
 
 /// Checks that every Service with a `selector` selects some pod the tree runs in its namespace (pod
@@ -639,7 +685,6 @@ fn selects_nothing(all: &[Pods<'_>], ns: &str, selector: &Selector) -> bool {
 /// Bad: `selector: {app.kubernetes.io/name: openim-rpc-users}`.
 /// Good: `selector: {app.kubernetes.io/name: openim-rpc-user}`, the label of the Deployment's pod template.
 fn service_selects_nothing(ctx: &Context<'_>, out: &mut Vec<Finding>) {
-    let all = pods(ctx.resources);
     for r in ctx.resources {
         if !r.group().is_empty() || r.kind() != "Service" {
             continue;
@@ -650,7 +695,7 @@ fn service_selects_nothing(ctx: &Context<'_>, out: &mut Vec<Finding>) {
         if r.node.str_at(&["spec", "type"]) == Some("ExternalName") {
             continue;
         }
-        if selects_nothing(&all, r.namespace(), &Selector::from_map(Some(sel))) {
+        if selects_nothing(ctx, r.namespace(), &Selector::from_map(Some(sel))) {
             out.push(
                 SERVICE_SELECTS_NOTHING
                     .finding(
@@ -676,7 +721,6 @@ fn service_selects_nothing(ctx: &Context<'_>, out: &mut Vec<Finding>) {
 /// Bad: `selector: {matchLabels: {app.kubernetes.io/name: openim-apii}}`.
 /// Good: the labels of the workload's pod template.
 fn pdb_selects_nothing(ctx: &Context<'_>, out: &mut Vec<Finding>) {
-    let all = pods(ctx.resources);
     for r in ctx.resources {
         if r.group() != "policy" || r.kind() != "PodDisruptionBudget" {
             continue;
@@ -684,7 +728,7 @@ fn pdb_selects_nothing(ctx: &Context<'_>, out: &mut Vec<Finding>) {
         let Some(sel) = r.node.path(&["spec", "selector"]) else {
             continue;
         };
-        if selects_nothing(&all, r.namespace(), &Selector::label_selector(Some(sel))) {
+        if selects_nothing(ctx, r.namespace(), &Selector::label_selector(Some(sel))) {
             out.push(
                 PDB_SELECTS_NOTHING
                     .finding(
@@ -751,7 +795,7 @@ fn backends(r: &Resource) -> Vec<(&Node, Option<&Node>)> {
 /// Bad: `service: {name: openim-api, port: {name: https}}` when the Service's port is `http`.
 /// Good: `service: {name: openim-api, port: {name: http}}`.
 fn ingress_backend(ctx: &Context<'_>, out: &mut Vec<Finding>) {
-    let index = Index::new(ctx.resources);
+    let index = ctx.index();
     for r in ctx.resources {
         if r.kind() != "Ingress" || !matches!(r.group(), "networking.k8s.io" | "extensions") {
             continue;

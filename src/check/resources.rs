@@ -4,6 +4,8 @@
 //! availability, at least two replicas and a PodDisruptionBudget; a PodDisruptionBudget that would block
 //! every eviction is reported everywhere.
 
+use std::collections::{HashMap, HashSet};
+
 use crate::check::apiserver::{self, Container, Selector};
 use crate::check::policy::Required;
 use crate::check::{Context, Finding, Rule, Severity};
@@ -363,29 +365,40 @@ pub fn missing_liveness_probe(ctx: &Context<'_>, out: &mut Vec<Finding>) {
     );
 }
 
-/// The HorizontalPodAutoscaler that scales a workload, with its `minReplicas` (1 when unset) and the
-/// node that set it.
-fn autoscaler(ctx: &Context<'_>, r: &Resource) -> Option<(i64, Origin)> {
-    ctx.resources
-        .iter()
-        .filter(|h| h.kind() == "HorizontalPodAutoscaler" && apiserver::same_namespace(h, r))
-        .find(|h| {
-            h.node.str_at(&["spec", "scaleTargetRef", "kind"]) == Some(r.kind())
-                && h.node.str_at(&["spec", "scaleTargetRef", "name"]) == Some(r.name())
-        })
-        .map(|h| match h.node.path(&["spec", "minReplicas"]) {
+/// The HorizontalPodAutoscalers of the tree by what they scale: (namespace, kind, name) of the target,
+/// and the first autoscaler of it.
+struct Autoscalers<'a>(HashMap<(&'a str, &'a str, &'a str), &'a Resource>);
+
+impl<'a> Autoscalers<'a> {
+    fn new(ctx: &Context<'a>) -> Self {
+        let mut by_target = HashMap::new();
+        for h in ctx.index().of_kind("HorizontalPodAutoscaler") {
+            let target = |key| h.node.str_at(&["spec", "scaleTargetRef", key]);
+            if let (Some(kind), Some(name)) = (target("kind"), target("name")) {
+                by_target.entry((h.namespace(), kind, name)).or_insert(h);
+            }
+        }
+        Autoscalers(by_target)
+    }
+
+    /// The HorizontalPodAutoscaler that scales a workload, with its `minReplicas` (1 when unset) and the
+    /// node that set it.
+    fn of(&self, r: &Resource) -> Option<(i64, Origin)> {
+        let h = self.0.get(&(r.namespace(), r.kind(), r.name()))?;
+        Some(match h.node.path(&["spec", "minReplicas"]) {
             Some(n) => (n.as_i64().unwrap_or(1), n.origin),
             None => (1, h.name_origin()),
         })
+    }
 }
 
 /// The fewest pods a workload runs (HPA `minReplicas` when autoscaled, else `spec.replicas`, default 1),
 /// the line that sets it, and whether an HPA sets it. `None` for kinds without replicas.
-fn min_replicas(ctx: &Context<'_>, r: &Resource) -> Option<(i64, Origin, bool)> {
+fn min_replicas(hpas: &Autoscalers<'_>, r: &Resource) -> Option<(i64, Origin, bool)> {
     if !matches!(r.kind(), "Deployment" | "StatefulSet" | "ReplicaSet") {
         return None;
     }
-    if let Some((n, o)) = autoscaler(ctx, r) {
+    if let Some((n, o)) = hpas.of(r) {
         return Some((n, o, true));
     }
     Some(match r.node.path(&["spec", "replicas"]) {
@@ -421,8 +434,9 @@ pub fn too_few_replicas(ctx: &Context<'_>, out: &mut Vec<Finding>) {
     if !ctx.policy.high_availability {
         return;
     }
+    let hpas = Autoscalers::new(ctx);
     for r in ctx.resources {
-        let Some((n, origin, hpa)) = min_replicas(ctx, r) else {
+        let Some((n, origin, hpa)) = min_replicas(&hpas, r) else {
             continue;
         };
         if n == 0 || n >= 2 {
@@ -447,19 +461,49 @@ pub fn too_few_replicas(ctx: &Context<'_>, out: &mut Vec<Finding>) {
     }
 }
 
-/// The PodDisruptionBudgets in `r`'s namespace whose selector matches its pod template.
-fn budgets_for<'a>(ctx: &'a Context<'_>, r: &Resource) -> Vec<&'a Resource> {
-    let labels = apiserver::template_labels(r);
-    ctx.resources
-        .iter()
-        .filter(|p| p.kind() == "PodDisruptionBudget" && apiserver::same_namespace(p, r))
-        .filter(|p| {
-            p.node
+/// The workloads some PodDisruptionBudget of their namespace selects.
+struct Budgeted<'a> {
+    /// By position in the resources: objects with a pod template whose labels a budget's selector matches.
+    templates: Vec<bool>,
+    /// Namespaces with a budget whose selector matches no labels at all, and so the workloads that have
+    /// no pod template (the schema reports those).
+    untemplated: HashSet<&'a str>,
+}
+
+impl<'a> Budgeted<'a> {
+    fn new(ctx: &Context<'a>) -> Self {
+        let index = ctx.index();
+        let mut templates = vec![false; ctx.resources.len()];
+        let mut untemplated = HashSet::new();
+        for pdb in index.of_kind("PodDisruptionBudget") {
+            let Some(sel) = pdb
+                .node
                 .path(&["spec", "selector"])
                 .and_then(Selector::from_label_selector)
-                .is_some_and(|s| s.matches(labels))
-        })
-        .collect()
+            else {
+                continue;
+            };
+            for i in index.selected_workloads(pdb.namespace(), &sel) {
+                templates[i] = true;
+            }
+            if sel.matches(None) {
+                untemplated.insert(pdb.namespace());
+            }
+        }
+        Budgeted {
+            templates,
+            untemplated,
+        }
+    }
+
+    /// Whether a budget of its namespace selects the pods of the workload at `position`.
+    fn covers(&self, position: usize, r: &Resource) -> bool {
+        if r.pod_template().is_some() {
+            self.templates[position]
+        } else {
+            self.untemplated.contains(r.namespace())
+        }
+    }
 }
 
 /// Where the environment asks for high availability, checks that a PodDisruptionBudget selects the pods
@@ -481,11 +525,13 @@ pub fn missing_pdb(ctx: &Context<'_>, out: &mut Vec<Finding>) {
     if !ctx.policy.high_availability {
         return;
     }
-    for r in ctx.resources {
-        let Some((n, _, _)) = min_replicas(ctx, r) else {
+    let hpas = Autoscalers::new(ctx);
+    let budgeted = Budgeted::new(ctx);
+    for (i, r) in ctx.resources.iter().enumerate() {
+        let Some((n, _, _)) = min_replicas(&hpas, r) else {
             continue;
         };
-        if n < 2 || !budgets_for(ctx, r).is_empty() {
+        if n < 2 || budgeted.covers(i, r) {
             continue;
         }
         let mut f = finding(
@@ -533,6 +579,7 @@ fn pods_of(n: &Node, total: i64) -> Option<i64> {
 ///   maxUnavailable: 1
 /// ```
 pub fn blocking_pdb(ctx: &Context<'_>, out: &mut Vec<Finding>) {
+    let hpas = Autoscalers::new(ctx);
     for pdb in ctx
         .resources
         .iter()
@@ -573,16 +620,15 @@ pub fn blocking_pdb(ctx: &Context<'_>, out: &mut Vec<Finding>) {
             continue;
         };
         let workloads: Vec<&Resource> = ctx
-            .resources
-            .iter()
-            .filter(|w| w.pod_template().is_some() && apiserver::same_namespace(w, pdb))
-            .filter(|w| sel.matches(apiserver::template_labels(w)))
+            .index()
+            .selected_workloads(pdb.namespace(), &sel)
+            .map(|i| &ctx.resources[i])
             .collect();
         let mut total = 0;
         let mut places = Vec::new();
         for w in &workloads {
             // DaemonSets and bare pods: the number of pods is not in the manifest.
-            let Some((n, origin, _)) = min_replicas(ctx, w) else {
+            let Some((n, origin, _)) = min_replicas(&hpas, w) else {
                 total = -1;
                 break;
             };

@@ -946,19 +946,6 @@ pub fn selector_mismatch(ctx: &Context<'_>, out: &mut Vec<Finding>) {
     }
 }
 
-/// The workloads in `svc`'s namespace whose pod templates the selector matches.
-fn selected_workloads<'a>(
-    ctx: &'a Context<'_>,
-    svc: &Resource,
-    sel: &Selector,
-) -> Vec<&'a Resource> {
-    ctx.resources
-        .iter()
-        .filter(|w| w.pod_template().is_some() && apiserver::same_namespace(w, svc))
-        .filter(|w| sel.matches(apiserver::template_labels(w)))
-        .collect()
-}
-
 /// Checks that a Service's named `targetPort` is declared (as a named container port) by some container
 /// of the pods the Service selects. Services that select no pod are left to `refs/`.
 ///
@@ -985,14 +972,21 @@ pub fn unknown_target_port(ctx: &Context<'_>, out: &mut Vec<Finding>) {
         if sel.is_empty() {
             continue;
         }
-        let pods = selected_workloads(ctx, svc, &sel);
-        let Some(first) = pods.first() else { continue };
+        // The workloads of the Service's namespace whose pod templates the selector matches.
+        let mut pods = ctx
+            .index()
+            .selected_workloads(svc.namespace(), &sel)
+            .map(|i| &ctx.resources[i])
+            .peekable();
+        let Some(first) = pods.peek().copied() else {
+            continue;
+        };
         let mut declared = BTreeSet::new();
-        for w in &pods {
+        for w in pods {
             for c in w.pod_spec().map(apiserver::containers).unwrap_or_default() {
                 for p in c.node.get("ports").and_then(Node::as_seq).unwrap_or(&[]) {
                     if let Some(name) = p.str_at(&["name"]) {
-                        declared.insert(name.to_string());
+                        declared.insert(name);
                     }
                 }
             }

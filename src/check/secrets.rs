@@ -6,6 +6,7 @@
 //! inside the value is the same offset in the file; a value written as a literal block scalar (`|`) maps
 //! line by line to the manifest. Findings inside such values point at the exact line and column.
 
+use std::fmt::Write as _;
 use std::ops::Range;
 use std::path::Path;
 use std::sync::{Arc, OnceLock};
@@ -1028,21 +1029,30 @@ fn push_path(path: &str, key: &str) -> String {
     }
 }
 
-/// Calls `f` with every string in a subtree and its path.
-fn each_string<'n>(node: &'n Node, path: String, f: &mut dyn FnMut(&'n Node, &str, &str)) {
+/// Calls `f` with every string in a subtree and its path (`path` is the subtree's; one buffer serves the
+/// whole walk).
+fn each_string<'n>(node: &'n Node, path: &mut String, f: &mut dyn FnMut(&'n Node, &str, &str)) {
+    let len = path.len();
     match &node.value {
-        Value::Str(s) => f(node, s, &path),
+        Value::Str(s) => f(node, s, path),
         Value::Map(m) => {
             for (k, v) in m.iter() {
                 if k.name == "kubectl.kubernetes.io/last-applied-configuration" {
                     continue;
                 }
-                each_string(v, push_path(&path, &k.name), f);
+                if !path.is_empty() {
+                    path.push('.');
+                }
+                path.push_str(&k.name);
+                each_string(v, path, f);
+                path.truncate(len);
             }
         }
         Value::Seq(items) => {
             for (i, v) in items.iter().enumerate() {
-                each_string(v, format!("{path}[{i}]"), f);
+                let _ = write!(path, "[{i}]");
+                each_string(v, path, f);
+                path.truncate(len);
             }
         }
         _ => {}
@@ -1065,11 +1075,13 @@ fn is_encoded(r: &Resource, path: &str) -> bool {
 ///
 /// Bad: `args: ["--github-token=ghp_..."]`. Good: the token in a Secret, `valueFrom.secretKeyRef`.
 fn known_token(ctx: &Context<'_>, out: &mut Vec<Finding>) {
+    let mut path = String::new();
     for r in ctx.resources {
         if is_sops(r) {
             continue;
         }
-        each_string(&r.node, String::new(), &mut |node, text, path| {
+        path.clear();
+        each_string(&r.node, &mut path, &mut |node, text, path| {
             // Decoded when it is base64 of text; searched as written when it is not.
             let decoded = if is_encoded(r, path) {
                 decoded_text(node)

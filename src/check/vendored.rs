@@ -31,9 +31,15 @@ fn compile(text: &str) -> Result<jsonschema::Validator, String> {
 
 /// The schema of `apiVersion`/`kind`, compiled on first use; `None` when none is vendored.
 pub fn schema(api_version: &str, kind: &str) -> Option<&'static Schema> {
-    let key = format!("{api_version}|{kind}");
+    // The key is `apiVersion|kind`, compared without building it: this runs for every object.
+    let key = || {
+        api_version
+            .bytes()
+            .chain(std::iter::once(b'|'))
+            .chain(kind.bytes())
+    };
     let i = table::SCHEMAS
-        .binary_search_by(|(k, _, _)| (*k).cmp(key.as_str()))
+        .binary_search_by(|(k, _, _)| k.bytes().cmp(key()))
         .ok()?;
     let (key, path, text) = table::SCHEMAS[i];
     Some(cache()[i].get_or_init(|| Schema {

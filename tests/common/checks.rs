@@ -73,13 +73,13 @@ impl Fixture {
             .into_iter()
             .find(|r| r.code == code)
             .unwrap_or_else(|| panic!("no rule {code}"));
-        let ctx = Context {
-            env: self.layer.as_ref().map(|l| l.name.value.as_str()),
-            resources: &self.resources,
-            sources: &self.sources,
-            layer: self.layer.as_ref(),
+        let ctx = Context::new(
+            self.layer.as_ref().map(|l| l.name.value.as_str()),
+            &self.resources,
+            &self.sources,
+            self.layer.as_ref(),
             policy,
-        };
+        );
         let mut findings = Vec::new();
         (rule.run)(&ctx, &mut findings);
         for f in &findings {
