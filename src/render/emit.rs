@@ -267,6 +267,10 @@ pub fn plain_safe(s: &str) -> bool {
     if s.starts_with([' ', '\t']) || s.ends_with([' ', '\t', ':']) {
         return false;
     }
+    // Document markers, wherever the string may land at the start of a line.
+    if s.starts_with("...") || s.starts_with("---") {
+        return false;
+    }
     // Indicators that start something else.
     match first {
         '?' | ':' | ',' | '[' | ']' | '{' | '}' | '#' | '&' | '*' | '!' | '|' | '>' | '\''
