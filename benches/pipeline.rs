@@ -3,7 +3,8 @@
 //! a generated ConfigMap, plus dev/test/release overlays with a namespace, labels, an image entry per app,
 //! replicas for a quarter of them, a strategic merge patch on every Deployment, a JSON 6902 patch on every
 //! Service and a generator), then times load + overlay + render of the release environment in memory,
-//! and the write of the tree, and reports the peak memory of the process.
+//! the write of the tree, and the checks (every rule, high availability asked, as `check::run` runs
+//! them; not part of the total), and reports the peak memory of the process.
 //!
 //!   cargo bench --bench pipeline                    # sizes 1,000 / 5,000 / 10,000 resources
 //!   cargo bench --bench pipeline -- 2000            # one size, in apps (5 resources each, plus 1)
@@ -13,6 +14,7 @@ use std::fmt::Write as _;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
+use openim_gitops::check::{self, Context, Policy};
 use openim_gitops::load::{DiskFiles, Loader};
 use openim_gitops::node::Sources;
 use openim_gitops::pipeline;
@@ -165,7 +167,12 @@ fn run(apps: usize) {
     let mut compile_times = Vec::new();
     let mut render_times = Vec::new();
     let mut write_times = Vec::new();
+    let mut check_times = Vec::new();
     let mut count = 0;
+    let policy = Policy {
+        high_availability: true,
+        ..Policy::default()
+    };
     for round in 0..5 {
         let start = Instant::now();
         let mut sources = Sources::new();
@@ -183,23 +190,36 @@ fn run(apps: usize) {
         let rendered = start.elapsed();
         render::write_tree(&tree, &dir.path().join(format!("out{round}"))).expect("write");
         let written = start.elapsed();
+        let checking = Instant::now();
+        let ctx = Context::new(
+            Some("release"),
+            &c.build.resources,
+            &sources,
+            Some(&c.build.env),
+            &policy,
+        );
+        let findings = check::run(&ctx);
+        check_times.push(checking.elapsed());
+        assert!(!findings.is_empty(), "the generated tree has findings");
         count = c.build.resources.len();
         compile_times.push(compiled);
         render_times.push(rendered - compiled);
         write_times.push(written - rendered);
     }
-    let (c, r, w) = (
+    let (c, r, w, k) = (
         median(compile_times),
         median(render_times),
         median(write_times),
+        median(check_times),
     );
     println!(
-        "{count:>7} resources | load+overlay {:>8.1} ms | render {:>7.1} ms | write {:>7.1} ms | total {:>8.1} ms | {:>8.0} resources/s | peak RSS {:>6.1} MB",
+        "{count:>7} resources | load+overlay {:>8.1} ms | render {:>7.1} ms | write {:>7.1} ms | total {:>8.1} ms | {:>8.0} resources/s | check {:>7.1} ms | peak RSS {:>6.1} MB",
         c.as_secs_f64() * 1e3,
         r.as_secs_f64() * 1e3,
         w.as_secs_f64() * 1e3,
         (c + r + w).as_secs_f64() * 1e3,
         count as f64 / (c + r).as_secs_f64(),
+        k.as_secs_f64() * 1e3,
         peak_rss_mb()
     );
 }

@@ -3,6 +3,10 @@
 //! environment (or of the files given on the command line); it emits [`Finding`]s, never errors. Findings
 //! point at the origin of the value (the base, component, patch or environment line that produced it).
 //!
+//! A rule that relates objects to each other (a pod to its Secrets, a Service or policy to the pods it
+//! selects) looks them up through [`Context::index`], built once per environment, never by scanning every
+//! resource for each one: `check` must stay linear in the size of the tree.
+//!
 //! Codes are public API: never reuse or silently rename one. `tests/check_codes.rs` snapshots the list.
 
 pub mod apiserver;
