@@ -27,7 +27,7 @@ use super::{short, write};
 
 /// One side of the diff: where its files come from and what to call it.
 struct Side {
-    files: Box<dyn Files>,
+    files: Box<dyn Files + Send>,
     label: String,
 }
 
@@ -58,42 +58,72 @@ pub fn run(
     let envs = environments(cli, args, &base, &head)?;
     let facts = git::repo_facts(&cli.root).ok();
     let inputs = pipeline::tag_inputs(&args.tags);
-    let mut base_sources = Sources::new();
+    // The two sides compile independently: the base on a thread of its own (with its own sources),
+    // the head here, so a diff costs about one render on a machine with two cores.
+    let base_label = base.label.clone();
+    let base_files = base.files;
+    let (envs_ref, inputs_ref, facts_ref, label) = (&envs, &inputs, facts.as_ref(), &base_label);
+    let (base_trees, head_trees) = std::thread::scope(|scope| {
+        let base_job = scope.spawn(move || {
+            let mut base_sources = Sources::new();
+            let mut trees = Vec::new();
+            for (name, base_file, _) in envs_ref {
+                let mut notes = Vec::new();
+                let tree = match base_file {
+                    Some(file) => render_side(
+                        base_files.as_ref(),
+                        &mut base_sources,
+                        name,
+                        file,
+                        inputs_ref,
+                        facts_ref,
+                        &mut notes,
+                    )
+                    .map_err(|e| {
+                        let text =
+                            diagnostics::render_error(&base_sources, &e, Style { color: false });
+                        Error::usage(format!(
+                            "cannot render {name} at the base, {label}:\n{text}"
+                        ))
+                    }),
+                    None => Ok(Tree::default()),
+                };
+                trees.push((tree, notes));
+            }
+            trees
+        });
+        // The head side reports its errors with the run's sources.
+        let mut head_trees = Vec::new();
+        for (name, _, head_file) in &envs {
+            let mut notes = Vec::new();
+            let tree = match head_file {
+                Some(file) => render_side(
+                    head.files.as_ref(),
+                    sources,
+                    name,
+                    file,
+                    &inputs,
+                    facts.as_ref(),
+                    &mut notes,
+                ),
+                None => Ok(Tree::default()),
+            };
+            head_trees.push((tree, notes));
+        }
+        let base_trees = base_job
+            .join()
+            .map_err(|_| Error::usage("rendering the base side failed"));
+        (base_trees, head_trees)
+    });
+    let base_trees = base_trees?;
     let mut diffs = Vec::new();
-    for (name, base_file, head_file) in &envs {
-        // The head side reports its errors with the run's sources; the base side's are rendered here.
-        let mut notes = Vec::new();
-        let head_tree = match head_file {
-            Some(file) => render_side(
-                head.files.as_ref(),
-                sources,
-                name,
-                file,
-                &inputs,
-                facts.as_ref(),
-                &mut notes,
-            )?,
-            None => Tree::default(),
-        };
-        let base_tree = match base_file {
-            Some(file) => render_side(
-                base.files.as_ref(),
-                &mut base_sources,
-                name,
-                file,
-                &inputs,
-                facts.as_ref(),
-                &mut notes,
-            )
-            .map_err(|e| {
-                let text = diagnostics::render_error(&base_sources, &e, Style { color: false });
-                Error::usage(format!(
-                    "cannot render {name} at the base, {}:\n{text}",
-                    base.label
-                ))
-            })?,
-            None => Tree::default(),
-        };
+    for (((name, base_file, head_file), (head_tree, head_notes)), (base_tree, base_notes)) in
+        envs.iter().zip(head_trees).zip(base_trees)
+    {
+        let head_tree = head_tree?;
+        let base_tree = base_tree?;
+        let mut notes = head_notes;
+        notes.extend(base_notes);
         if base_file.is_none() {
             notes.push(format!(
                 "{name} does not exist at the base: every resource is added"
@@ -110,7 +140,7 @@ pub fn run(
         diffs.push(d);
     }
     let sides = Sides {
-        base: base.label,
+        base: base_label,
         head: head.label,
     };
     let text = match cli.format {
