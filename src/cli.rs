@@ -45,6 +45,10 @@ pub enum Format {
     Sarif,
     /// GitHub Actions workflow commands (`::error file=...`), annotations on a pull request (check only)
     Github,
+    /// A Mermaid flowchart, for Markdown and GitHub (netmap only)
+    Mermaid,
+    /// Graphviz DOT, for `dot -Tsvg` (netmap only)
+    Dot,
 }
 
 #[derive(Subcommand, Debug)]
@@ -74,6 +78,44 @@ pub enum Command {
         after_help = "Exit codes: 0 no finding at error level, 1 findings at error level, 2 usage or tool failure.\n\nExamples:\n  openim-gitops check\n  openim-gitops check --env release --format sarif > results.sarif\n  openim-gitops check rendered/release third-party/manifests.yaml\n  openim-gitops check --format github"
     )]
     Check(CheckArgs),
+    /// Draw which workloads may reach which, from the NetworkPolicies
+    #[command(
+        after_help = "A path from A to B needs both A's egress and B's ingress to allow it (a pod no policy selects for a\ndirection is open in that direction). Peers outside the environment (other namespaces, the ingress\ncontroller's, ipBlocks) are nodes too. Ports are the destination's.\n\nExamples:\n  openim-gitops netmap --env release\n  openim-gitops netmap --env dev --format mermaid > netmap.mmd\n  openim-gitops netmap --env test --format dot | dot -Tsvg > netmap.svg\n  openim-gitops netmap --env release --format json"
+    )]
+    Netmap(NetmapArgs),
+    /// Print a shell completion script for openim-gitops
+    #[command(
+        after_help = "Examples:\n  openim-gitops completions bash > ~/.local/share/bash-completion/completions/openim-gitops\n  openim-gitops completions zsh > \"${fpath[1]}/_openim-gitops\"\n  openim-gitops completions fish > ~/.config/fish/completions/openim-gitops.fish"
+    )]
+    Completions(CompletionsArgs),
+    /// Print the man page (roff) of openim-gitops or of one of its commands
+    #[command(
+        after_help = "Examples:\n  openim-gitops man | man -l -\n  openim-gitops man check > openim-gitops-check.1\n  openim-gitops man > /usr/local/share/man/man1/openim-gitops.1"
+    )]
+    Man(ManArgs),
+}
+
+#[derive(Args, Debug)]
+pub struct NetmapArgs {
+    /// The environment
+    #[arg(long = "env", value_name = "NAME")]
+    pub env: String,
+    #[command(flatten)]
+    pub tags: TagArgs,
+}
+
+#[derive(Args, Debug)]
+pub struct CompletionsArgs {
+    /// The shell to complete in
+    #[arg(value_enum)]
+    pub shell: clap_complete::Shell,
+}
+
+#[derive(Args, Debug)]
+pub struct ManArgs {
+    /// The command whose page to print (default: the program's own)
+    #[arg(value_name = "COMMAND")]
+    pub command: Option<String>,
 }
 
 /// `render` as a commit, or from a revision: see docs/git.md.

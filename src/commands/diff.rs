@@ -16,6 +16,7 @@ use crate::error::{Error, Result};
 use crate::git::files::{discover, GitFiles};
 use crate::git::{self, RepoFacts};
 use crate::load::{find_environments, DiskFiles, Files, Layer, LayerKind, Loader};
+use crate::netmap::{self, NetMap};
 use crate::node::Sources;
 use crate::overlay;
 use crate::pipeline::{self, Compiled};
@@ -63,7 +64,7 @@ pub fn run(
     for (name, base_file, head_file) in &envs {
         // The head side reports its errors with the run's sources; the base side's are rendered here.
         let mut notes = Vec::new();
-        let head_tree = match head_file {
+        let head_side = match head_file {
             Some(file) => render_side(
                 head.files.as_ref(),
                 sources,
@@ -72,10 +73,11 @@ pub fn run(
                 &inputs,
                 facts.as_ref(),
                 &mut notes,
-            )?,
-            None => Tree::default(),
+            )
+            .map(Some)?,
+            None => None,
         };
-        let base_tree = match base_file {
+        let base_side = match base_file {
             Some(file) => render_side(
                 base.files.as_ref(),
                 &mut base_sources,
@@ -91,8 +93,9 @@ pub fn run(
                     "cannot render {name} at the base, {}:\n{text}",
                     base.label
                 ))
-            })?,
-            None => Tree::default(),
+            })
+            .map(Some)?,
+            None => None,
         };
         if base_file.is_none() {
             notes.push(format!(
@@ -105,8 +108,17 @@ pub fn run(
             ));
         }
         notes.dedup();
-        let mut d: EnvDiff = diff::compare(name, &base_tree, &head_tree);
+        let empty = Tree::default();
+        let (base_tree, head_tree) = (
+            base_side.as_ref().map_or(&empty, |s| &s.0),
+            head_side.as_ref().map_or(&empty, |s| &s.0),
+        );
+        let mut d: EnvDiff = diff::compare(name, base_tree, head_tree);
         d.notes = notes;
+        // An environment added or removed as a whole would list every path: its resources say it all.
+        if let (Some((_, b)), Some((_, h))) = (&base_side, &head_side) {
+            d.paths = Some(netmap::compare(b, h)).filter(|p| !p.is_empty());
+        }
         diffs.push(d);
     }
     let sides = Sides {
@@ -114,7 +126,9 @@ pub fn run(
         head: head.label,
     };
     let text = match cli.format {
-        Format::Human | Format::Github => diff::format::text(&diffs, &sides),
+        Format::Human | Format::Github | Format::Mermaid | Format::Dot => {
+            diff::format::text(&diffs, &sides)
+        }
         Format::Markdown => {
             diff::format::markdown(&diffs, &sides, diff::format::GITHUB_COMMENT_LIMIT)
         }
@@ -180,7 +194,7 @@ fn environments(cli: &Cli, args: &DiffArgs, base: &Side, head: &Side) -> Result<
 }
 
 /// Renders one side of one environment with the tag decided from the flags and HEAD; without a
-/// decision, with the source's own tags (and a note).
+/// decision, with the source's own tags (and a note). Maps its network paths too.
 fn render_side(
     files: &dyn Files,
     sources: &mut Sources,
@@ -189,11 +203,21 @@ fn render_side(
     inputs: &TagInputs,
     facts: Option<&RepoFacts>,
     notes: &mut Vec<String>,
-) -> Result<Tree> {
+) -> Result<(Tree, NetMap)> {
     let mut loader = Loader::new(files, sources);
+    let rendered = |c: Compiled| {
+        let map = netmap::build(name, &c.build.resources);
+        (c.render(), map)
+    };
     let layer = Layer::load(&mut loader, env_file, LayerKind::Environment)?;
     let Some(spec) = layer.tags.as_ref() else {
-        return Ok(pipeline::compile(&mut loader, name, env_file, inputs, facts)?.render());
+        return Ok(rendered(pipeline::compile(
+            &mut loader,
+            name,
+            env_file,
+            inputs,
+            facts,
+        )?));
     };
     match pipeline::decide_tag(spec, inputs, facts) {
         Ok(decision) => {
@@ -203,7 +227,13 @@ fn render_side(
                 rc: None,
                 ..inputs.clone()
             };
-            Ok(pipeline::compile(&mut loader, name, env_file, &fixed, facts)?.render())
+            Ok(rendered(pipeline::compile(
+                &mut loader,
+                name,
+                env_file,
+                &fixed,
+                facts,
+            )?))
         }
         Err(e) => {
             let reason = e.to_string();
@@ -220,7 +250,7 @@ fn render_side(
                     ..Metadata::default()
                 },
             };
-            Ok(compiled.render())
+            Ok(rendered(compiled))
         }
     }
 }
