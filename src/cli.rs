@@ -55,7 +55,7 @@ pub enum Format {
 pub enum Command {
     /// Render environments into one file per resource, replacing the output tree as a whole
     #[command(
-        after_help = "Examples:\n  openim-gitops render --all\n  openim-gitops render --env dev --out /tmp/rendered\n  openim-gitops render --env release --version 3.8.3"
+        after_help = "Examples:\n  openim-gitops render --all\n  openim-gitops render --env dev --out /tmp/rendered\n  openim-gitops render --env release --version 3.8.3\n  openim-gitops render --env dev --tag main --exit-code"
     )]
     Render(RenderArgs),
     /// Show a rendered resource or field and the file and line that set each value
@@ -196,6 +196,11 @@ pub struct RenderArgs {
     /// Parent folder of the rendered trees: each environment goes to <out>/<env>
     #[arg(long, default_value = "rendered", value_name = "DIR")]
     pub out: PathBuf,
+    /// Exit 1 when a tree differs from the one already in <out>/<env> (then written); when only
+    /// hydrator.metadata would change, leave the folder as it is. For a pre-commit hook that keeps a
+    /// committed rendered/ up to date
+    #[arg(long, conflicts_with_all = ["commit", "rev"])]
+    pub exit_code: bool,
     #[command(flatten)]
     pub git: GitRenderArgs,
 }
