@@ -175,6 +175,7 @@ pub fn dot(map: &NetMap) -> String {
         dot_text(&format!("netmap {}", map.environment))
     );
     let _ = writeln!(out, "  rankdir=LR;");
+    let _ = writeln!(out, "  graph [fontname=\"Helvetica\"];");
     let _ = writeln!(out, "  node [fontname=\"Helvetica\"];");
     let _ = writeln!(out, "  edge [fontname=\"Helvetica\", fontsize=10];");
     let mut by_ns: BTreeMap<&str, Vec<(&String, &Peer)>> = BTreeMap::new();
