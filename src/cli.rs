@@ -60,7 +60,7 @@ pub enum Command {
     Render(RenderArgs),
     /// Show a rendered resource or field and the file and line that set each value
     #[command(
-        after_help = "Examples:\n  openim-gitops explain --env release Deployment/openim-api\n  openim-gitops explain --env dev Deployment/openim-api 'spec.template.spec.containers[name=openim-api].image'\n  openim-gitops explain --env test ConfigMap/openim-server-config --format json"
+        after_help = "Examples:\n  openim-gitops explain --env release Deployment/openim-api\n  openim-gitops explain --env dev Deployment/openim-api 'spec.template.spec.containers[0].image'\n  openim-gitops explain --env test ConfigMap/openim-server-config --format json"
     )]
     Explain(ExplainArgs),
     /// Print the image tag each environment's rule gives, and why (which ref, tag or CI variable)
