@@ -53,3 +53,30 @@ for apps in ${OURS_ONLY:-2000}; do
     -n "openim-gitops check" "$bin check --env release --root $work/o$apps/environments --format json > /dev/null || true"
   echo "peak memory (KB): render $(peak "$bin" render --env release --root "$work/o$apps/environments" --out "$work/out$apps"), check $(peak "$bin" check --env release --root "$work/o$apps/environments" --format json)"
 done
+
+# The checkers a team would otherwise combine, on the same rendered files: kubernetes-validate (schemas),
+# checkov (policies), detect-secrets (secrets), against `openim-gitops check` on those files.
+if [ -n "${CHECKERS:-1}" ] && [ "${CHECKERS:-1}" != 0 ]; then
+  if [ -z "${CHECKERS_VENV:-}" ]; then
+    python3 -m venv "$work/cvenv" >/dev/null
+    "$work/cvenv/bin/pip" install -q kubernetes-validate checkov detect-secrets
+    CHECKERS_VENV="$work/cvenv"
+  fi
+  for apps in ${CHECK_APPS:-250}; do
+    "$bench" --write-tree "$apps" "$work/c$apps/environments"
+    "$bin" render --env release --root "$work/c$apps/environments" --out "$work/c$apps/rendered" >/dev/null
+    tree="$work/c$apps/rendered/release"
+    files=$(find "$tree" -name '*.yaml' | wc -l)
+    echo
+    echo "== checkers on the rendered release tree of $apps apps ($files resources, one file each)"
+    hyperfine --warmup 1 --runs "${CHECK_RUNS:-3}" --style basic -i \
+      -n "openim-gitops check" "$bin check $tree --format json > /dev/null" \
+      -n "kubernetes-validate" "find $tree -name '*.yaml' -print0 | xargs -0 $CHECKERS_VENV/bin/kubernetes-validate --quiet > /dev/null" \
+      -n "checkov" "$CHECKERS_VENV/bin/checkov -d $tree --framework kubernetes --quiet --compact -o json > /dev/null" \
+      -n "detect-secrets" "$CHECKERS_VENV/bin/detect-secrets scan --all-files $tree > /dev/null"
+    echo "peak memory (KB): openim-gitops $(peak "$bin" check "$tree" --format json)," \
+      "kubernetes-validate $(peak find "$tree" -name '*.yaml' -exec "$CHECKERS_VENV/bin/kubernetes-validate" --quiet {} +)," \
+      "checkov $(peak "$CHECKERS_VENV/bin/checkov" -d "$tree" --framework kubernetes --quiet --compact -o json)," \
+      "detect-secrets $(peak "$CHECKERS_VENV/bin/detect-secrets" scan --all-files "$tree")"
+  done
+fi

@@ -104,7 +104,7 @@ def main():
 
     # 2. every $ref resolves from this folder alone
     for rel, doc in sorted(schemas.items()):
-        resolver = registry.resolver(base_uri=doc.get("$id", ""))
+        resolver = registry.resolver(base_uri=doc.get("$id", ID_BASE + rel))
         bad = []
         for ref in sorted(refs_in(doc, set())):
             try:

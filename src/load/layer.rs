@@ -7,7 +7,7 @@ use std::sync::OnceLock;
 
 use crate::error::{Error, Result};
 use crate::load::{normalize, yaml, Loader};
-use crate::node::{FileRole, Key, Map, Node, Origin, Value};
+use crate::node::{FileRole, Node, Origin, Value};
 
 pub const API_VERSION: &str = "gitops.openim.io/v1";
 pub const ENVIRONMENT_SCHEMA: &str =
@@ -471,13 +471,28 @@ fn parse_inline(
         .related(entry.origin, "patch entry"),
         other => other,
     })?;
-    // Line starts of the block scalar's content in the environment file.
-    let block_start = env_text[string.origin.start as usize..]
-        .find('\n')
-        .map(|i| string.origin.start as usize + i + 1);
+    // Where the block scalar's content lines start in the environment file. The parser's span may
+    // start at the `|` indicator or at the first content line; either way the content is the lines that
+    // follow the indicator, one to one (a literal block keeps them). Other string styles fold lines,
+    // so their nodes all point at the string.
+    let start = string.origin.start as usize;
+    let line_of_start = env_text[..start].rfind('\n').map(|i| i + 1).unwrap_or(0);
+    let (content_start, base_line, is_block) = if env_text[start..].starts_with(['|', '>']) {
+        let next = env_text[start..].find('\n').map(|i| start + i + 1);
+        (next, string.origin.line + 1, true)
+    } else {
+        let before = env_text[..line_of_start].trim_end();
+        let indicator = before
+            .trim_end_matches(|c: char| c == '-' || c == '+' || c.is_ascii_digit())
+            .ends_with(['|', '>']);
+        (Some(line_of_start), string.origin.line, indicator)
+    };
     let mut line_starts = Vec::new();
-    if let Some(mut pos) = block_start {
-        while pos < string.origin.end as usize && pos < env_text.len() {
+    if let Some(mut pos) = content_start {
+        for _ in 0..text.lines().count() {
+            if pos >= env_text.len() {
+                break;
+            }
             line_starts.push(pos);
             match env_text[pos..].find('\n') {
                 Some(i) => pos += i + 1,
@@ -489,8 +504,6 @@ fn parse_inline(
         .first()
         .map(|&s| env_text[s..].bytes().take_while(|b| *b == b' ').count())
         .unwrap_or(0);
-    let is_block = env_text[string.origin.start as usize..].starts_with(['|', '>']);
-    let base_line = string.origin.line + 1;
     let remap = |o: Origin| -> Origin {
         let i = (o.line as usize).saturating_sub(1);
         match line_starts.get(i) {
@@ -590,9 +603,4 @@ fn load_generator(dir: &Path, g: &Node) -> Result<GeneratorSpec> {
         annotations: g.path(&["options", "annotations"]).cloned(),
         origin: g.origin,
     })
-}
-
-/// A map node's entries as (key, string value) pairs.
-pub fn string_pairs(map: &Node) -> Vec<(&Key, &Node)> {
-    map.as_map().map(Map::iter).into_iter().flatten().collect()
 }

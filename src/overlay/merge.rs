@@ -109,7 +109,7 @@ fn merge_node(target: &mut Node, patch: &Node, field: &str) -> Result<Outcome> {
             Ok(Outcome::Keep)
         }
         (Value::Seq(t), Value::Seq(p)) => {
-            merge_list(t, p, field, patch)?;
+            merge_list(t, p, field)?;
             target.origin = patch.origin;
             Ok(Outcome::Keep)
         }
@@ -166,12 +166,7 @@ fn same_item(a: &Node, b: &Node, keys: &[&str]) -> bool {
     })
 }
 
-fn merge_list(
-    target: &mut Vec<Node>,
-    patch: &[Node],
-    field: &str,
-    patch_node: &Node,
-) -> Result<()> {
+fn merge_list(target: &mut Vec<Node>, patch: &[Node], field: &str) -> Result<()> {
     // `- $patch: replace` anywhere in the patch list: the list replaces the target's.
     if patch
         .iter()
@@ -193,7 +188,6 @@ fn merge_list(
     };
     let Some(keys) = keys else {
         *target = patch.iter().map(strip_directives).collect();
-        let _ = patch_node;
         return Ok(());
     };
     for item in patch {

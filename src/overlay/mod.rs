@@ -290,16 +290,13 @@ fn add_metadata(resources: &mut [Resource], field: &str, extra: &Node) {
     };
     for r in resources.iter_mut() {
         add(&mut r.node);
-        if let Some(t) = r.pod_template_mut() {
-            if r_is_pod_template(t) {
+        // A Pod is its own template: its metadata is done above.
+        if r.kind() != "Pod" {
+            if let Some(t) = r.pod_template_mut() {
                 add(t);
             }
         }
     }
-}
-
-fn r_is_pod_template(t: &Node) -> bool {
-    t.as_map().is_some()
 }
 
 /// Fills in the namespace of every namespaced object that sets none, and of ServiceAccount subjects of

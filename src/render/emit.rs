@@ -55,7 +55,7 @@ fn write_map(out: &mut String, m: &Map, indent: usize, inline_first: bool) {
         if i > 0 || !inline_first {
             pad(out, indent);
         }
-        write_scalar_str(out, key, true);
+        write_scalar_str(out, key);
         out.push(':');
         write_after_key(out, value, indent);
     }
@@ -115,7 +115,7 @@ fn write_inline(out: &mut String, node: &Node, indent: usize) {
             if block_safe(s) {
                 write_block(out, s, indent + 2);
             } else {
-                write_scalar_str(out, s, false);
+                write_scalar_str(out, s);
             }
         }
         Value::Seq(_) => out.push_str("[]"),
@@ -188,7 +188,7 @@ fn is_special_break(c: char) -> bool {
     matches!(c, '\u{85}' | '\u{2028}' | '\u{2029}')
 }
 
-fn write_scalar_str(out: &mut String, s: &str, _is_key: bool) {
+fn write_scalar_str(out: &mut String, s: &str) {
     if plain_safe(s) {
         out.push_str(s);
     } else {
