@@ -115,6 +115,11 @@ fn the_hooks_work_with_pre_commit_try_repo() {
         "{}",
         run.output
     );
+    assert!(
+        !run.output.contains("abcdefghijklmnopqrstuvwxyzAB"),
+        "the token is never printed: {}",
+        run.output
+    );
     std::fs::remove_file(r.path().join("environments/base/leaked.yaml")).unwrap();
     commit_all(&r, "token removed", 1_600_000_200);
 
