@@ -45,18 +45,22 @@ pub enum Format {
     Sarif,
     /// GitHub Actions workflow commands (`::error file=...`), annotations on a pull request (check only)
     Github,
+    /// A Mermaid flowchart, for Markdown and GitHub (netmap only)
+    Mermaid,
+    /// Graphviz DOT, for `dot -Tsvg` (netmap only)
+    Dot,
 }
 
 #[derive(Subcommand, Debug)]
 pub enum Command {
     /// Render environments into one file per resource, replacing the output tree as a whole
     #[command(
-        after_help = "Examples:\n  openim-gitops render --all\n  openim-gitops render --env dev --out /tmp/rendered\n  openim-gitops render --env release --version 3.8.3"
+        after_help = "Examples:\n  openim-gitops render --all\n  openim-gitops render --env dev --out /tmp/rendered\n  openim-gitops render --env release --version 3.8.3\n  openim-gitops render --env dev --tag main --exit-code"
     )]
     Render(RenderArgs),
     /// Show a rendered resource or field and the file and line that set each value
     #[command(
-        after_help = "Examples:\n  openim-gitops explain --env release Deployment/openim-api\n  openim-gitops explain --env dev Deployment/openim-api 'spec.template.spec.containers[name=openim-api].image'\n  openim-gitops explain --env test ConfigMap/openim-server-config --format json"
+        after_help = "Examples:\n  openim-gitops explain --env release Deployment/openim-api\n  openim-gitops explain --env dev Deployment/openim-api 'spec.template.spec.containers[0].image'\n  openim-gitops explain --env test ConfigMap/openim-server-config --format json"
     )]
     Explain(ExplainArgs),
     /// Print the image tag each environment's rule gives, and why (which ref, tag or CI variable)
@@ -74,6 +78,44 @@ pub enum Command {
         after_help = "Exit codes: 0 no finding at error level, 1 findings at error level, 2 usage or tool failure.\n\nExamples:\n  openim-gitops check\n  openim-gitops check --env release --format sarif > results.sarif\n  openim-gitops check rendered/release third-party/manifests.yaml\n  openim-gitops check --format github"
     )]
     Check(CheckArgs),
+    /// Draw which workloads may reach which, from the NetworkPolicies
+    #[command(
+        after_help = "A path from A to B needs both A's egress and B's ingress to allow it (a pod no policy selects for a\ndirection is open in that direction). Peers outside the environment (other namespaces, the ingress\ncontroller's, ipBlocks) are nodes too. Ports are the destination's.\n\nExamples:\n  openim-gitops netmap --env release\n  openim-gitops netmap --env dev --format mermaid > netmap.mmd\n  openim-gitops netmap --env test --format dot | dot -Tsvg > netmap.svg\n  openim-gitops netmap --env release --format json"
+    )]
+    Netmap(NetmapArgs),
+    /// Print a shell completion script for openim-gitops
+    #[command(
+        after_help = "Examples:\n  openim-gitops completions bash > ~/.local/share/bash-completion/completions/openim-gitops\n  openim-gitops completions zsh > \"${fpath[1]}/_openim-gitops\"\n  openim-gitops completions fish > ~/.config/fish/completions/openim-gitops.fish"
+    )]
+    Completions(CompletionsArgs),
+    /// Print the man page (roff) of openim-gitops or of one of its commands
+    #[command(
+        after_help = "Examples:\n  openim-gitops man | man -l -\n  openim-gitops man check > openim-gitops-check.1\n  openim-gitops man > /usr/local/share/man/man1/openim-gitops.1"
+    )]
+    Man(ManArgs),
+}
+
+#[derive(Args, Debug)]
+pub struct NetmapArgs {
+    /// The environment
+    #[arg(long = "env", value_name = "NAME")]
+    pub env: String,
+    #[command(flatten)]
+    pub tags: TagArgs,
+}
+
+#[derive(Args, Debug)]
+pub struct CompletionsArgs {
+    /// The shell to complete in
+    #[arg(value_enum)]
+    pub shell: clap_complete::Shell,
+}
+
+#[derive(Args, Debug)]
+pub struct ManArgs {
+    /// The command whose page to print (default: the program's own)
+    #[arg(value_name = "COMMAND")]
+    pub command: Option<String>,
 }
 
 /// `render` as a commit, or from a revision: see docs/git.md.
@@ -154,6 +196,11 @@ pub struct RenderArgs {
     /// Parent folder of the rendered trees: each environment goes to <out>/<env>
     #[arg(long, default_value = "rendered", value_name = "DIR")]
     pub out: PathBuf,
+    /// Exit 1 when a tree differs from the one already in <out>/<env> (then written); when only
+    /// hydrator.metadata would change, leave the folder as it is. For a pre-commit hook that keeps a
+    /// committed rendered/ up to date
+    #[arg(long, conflicts_with_all = ["commit", "rev"])]
+    pub exit_code: bool,
     #[command(flatten)]
     pub git: GitRenderArgs,
 }

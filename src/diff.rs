@@ -73,6 +73,8 @@ pub struct EnvDiff {
     pub unchanged: usize,
     /// Things the reader should know about how the sides were rendered.
     pub notes: Vec<String>,
+    /// The network paths the change adds or loses (see [`crate::netmap`]), when both sides were mapped.
+    pub paths: Option<crate::netmap::MapDiff>,
 }
 
 impl EnvDiff {
@@ -130,6 +132,7 @@ pub fn compare(environment: &str, base: &Tree, head: &Tree) -> EnvDiff {
         changes,
         unchanged,
         notes: Vec::new(),
+        paths: None,
     }
 }
 

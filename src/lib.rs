@@ -12,6 +12,7 @@ pub mod error;
 pub mod explain;
 pub mod git;
 pub mod load;
+pub mod netmap;
 pub mod node;
 pub mod overlay;
 pub mod pipeline;
@@ -69,7 +70,9 @@ pub fn run(cli: Cli, out: &mut dyn Write, err: &mut dyn Write, style: Style) -> 
                     s.push('\n');
                     s
                 }
-                Format::Human | Format::Markdown => diagnostics::render_error(&sources, &e, style),
+                Format::Human | Format::Markdown | Format::Mermaid | Format::Dot => {
+                    diagnostics::render_error(&sources, &e, style)
+                }
             };
             let _ = err.write_all(text.as_bytes());
             status
@@ -91,7 +94,18 @@ fn dispatch(cli: &Cli, sources: &mut Sources, out: &mut dyn Write, style: Style)
                 .help("use --format human or --format json"),
         );
     }
+    if matches!(cli.format, Format::Mermaid | Format::Dot)
+        && !matches!(cli.command, Command::Netmap(_))
+    {
+        return Err(
+            Error::usage("--format mermaid and --format dot are only for netmap")
+                .help("use --format human or --format json"),
+        );
+    }
     match &cli.command {
+        Command::Netmap(args) => commands::netmap::run(cli, args, sources, out),
+        Command::Completions(args) => commands::shell::completions(args, out),
+        Command::Man(args) => commands::shell::man(args, out),
         Command::Render(args) => {
             commands::commit::run(cli, args, sources, out, &git::GitEnv::from_process(), style)
         }
@@ -108,7 +122,11 @@ fn dispatch(cli: &Cli, sources: &mut Sources, out: &mut dyn Write, style: Style)
             let r = explain::find(&c.build.resources, &args.resource)?;
             let fields = explain::explain(sources, r, args.field.as_deref())?;
             let text = match cli.format {
-                Format::Human | Format::Markdown | Format::Github => {
+                Format::Human
+                | Format::Markdown
+                | Format::Github
+                | Format::Mermaid
+                | Format::Dot => {
                     let mut s = format!("{} {}", r.kind(), r.name());
                     if !r.namespace().is_empty() {
                         s.push_str(&format!(" (namespace {})", r.namespace()));
@@ -168,7 +186,7 @@ fn tag_command(
         lines.push((name.clone(), Some(d)));
     }
     let text = match cli.format {
-        Format::Human | Format::Markdown | Format::Github => lines
+        Format::Human | Format::Markdown | Format::Github | Format::Mermaid | Format::Dot => lines
             .iter()
             .map(|(name, d)| match d {
                 Some(d) => format!("{name}: {d}\n"),

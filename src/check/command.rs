@@ -291,7 +291,9 @@ pub fn check(
     };
     let report = collect(files, sources, &opts)?;
     let text = match cli.format {
-        Format::Human | Format::Markdown => diagnostics::findings_human(sources, &report, style),
+        Format::Human | Format::Markdown | Format::Mermaid | Format::Dot => {
+            diagnostics::findings_human(sources, &report, style)
+        }
         Format::Json => json_text(&diagnostics::findings_json(sources, &report)),
         Format::Sarif => json_text(&diagnostics::findings_sarif(sources, &report)),
         Format::Github => diagnostics::findings_github(sources, &report),

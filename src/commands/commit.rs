@@ -109,9 +109,21 @@ pub fn run(
     }
 
     if !args.git.commit {
+        let mut changed = Vec::new();
         for c in &compiled {
             let dir = args.out.join(&c.name);
-            render::write_tree(&c.render(), &dir)?;
+            let tree = c.render();
+            if args.exit_code {
+                if same_resources(&read_tree(&dir)?, &tree) {
+                    write(
+                        out,
+                        &format!("{} is up to date in {}\n", c.name, display_path(&dir)),
+                    )?;
+                    continue;
+                }
+                changed.push(display_path(&dir));
+            }
+            render::write_tree(&tree, &dir)?;
             let line = match cli.format {
                 Format::Json => format!(
                     "{}\n",
@@ -132,6 +144,16 @@ pub fn run(
                 ),
             };
             write(out, &line)?;
+        }
+        if !changed.is_empty() {
+            write(
+                out,
+                &format!(
+                    "changed: {}; review and stage the rendered files\n",
+                    changed.join(", ")
+                ),
+            )?;
+            return Ok(Status::Findings);
         }
         return Ok(Status::Clean);
     }
@@ -268,4 +290,45 @@ fn pushed_line(format: Format, env: &str, branch: &str, remote: &str, done: &Pus
             short(&tip.to_string())
         ),
     }
+}
+
+/// The rendered tree in a folder as it is on disk (empty when the folder does not exist).
+fn read_tree(dir: &std::path::Path) -> Result<render::Tree> {
+    let mut tree = render::Tree::default();
+    if !dir.is_dir() {
+        return Ok(tree);
+    }
+    for entry in walkdir::WalkDir::new(dir).sort_by_file_name() {
+        let entry = entry.map_err(|e| Error::Read {
+            path: dir.to_path_buf(),
+            source: e.into(),
+        })?;
+        if !entry.file_type().is_file() {
+            continue;
+        }
+        let rel = entry.path().strip_prefix(dir).unwrap_or(entry.path());
+        let key = rel
+            .components()
+            .map(|c| c.as_os_str().to_string_lossy())
+            .collect::<Vec<_>>()
+            .join("/");
+        let bytes = std::fs::read(entry.path()).map_err(|source| Error::Read {
+            path: entry.path().to_path_buf(),
+            source,
+        })?;
+        tree.files.insert(key, bytes);
+    }
+    Ok(tree)
+}
+
+/// Whether two trees hold the same files, the metadata file aside (it names the source commit, which a
+/// pre-commit hook cannot know yet) unless one of them lacks it.
+fn same_resources(a: &render::Tree, b: &render::Tree) -> bool {
+    fn files(t: &render::Tree) -> impl Iterator<Item = (&String, &Vec<u8>)> {
+        t.files
+            .iter()
+            .filter(|(k, _)| k.as_str() != render::METADATA_FILE)
+    }
+    a.files.contains_key(render::METADATA_FILE) == b.files.contains_key(render::METADATA_FILE)
+        && files(a).eq(files(b))
 }

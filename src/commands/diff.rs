@@ -16,6 +16,7 @@ use crate::error::{Error, Result};
 use crate::git::files::{discover, GitFiles};
 use crate::git::{self, RepoFacts};
 use crate::load::{find_environments, DiskFiles, Files, Layer, LayerKind, Loader};
+use crate::netmap::{self, NetMap};
 use crate::node::Sources;
 use crate::overlay;
 use crate::pipeline::{self, Compiled};
@@ -63,13 +64,13 @@ pub fn run(
     let base_label = base.label.clone();
     let base_files = base.files;
     let (envs_ref, inputs_ref, facts_ref, label) = (&envs, &inputs, facts.as_ref(), &base_label);
-    let (base_trees, head_trees) = std::thread::scope(|scope| {
+    let (base_sides, head_sides) = std::thread::scope(|scope| {
         let base_job = scope.spawn(move || {
             let mut base_sources = Sources::new();
-            let mut trees = Vec::new();
+            let mut sides = Vec::new();
             for (name, base_file, _) in envs_ref {
                 let mut notes = Vec::new();
-                let tree = match base_file {
+                let side = match base_file {
                     Some(file) => render_side(
                         base_files.as_ref(),
                         &mut base_sources,
@@ -79,6 +80,7 @@ pub fn run(
                         facts_ref,
                         &mut notes,
                     )
+                    .map(Some)
                     .map_err(|e| {
                         let text =
                             diagnostics::render_error(&base_sources, &e, Style { color: false });
@@ -86,17 +88,17 @@ pub fn run(
                             "cannot render {name} at the base, {label}:\n{text}"
                         ))
                     }),
-                    None => Ok(Tree::default()),
+                    None => Ok(None),
                 };
-                trees.push((tree, notes));
+                sides.push((side, notes));
             }
-            trees
+            sides
         });
         // The head side reports its errors with the run's sources.
-        let mut head_trees = Vec::new();
+        let mut head_sides = Vec::new();
         for (name, _, head_file) in &envs {
             let mut notes = Vec::new();
-            let tree = match head_file {
+            let side = match head_file {
                 Some(file) => render_side(
                     head.files.as_ref(),
                     sources,
@@ -105,23 +107,24 @@ pub fn run(
                     &inputs,
                     facts.as_ref(),
                     &mut notes,
-                ),
-                None => Ok(Tree::default()),
+                )
+                .map(Some),
+                None => Ok(None),
             };
-            head_trees.push((tree, notes));
+            head_sides.push((side, notes));
         }
-        let base_trees = base_job
+        let base_sides = base_job
             .join()
             .map_err(|_| Error::usage("rendering the base side failed"));
-        (base_trees, head_trees)
+        (base_sides, head_sides)
     });
-    let base_trees = base_trees?;
+    let base_sides = base_sides?;
     let mut diffs = Vec::new();
-    for (((name, base_file, head_file), (head_tree, head_notes)), (base_tree, base_notes)) in
-        envs.iter().zip(head_trees).zip(base_trees)
+    for (((name, base_file, head_file), (head_side, head_notes)), (base_side, base_notes)) in
+        envs.iter().zip(head_sides).zip(base_sides)
     {
-        let head_tree = head_tree?;
-        let base_tree = base_tree?;
+        let head_side = head_side?;
+        let base_side = base_side?;
         let mut notes = head_notes;
         notes.extend(base_notes);
         if base_file.is_none() {
@@ -135,8 +138,17 @@ pub fn run(
             ));
         }
         notes.dedup();
-        let mut d: EnvDiff = diff::compare(name, &base_tree, &head_tree);
+        let empty = Tree::default();
+        let (base_tree, head_tree) = (
+            base_side.as_ref().map_or(&empty, |s| &s.0),
+            head_side.as_ref().map_or(&empty, |s| &s.0),
+        );
+        let mut d: EnvDiff = diff::compare(name, base_tree, head_tree);
         d.notes = notes;
+        // An environment added or removed as a whole would list every path: its resources say it all.
+        if let (Some((_, b)), Some((_, h))) = (&base_side, &head_side) {
+            d.paths = Some(netmap::compare(b, h)).filter(|p| !p.is_empty());
+        }
         diffs.push(d);
     }
     let sides = Sides {
@@ -144,7 +156,9 @@ pub fn run(
         head: head.label,
     };
     let text = match cli.format {
-        Format::Human | Format::Github => diff::format::text(&diffs, &sides),
+        Format::Human | Format::Github | Format::Mermaid | Format::Dot => {
+            diff::format::text(&diffs, &sides)
+        }
         Format::Markdown => {
             diff::format::markdown(&diffs, &sides, diff::format::GITHUB_COMMENT_LIMIT)
         }
@@ -210,7 +224,7 @@ fn environments(cli: &Cli, args: &DiffArgs, base: &Side, head: &Side) -> Result<
 }
 
 /// Renders one side of one environment with the tag decided from the flags and HEAD; without a
-/// decision, with the source's own tags (and a note).
+/// decision, with the source's own tags (and a note). Maps its network paths too.
 fn render_side(
     files: &dyn Files,
     sources: &mut Sources,
@@ -219,11 +233,21 @@ fn render_side(
     inputs: &TagInputs,
     facts: Option<&RepoFacts>,
     notes: &mut Vec<String>,
-) -> Result<Tree> {
+) -> Result<(Tree, NetMap)> {
     let mut loader = Loader::new(files, sources);
+    let rendered = |c: Compiled| {
+        let map = netmap::build(name, &c.build.resources);
+        (c.render(), map)
+    };
     let layer = Layer::load(&mut loader, env_file, LayerKind::Environment)?;
     let Some(spec) = layer.tags.as_ref() else {
-        return Ok(pipeline::compile(&mut loader, name, env_file, inputs, facts)?.render());
+        return Ok(rendered(pipeline::compile(
+            &mut loader,
+            name,
+            env_file,
+            inputs,
+            facts,
+        )?));
     };
     match pipeline::decide_tag(spec, inputs, facts) {
         Ok(decision) => {
@@ -233,7 +257,13 @@ fn render_side(
                 rc: None,
                 ..inputs.clone()
             };
-            Ok(pipeline::compile(&mut loader, name, env_file, &fixed, facts)?.render())
+            Ok(rendered(pipeline::compile(
+                &mut loader,
+                name,
+                env_file,
+                &fixed,
+                facts,
+            )?))
         }
         Err(e) => {
             let reason = e.to_string();
@@ -250,7 +280,7 @@ fn render_side(
                     ..Metadata::default()
                 },
             };
-            Ok(compiled.render())
+            Ok(rendered(compiled))
         }
     }
 }

@@ -1,7 +1,10 @@
-//! Command bodies that grew too large for `lib.rs`: `render --rev/--commit/--push` and `diff`.
+//! Command bodies that grew too large for `lib.rs`: `render --rev/--commit/--push`, `diff`, `netmap`,
+//! and the generated `completions` and `man`.
 
 pub mod commit;
 pub mod diff;
+pub mod netmap;
+pub mod shell;
 
 use std::io::Write;
 

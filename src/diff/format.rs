@@ -40,6 +40,10 @@ pub fn text(diffs: &[EnvDiff], sides: &Sides) -> String {
         for note in &d.notes {
             let _ = writeln!(out, "note: {note}");
         }
+        if let Some(p) = &d.paths {
+            let _ = writeln!(out, "\n{}:", crate::netmap::format::diff_summary(p));
+            out.push_str(&crate::netmap::format::diff_text(p));
+        }
         if d.changes.is_empty() {
             continue;
         }
@@ -121,6 +125,9 @@ fn md_header(d: &EnvDiff) -> String {
             let _ = writeln!(out, "- … and {} more", risks.len() - MAX_RISKS_LISTED);
         }
         out.push('\n');
+    }
+    if let Some(p) = &d.paths {
+        out.push_str(&crate::netmap::format::diff_markdown(p));
     }
     let _ = writeln!(
         out,
@@ -230,6 +237,14 @@ pub fn json(diffs: &[EnvDiff], sides: &Sides) -> serde_json::Value {
                 "unchanged": d.unchanged,
                 "notes": d.notes,
                 "kinds": kinds,
+                "paths": d.paths.as_ref().map(|p| {
+                    let list = |l: &[crate::netmap::PathChange]| -> Vec<serde_json::Value> {
+                        l.iter()
+                            .map(|c| serde_json::json!({"from": c.from, "to": c.to, "ports": c.ports}))
+                            .collect()
+                    };
+                    serde_json::json!({"added": list(&p.added), "lost": list(&p.lost)})
+                }),
                 "changes": d.changes.iter().map(|c| serde_json::json!({
                     "path": c.path,
                     "change": c.change.as_str(),

@@ -1,0 +1,143 @@
+//! `.pre-commit-hooks.yaml` as the pre-commit tool uses it: `pre-commit try-repo <this repository>` in a
+//! temporary git repository, which installs the `language: rust` hooks with `cargo install --path`
+//! exactly as a user's pre-commit does. The check hook passes on a valid tree and fails on a planted
+//! token; the render hook writes rendered/ and fails until it is staged.
+//!
+//! Skipped only when `pre-commit` is not on PATH (`.ci/run` installs it, so CI always runs this).
+//! Each try-repo installs into a fresh store (a release build of this crate); `CARGO_TARGET_DIR` (this
+//! crate's `target/` unless set) keeps the dependencies between them and the CI's own release build,
+//! and `CARGO_NET_OFFLINE` resolves the dependencies from the local registry cache, without network.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use common::{commit_all, Repo};
+
+fn pre_commit_installed() -> bool {
+    Command::new("pre-commit")
+        .arg("--version")
+        .output()
+        .is_ok_and(|o| o.status.success())
+}
+
+struct Run {
+    code: Option<i32>,
+    output: String,
+}
+
+fn try_repo(dir: &Path, hook: &str) -> Run {
+    let manifest = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let target = std::env::var_os("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| manifest.join("target"));
+    let out = Command::new("pre-commit")
+        .current_dir(dir)
+        .args(["try-repo"])
+        .arg(manifest)
+        .args([hook, "--all-files", "--color", "never"])
+        .env("CARGO_TARGET_DIR", target)
+        .env("CARGO_NET_OFFLINE", "true")
+        .env("NO_COLOR", "1")
+        .env_remove("PRE_COMMIT_HOME")
+        .output()
+        .expect("run pre-commit");
+    Run {
+        code: out.status.code(),
+        output: format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        ),
+    }
+}
+
+fn write(dir: &Path, rel: &str, text: &str) {
+    let path = dir.join(rel);
+    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+    std::fs::write(path, text).unwrap();
+}
+
+/// A user's repository: one environment with a ConfigMap, valid under the default policy.
+fn user_repo() -> Repo {
+    let dir = tempfile::tempdir().unwrap();
+    let repo = git2::Repository::init_opts(
+        dir.path(),
+        git2::RepositoryInitOptions::new().initial_head("main"),
+    )
+    .unwrap();
+    write(
+        dir.path(),
+        "environments/base/settings.yaml",
+        "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: settings\ndata:\n  LOG_LEVEL: info\n",
+    );
+    write(
+        dir.path(),
+        "environments/dev/env.yaml",
+        "apiVersion: gitops.openim.io/v1\nkind: Environment\nmetadata:\n  name: dev\nnamespace: demo\nresources:\n  - ../base\n",
+    );
+    let r = Repo { dir, repo };
+    commit_all(&r, "environments", 1_600_000_000);
+    r
+}
+
+#[test]
+fn the_hooks_work_with_pre_commit_try_repo() {
+    if !pre_commit_installed() {
+        eprintln!("skipped: pre-commit is not installed (pip install pre-commit)");
+        return;
+    }
+    let r = user_repo();
+
+    // A valid tree: the check hook passes.
+    let run = try_repo(r.path(), "openim-gitops-check");
+    assert_eq!(run.code, Some(0), "{}", run.output);
+    assert!(
+        run.output.contains("openim-gitops check") && run.output.contains("Passed"),
+        "{}",
+        run.output
+    );
+
+    // A planted violation: a GitHub token in a ConfigMap. The hook fails and says where.
+    write(
+        r.path(),
+        "environments/base/leaked.yaml",
+        "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: leaked\ndata:\n  GITHUB_TOKEN: ghp_0123456789abcdefghijklmnopqrstuvwxyzAB\n",
+    );
+    commit_all(&r, "a leaked token", 1_600_000_100);
+    let run = try_repo(r.path(), "openim-gitops-check");
+    assert_eq!(run.code, Some(1), "{}", run.output);
+    assert!(run.output.contains("Failed"), "{}", run.output);
+    assert!(run.output.contains("secrets/known-token"), "{}", run.output);
+    assert!(
+        run.output.contains("environments/base/leaked.yaml:6"),
+        "{}",
+        run.output
+    );
+    assert!(
+        !run.output.contains("abcdefghijklmnopqrstuvwxyzAB"),
+        "the token is never printed: {}",
+        run.output
+    );
+    std::fs::remove_file(r.path().join("environments/base/leaked.yaml")).unwrap();
+    commit_all(&r, "token removed", 1_600_000_200);
+
+    // The render hook: rendered/ is missing, so it is written and the hook fails until it is staged.
+    let run = try_repo(r.path(), "openim-gitops-render");
+    assert_eq!(run.code, Some(1), "{}", run.output);
+    assert!(
+        run.output
+            .contains("changed: rendered/dev; review and stage"),
+        "{}",
+        run.output
+    );
+    let rendered = r.path().join("rendered/dev/demo/configmap/settings.yaml");
+    assert!(
+        std::fs::read_to_string(&rendered)
+            .unwrap()
+            .contains("LOG_LEVEL: info"),
+        "{}",
+        rendered.display()
+    );
+}
