@@ -87,8 +87,53 @@ fn covers(wide: Option<&Value>, narrow: Option<&Value>) -> bool {
     match (wide, narrow) {
         (None, _) => true,
         (Some(_), None) => false,
-        (Some(w), Some(n)) => n.iter().all(|x| w.contains(x)),
+        (Some(w), Some(n)) => n.iter().all(|x| w.iter().any(|y| narrows(y, x))),
     }
+}
+
+/// True when `narrow` allows no more than `wide`: equal, or equal but for `In` expressions whose values
+/// are a subset of the wide one's (removing a value from an `In` list tightens a peer).
+fn narrows(wide: &Value, narrow: &Value) -> bool {
+    if wide == narrow {
+        return true;
+    }
+    match (wide, narrow) {
+        (Value::Object(w), Value::Object(n)) => {
+            w.len() == n.len()
+                && w.iter().all(|(k, wv)| {
+                    n.get(k).is_some_and(|nv| {
+                        if k == "matchExpressions" {
+                            expressions_narrow(wv, nv)
+                        } else {
+                            narrows(wv, nv)
+                        }
+                    })
+                })
+        }
+        _ => false,
+    }
+}
+
+fn expressions_narrow(wide: &Value, narrow: &Value) -> bool {
+    let (Some(w), Some(n)) = (wide.as_array(), narrow.as_array()) else {
+        return wide == narrow;
+    };
+    w.len() == n.len()
+        && w.iter().zip(n).all(|(we, ne)| {
+            let same_term =
+                we.get("key") == ne.get("key") && we.get("operator") == ne.get("operator");
+            let values = |e: &Value| {
+                e.get("values")
+                    .and_then(Value::as_array)
+                    .cloned()
+                    .unwrap_or_default()
+            };
+            same_term
+                && match we.get("operator").and_then(Value::as_str) {
+                    Some("In") => values(ne).iter().all(|v| values(we).contains(v)),
+                    _ => we == ne,
+                }
+        })
 }
 
 fn netpol_loosened(old: &Value, new: &Value) -> Vec<String> {
@@ -334,6 +379,19 @@ mod tests {
 
     fn np(spec: Value) -> Value {
         json!({"apiVersion": "networking.k8s.io/v1", "kind": "NetworkPolicy", "metadata": {"name": "x"}, "spec": spec})
+    }
+
+    #[test]
+    fn removing_a_value_from_an_in_peer_is_not_loosening() {
+        let policy = |values: serde_json::Value| {
+            serde_json::json!({"spec": {"podSelector": {}, "policyTypes": ["Ingress"], "ingress": [{"from": [
+                {"podSelector": {"matchExpressions": [{"key": "app", "operator": "In", "values": values}]}}
+            ]}]}})
+        };
+        let wide = policy(serde_json::json!(["api", "push"]));
+        let narrow = policy(serde_json::json!(["api"]));
+        assert!(netpol_loosened(&wide, &narrow).is_empty());
+        assert_eq!(netpol_loosened(&narrow, &wide).len(), 1);
     }
 
     #[test]
