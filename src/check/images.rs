@@ -118,10 +118,10 @@ fn regex(cell: &'static OnceLock<Regex>, pattern: &str) -> &'static Regex {
 /// (`tags::check_tag`), so the check and the tag stage can never disagree.
 pub fn tag_breaks_rule(rule: &str, tag: &str) -> Option<String> {
     let rule: crate::tags::TagRule = rule.parse().ok()?;
-    crate::tags::check_tag(rule, tag).err().map(|e| {
+    crate::tags::check_tag(rule, tag).err().map(|e| match e {
         // The finding names the tag and the rule already: keep only the reason.
-        let text = e.to_string();
-        text.rsplit(": ").next().unwrap_or(&text).to_string()
+        crate::tags::TagError::BreaksRule { reason, .. } => reason.to_string(),
+        other => other.to_string(),
     })
 }
 
