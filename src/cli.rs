@@ -130,6 +130,9 @@ pub struct GitRenderArgs {
     /// The branch to commit to [default: environments/<env>]
     #[arg(long, value_name = "BRANCH", requires = "commit")]
     pub branch: Option<String>,
+    /// Commit to the proposed branch <branch>-next instead of the active one, for GitOps Promoter (or a pull request) to promote
+    #[arg(long, requires = "commit")]
+    pub proposed: bool,
     /// Push the branch to this remote (name or URL) after committing; rebuilt on the remote tip if it moved, never forced
     #[arg(long, value_name = "REMOTE", num_args = 0..=1, default_missing_value = "origin", requires = "commit")]
     pub push: Option<String>,

@@ -91,6 +91,8 @@ pub fn compile(
     let mut meta = Metadata {
         environment: name.to_string(),
         source_commit: facts.and_then(|f| f.head_commit.clone()),
+        dry: facts.and_then(|f| f.dry.clone()),
+        repo_url: facts.and_then(|f| f.remote_url.clone()),
         ..Metadata::default()
     };
     if let Some(spec) = build.env.tags.clone() {

@@ -1128,6 +1128,7 @@ mod tests {
             tags_on_head: on_head.iter().map(|t| t.to_string()).collect(),
             reachable_tags: all,
             remote_url: None,
+            dry: None,
         }
     }
 

@@ -88,6 +88,13 @@ pub fn run(
         ),
         None => git::repo_facts(&cli.root).ok(),
     };
+    // hydrator.metadata and the Argo CD objects name the repository the push goes to.
+    let mut facts = facts;
+    if let (Some(remote), Some(f)) = (&args.git.push, facts.as_mut()) {
+        if let Ok(repo) = discover(&cli.root) {
+            f.remote_url = git::remote::remote_url(&repo, remote).or(f.remote_url.take());
+        }
+    }
     let envs = pipeline::select_envs(files, &cli.root, &args.select.envs, args.select.all)?;
     if args.git.branch.is_some() && envs.len() != 1 {
         return Err(
@@ -191,6 +198,11 @@ pub fn run(
             .branch
             .clone()
             .unwrap_or_else(|| commit::default_branch(&c.name));
+        let branch = if args.git.proposed {
+            commit::proposed_branch(&branch)
+        } else {
+            branch
+        };
         let tree = c.render();
         let provenance = Provenance::new(&c.meta);
         let line = match &args.git.push {
@@ -240,7 +252,7 @@ fn committed_line(format: Format, env: &str, branch: &str, done: &Committed) -> 
             }
         ),
         (_, Committed::Unchanged { tip }) => format!(
-            "unchanged {env}: the manifests equal {branch} at {}; no commit\n",
+            "unchanged {env}: the manifests equal {branch} at {}; no commit, the note on it names the DRY commit\n",
             short(&tip.to_string())
         ),
     }
@@ -286,7 +298,7 @@ fn pushed_line(format: Format, env: &str, branch: &str, remote: &str, done: &Pus
             short(&commit.to_string())
         ),
         (_, Pushed::UpToDate { tip }) => format!(
-            "unchanged {env}: {remote}'s {branch} at {} holds these manifests; nothing committed or pushed\n",
+            "unchanged {env}: {remote}'s {branch} at {} holds these manifests; nothing committed or pushed but the note naming the DRY commit\n",
             short(&tip.to_string())
         ),
     }

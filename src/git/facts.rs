@@ -23,6 +23,8 @@ pub struct RepoFacts {
     pub reachable_tags: Vec<(String, String, usize)>,
     /// The URL of the remote `origin`, credentials removed (see [`super::remote`]); `None` without one.
     pub remote_url: Option<String>,
+    /// HEAD's (or the revision's) author, date and message, for `hydrator.metadata`.
+    pub dry: Option<crate::render::hydrator::DryCommit>,
 }
 
 /// A failure to read the repository (exit 2).
@@ -125,6 +127,7 @@ fn facts_of(
     let Some(head) = head else {
         return Ok(facts);
     };
+    facts.dry = Some(dry_commit(repo, head).map_err(read("the commit"))?);
     let tagged = tagged_commits(repo).map_err(read("the tags"))?;
     facts.reachable_tags = reachable(repo, head, &tagged).map_err(read("the history"))?;
     facts.tags_on_head = facts
@@ -160,6 +163,28 @@ fn head_of(repo: &Repository) -> Result<(Option<String>, Option<Oid>), git2::Err
         }
         Err(e) => Err(e),
     }
+}
+
+/// What `hydrator.metadata` records of a commit: as `git show --format='%an <%ae>|%aI|%s|%b'` prints it.
+pub fn dry_commit(
+    repo: &Repository,
+    id: Oid,
+) -> Result<crate::render::hydrator::DryCommit, git2::Error> {
+    let commit = repo.find_commit(id)?;
+    let author = commit.author();
+    let when = author.when();
+    Ok(crate::render::hydrator::DryCommit {
+        author: format!(
+            "{} <{}>",
+            String::from_utf8_lossy(author.name_bytes()),
+            String::from_utf8_lossy(author.email_bytes())
+        ),
+        date: crate::render::hydrator::iso8601(when.seconds(), when.offset_minutes()),
+        subject: lossy(commit.summary_bytes().unwrap_or_default()),
+        body: lossy(commit.body_bytes().unwrap_or_default())
+            .trim_end()
+            .to_string(),
+    })
 }
 
 /// Every tag's commit, with the names of the tags that lead to it.

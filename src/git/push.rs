@@ -23,7 +23,7 @@ use super::commit::{
     self, branch_ref, local_tip, prepare, refuse_checked_out, same_manifests, tree_of, Identity,
     Prepared, Provenance,
 };
-use super::GitEnv;
+use super::{notes, GitEnv};
 
 /// The environment variables a token is read from, in order.
 pub const TOKEN_VARIABLES: [&str; 3] = ["OPENIM_GITOPS_TOKEN", "GITHUB_TOKEN", "GH_TOKEN"];
@@ -42,6 +42,10 @@ pub struct PushSettings {
     /// A test seam: lets a test push to the remote between our fetch and our push, as a concurrent
     /// pipeline would.
     pub before_push: Option<BeforePush>,
+    /// How many times the note is written again on a notes reference that another writer moved.
+    pub note_retries: u32,
+    /// The same seam for the notes reference: called after it was fetched and the note written.
+    pub before_note_push: Option<BeforePush>,
 }
 
 impl PushSettings {
@@ -54,6 +58,8 @@ impl PushSettings {
                 .filter_map(|v| env.get(v).map(|t| (v.to_string(), t.trim().to_string())))
                 .collect(),
             before_push: None,
+            note_retries: 8,
+            before_note_push: None,
         }
     }
 }
@@ -73,8 +79,72 @@ pub enum Pushed {
     UpToDate { tip: Oid },
 }
 
-/// Commits the rendered tree on `branch` and pushes it.
+/// Commits the rendered tree on `branch` and pushes it, then writes the hydrator note on the pushed
+/// tip (a new commit, or the old tip when the manifests did not change) and pushes the notes too.
 pub fn commit_and_push(
+    repo: &Repository,
+    branch: &str,
+    tree: &Tree,
+    provenance: &Provenance<'_>,
+    identity: &Identity,
+    settings: &PushSettings,
+) -> Result<Pushed> {
+    let pushed = push_branch(repo, branch, tree, provenance, identity, settings)?;
+    let commit = match &pushed {
+        Pushed::Created { commit, .. } | Pushed::Existing { commit } => *commit,
+        Pushed::UpToDate { tip } => *tip,
+    };
+    push_note(repo, commit, provenance, identity, settings)?;
+    Ok(pushed)
+}
+
+/// Writes the note on `commit` and pushes `refs/notes/hydrator.metadata`, never forced: when another
+/// writer moved the remote notes (a note on another environment's commit), they are fetched again, the
+/// note is written on top, and the push is tried again, a bounded number of times.
+pub fn push_note(
+    repo: &Repository,
+    commit: Oid,
+    provenance: &Provenance<'_>,
+    identity: &Identity,
+    settings: &PushSettings,
+) -> Result<()> {
+    if provenance.meta.source_commit.is_none() {
+        return Ok(());
+    }
+    let mut remote = open_remote(repo, &settings.remote)?;
+    let url = remote.url().unwrap_or(&settings.remote).to_string();
+    let refname = notes::NOTES_REF;
+    let mut attempt = 0;
+    loop {
+        let auth = RefCell::new(Auth::new(repo, settings));
+        let fetched = {
+            let mut callbacks = RemoteCallbacks::new();
+            callbacks
+                .credentials(|u, user, allowed| auth.borrow_mut().credentials(u, user, allowed));
+            let mut options = FetchOptions::new();
+            options.remote_callbacks(callbacks);
+            let spec = format!("+{refname}:{refname}");
+            remote.fetch(&[spec.as_str()], Some(&mut options), None)
+        };
+        if let Err(e) = fetched {
+            return Err(classify(e, &auth.borrow()).into_error(refname, &settings.remote, &url, 0));
+        }
+        commit::note_on(repo, commit, provenance, identity)?;
+        if let Some(hook) = &settings.before_note_push {
+            hook(attempt);
+        }
+        match push_once(repo, &mut remote, refname, settings) {
+            Ok(()) => return Ok(()),
+            Err(Failure::Moved) if attempt < settings.note_retries => attempt += 1,
+            Err(failure) => {
+                return Err(failure.into_error(refname, &settings.remote, &url, attempt))
+            }
+        }
+    }
+}
+
+/// Commits the rendered tree on `branch` and pushes it.
+fn push_branch(
     repo: &Repository,
     branch: &str,
     tree: &Tree,

@@ -3,6 +3,7 @@
 //! [`Tree`].
 
 pub mod emit;
+pub mod hydrator;
 
 use std::collections::BTreeMap;
 use std::fs;
@@ -29,6 +30,12 @@ pub struct Metadata {
     /// Image -> tag, for the images the environment owns.
     pub tags: BTreeMap<String, String>,
     pub tag_source: Option<String>,
+    /// The DRY commit's author, date and message, when it is known.
+    pub dry: Option<hydrator::DryCommit>,
+    /// The repository's URL without credentials (the remote the push goes to, else `origin`).
+    pub repo_url: Option<String>,
+    /// Other commits the render depends on (`promote`: the tested commit of the source environment).
+    pub references: Vec<hydrator::Reference>,
 }
 
 /// Renders every resource to its own file, plus the metadata file.
@@ -49,17 +56,7 @@ pub fn render(resources: &[Resource], meta: &Metadata) -> Tree {
 }
 
 fn metadata_json(meta: &Metadata, count: usize) -> String {
-    let value = serde_json::json!({
-        "environment": meta.environment,
-        "drySha": meta.source_commit,
-        "resources": count,
-        "tags": meta.tags,
-        "tagSource": meta.tag_source,
-        "tool": format!("openim-gitops {}", env!("CARGO_PKG_VERSION")),
-    });
-    let mut s = serde_json::to_string_pretty(&value).unwrap_or_default();
-    s.push('\n');
-    s
+    hydrator::HydratorMetadata::new(meta, count).to_json()
 }
 
 /// Replaces `dir` with `tree` as a whole: the tree is written to a sibling temporary folder, which then
