@@ -58,7 +58,7 @@ fn first_commit_on_a_new_branch() {
     let meta = String::from_utf8(files["hydrator.metadata"].clone()).unwrap();
     assert!(meta.contains(&source.to_string()), "{meta}");
     assert!(String::from_utf8_lossy(&files[DEPLOYMENT]).contains("openim/openim-api:t1"));
-    // Exactly what `render` writes to disk, plus the README.
+    // Exactly what `render` writes to disk, plus the README and .gitattributes.
     let out = tempfile::tempdir().unwrap();
     let o = run(
         r.path(),
@@ -78,6 +78,10 @@ fn first_commit_on_a_new_branch() {
         .map(|(p, b)| (p.to_string_lossy().into_owned(), b))
         .collect();
     on_disk.push(("README.md".to_string(), files["README.md"].clone()));
+    on_disk.push((
+        ".gitattributes".to_string(),
+        files[".gitattributes"].clone(),
+    ));
     on_disk.sort();
     assert_eq!(files.into_iter().collect::<Vec<_>>(), on_disk);
 }

@@ -113,7 +113,8 @@ fn the_schema_rejects_what_the_contract_forbids() {
         "tool": "openim-gitops 0.1.0"
     });
     assert_eq!(errors(&v, &good), Vec::<String>::new());
-    let mutations: [(&str, fn(&mut Value)); 6] = [
+    type Mutation = (&'static str, fn(&mut Value));
+    let mutations: [Mutation; 6] = [
         ("no drySha", |d| {
             d.as_object_mut().unwrap().remove("drySha");
         }),

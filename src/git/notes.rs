@@ -79,7 +79,7 @@ mod tests {
         assert!(write(&repo, c, "bbb", &sig, &sig).unwrap());
         assert_eq!(read(&repo, c).unwrap().as_deref(), Some("bbb"));
         assert_eq!(
-            repo.find_note(Some(NOTES_REF), c).unwrap().message(),
+            repo.find_note(Some(NOTES_REF), c).unwrap().message().ok(),
             Some("{\"drySha\":\"bbb\"}\n")
         );
     }
