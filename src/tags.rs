@@ -408,7 +408,7 @@ impl fmt::Display for TagSource {
     }
 }
 
-/// What the tag rules need to know about a repository, as plain data (`git` reads it).
+/// What the pipeline needs to know about a repository, as plain data (`git` reads it).
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct RepoFacts {
     /// The full id of the commit HEAD points at; `None` before the first commit.
@@ -420,6 +420,9 @@ pub struct RepoFacts {
     /// Every tag whose commit is HEAD or an ancestor of it: (tag name, commit id, fewest parent steps
     /// from HEAD, 0 = on HEAD), sorted by distance, then name.
     pub reachable_tags: Vec<(String, String, usize)>,
+    /// The URL of the remote `origin`, credentials removed; `None` without one. Not for the tag rules:
+    /// the Argo CD objects name the repository with it.
+    pub remote_url: Option<String>,
 }
 
 /// The tag an environment gets, and why.
@@ -1141,6 +1144,7 @@ mod tests {
             branch: branch.map(str::to_string),
             tags_on_head: on_head.iter().map(|t| t.to_string()).collect(),
             reachable_tags: all,
+            remote_url: None,
         }
     }
 

@@ -105,6 +105,7 @@ fn facts_of(
     let mut facts = RepoFacts {
         head_commit: head.map(|oid| oid.to_string()),
         branch,
+        remote_url: super::remote::remote_url(repo, super::remote::DEFAULT_REMOTE),
         ..RepoFacts::default()
     };
     let Some(head) = head else {
