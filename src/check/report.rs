@@ -7,9 +7,10 @@ use std::path::{Path, PathBuf};
 use crate::check::policy::{Date, Ledger, Waived};
 use crate::check::policy_file::PolicySet;
 use crate::check::{self, Context, Finding, Severity};
-use crate::error::{Error, Result};
-use crate::load::{is_yaml, Loader};
-use crate::node::{FileRole, Sources};
+use crate::error::Result;
+use crate::load::manifests::Manifests;
+use crate::load::Loader;
+use crate::node::Sources;
 use crate::resource::Resource;
 
 /// The findings of one environment (or of the files given on the command line).
@@ -22,6 +23,8 @@ pub struct Checked {
     pub waived: Vec<Waived>,
     /// Something the reader should know about how it was checked.
     pub note: Option<String>,
+    /// Files a folder walk passed over, by reason (the keys of `SkipReason::key`).
+    pub skipped: std::collections::BTreeMap<&'static str, usize>,
 }
 
 /// Everything one run found.
@@ -76,40 +79,6 @@ pub fn load_policy(
     }
 }
 
-/// Loads manifest files, or every YAML file under folders, as they are.
-pub fn load_paths(loader: &mut Loader<'_>, paths: &[PathBuf]) -> Result<Vec<Resource>> {
-    let mut files = Vec::new();
-    for p in paths {
-        if loader.files.is_dir(p) {
-            let all = loader.files.walk(p).map_err(|source| Error::Read {
-                path: p.clone(),
-                source,
-            })?;
-            files.extend(all.into_iter().filter(|f| is_yaml(f)));
-        } else if loader.files.is_file(p) {
-            files.push(p.clone());
-        } else {
-            return Err(Error::usage(format!(
-                "`{}` does not exist",
-                crate::node::display_path(p)
-            )));
-        }
-    }
-    let mut out = Vec::new();
-    let mut errors = Vec::new();
-    for f in files {
-        let id = loader.source(&f, FileRole::Resource)?;
-        let named_at = loader.sources.file_origin(id);
-        match loader.resources(&f, named_at) {
-            Ok(mut rs) => out.append(&mut rs),
-            Err(e) => errors.push(e),
-        }
-    }
-    // No uniqueness check: files linted together may be meant for different namespaces or clusters.
-    Error::collect(errors)?;
-    Ok(out)
-}
-
 /// One set of resources to check: an environment (with its layer) or plain files (`env: None`).
 pub struct Target<'a> {
     pub env: Option<&'a str>,
@@ -118,6 +87,9 @@ pub struct Target<'a> {
     /// Why no tag was applied, when the tag stage could not decide one: rules about the environment's
     /// own tag do not run then.
     pub untagged: Option<&'a str>,
+    /// What reading the files given as they are found wrong or passed over: load problems become
+    /// `load/` findings, skipped files a note and a count.
+    pub load: Option<&'a Manifests>,
 }
 
 /// The rule that compares owned images with the tag the environment's rule gives; meaningless when no
@@ -144,16 +116,31 @@ pub fn check_targets(
                 .insert(OWNED_TAG_RULE.to_string(), (None, None));
         }
         let ctx = Context::new(t.env, t.resources, sources, t.layer, &p);
-        let found = check::run(&ctx);
+        let mut found = check::run(&ctx);
+        let mut note = t.untagged.map(|why| {
+            format!("no image tag applied ({why}); images checked as the files tag them")
+        });
+        let mut skipped = std::collections::BTreeMap::new();
+        if let Some(m) = t.load {
+            for problem in &m.problems {
+                let mut f = check::load::finding(problem);
+                if let Some(s) = p.severity(f.code, f.severity) {
+                    f.severity = s;
+                    found.push(f);
+                }
+            }
+            check::sort_findings(sources, &mut found);
+            note = note.or(m.skipped_note());
+            skipped = m.skipped.iter().map(|(why, n)| (why.key(), *n)).collect();
+        }
         let (findings, waived) = ledger.apply(&ctx, found, today, &known);
         checked.push(Checked {
             env: t.env.map(str::to_string),
             resources: t.resources.len(),
             findings,
             waived,
-            note: t.untagged.map(|why| {
-                format!("no image tag applied ({why}); images checked as the files tag them")
-            }),
+            note,
+            skipped,
         });
     }
     let base = policy.resolve(None, &codes);

@@ -6,11 +6,12 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use crate::check::policy::Date;
-use crate::check::report::{load_paths, load_policy};
+use crate::check::report::load_policy;
 use crate::check::{self, Report, Target};
 use crate::cli::{CheckArgs, CheckFormat};
 use crate::diagnostics::{self, Style};
 use crate::error::{Error, Result};
+use crate::load::manifests::{self, Manifests};
 use crate::load::{Files, Layer, Loader};
 use crate::node::Sources;
 use crate::pipeline;
@@ -40,6 +41,8 @@ struct Loaded {
     layer: Option<Layer>,
     /// Why the tag stage did not run.
     untagged: Option<String>,
+    /// What reading PATHS found wrong or passed over.
+    load: Option<Manifests>,
 }
 
 /// Compiles what `opts` names and checks it (tool failures are errors).
@@ -75,6 +78,7 @@ pub fn collect(files: &dyn Files, sources: &mut Sources, opts: &Options<'_>) -> 
                 resources: c.build.resources,
                 layer: Some(c.build.env),
                 untagged,
+                load: None,
             });
         }
     } else {
@@ -83,12 +87,14 @@ pub fn collect(files: &dyn Files, sources: &mut Sources, opts: &Options<'_>) -> 
                 "with PATHS, --env names the one environment whose policy applies",
             ));
         }
-        let resources = load_paths(&mut loader, opts.paths)?;
+        let mut manifests = manifests::load(&mut loader, opts.paths)?;
+        let resources = std::mem::take(&mut manifests.resources);
         targets.push(Loaded {
             env: opts.envs.first().cloned(),
             resources,
             layer: None,
             untagged: None,
+            load: Some(manifests),
         });
     }
 
@@ -99,6 +105,7 @@ pub fn collect(files: &dyn Files, sources: &mut Sources, opts: &Options<'_>) -> 
             resources: &l.resources,
             layer: l.layer.as_ref(),
             untagged: l.untagged.as_deref(),
+            load: l.load.as_ref(),
         })
         .collect();
     Ok(check::check_targets(
@@ -118,6 +125,7 @@ pub fn targets(compiled: &[pipeline::Compiled]) -> Vec<Target<'_>> {
             resources: &c.build.resources,
             layer: Some(&c.build.env),
             untagged: None,
+            load: None,
         })
         .collect()
 }
