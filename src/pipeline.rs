@@ -102,6 +102,7 @@ pub fn compile(
         }
         meta.tag_source = Some(decision.to_string());
     }
+    render::check_names(&build.resources)?;
     Ok(Compiled {
         name: name.to_string(),
         build,
