@@ -18,7 +18,7 @@ const CONFIGMAP_HEAD: &str = "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name
 /// A "billion laughs" with `levels` levels of nine aliases each, as a ConfigMap's data, padded with a
 /// comment to `pad_to` bytes.
 fn bomb(levels: usize, pad_to: usize) -> String {
-    let mut lines = vec![format!("a: &a [{}]", vec!["\"lol\""; 9].join(","))];
+    let mut lines = vec![format!("a: &a [{}]", ["\"lol\""; 9].join(","))];
     let names: Vec<char> = ('a'..='z').collect();
     for i in 1..levels {
         let prev = names[i - 1];
