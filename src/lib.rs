@@ -16,6 +16,7 @@ pub mod netmap;
 pub mod node;
 pub mod overlay;
 pub mod pipeline;
+pub mod redact;
 pub mod render;
 pub mod resource;
 pub mod tags;
@@ -74,7 +75,7 @@ pub fn run(cli: Cli, out: &mut dyn Write, err: &mut dyn Write, style: Style) -> 
                     diagnostics::render_error(&sources, &e, style)
                 }
             };
-            let _ = err.write_all(text.as_bytes());
+            let _ = err.write_all(redact::message(&text).as_bytes());
             status
         }
     }
@@ -215,8 +216,9 @@ fn tag_command(
     Ok(Status::Clean)
 }
 
+/// Everything printed goes through the redaction rule's last net (URL credentials, known tokens).
 pub(crate) fn write(out: &mut dyn Write, text: &str) -> Result<()> {
-    out.write_all(text.as_bytes())
+    out.write_all(redact::message(text).as_bytes())
         .map_err(|source| Error::Write {
             path: "standard output".into(),
             source,

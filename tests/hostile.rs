@@ -11,5 +11,7 @@ mod inputs;
 mod limits;
 #[path = "hostile/outputs.rs"]
 mod outputs;
+#[path = "hostile/redaction.rs"]
+mod redaction;
 #[path = "hostile/support.rs"]
 mod support;

@@ -10,8 +10,9 @@ use std::io::Write;
 
 use crate::error::{Error, Result};
 
+/// Everything printed goes through the redaction rule's last net (URL credentials, known tokens).
 fn write(out: &mut dyn Write, text: &str) -> Result<()> {
-    out.write_all(text.as_bytes())
+    out.write_all(crate::redact::message(text).as_bytes())
         .map_err(|source| Error::Write {
             path: "standard output".into(),
             source,
