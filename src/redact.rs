@@ -85,14 +85,10 @@ fn walk(node: &mut Node, key: &str) -> usize {
                 .sum()
         }
         Value::Seq(items) => items.iter_mut().map(|n| walk(n, key)).sum(),
-        Value::Str(s) => {
-            if secrets::flags_value(key, s) {
-                let h = hidden(s);
-                node.value = Value::Str(h);
-                1
-            } else {
-                0
-            }
+        Value::Str(s) if secrets::flags_value(key, s) => {
+            let h = hidden(s);
+            node.value = Value::Str(h);
+            1
         }
         _ => 0,
     }
