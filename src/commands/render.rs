@@ -1,13 +1,14 @@
-//! `render --rev REV` (render a revision from git objects) and `render --commit [--branch B] [--push
-//! [REMOTE]]` (commit the rendered tree on the environment branch, and push it).
+//! `render`: compile environments and write each rendered tree under `--out` (`--exit-code` for a hook
+//! that keeps a committed tree up to date), from a revision's git objects with `--rev REV`, or as a
+//! commit on the environment branch with `--commit [--branch B] [--push [REMOTE]]`, behind the checks.
 
 use std::io::Write;
+use std::path::Path;
 
-use crate::check::command::Target;
-use crate::check::policy::Date;
+use crate::check::report::load_policy;
 use crate::check::{self, Severity};
-use crate::cli::{Cli, Format, RenderArgs};
-use crate::diagnostics::{self, Style};
+use crate::cli::{CheckFormat, RenderArgs, RenderFormat};
+use crate::diagnostics::Style;
 use crate::error::{Error, Result};
 use crate::git::commit::{self, Committed, Identity, Provenance};
 use crate::git::files::{discover, GitFiles};
@@ -16,57 +17,53 @@ use crate::git::{self, GitEnv};
 use crate::load::{DiskFiles, Files, Loader};
 use crate::node::{display_path, Sources};
 use crate::pipeline::{self, Compiled};
-use crate::{render, Status};
+use crate::render;
 
-use super::{short, write};
+use super::{short, write, Status};
 
-/// The check stage's verdict on the environments about to be committed: the names of those with
-/// error-level findings (after the policy and waivers), whose findings are printed as `check` prints
-/// them. Any such environment refuses the whole commit unless `--allow-findings` is given.
+/// The check stage's verdict on the environments about to be committed, from the same entry point
+/// and policy as `check`: the names of those with error-level findings (after the policy and waivers),
+/// whose findings are printed as `check` prints them in the same format. Any such environment refuses
+/// the whole commit unless `--allow-findings` is given.
 fn gate(
     loader: &mut Loader<'_>,
-    cli: &Cli,
-    args: &RenderArgs,
+    root: &Path,
     compiled: &[Compiled],
+    format: RenderFormat,
     out: &mut dyn Write,
     style: Style,
 ) -> Result<Vec<String>> {
-    let opts = check::command::Options {
-        root: &cli.root,
-        envs: &args.select.envs,
-        paths: &[],
-        policy: None,
-        tags: &args.tags,
-        today: Date::today(),
-    };
-    let policy = check::command::load_policy(loader, &opts)?;
-    let targets: Vec<Target<'_>> = compiled
-        .iter()
-        .map(|c| Target {
-            env: Some(&c.name),
-            resources: &c.build.resources,
-            layer: Some(&c.build.env),
-            untagged: None,
-        })
-        .collect();
-    let report = check::command::check_targets(loader.sources, &policy, &targets, opts.today);
+    let today = super::check::today(std::env::var("OPENIM_GITOPS_TODAY").ok().as_deref())?;
+    let policy = load_policy(loader, root, None)?;
+    let targets = super::check::targets(compiled);
+    let report = check::check_targets(loader.sources, &policy, &targets, today);
     let refused: Vec<String> = report
         .checked
         .iter()
         .filter(|c| c.findings.iter().any(|f| f.severity == Severity::Error))
         .filter_map(|c| c.env.clone())
         .collect();
-    if report.status() != Status::Clean {
-        write(
-            out,
-            &diagnostics::findings_human(loader.sources, &report, style),
-        )?;
+    if report.has_errors() {
+        let text = match format {
+            RenderFormat::Human => {
+                super::check::report(loader.sources, &report, CheckFormat::Human, style)
+            }
+            // One JSON object per line, as every line `render --format json` prints.
+            RenderFormat::Json => format!(
+                "{}\n",
+                serde_json::json!({
+                    "status": "findings",
+                    "checks": crate::diagnostics::findings_json(loader.sources, &report),
+                })
+            ),
+        };
+        write(out, &text)?;
     }
     Ok(refused)
 }
 
 pub fn run(
-    cli: &Cli,
+    root: &Path,
     args: &RenderArgs,
     sources: &mut Sources,
     out: &mut dyn Write,
@@ -74,7 +71,7 @@ pub fn run(
     style: Style,
 ) -> Result<Status> {
     let git_files = match &args.git.rev {
-        Some(rev) => Some(GitFiles::open(&cli.root, rev)?),
+        Some(rev) => Some(GitFiles::open(root, rev)?),
         None => None,
     };
     let files: &dyn Files = match &git_files {
@@ -83,34 +80,29 @@ pub fn run(
     };
     let facts = match &args.git.rev {
         Some(rev) => Some(
-            git::repo_facts_at(&cli.root, rev)
+            git::repo_facts_at(root, rev)
                 .map_err(|e| Error::Git(format!("{e}\nhelp: {}", e.hint())))?,
         ),
-        None => git::repo_facts(&cli.root).ok(),
+        None => git::repo_facts(root).ok(),
     };
-    let envs = pipeline::select_envs(files, &cli.root, &args.select.envs, args.select.all)?;
+    let envs = pipeline::select_envs(files, root, &args.select.envs, args.select.all)?;
     if args.git.branch.is_some() && envs.len() != 1 {
         return Err(
             Error::usage("--branch names one branch: give exactly one --env with it")
                 .help("without --branch each environment goes to environments/<env>"),
         );
     }
-    let inputs = pipeline::tag_inputs(&args.tags);
+    let inputs = super::tag_inputs(&args.tags);
     let mut loader = Loader::new(files, sources);
     let mut compiled = Vec::new();
     for (name, file) in &envs {
-        compiled.push(pipeline::compile(
-            &mut loader,
-            name,
-            file,
-            &inputs,
-            facts.as_ref(),
-        )?);
+        compiled
+            .push(pipeline::compile(&mut loader, name, file, &inputs, facts.as_ref())?.tagged()?);
     }
 
     if !args.git.commit {
-        let policies = check::command::default_policy(&cli.root);
-        let out_dir = render::OutDir::new(&args.out, &[&cli.root, &policies])?;
+        let policies = check::report::default_policy(root);
+        let out_dir = render::OutDir::new(&args.out, &[root, &policies])?;
         let mut changed = Vec::new();
         for c in &compiled {
             let dir = out_dir.env_dir(&c.name);
@@ -126,8 +118,8 @@ pub fn run(
                 changed.push(display_path(&dir));
             }
             out_dir.write(&c.name, &tree)?;
-            let line = match cli.format {
-                Format::Json => format!(
+            let line = match args.format {
+                RenderFormat::Json => format!(
                     "{}\n",
                     serde_json::json!({
                         "environment": c.name,
@@ -161,30 +153,35 @@ pub fn run(
     }
 
     // Nothing is committed unless every environment passes the gate (or findings are allowed).
-    let refused = gate(&mut loader, cli, args, &compiled, out, style)?;
+    let refused = gate(&mut loader, root, &compiled, args.format, out, style)?;
     if !refused.is_empty() {
-        if !args.git.allow_findings {
-            write(
-                out,
-                &format!(
-                    "refused: checks report errors in {}; nothing committed (--allow-findings commits anyway where policy allows)\n",
-                    refused.join(", ")
-                ),
-            )?;
-            return Ok(Status::Findings);
-        }
-        write(
-            out,
-            &format!(
+        let allowed = args.git.allow_findings;
+        let line = match args.format {
+            RenderFormat::Json => format!(
+                "{}\n",
+                serde_json::json!({
+                    "status": if allowed { "committing-with-findings" } else { "refused" },
+                    "environments": refused,
+                })
+            ),
+            RenderFormat::Human if allowed => format!(
                 "warning: committing {} although checks report errors (--allow-findings)\n",
                 refused.join(", ")
             ),
-        )?;
+            RenderFormat::Human => format!(
+                "refused: checks report errors in {}; nothing committed (--allow-findings commits anyway where policy allows)\n",
+                refused.join(", ")
+            ),
+        };
+        write(out, &line)?;
+        if !allowed {
+            return Ok(Status::Findings);
+        }
     }
 
     let repo = match &git_files {
         Some(g) => g.reopen()?,
-        None => discover(&cli.root)?,
+        None => discover(root)?,
     };
     let identity = Identity::resolve(&repo, env)?;
     for c in &compiled {
@@ -198,7 +195,7 @@ pub fn run(
         let line = match &args.git.push {
             None => {
                 let done = commit::commit_tree(&repo, &branch, &tree, &provenance, &identity)?;
-                committed_line(cli.format, &c.name, &branch, &done)
+                committed_line(args.format, &c.name, &branch, &done)
             }
             Some(remote) => {
                 let settings = PushSettings::new(remote, env);
@@ -210,7 +207,7 @@ pub fn run(
                     &identity,
                     &settings,
                 )?;
-                pushed_line(cli.format, &c.name, &branch, remote, &done)
+                pushed_line(args.format, &c.name, &branch, remote, &done)
             }
         };
         write(out, &line)?;
@@ -218,16 +215,16 @@ pub fn run(
     Ok(Status::Clean)
 }
 
-fn committed_line(format: Format, env: &str, branch: &str, done: &Committed) -> String {
+fn committed_line(format: RenderFormat, env: &str, branch: &str, done: &Committed) -> String {
     match (format, done) {
-        (Format::Json, Committed::Created { commit, parent }) => format!(
+        (RenderFormat::Json, Committed::Created { commit, parent }) => format!(
             "{}\n",
             serde_json::json!({
                 "environment": env, "branch": branch, "status": "committed",
                 "commit": commit.to_string(), "parent": parent.map(|p| p.to_string()),
             })
         ),
-        (Format::Json, Committed::Unchanged { tip }) => format!(
+        (RenderFormat::Json, Committed::Unchanged { tip }) => format!(
             "{}\n",
             serde_json::json!({
                 "environment": env, "branch": branch, "status": "unchanged", "commit": tip.to_string(),
@@ -248,23 +245,29 @@ fn committed_line(format: Format, env: &str, branch: &str, done: &Committed) -> 
     }
 }
 
-fn pushed_line(format: Format, env: &str, branch: &str, remote: &str, done: &Pushed) -> String {
+fn pushed_line(
+    format: RenderFormat,
+    env: &str,
+    branch: &str,
+    remote: &str,
+    done: &Pushed,
+) -> String {
     match (format, done) {
-        (Format::Json, Pushed::Created { commit, parent, rebuilt }) => format!(
+        (RenderFormat::Json, Pushed::Created { commit, parent, rebuilt }) => format!(
             "{}\n",
             serde_json::json!({
                 "environment": env, "branch": branch, "remote": remote, "status": "pushed",
                 "commit": commit.to_string(), "parent": parent.map(|p| p.to_string()), "rebuilt": rebuilt,
             })
         ),
-        (Format::Json, Pushed::Existing { commit }) => format!(
+        (RenderFormat::Json, Pushed::Existing { commit }) => format!(
             "{}\n",
             serde_json::json!({
                 "environment": env, "branch": branch, "remote": remote, "status": "pushed-existing",
                 "commit": commit.to_string(),
             })
         ),
-        (Format::Json, Pushed::UpToDate { tip }) => format!(
+        (RenderFormat::Json, Pushed::UpToDate { tip }) => format!(
             "{}\n",
             serde_json::json!({
                 "environment": env, "branch": branch, "remote": remote, "status": "unchanged",

@@ -1,27 +1,15 @@
-//! `completions` and `man`: shell completion scripts and man pages generated from the clap definition,
-//! so they never drift from the real options.
+//! `man`: the man page (roff) of the program or of one command, generated from the clap definition.
 
 use std::io::Write;
 
 use clap::CommandFactory;
 
-use crate::cli::{Cli, CompletionsArgs, ManArgs};
+use crate::cli::{Cli, ManArgs};
 use crate::error::{Error, Result};
-use crate::Status;
 
-use super::write;
+use super::{write, Status, BIN};
 
-const BIN: &str = "openim-gitops";
-
-pub fn completions(args: &CompletionsArgs, out: &mut dyn Write) -> Result<Status> {
-    let mut cmd = Cli::command();
-    let mut buf = Vec::new();
-    clap_complete::generate(args.shell, &mut cmd, BIN, &mut buf);
-    write(out, &String::from_utf8_lossy(&buf))?;
-    Ok(Status::Clean)
-}
-
-pub fn man(args: &ManArgs, out: &mut dyn Write) -> Result<Status> {
+pub fn run(args: &ManArgs, out: &mut dyn Write) -> Result<Status> {
     let mut cmd = Cli::command();
     cmd.build();
     let page = match &args.command {
