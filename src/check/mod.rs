@@ -11,6 +11,7 @@
 
 pub mod apiserver;
 pub mod command;
+pub mod custom;
 pub mod images;
 pub mod index;
 pub mod k8s;
@@ -115,6 +116,7 @@ pub struct Rule {
 /// Every rule, in code order.
 pub fn rules() -> Vec<&'static Rule> {
     let families: &[&[Rule]] = &[
+        custom::RULES,
         images::RULES,
         netpol::RULES,
         policy::RULES,
@@ -153,6 +155,8 @@ pub fn run(ctx: &Context<'_>) -> Vec<Finding> {
             }
         }
     }
+    // User policies carry codes of their own; they set their codes and severities themselves.
+    custom::run(ctx, &mut findings);
     findings.sort_by(|a, b| {
         let fa = ctx.sources.get(a.origin.file);
         let fb = ctx.sources.get(b.origin.file);
