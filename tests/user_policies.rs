@@ -165,3 +165,52 @@ fn a_crd_with_validation_rules_rejects_a_bad_custom_resource() {
         "the good CronTab passes; the transition rule does not apply on create"
     );
 }
+
+#[test]
+fn a_conftest_policy_runs_unchanged_and_fails_what_conftest_fails() {
+    let dir = fixture("conftest");
+    let run = check(
+        &dir,
+        &[
+            "--format",
+            "json",
+            "check",
+            "--policy",
+            "policy",
+            "deployment+service.yaml",
+        ],
+    );
+    assert_eq!(run.code, 1, "{}", run.stderr);
+    let found = user_findings(&run);
+    let file = "deployment+service.yaml".to_string();
+    // conftest: `FAIL - deployment+service.yaml - main - <message>`, twice, both for the Deployment
+    // (the document starting at line 1); the Service passes.
+    assert_eq!(
+        found,
+        vec![
+            (
+                "policy/main".to_string(),
+                file.clone(),
+                1,
+                "Containers must not run as root in Deployment hello-kubernetes".to_string()
+            ),
+            (
+                "policy/main".to_string(),
+                file,
+                1,
+                "Deployment hello-kubernetes must provide app/release labels for pod selectors"
+                    .to_string()
+            ),
+        ]
+    );
+    // The second label is the rule's line in the policy.
+    let v: serde_json::Value = serde_json::from_str(&run.stdout).expect("json");
+    let related = v["findings"]
+        .as_array()
+        .expect("findings")
+        .iter()
+        .find(|f| f["code"] == "policy/main")
+        .map(|f| f["related"].clone())
+        .expect("a finding of policy/main");
+    assert!(related.to_string().contains("deny.rego"), "{related}");
+}

@@ -5,7 +5,7 @@
 use std::path::Path;
 use std::sync::{Arc, OnceLock};
 
-use crate::check::custom::{CustomRule, RegoFile, UserPolicies};
+use crate::check::custom::{CustomRule, RegoFiles, UserPolicies};
 use crate::check::policy::{AllowAll, Date, External, Policy, Required, Selector, Waiver};
 use crate::check::Severity;
 use crate::error::{Error, Result};
@@ -275,17 +275,15 @@ impl PolicySet {
                 path: path.to_path_buf(),
                 source,
             })?;
-            for file in rego
-                .into_iter()
-                .filter(|p| p.extension().is_some_and(|e| e == "rego"))
-            {
-                let id = loader.source(&file, FileRole::Policy)?;
-                let name = file
-                    .file_stem()
-                    .map(|s| s.to_string_lossy().to_string())
-                    .unwrap_or_default();
-                user.rego.push(RegoFile::read(&name, id, loader.sources));
+            let mut ids = Vec::new();
+            // Rego tests (`*_test.rego`) are for `opa test` and `conftest verify`, not checks.
+            for file in rego.into_iter().filter(|p| {
+                p.extension().is_some_and(|e| e == "rego")
+                    && !p.to_string_lossy().ends_with("_test.rego")
+            }) {
+                ids.push(loader.source(&file, FileRole::Policy)?);
             }
+            user.rego = RegoFiles::read(&ids, loader.sources);
         }
         let user_codes = user.codes();
         let mut all_codes: Vec<&str> = codes.to_vec();

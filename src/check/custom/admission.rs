@@ -10,7 +10,7 @@ use cel::Value;
 
 use crate::check::apiserver::Selector;
 use crate::check::custom::cel::{as_text, field_read, map_of, value_of, Expression, Scope};
-use crate::check::custom::{Hit, Objects};
+use crate::check::custom::{strings, Hit, Objects};
 use crate::check::Severity;
 use crate::node::{Node, Origin};
 use crate::resource::{group_of, is_cluster_scoped, Resource};
@@ -33,14 +33,6 @@ struct ResourceRule {
     resources: Vec<String>,
     names: Vec<String>,
     scope: String,
-}
-
-fn strings(n: Option<&Node>) -> Vec<String> {
-    n.and_then(Node::as_seq)
-        .unwrap_or(&[])
-        .iter()
-        .filter_map(|x| x.as_str().map(str::to_string))
-        .collect()
 }
 
 fn any(list: &[String], v: &str) -> bool {

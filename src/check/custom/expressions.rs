@@ -16,7 +16,7 @@
 use ::cel::Value;
 
 use crate::check::custom::cel::{as_text, field_read, value_of, Expression, Scope};
-use crate::check::custom::{Hit, Objects};
+use crate::check::custom::{strings, Hit, Objects};
 use crate::check::Severity;
 use crate::node::{Node, Origin};
 
@@ -33,14 +33,6 @@ pub struct CustomRule {
     kinds: Vec<String>,
     namespaces: Vec<String>,
     environments: Vec<String>,
-}
-
-fn strings(n: Option<&Node>) -> Vec<String> {
-    n.and_then(Node::as_seq)
-        .unwrap_or(&[])
-        .iter()
-        .filter_map(|x| x.as_str().map(str::to_string))
-        .collect()
 }
 
 impl CustomRule {

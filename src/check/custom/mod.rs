@@ -28,7 +28,7 @@ use crate::node::Origin;
 use crate::resource::{ResId, Resource};
 
 pub use expressions::CustomRule;
-pub use rego::RegoFile;
+pub use rego::RegoFiles;
 
 /// The family's own codes. Violations of user policies carry codes of their own (`policy/<name>`),
 /// which are not registered here: they exist only when a repository writes such a policy.
@@ -98,7 +98,7 @@ pub struct UserPolicies {
     pub objects: Vec<Resource>,
     /// Rules written in policy files.
     pub rules: Vec<CustomRule>,
-    pub rego: Vec<RegoFile>,
+    pub rego: RegoFiles,
 }
 
 impl UserPolicies {
@@ -112,13 +112,22 @@ impl UserPolicies {
             }
         }
         out.extend(self.rules.iter().map(|r| code_of(&r.name)));
-        out.extend(self.rego.iter().map(|r| code_of(&r.name)));
+        out.extend(self.rego.names().map(code_of));
         out.into_iter().collect()
     }
 
     pub fn is_empty(&self) -> bool {
         self.objects.is_empty() && self.rules.is_empty() && self.rego.is_empty()
     }
+}
+
+/// The strings of a list (`[apps, batch]`); anything else is none.
+pub(crate) fn strings(n: Option<&crate::node::Node>) -> Vec<String> {
+    n.and_then(crate::node::Node::as_seq)
+        .unwrap_or(&[])
+        .iter()
+        .filter_map(|x| x.as_str().map(str::to_string))
+        .collect()
 }
 
 /// The code of a user policy.

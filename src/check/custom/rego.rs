@@ -13,36 +13,53 @@ use crate::check::custom::{Hit, Objects};
 use crate::check::Severity;
 use crate::node::{FileId, Origin, Sources};
 
-/// A Rego file, parsed and ready to evaluate.
-pub struct RegoFile {
-    /// The file's stem: its findings have the code `policy/<name>`.
-    pub name: String,
-    /// `data.<package>`.
-    package: String,
-    origin: Origin,
-    /// The check rules and where each is first written.
-    rules: BTreeMap<String, Origin>,
-    engine: Result<Engine, String>,
+/// The Rego files of a policy folder, parsed into one engine (as conftest loads a policy folder: a
+/// file may use the rules of another package, `import data.kubernetes`).
+#[derive(Default)]
+pub struct RegoFiles {
+    engine: Option<Engine>,
+    /// The packages that hold checks: `data.main` and its checks with where each is first written.
+    packages: Vec<Package>,
+    /// Files that do not parse.
+    errors: Vec<(Origin, String)>,
 }
 
-impl fmt::Debug for RegoFile {
+struct Package {
+    path: String,
+    /// The code's name: the package without `data.`, dots as dashes (`main`, `k8s-security`).
+    pub name: String,
+    rules: BTreeMap<String, Origin>,
+}
+
+impl fmt::Debug for RegoFiles {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("RegoFile")
-            .field("name", &self.name)
-            .field("package", &self.package)
-            .field("rules", &self.rules.keys().collect::<Vec<_>>())
+        f.debug_struct("RegoFiles")
+            .field(
+                "packages",
+                &self.packages.iter().map(|p| &p.path).collect::<Vec<_>>(),
+            )
+            .field("errors", &self.errors)
             .finish()
     }
 }
 
-/// Whether conftest treats a rule name as a check, and which kind.
+/// Whether conftest treats a rule name as a check, and which kind: `deny`, `violation`, `warn`, or
+/// one of them followed by `_` and more (`deny_root`).
 fn check_kind(rule: &str) -> Option<Severity> {
-    let head = rule.split('_').next().unwrap_or(rule);
-    match head {
-        "deny" | "violation" => Some(Severity::Error),
-        "warn" => Some(Severity::Warning),
-        _ => None,
-    }
+    [
+        ("deny", Severity::Error),
+        ("violation", Severity::Error),
+        ("warn", Severity::Warning),
+    ]
+    .into_iter()
+    .find(|(k, _)| {
+        rule == *k
+            || rule
+                .strip_prefix(k)
+                .and_then(|r| r.strip_prefix('_'))
+                .is_some_and(|r| !r.is_empty())
+    })
+    .map(|(_, s)| s)
 }
 
 /// The origin of the start of line `line` (1-based) of a file.
@@ -66,39 +83,42 @@ fn line_origin(sources: &Sources, file: FileId, line: u32) -> Origin {
     }
 }
 
-impl RegoFile {
-    /// Parses a Rego file (Rego v1 as conftest reads it today, else the older v0 syntax).
-    pub fn read(name: &str, file: FileId, sources: &Sources) -> RegoFile {
-        let text = sources.get(file).text.to_string();
-        let path = sources.get(file).display.clone();
-        let file_origin = sources.file_origin(file);
-        let mut parsed = None;
-        let mut first_error = None;
-        for v0 in [false, true] {
-            let mut engine = Engine::new();
-            engine.set_rego_v0(v0);
-            match engine.add_policy(path.clone(), text.clone()) {
-                Ok(package) => {
-                    parsed = Some((engine, package));
-                    break;
+impl RegoFiles {
+    /// Parses Rego files into one engine: each as Rego v1 (what conftest reads today), else with the
+    /// older v0 syntax (a v0 file may still `import rego.v1`).
+    pub fn read(files: &[FileId], sources: &Sources) -> RegoFiles {
+        let mut out = RegoFiles::default();
+        if files.is_empty() {
+            return out;
+        }
+        let mut engine = Engine::new();
+        let mut added: Vec<(FileId, String)> = Vec::new();
+        for &file in files {
+            let src = sources.get(file);
+            let mut first_error = None;
+            for v0 in [false, true] {
+                engine.set_rego_v0(v0);
+                match engine.add_policy(src.display.clone(), src.text.to_string()) {
+                    Ok(package) => {
+                        added.push((file, package));
+                        first_error = None;
+                        break;
+                    }
+                    Err(e) => {
+                        first_error.get_or_insert_with(|| e.to_string());
+                    }
                 }
-                Err(e) if first_error.is_none() => first_error = Some(e.to_string()),
-                Err(_) => {}
+            }
+            if let Some(e) = first_error {
+                out.errors.push((sources.file_origin(file), e));
             }
         }
-        let Some((mut engine, package)) = parsed else {
-            return RegoFile {
-                name: name.to_string(),
-                package: String::new(),
-                origin: file_origin,
-                rules: BTreeMap::new(),
-                engine: Err(first_error.unwrap_or_default()),
-            };
-        };
-        let mut rules = BTreeMap::new();
-        let mut package_origin = file_origin;
-        for module in engine.get_modules().iter() {
-            package_origin = line_origin(sources, file, module.package.span.line);
+        // Modules are kept in the order they were added.
+        let modules: Vec<_> = engine.get_modules().to_vec();
+        let mut packages: BTreeMap<String, BTreeMap<String, Origin>> = BTreeMap::new();
+        for (module, (file, package)) in modules.iter().zip(&added) {
+            let text = &sources.get(*file).text;
+            let rules = packages.entry(package.clone()).or_default();
             for rule in &module.policy {
                 let span = rule.span();
                 let at = (span.start as usize).min(text.len());
@@ -109,17 +129,34 @@ impl RegoFile {
                 if check_kind(&ident).is_some() {
                     rules
                         .entry(ident)
-                        .or_insert_with(|| line_origin(sources, file, span.line));
+                        .or_insert_with(|| line_origin(sources, *file, span.line));
                 }
             }
         }
-        RegoFile {
-            name: name.to_string(),
-            package,
-            origin: package_origin,
-            rules,
-            engine: Ok(engine),
-        }
+        out.packages = packages
+            .into_iter()
+            .filter(|(_, rules)| !rules.is_empty())
+            .map(|(path, rules)| Package {
+                name: path
+                    .strip_prefix("data.")
+                    .unwrap_or(&path)
+                    .replace(['.', '_'], "-")
+                    .to_ascii_lowercase(),
+                path,
+                rules,
+            })
+            .collect();
+        out.engine = Some(engine);
+        out
+    }
+
+    /// The names of the packages that hold checks (their codes are `policy/<name>`).
+    pub fn names(&self) -> impl Iterator<Item = &str> {
+        self.packages.iter().map(|p| p.name.as_str())
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.packages.is_empty() && self.errors.is_empty()
     }
 }
 
@@ -135,34 +172,33 @@ fn message_of(v: &Value) -> Option<String> {
     }
 }
 
-/// Evaluates every Rego file over the objects of the tree.
-pub fn run(files: &[RegoFile], objects: &Objects<'_>, out: &mut Vec<Hit>) {
-    for f in files {
-        let mut engine = match &f.engine {
-            Ok(e) => e.clone(),
-            Err(e) => {
-                out.push(Hit::broken(
-                    &f.name,
-                    f.origin,
-                    format!("the Rego policy does not parse: {e}"),
-                ));
-                continue;
-            }
-        };
-        if f.rules.is_empty() {
-            continue;
-        }
-        for r in objects.resources {
-            engine.set_input(Value::from(r.node.to_json()));
-            for (rule, rule_origin) in &f.rules {
+/// Evaluates every check of every package over the objects of the tree (as `conftest test
+/// --all-namespaces` does; a single `main` package is conftest's default).
+pub fn run(files: &RegoFiles, objects: &Objects<'_>, out: &mut Vec<Hit>) {
+    for (origin, e) in &files.errors {
+        out.push(Hit::broken(
+            "",
+            *origin,
+            format!("the Rego policy does not parse: {e}"),
+        ));
+    }
+    let Some(engine) = &files.engine else { return };
+    if files.packages.is_empty() {
+        return;
+    }
+    let mut engine = engine.clone();
+    for r in objects.resources {
+        engine.set_input(Value::from(r.node.to_json()));
+        for p in &files.packages {
+            for (rule, rule_origin) in &p.rules {
                 let Some(severity) = check_kind(rule) else {
                     continue;
                 };
-                let result = match engine.eval_rule(format!("{}.{rule}", f.package)) {
+                let result = match engine.eval_rule(format!("{}.{rule}", p.path)) {
                     Ok(v) => v,
                     Err(e) => {
-                        let mut h = Hit::at(
-                            &f.name,
+                        out.push(Hit::at(
+                            &p.name,
                             r,
                             r.node.origin,
                             format!(
@@ -172,9 +208,7 @@ pub fn run(files: &[RegoFile], objects: &Objects<'_>, out: &mut Vec<Hit>) {
                             ),
                             *rule_origin,
                             "this rule",
-                        );
-                        h.severity = Severity::Error;
-                        out.push(h);
+                        ));
                         continue;
                     }
                 };
@@ -189,11 +223,39 @@ pub fn run(files: &[RegoFile], objects: &Objects<'_>, out: &mut Vec<Hit>) {
                 };
                 for m in messages {
                     let mut h =
-                        Hit::at(&f.name, r, r.node.origin, m, *rule_origin, "the Rego rule");
+                        Hit::at(&p.name, r, r.node.origin, m, *rule_origin, "the Rego rule");
                     h.severity = severity;
                     out.push(h);
                 }
             }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn conftest_check_names() {
+        // conftest's own table (policy/engine_test.go, TestFailQuery and TestWarnQuery).
+        for (name, want) in [
+            ("", None),
+            ("deny", Some(Severity::Error)),
+            ("violation", Some(Severity::Error)),
+            ("denyXYZ", None),
+            ("violationXYZ", None),
+            ("deny_", None),
+            ("violation_", None),
+            ("deny_x", Some(Severity::Error)),
+            ("violation_1", Some(Severity::Error)),
+            ("deny_x_y_z", Some(Severity::Error)),
+            ("warn", Some(Severity::Warning)),
+            ("warnXYZ", None),
+            ("warn_", None),
+            ("warn_x_y_z", Some(Severity::Warning)),
+        ] {
+            assert_eq!(check_kind(name), want, "{name}");
         }
     }
 }
