@@ -69,9 +69,9 @@ fn kubernetes_documentation_examples_deny_what_the_api_server_denies() {
     let run = check(
         &dir,
         &[
+            "check",
             "--format",
             "json",
-            "check",
             "--policy",
             "policies",
             "manifests",
@@ -143,7 +143,7 @@ fn a_crd_with_validation_rules_rejects_a_bad_custom_resource() {
     let dir = fixture("crd-rules");
     let run = check(
         &dir,
-        &["--format", "json", "check", "crd.yaml", "crontabs.yaml"],
+        &["check", "--format", "json", "crd.yaml", "crontabs.yaml"],
     );
     assert_eq!(run.code, 1, "{}", run.stderr);
     let found = user_findings(&run);
@@ -172,9 +172,9 @@ fn a_conftest_policy_runs_unchanged_and_fails_what_conftest_fails() {
     let run = check(
         &dir,
         &[
+            "check",
             "--format",
             "json",
-            "check",
             "--policy",
             "policy",
             "deployment+service.yaml",
