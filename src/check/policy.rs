@@ -166,6 +166,8 @@ pub struct Policy {
     pub waivers: Vec<Waiver>,
     /// NetworkPolicies allowed to open traffic wide.
     pub allow_all: Vec<AllowAll>,
+    /// The user policies of `policies/` (CEL, admission policies, Rego), shared by every environment.
+    pub user: std::sync::Arc<crate::check::custom::UserPolicies>,
 }
 
 impl Policy {
