@@ -123,6 +123,11 @@ pub enum Command {
         after_help = "Examples:\n  openim-gitops diff --env dev\n  openim-gitops diff --env release --base origin/main --format markdown\n  openim-gitops diff --all --base v3.8.2 --head v3.8.3\n\nWithout --head the head side is the working tree. Differences are not failures: the exit code is 0."
     )]
     Diff(DiffArgs),
+    /// Render the next environment at the commit the previous one was tested at, commit it to the proposed branch, and print the pull-request body
+    #[command(
+        after_help = "Examples:\n  openim-gitops promote --from test --to release --release-version 3.8.3\n  openim-gitops promote --from test --to release --release-version 3.8.3 --push --format markdown > body.md\n  openim-gitops promote --from dev --to test --rc 2\n\nThe target is rendered at the DRY commit the source environment's branch names (its hydrator note, else its\nhydrator.metadata), checked, and committed to <target branch>-next. A release version whose tag vX.Y.Z names a\ncommit the source environment never rendered is refused (exit 1)."
+    )]
+    Promote(PromoteArgs),
     /// Check environments (rendered in memory) or manifest files against the policy checks
     #[command(
         after_help = "Exit codes: 0 no finding at error level, 1 findings at error level, 2 usage or tool failure.\n\nExamples:\n  openim-gitops check\n  openim-gitops check --env release --format sarif > results.sarif\n  openim-gitops check rendered/release third-party/manifests.yaml\n  openim-gitops check --format github"
@@ -315,4 +320,41 @@ pub struct CheckArgs {
     /// Output format
     #[arg(long, value_enum, default_value_t)]
     pub format: CheckFormat,
+}
+
+/// `promote`'s output.
+#[derive(Copy, Clone, Debug, Default, PartialEq, Eq, ValueEnum)]
+pub enum PromoteFormat {
+    /// Text for people (`text` is the same)
+    #[default]
+    #[value(alias = "text")]
+    Human,
+    Json,
+    /// Markdown, the pull-request body
+    Markdown,
+}
+
+#[derive(Args, Debug)]
+pub struct PromoteArgs {
+    /// The environment whose tested render is promoted
+    #[arg(long, value_name = "ENV")]
+    pub from: String,
+    /// The environment it is promoted to
+    #[arg(long, value_name = "ENV")]
+    pub to: String,
+    /// Release version X.Y.Z for a release rule (tag release-vX.Y.Z); its tag vX.Y.Z, when it exists, must name a commit the source environment rendered
+    #[arg(long = "release-version", value_name = "X.Y.Z")]
+    pub release_version: Option<String>,
+    /// Release candidate number N for an rc rule (tag rcN)
+    #[arg(long, value_name = "N")]
+    pub rc: Option<u32>,
+    /// Push the proposed branch (and its note) to this remote
+    #[arg(long, value_name = "REMOTE", num_args = 0..=1, default_missing_value = "origin")]
+    pub push: Option<String>,
+    /// Commit even when checks report errors (policy must allow)
+    #[arg(long)]
+    pub allow_findings: bool,
+    /// Output format
+    #[arg(long, value_enum, default_value_t = PromoteFormat::Human)]
+    pub format: PromoteFormat,
 }

@@ -7,6 +7,7 @@
 //! cluster. Secret values never appear: the data of a Secret is replaced before diffing.
 
 pub mod format;
+pub mod promotion;
 pub mod risk;
 
 use std::collections::BTreeMap;

@@ -8,6 +8,7 @@ pub mod diff;
 pub mod explain;
 pub mod man;
 pub mod netmap;
+pub mod promote;
 pub mod render;
 pub mod tag;
 
@@ -60,6 +61,7 @@ fn error_format(command: Option<&Command>) -> ErrorFormat {
         Some(Command::Tag(a)) => a.format == PlainFormat::Json,
         Some(Command::Diff(a)) => a.format == DiffFormat::Json,
         Some(Command::Netmap(a)) => a.format == NetmapFormat::Json,
+        Some(Command::Promote(a)) => a.format == crate::cli::PromoteFormat::Json,
         Some(Command::Check(a)) => match a.format {
             CheckFormat::Github => return ErrorFormat::Github,
             CheckFormat::Json | CheckFormat::Sarif => true,
@@ -135,6 +137,14 @@ fn dispatch(cli: &Cli, sources: &mut Sources, out: &mut dyn Write, style: Style)
         Command::Diff(args) => diff::run(&cli.root, args, sources, out),
         Command::Check(args) => check::run(&cli.root, args, sources, out, style),
         Command::Netmap(args) => netmap::run(&cli.root, args, sources, out),
+        Command::Promote(args) => promote::run(
+            &cli.root,
+            args,
+            sources,
+            out,
+            &GitEnv::from_process(),
+            style,
+        ),
         Command::Completions(args) => completions::run(args, out),
         Command::Man(args) => man::run(args, out),
     }
@@ -148,7 +158,9 @@ fn tag_args(command: &Command) -> Option<&TagArgs> {
         Command::Tag(a) => Some(&a.tags),
         Command::Diff(a) => Some(&a.tags),
         Command::Check(a) => Some(&a.tags),
-        Command::Netmap(_) | Command::Completions(_) | Command::Man(_) => None,
+        Command::Netmap(_) | Command::Promote(_) | Command::Completions(_) | Command::Man(_) => {
+            None
+        }
     }
 }
 

@@ -25,7 +25,7 @@ use super::{short, write, Status};
 /// and policy as `check`: the names of those with error-level findings (after the policy and waivers),
 /// whose findings are printed as `check` prints them in the same format. Any such environment refuses
 /// the whole commit unless `--allow-findings` is given.
-fn gate(
+pub(super) fn gate(
     loader: &mut Loader<'_>,
     root: &Path,
     compiled: &[Compiled],

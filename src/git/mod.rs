@@ -5,12 +5,14 @@
 //! - [`commit`]: a rendered [`crate::render::Tree`] written as a commit on an environment branch.
 //! - [`push`]: that branch pushed to a remote, rebuilt on the remote's tip when it moved.
 //! - [`notes`]: the note `refs/notes/hydrator.metadata` GitOps Promoter reads on a hydrated commit.
+//! - [`promotion`]: what `promote` reads from rendered branches (tested commits, DRY history).
 //! - [`remote`]: a remote's URL without credentials, for the Argo CD objects and `hydrator.metadata`.
 
 pub mod commit;
 mod facts;
 pub mod files;
 pub mod notes;
+pub mod promotion;
 pub mod push;
 pub mod remote;
 
