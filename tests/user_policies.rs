@@ -301,3 +301,41 @@ fn a_planted_violation_in_a_base_file_is_reported_at_its_line_in_every_format() 
         github.stdout
     );
 }
+
+/// A message built from the object's values never shows a value the redaction rule hides.
+#[test]
+fn a_policy_message_that_quotes_a_credential_is_redacted() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let root = tmp.path();
+    std::fs::create_dir_all(root.join("policies")).expect("mkdir");
+    std::fs::write(
+        root.join("policies/quote.yaml"),
+        "apiVersion: gitops.openim.io/v1\nkind: Policy\ncustom:\n  - name: no-literal-env\n    expression: \"!object.spec.template.spec.containers.exists(c, has(c.env) && c.env.exists(e, has(e.value)))\"\n    messageExpression: \"'literal env: ' + object.spec.template.spec.containers[0].env.map(e, e.name + '=' + e.value).join(', ')\"\n    match: {kinds: [Deployment]}\n",
+    )
+    .expect("write policy");
+    std::fs::write(
+        root.join("app.yaml"),
+        "apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: api, namespace: app}\nspec:\n  selector: {matchLabels: {app: api}}\n  template:\n    metadata: {labels: {app: api}}\n    spec:\n      containers:\n        - name: api\n          image: registry.example.com/api:1.0.0\n          env:\n            - {name: MODE, value: fast}\n            - {name: DB_PASSWORD, value: Zq8-rT4v-Lp2x-Wm7k}\n",
+    )
+    .expect("write manifest");
+    for format in ["json", "human", "sarif", "github"] {
+        let run = check(
+            root,
+            &[
+                "check", "--format", format, "--policy", "policies", "app.yaml",
+            ],
+        );
+        assert!(
+            run.stdout.contains("policy/no-literal-env"),
+            "{format}: {}",
+            run.stdout
+        );
+        assert!(run.stdout.contains("MODE=fast"), "{format}: {}", run.stdout);
+        assert!(
+            !run.stdout.contains("Zq8-rT4v-Lp2x-Wm7k")
+                && !run.stderr.contains("Zq8-rT4v-Lp2x-Wm7k"),
+            "{format} shows the password: {}",
+            run.stdout
+        );
+    }
+}
