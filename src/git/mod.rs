@@ -3,11 +3,13 @@
 //! - [`facts`]: what the tag rules need to know about HEAD (the tags stage).
 //! - [`files`]: a commit's tree as [`crate::load::Files`], so any revision compiles without a checkout.
 //! - [`commit`]: a rendered [`crate::render::Tree`] written as a commit on an environment branch.
+//! - [`pack`]: objects hashed in memory and written as one pack.
 //! - [`push`]: that branch pushed to a remote, rebuilt on the remote's tip when it moved.
 
 pub mod commit;
 mod facts;
 pub mod files;
+pub mod pack;
 pub mod push;
 
 pub use facts::*;
