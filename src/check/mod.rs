@@ -14,6 +14,7 @@ pub mod command;
 pub mod images;
 pub mod index;
 pub mod k8s;
+pub mod load;
 pub mod netpol;
 pub mod policy;
 pub mod policy_file;
@@ -116,6 +117,7 @@ pub struct Rule {
 pub fn rules() -> Vec<&'static Rule> {
     let families: &[&[Rule]] = &[
         images::RULES,
+        load::RULES,
         netpol::RULES,
         policy::RULES,
         refs::RULES,
@@ -153,9 +155,15 @@ pub fn run(ctx: &Context<'_>) -> Vec<Finding> {
             }
         }
     }
+    sort_findings(ctx.sources, &mut findings);
+    findings
+}
+
+/// Findings in report order: file, line, column, code.
+pub fn sort_findings(sources: &Sources, findings: &mut [Finding]) {
     findings.sort_by(|a, b| {
-        let fa = ctx.sources.get(a.origin.file);
-        let fb = ctx.sources.get(b.origin.file);
+        let fa = sources.get(a.origin.file);
+        let fb = sources.get(b.origin.file);
         (&fa.display, a.origin.line, a.origin.col, a.code).cmp(&(
             &fb.display,
             b.origin.line,
@@ -163,5 +171,4 @@ pub fn run(ctx: &Context<'_>) -> Vec<Finding> {
             b.code,
         ))
     });
-    findings
 }

@@ -5,12 +5,14 @@
 //! - [`commit`]: a rendered [`crate::render::Tree`] written as a commit on an environment branch.
 //! - [`pack`]: objects hashed in memory and written as one pack.
 //! - [`push`]: that branch pushed to a remote, rebuilt on the remote's tip when it moved.
+//! - [`remote`]: a remote's URL without credentials, for the Argo CD objects and `hydrator.metadata`.
 
 pub mod commit;
 mod facts;
 pub mod files;
 pub mod pack;
 pub mod push;
+pub mod remote;
 
 pub use facts::*;
 
