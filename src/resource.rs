@@ -103,9 +103,12 @@ impl Resource {
     /// The pod template of a workload, for the kinds that have one.
     pub fn pod_template(&self) -> Option<&Node> {
         let path: &[&str] = match self.kind() {
-            "Deployment" | "StatefulSet" | "DaemonSet" | "ReplicaSet" | "Job" => {
-                &["spec", "template"]
-            }
+            "Deployment"
+            | "StatefulSet"
+            | "DaemonSet"
+            | "ReplicaSet"
+            | "ReplicationController"
+            | "Job" => &["spec", "template"],
             "CronJob" => &["spec", "jobTemplate", "spec", "template"],
             "Pod" => &[],
             _ => return None,
@@ -115,9 +118,12 @@ impl Resource {
 
     pub fn pod_template_mut(&mut self) -> Option<&mut Node> {
         let path: &[&str] = match self.kind() {
-            "Deployment" | "StatefulSet" | "DaemonSet" | "ReplicaSet" | "Job" => {
-                &["spec", "template"]
-            }
+            "Deployment"
+            | "StatefulSet"
+            | "DaemonSet"
+            | "ReplicaSet"
+            | "ReplicationController"
+            | "Job" => &["spec", "template"],
             "CronJob" => &["spec", "jobTemplate", "spec", "template"],
             "Pod" => &[],
             _ => return None,
