@@ -187,6 +187,7 @@ fn descends(repo: &Repository, a: Oid, b: Oid) -> Result<bool> {
 
 /// A remote by name, or an anonymous one for a URL.
 fn open_remote<'r>(repo: &'r Repository, name: &str) -> Result<Remote<'r>> {
+    super::tls::before_network()?;
     let is_url = name.contains("://") || name.starts_with('/') || name.contains('@');
     if is_url {
         return repo.remote_anonymous(name).map_err(|e| {
