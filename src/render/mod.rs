@@ -65,6 +65,10 @@ fn metadata_json(meta: &Metadata, count: usize) -> String {
 /// Replaces `dir` with `tree` as a whole: the tree is written to a sibling temporary folder, which then
 /// takes the old folder's place. A failure (or a kill) before the swap leaves the old tree untouched; the
 /// next run removes any leftover temporary folder. Files of resources that no longer exist disappear.
+///
+/// Incremental: when `dir` already holds exactly `tree`, nothing is written at all; otherwise a file
+/// whose bytes are unchanged is a hard link to the old one (same inode, same modification time), and
+/// only changed or new files are written.
 pub fn write_tree(tree: &Tree, dir: &Path) -> Result<()> {
     let parent = dir
         .parent()
@@ -89,12 +93,16 @@ pub fn write_tree(tree: &Tree, dir: &Path) -> Result<()> {
             })?;
         }
     }
+    let same = unchanged_files(tree, dir);
+    if same.iter().all(|s| *s) && holds_only(dir, tree) {
+        return Ok(());
+    }
     let result = (|| {
         fs::create_dir_all(&staging).map_err(|source| Error::Write {
             path: staging.clone(),
             source,
         })?;
-        write_files(tree, &staging)
+        write_files(tree, &staging, dir, &same)
     })();
     if let Err(e) = result {
         let _ = fs::remove_dir_all(&staging);
@@ -123,13 +131,77 @@ pub fn write_tree(tree: &Tree, dir: &Path) -> Result<()> {
     Ok(())
 }
 
-/// Writes every file of a tree below `dir`: the folders first, then the files from a few threads, since
-/// creating many small files is bound by the file system's latency rather than by the CPU.
-fn write_files(tree: &Tree, dir: &Path) -> Result<()> {
+/// How many threads touch files: creating, linking and reading small files is bound by the file
+/// system's latency rather than by the CPU.
+fn file_threads() -> usize {
+    std::thread::available_parallelism()
+        .map(|n| n.get() * 4)
+        .unwrap_or(4)
+        .clamp(1, 16)
+}
+
+/// For each file of `tree`, in order: whether `dir` holds it as a regular file with the same bytes.
+fn unchanged_files(tree: &Tree, dir: &Path) -> Vec<bool> {
+    let files: Vec<(&String, &Vec<u8>)> = tree.files.iter().collect();
+    if !dir.is_dir() {
+        return vec![false; files.len()];
+    }
+    let chunk = files.len().div_ceil(file_threads()).max(1);
+    std::thread::scope(|scope| {
+        let handles: Vec<_> = files
+            .chunks(chunk)
+            .map(|part| {
+                scope.spawn(move || {
+                    part.iter()
+                        .map(|(rel, bytes)| {
+                            let path = dir.join(rel);
+                            // A link is never taken for a file: only what a render wrote counts.
+                            fs::symlink_metadata(&path)
+                                .is_ok_and(|m| m.is_file() && m.len() == bytes.len() as u64)
+                                && fs::read(&path).is_ok_and(|old| old == **bytes)
+                        })
+                        .collect::<Vec<bool>>()
+                })
+            })
+            .collect();
+        let mut same = Vec::with_capacity(files.len());
+        for h in handles {
+            match h.join() {
+                Ok(part) => same.extend(part),
+                // Unknown: write every file.
+                Err(_) => return vec![false; files.len()],
+            }
+        }
+        same
+    })
+}
+
+/// Whether `dir` holds no file (or link, or anything but folders) outside `tree`.
+fn holds_only(dir: &Path, tree: &Tree) -> bool {
+    let mut count = 0usize;
+    for entry in walkdir::WalkDir::new(dir).min_depth(1) {
+        let Ok(entry) = entry else {
+            return false;
+        };
+        if entry.file_type().is_dir() {
+            continue;
+        }
+        count += 1;
+        if count > tree.files.len() {
+            return false;
+        }
+    }
+    // Every tree file was found in `dir`, so equal counts mean nothing else is there.
+    count == tree.files.len()
+}
+
+/// Writes every file of a tree below `staging`: the folders first, then the files from a few threads.
+/// A file marked unchanged is a hard link to its copy in `old` (written again where linking fails).
+fn write_files(tree: &Tree, staging: &Path, old: &Path, same: &[bool]) -> Result<()> {
     let folders: std::collections::BTreeSet<PathBuf> = tree
         .files
         .keys()
-        .filter_map(|rel| Path::new(rel).parent().map(|p| dir.join(p)))
+        .filter_map(|rel| Path::new(rel).parent().map(|p| staging.join(p)))
         .collect();
     for f in &folders {
         fs::create_dir_all(f).map_err(|source| Error::Write {
@@ -137,19 +209,19 @@ fn write_files(tree: &Tree, dir: &Path) -> Result<()> {
             source,
         })?;
     }
-    let files: Vec<(&String, &Vec<u8>)> = tree.files.iter().collect();
-    let threads = std::thread::available_parallelism()
-        .map(|n| n.get() * 4)
-        .unwrap_or(4)
-        .clamp(1, 16);
-    let chunk = files.len().div_ceil(threads).max(1);
+    let files: Vec<((&String, &Vec<u8>), bool)> =
+        tree.files.iter().zip(same.iter().copied()).collect();
+    let chunk = files.len().div_ceil(file_threads()).max(1);
     std::thread::scope(|scope| {
         let handles: Vec<_> = files
             .chunks(chunk)
             .map(|part| {
                 scope.spawn(move || -> Result<()> {
-                    for (rel, bytes) in part {
-                        let path = dir.join(rel);
+                    for ((rel, bytes), same) in part {
+                        let path = staging.join(rel);
+                        if *same && fs::hard_link(old.join(rel), &path).is_ok() {
+                            continue;
+                        }
                         fs::write(&path, bytes).map_err(|source| Error::Write { path, source })?;
                     }
                     Ok(())
