@@ -10,6 +10,7 @@
 //! Codes are public API: never reuse or silently rename one. `tests/check_codes.rs` snapshots the list.
 
 pub mod apiserver;
+pub mod custom;
 pub mod images;
 pub mod index;
 pub mod k8s;
@@ -117,6 +118,7 @@ pub struct Rule {
 /// Every rule, in code order.
 pub fn rules() -> Vec<&'static Rule> {
     let families: &[&[Rule]] = &[
+        custom::RULES,
         images::RULES,
         load::RULES,
         netpol::RULES,
@@ -156,6 +158,8 @@ pub fn run(ctx: &Context<'_>) -> Vec<Finding> {
             }
         }
     }
+    // User policies carry codes of their own; they set their codes and severities themselves.
+    custom::run(ctx, &mut findings);
     sort_findings(ctx.sources, &mut findings);
     findings
 }
