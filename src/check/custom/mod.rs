@@ -372,7 +372,7 @@ pub fn run(ctx: &Context<'_>, findings: &mut Vec<Finding>) {
             severity,
             // What a user policy says may quote any value of the object: it goes through the
             // redaction every report uses.
-            message: crate::diagnostics::redact(&h.message),
+            message: crate::redact::message(&h.message).into_owned(),
             origin: h.origin,
             resource: h.resource,
             related,
