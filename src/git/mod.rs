@@ -3,14 +3,18 @@
 //! - [`facts`]: what the tag rules need to know about HEAD (the tags stage).
 //! - [`files`]: a commit's tree as [`crate::load::Files`], so any revision compiles without a checkout.
 //! - [`commit`]: a rendered [`crate::render::Tree`] written as a commit on an environment branch.
+//! - [`pack`]: objects hashed in memory and written as one pack.
+//! - [`tls`]: libgit2's CA bundle loaded only before a network operation.
 //! - [`push`]: that branch pushed to a remote, rebuilt on the remote's tip when it moved.
 //! - [`remote`]: a remote's URL without credentials, for the Argo CD objects and `hydrator.metadata`.
 
 pub mod commit;
 mod facts;
 pub mod files;
+pub mod pack;
 pub mod push;
 pub mod remote;
+pub mod tls;
 
 pub use facts::*;
 
