@@ -2,6 +2,7 @@
 #![allow(dead_code)]
 
 mod checks;
+pub mod release;
 mod repo;
 #[allow(unused_imports)]
 pub use checks::*;
