@@ -232,6 +232,17 @@ fn the_action_keeps_tokens_apart_and_history_whole() {
         .as_str()
         .unwrap()
         .contains("steps.plan.outputs.fork == 'false'"));
+    // The diff text is checked for secrets before the summary and the comment show it.
+    let position = |name: &str| {
+        steps
+            .iter()
+            .position(|s| s["name"].as_str().is_some_and(|n| n.starts_with(name)))
+            .unwrap_or_else(|| panic!("no step `{name}`"))
+    };
+    let gate = position("Check the diff text for secrets");
+    assert!(position("Diff the rendered manifests") < gate);
+    assert!(gate < position("Show the diff in the job summary"));
+    assert!(gate < position("Comment the diff"));
     // Nothing is added to PATH for later steps of the caller's job.
     assert!(!text.contains("GITHUB_PATH"));
 
@@ -260,4 +271,57 @@ fn the_action_keeps_tokens_apart_and_history_whole() {
     assert!(!group.contains("github.ref }}"), "{group}");
     assert!(group.contains("'test'") && group.contains("'release'") && group.contains("'dev'"));
     assert_eq!(render["concurrency"]["cancel-in-progress"], false);
+}
+
+/// The action's secret gate on the diff text, run as the runner runs it (bash, with this build): a
+/// planted token fails it without printing the token; a clean diff with commit ids passes.
+#[test]
+fn the_diff_text_secret_gate_runs() {
+    let action = yaml(&repo().join("action.yml"));
+    let step = action["runs"]["steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| {
+            s["name"]
+                .as_str()
+                .is_some_and(|n| n.starts_with("Check the diff text"))
+        })
+        .unwrap();
+    let script = step["run"].as_str().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let run = |body: &str| {
+        let file = dir.path().join("body.md");
+        std::fs::write(&file, body).unwrap();
+        let out = std::process::Command::new("bash")
+            .args(["-c", script])
+            .env("OPENIM_GITOPS", env!("CARGO_BIN_EXE_openim-gitops"))
+            .env("BODY_FILE", &file)
+            .env("RUNNER_TEMP", dir.path())
+            .env("NO_COLOR", "1")
+            .output()
+            .unwrap();
+        let text = format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        (out.status.code(), text)
+    };
+    let clean = "<!-- openim-gitops:diff -->\n   indented first\n### dev: 1 changed, rendered from 1a2b3c4d5e6f7a8b9c0d1e2f3a4b5c6d7e8f9a0b\n```diff\n-  image: openim/openim-api:main\n+  image: openim/openim-api:feature-x\n```\n";
+    let (code, text) = run(clean);
+    assert_eq!(code, Some(0), "{text}");
+    let planted = format!("{clean}+  GITHUB_TOKEN: ghp_0123456789abcdefghijklmnopqrstuvwxyzAB\n");
+    let (code, text) = run(&planted);
+    assert_eq!(code, Some(1), "{text}");
+    assert!(text.contains("nothing is posted"), "{text}");
+    assert!(
+        text.contains("line 8 of the diff text: secrets/known-token"),
+        "{text}"
+    );
+    assert!(!text.contains("abcdefghijklmnopqrstuvwxyzAB"), "{text}");
+    // Text the checker cannot read fails closed.
+    let (code, text) = run("a\u{0}b\n");
+    assert_eq!(code, Some(1), "{text}");
+    assert!(text.contains("could not be checked"), "{text}");
 }
