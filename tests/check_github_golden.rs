@@ -4,15 +4,12 @@
 //!
 //! `UPDATE_SNAPSHOTS=1` rewrites `tests/fixtures/check-github/*.txt`.
 
-#[path = "support/snapshot.rs"]
-mod snapshot;
-
 mod common;
 
 use std::path::Path;
 use std::process::Command;
 
-use snapshot::assert_snapshot;
+use common::assert_snapshot;
 
 const TODAY: &str = "2026-06-15";
 
@@ -20,7 +17,7 @@ const TODAY: &str = "2026-06-15";
 const ENVS: [&[&str]; 3] = [
     &["--env", "dev", "--tag", "golden"],
     &["--env", "test", "--rc", "0"],
-    &["--env", "release", "--version", "3.8.3"],
+    &["--env", "release", "--release-version", "3.8.3"],
 ];
 
 fn repo() -> &'static Path {

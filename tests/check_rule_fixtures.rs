@@ -1,21 +1,20 @@
 //! One fixture per rule, `tests/fixtures/check/<family>/<rule>/`. For `schema/`, `resources/` and
 //! `policy/` the folder holds `input.yaml` (objects that must fire and objects that must not, each
 //! commented), an optional `policy.yaml` (a policy file), and `expected.json`, the findings of that rule
-//! (code, file, line, column, message) as a snapshot, checked here through `check::command::collect`
+//! (code, file, line, column, message) as a snapshot, checked here through `commands::check::collect`
 //! as the command runs them. Today is 2026-06-15. The other families' fixtures run in
 //! `tests/check_rules.rs`.
 
-#[path = "support/snapshot.rs"]
-mod snapshot;
+mod common;
 
 use std::path::{Path, PathBuf};
 
-use openim_gitops::check::command::{collect, Options};
 use openim_gitops::check::policy::Date;
 use openim_gitops::check::rules;
-use openim_gitops::cli::TagArgs;
+use openim_gitops::commands::check::{collect, Options};
 use openim_gitops::load::DiskFiles;
 use openim_gitops::node::Sources;
+use openim_gitops::tags::TagInputs;
 
 const FIXTURES: &str = "tests/fixtures/check";
 
@@ -35,7 +34,7 @@ fn run_fixture(code: &str) -> String {
         envs: &[],
         paths: &paths,
         policy: policy.is_file().then_some(policy.as_path()),
-        tags: &TagArgs::default(),
+        tags: &TagInputs::default(),
         today: today(),
     };
     let mut sources = Sources::new();
@@ -82,7 +81,7 @@ fn every_rule_fixture_matches_its_snapshot() {
         }
         let actual = run_fixture(rule.code);
         let result = std::panic::catch_unwind(|| {
-            snapshot::assert_snapshot(&dir.join("expected.json"), &actual)
+            common::assert_snapshot(&dir.join("expected.json"), &actual)
         });
         if let Err(e) = result {
             let msg = e

@@ -363,7 +363,7 @@ pub fn containers(pod_spec: &Node) -> Vec<Container<'_>> {
 pub fn is_long_running(kind: &str) -> bool {
     matches!(
         kind,
-        "Deployment" | "StatefulSet" | "DaemonSet" | "ReplicaSet"
+        "Deployment" | "StatefulSet" | "DaemonSet" | "ReplicaSet" | "ReplicationController"
     )
 }
 

@@ -132,6 +132,19 @@ impl Selector {
         self.requirements.is_empty()
     }
 
+    /// Whether a requirement names a label whose value only the cluster knows
+    /// ([`is_controller_made_label`]).
+    pub fn names_controller_made_label(&self) -> bool {
+        self.requirements.iter().any(|r| match r {
+            Requirement::Equals(k, _)
+            | Requirement::In(k, _)
+            | Requirement::NotIn(k, _)
+            | Requirement::Exists(k)
+            | Requirement::DoesNotExist(k) => is_controller_made_label(k),
+            Requirement::Invalid => false,
+        })
+    }
+
     /// The equality terms (`key=value`, `key in (...)`): a key and the values it accepts. A pod the
     /// selector matches carries one of the values of each.
     pub fn terms(&self) -> impl Iterator<Item = (&str, &[String])> {
@@ -201,6 +214,26 @@ const KUBEBLOCKS_INSTANCE: &str = "app.kubernetes.io/instance";
 const KUBEBLOCKS_MANAGED_BY: &str = "app.kubernetes.io/managed-by";
 const KUBEBLOCKS_COMPONENT: &str = "apps.kubeblocks.io/component-name";
 
+/// Labels the Job controller puts on its pods, with the Job's name as the value.
+const JOB_NAME_LABELS: [&str; 2] = ["job-name", "batch.kubernetes.io/job-name"];
+
+/// Labels controllers put on the pods they make, with values that only the cluster knows (a uid, a hash
+/// of the template, the name or index of one pod of a StatefulSet). A selector that names one of them
+/// cannot be judged from the manifests.
+pub fn is_controller_made_label(key: &str) -> bool {
+    matches!(
+        key,
+        "controller-uid"
+            | "batch.kubernetes.io/controller-uid"
+            | "batch.kubernetes.io/job-completion-index"
+            | "pod-template-hash"
+            | "controller-revision-hash"
+            | "pod-template-generation"
+            | "statefulset.kubernetes.io/pod-name"
+            | "apps.kubernetes.io/pod-index"
+    )
+}
+
 /// Every set of pods the resources will run, in resource order.
 pub fn pods(resources: &[Resource]) -> Vec<Pods<'_>> {
     let mut out = Vec::new();
@@ -213,10 +246,18 @@ pub fn pods(resources: &[Resource]) -> Vec<Pods<'_>> {
 /// The sets of pods one object runs: its pod template's, or one per component of an operator's object.
 pub fn pods_of<'a>(r: &'a Resource, out: &mut Vec<Pods<'a>>) {
     if let Some(template) = r.pod_template() {
+        let mut l = labels(template.path(&["metadata", "labels"]));
+        if r.kind() == "Job" && r.group() == "batch" {
+            // The Job controller labels its pods with the Job's name.
+            for key in JOB_NAME_LABELS {
+                l.entry(key.to_string())
+                    .or_insert_with(|| r.name().to_string());
+            }
+        }
         out.push(Pods {
             owner: r,
             namespace: r.namespace(),
-            labels: labels(template.path(&["metadata", "labels"])),
+            labels: l,
             ports: Some(container_ports(template.get("spec"))),
             template: Some(template),
         });

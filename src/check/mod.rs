@@ -10,14 +10,16 @@
 //! Codes are public API: never reuse or silently rename one. `tests/check_codes.rs` snapshots the list.
 
 pub mod apiserver;
-pub mod command;
+pub mod custom;
 pub mod images;
 pub mod index;
 pub mod k8s;
+pub mod load;
 pub mod netpol;
 pub mod policy;
 pub mod policy_file;
 pub mod refs;
+pub mod report;
 pub mod resources;
 pub mod schema;
 pub mod secrets;
@@ -30,6 +32,7 @@ use crate::node::{Origin, Sources};
 use crate::resource::{ResId, Resource};
 pub use index::Index;
 pub use policy::Policy;
+pub use report::{check_targets, Checked, Report, Target};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum Severity {
@@ -115,7 +118,9 @@ pub struct Rule {
 /// Every rule, in code order.
 pub fn rules() -> Vec<&'static Rule> {
     let families: &[&[Rule]] = &[
+        custom::RULES,
         images::RULES,
+        load::RULES,
         netpol::RULES,
         policy::RULES,
         refs::RULES,
@@ -153,9 +158,17 @@ pub fn run(ctx: &Context<'_>) -> Vec<Finding> {
             }
         }
     }
+    // User policies carry codes of their own; they set their codes and severities themselves.
+    custom::run(ctx, &mut findings);
+    sort_findings(ctx.sources, &mut findings);
+    findings
+}
+
+/// Findings in report order: file, line, column, code.
+pub fn sort_findings(sources: &Sources, findings: &mut [Finding]) {
     findings.sort_by(|a, b| {
-        let fa = ctx.sources.get(a.origin.file);
-        let fb = ctx.sources.get(b.origin.file);
+        let fa = sources.get(a.origin.file);
+        let fb = sources.get(b.origin.file);
         (&fa.display, a.origin.line, a.origin.col, a.code).cmp(&(
             &fb.display,
             b.origin.line,
@@ -163,5 +176,4 @@ pub fn run(ctx: &Context<'_>) -> Vec<Finding> {
             b.code,
         ))
     });
-    findings
 }

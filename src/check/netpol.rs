@@ -464,7 +464,13 @@ fn open_peer(peer: &Node) -> Option<(crate::node::Origin, String)> {
 fn policy_selects_nothing(ctx: &Context<'_>, out: &mut Vec<Finding>) {
     let index = ctx.index();
     for pol in policies(ctx.resources) {
-        if pol.pod_selector.is_empty() || pol.selected(index).next().is_some() {
+        if pol.pod_selector.is_empty()
+            || pol.pod_selector.names_controller_made_label()
+            || ctx
+                .policy
+                .selects_external_pods(pol.ns(), &pol.pod_selector)
+            || pol.selected(index).next().is_some()
+        {
             continue;
         }
         let origin = pol
@@ -532,9 +538,11 @@ fn peer_selects_nothing(ctx: &Context<'_>, out: &mut Vec<Finding>) {
                 let Some(nss) = peer_namespaces(peer, pol.ns(), in_tree) else {
                     continue;
                 };
-                if nss
-                    .iter()
-                    .any(|ns| index.selected(ns, &sel).next().is_some())
+                if sel.names_controller_made_label()
+                    || nss.iter().any(|ns| {
+                        index.selected(ns, &sel).next().is_some()
+                            || ctx.policy.selects_external_pods(ns, &sel)
+                    })
                 {
                     continue;
                 }

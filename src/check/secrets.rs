@@ -283,7 +283,7 @@ pub fn classify(value: &str) -> Class {
     if DEFAULT_PASSWORDS.contains(&lower.as_str()) {
         return Class::Default;
     }
-    if is_reference(v) {
+    if is_reference(v) || is_nss_sources(v) {
         return Class::Placeholder;
     }
     if v.chars()
@@ -303,6 +303,28 @@ pub fn classify(value: &str) -> Class {
         return Class::Placeholder;
     }
     Class::Literal
+}
+
+/// The sources of an nsswitch.conf database line (`passwd: files systemd`): names of services, not a
+/// password.
+fn is_nss_sources(v: &str) -> bool {
+    const SOURCES: [&str; 13] = [
+        "files",
+        "compat",
+        "systemd",
+        "dns",
+        "db",
+        "nis",
+        "nisplus",
+        "ldap",
+        "sss",
+        "winbind",
+        "myhostname",
+        "mymachines",
+        "resolve",
+    ];
+    v.split_whitespace()
+        .all(|w| SOURCES.contains(&w) || (w.starts_with('[') && w.ends_with(']')))
 }
 
 /// A value that points elsewhere instead of holding the secret.
@@ -856,10 +878,14 @@ fn configmap_credential(ctx: &Context<'_>, out: &mut Vec<Finding>) {
                     Some(c.r),
                     format!("{} {}: a credential in plain text", object(c.r), c.place),
                 )
-                .help(
+                .help(if ctx.env.is_some() {
+                    // An environment of this repository: OpenIM's services read IMENV_* variables.
                     "leave it empty in the ConfigMap and inject it from a Secret (for OpenIM, an IMENV_* \
-                     variable with `valueFrom.secretKeyRef`)",
-                ),
+                     variable with `valueFrom.secretKeyRef`)"
+                } else {
+                    "leave it empty in the ConfigMap and inject it from a Secret (an environment \
+                     variable with `valueFrom.secretKeyRef`, or a mounted Secret volume)"
+                }),
         );
     }
 }
@@ -1418,6 +1444,25 @@ fn high_entropy(ctx: &Context<'_>, out: &mut Vec<Finding>) {
             }
         }
     }
+}
+
+// ---------------------------------------------------------------------------------------------------
+// The questions `crate::redact` asks this family, so that what a check would flag is exactly what every
+// output hides. Kept small and stable: the detectors above may change, these signatures do not.
+
+/// Whether a rule of this family would flag `value` written under `key` (a map key, or the `name` of an
+/// env entry): a credential key holding a literal or a default, a known token, a password in a URL, or
+/// a random-looking token.
+pub fn flags_value(key: &str, value: &str) -> bool {
+    (is_credential_key(key) && classify(value) != Class::Placeholder)
+        || !find_tokens(value).is_empty()
+        || !random_tokens(value, key).is_empty()
+}
+
+/// Where known tokens (and passwords in URLs) are in a text that is not parsed as objects, such as a
+/// message or a configuration file.
+pub fn token_ranges(text: &str) -> Vec<Range<usize>> {
+    find_tokens(text).into_iter().map(|(_, r)| r).collect()
 }
 
 #[cfg(test)]

@@ -1,13 +1,17 @@
-//! Helpers shared by the integration tests.
+//! Helpers shared by the integration tests: fixtures and the built binary (here), real git repositories
+//! (`repo`), the rule-test harness (`checks`) and text snapshots (`snapshot`, `UPDATE_SNAPSHOTS=1`).
 #![allow(dead_code)]
 
 mod checks;
 pub mod release;
 mod repo;
+mod snapshot;
 #[allow(unused_imports)]
 pub use checks::*;
 #[allow(unused_imports)]
 pub use repo::*;
+#[allow(unused_imports)]
+pub use snapshot::assert_snapshot;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -37,7 +41,7 @@ pub fn render_env(root: &Path, env: &str, tag: Option<&str>) -> Result<Tree, Str
             explicit_tag: tag.map(str::to_string),
             ..TagInputs::default()
         };
-        let c = pipeline::compile(&mut loader, &envs[0].0, &envs[0].1, &inputs, None)?;
+        let c = pipeline::compile(&mut loader, &envs[0].0, &envs[0].1, &inputs, None)?.tagged()?;
         Ok::<_, Error>(c.render())
     })();
     result.map_err(|e| diagnostics::render_error(&sources, &e, Style { color: false }))
