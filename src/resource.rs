@@ -86,26 +86,12 @@ impl Resource {
 
     /// The pod template of a workload, for the kinds that have one.
     pub fn pod_template(&self) -> Option<&Node> {
-        let path: &[&str] = match self.kind() {
-            "Deployment" | "StatefulSet" | "DaemonSet" | "ReplicaSet" | "Job" => {
-                &["spec", "template"]
-            }
-            "CronJob" => &["spec", "jobTemplate", "spec", "template"],
-            "Pod" => &[],
-            _ => return None,
-        };
-        self.node.path(path)
+        self.node
+            .path(crate::k8s::workload::pod_template_path(self.kind())?)
     }
 
     pub fn pod_template_mut(&mut self) -> Option<&mut Node> {
-        let path: &[&str] = match self.kind() {
-            "Deployment" | "StatefulSet" | "DaemonSet" | "ReplicaSet" | "Job" => {
-                &["spec", "template"]
-            }
-            "CronJob" => &["spec", "jobTemplate", "spec", "template"],
-            "Pod" => &[],
-            _ => return None,
-        };
+        let path = crate::k8s::workload::pod_template_path(self.kind())?;
         self.node.path_mut(path)
     }
 
