@@ -81,6 +81,7 @@ K8S_KINDS = [
 CRD_KINDS = [
     ("@kubernetes-models/argo-cd", "argoproj.io/v1alpha1", "argoproj.io/v1alpha1", "Application"),
     ("@kubernetes-models/argo-cd", "argoproj.io/v1alpha1", "argoproj.io/v1alpha1", "ApplicationSet"),
+    ("@kubernetes-models/argo-cd", "argoproj.io/v1alpha1", "argoproj.io/v1alpha1", "AppProject"),
     ("@kubernetes-models/external-secrets", "external-secrets.io/v1", "external-secrets.io/v1", "ClusterSecretStore"),
     ("@kubernetes-models/external-secrets", "external-secrets.io/v1", "external-secrets.io/v1", "ExternalSecret"),
     ("@kubernetes-models/external-secrets", "external-secrets.io/v1", "external-secrets.io/v1", "SecretStore"),

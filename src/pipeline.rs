@@ -84,6 +84,10 @@ pub fn compile(
     facts: Option<&RepoFacts>,
 ) -> Result<Compiled> {
     let mut build = overlay::build(loader, env_file)?;
+    overlay::argocd::set_repo_url(
+        &mut build.resources,
+        facts.and_then(|f| f.remote_url.as_deref()),
+    )?;
     let mut meta = Metadata {
         environment: name.to_string(),
         source_commit: facts.and_then(|f| f.head_commit.clone()),

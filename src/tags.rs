@@ -1127,6 +1127,7 @@ mod tests {
             branch: branch.map(str::to_string),
             tags_on_head: on_head.iter().map(|t| t.to_string()).collect(),
             reachable_tags: all,
+            remote_url: None,
         }
     }
 

@@ -21,6 +21,8 @@ pub struct RepoFacts {
     /// Every tag whose commit is HEAD or an ancestor of it: (tag name, commit id, fewest parent steps
     /// from HEAD, 0 = on HEAD), sorted by distance, then name.
     pub reachable_tags: Vec<(String, String, usize)>,
+    /// The URL of the remote `origin`, credentials removed (see [`super::remote`]); `None` without one.
+    pub remote_url: Option<String>,
 }
 
 /// A failure to read the repository (exit 2).
@@ -117,6 +119,7 @@ fn facts_of(
     let mut facts = RepoFacts {
         head_commit: head.map(|oid| oid.to_string()),
         branch,
+        remote_url: super::remote::remote_url(repo, super::remote::DEFAULT_REMOTE),
         ..RepoFacts::default()
     };
     let Some(head) = head else {

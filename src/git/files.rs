@@ -9,7 +9,7 @@ use std::sync::Arc;
 use git2::{ObjectType, Oid, Repository, Tree};
 
 use crate::error::{Error, Result};
-use crate::load::{normalize, Files};
+use crate::load::{enters_git_dir, normalize, Escape, Files};
 
 use super::git_error;
 
@@ -122,6 +122,9 @@ impl GitFiles {
     /// The object at a path: its type and id. The repository's root is its root tree.
     fn object(&self, path: &Path) -> Option<(ObjectType, Oid, i32)> {
         let rel = self.inside(path)?;
+        if enters_git_dir(&rel) {
+            return None;
+        }
         let root = self.root().ok()?;
         if rel.as_os_str().is_empty() {
             return Some((ObjectType::Tree, root.id(), 0o040000));
@@ -214,5 +217,31 @@ impl Files for GitFiles {
             .collect();
         out.sort();
         Ok(out)
+    }
+
+    fn repository_root(&self, _env_file: &Path) -> PathBuf {
+        self.workdir.clone()
+    }
+
+    /// A commit's tree has no `..` and no `.git`; a symbolic link in it is a blob that is never followed,
+    /// but naming one is refused as the working tree refuses a link out.
+    fn confine(&self, _root: &Path, path: &Path) -> std::result::Result<(), Escape> {
+        let rel = self.inside(path).ok_or(Escape::Outside)?;
+        if enters_git_dir(&rel) {
+            return Err(Escape::GitDir);
+        }
+        let Ok(root) = self.root() else {
+            return Ok(());
+        };
+        let mut prefix = PathBuf::new();
+        for c in rel.components() {
+            prefix.push(c);
+            match root.get_path(&prefix) {
+                Ok(entry) if entry.filemode() == 0o120000 => return Err(Escape::Symlink),
+                Ok(_) => {}
+                Err(_) => break,
+            }
+        }
+        Ok(())
     }
 }

@@ -4,11 +4,13 @@
 //! - [`files`]: a commit's tree as [`crate::load::Files`], so any revision compiles without a checkout.
 //! - [`commit`]: a rendered [`crate::render::Tree`] written as a commit on an environment branch.
 //! - [`push`]: that branch pushed to a remote, rebuilt on the remote's tip when it moved.
+//! - [`remote`]: a remote's URL without credentials, for the Argo CD objects and `hydrator.metadata`.
 
 pub mod commit;
 mod facts;
 pub mod files;
 pub mod push;
+pub mod remote;
 
 pub use facts::*;
 

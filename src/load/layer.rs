@@ -208,6 +208,9 @@ impl Layer {
             LayerKind::Environment => FileRole::Environment,
             LayerKind::Component => FileRole::Component,
         };
+        if expected == LayerKind::Environment {
+            loader.enter_environment(path)?;
+        }
         let docs = loader.documents(path, role)?;
         let file = loader.source(path, role)?;
         let root = match docs.as_slice() {
@@ -242,13 +245,23 @@ impl Layer {
             );
         }
         let dir = path.parent().map(Path::to_path_buf).unwrap_or_default();
-        let rel = |n: &Node| -> Spanned<PathBuf> {
-            Spanned {
-                value: normalize(&dir.join(n.as_str().unwrap_or_default())),
-                origin: n.origin,
-            }
-        };
         let list = |key: &str| -> &[Node] { root.get(key).and_then(Node::as_seq).unwrap_or(&[]) };
+        let paths = |key: &str| -> Result<Vec<Spanned<PathBuf>>> {
+            list(key)
+                .iter()
+                .map(|n| {
+                    let written = n.as_str().unwrap_or_default();
+                    let value = normalize(&dir.join(written));
+                    loader.confine(&value, written, n.origin)?;
+                    Ok(Spanned {
+                        value,
+                        origin: n.origin,
+                    })
+                })
+                .collect()
+        };
+        let resources = paths("resources")?;
+        let components = paths("components")?;
 
         let name = root
             .path(&["metadata", "name"])
@@ -326,7 +339,11 @@ impl Layer {
         }
         let mut generators = Vec::new();
         for g in list("configMapGenerator") {
-            generators.push(load_generator(&dir, g)?);
+            let spec = load_generator(&dir, g)?;
+            for (_, path, at) in &spec.files {
+                loader.confine(path, written_path(g, *at), *at)?;
+            }
+            generators.push(spec);
         }
 
         Ok(Layer {
@@ -334,8 +351,8 @@ impl Layer {
             name,
             path: path.to_path_buf(),
             namespace: opt_str(&root, "namespace"),
-            resources: list("resources").iter().map(rel).collect(),
-            components: list("components").iter().map(rel).collect(),
+            resources,
+            components,
             labels: root.get("labels").cloned(),
             annotations: root.get("annotations").cloned(),
             replicas,
@@ -383,7 +400,9 @@ fn load_target(node: &Node) -> Result<Target> {
 fn load_patch(loader: &mut Loader<'_>, dir: &Path, entry: &Node) -> Result<PatchSpec> {
     let target = entry.get("target").map(load_target).transpose()?;
     let docs: Vec<Node> = if let Some(path_node) = entry.get("path") {
-        let path = normalize(&dir.join(path_node.as_str().unwrap_or_default()));
+        let written = path_node.as_str().unwrap_or_default();
+        let path = normalize(&dir.join(written));
+        loader.confine(&path, written, path_node.origin)?;
         if !loader.files.is_file(&path) {
             return Err(Error::at(
                 path_node.origin,
@@ -542,6 +561,18 @@ fn map_origins(node: &mut Node, f: &dyn Fn(Origin) -> Origin) {
         }
         _ => {}
     }
+}
+
+/// The path of a generator's `files` entry at `at`, as written (after `key=`).
+fn written_path(g: &Node, at: Origin) -> &str {
+    g.get("files")
+        .and_then(Node::as_seq)
+        .unwrap_or(&[])
+        .iter()
+        .find(|f| f.origin == at)
+        .and_then(Node::as_str)
+        .map(|t| t.split_once('=').map_or(t, |(_, p)| p))
+        .unwrap_or_default()
 }
 
 fn load_generator(dir: &Path, g: &Node) -> Result<GeneratorSpec> {

@@ -28,6 +28,51 @@ pub trait Files {
     fn walk(&self, dir: &Path) -> io::Result<Vec<PathBuf>>;
     /// The folders directly inside `dir`, sorted.
     fn subdirs(&self, dir: &Path) -> io::Result<Vec<PathBuf>>;
+    /// The root of the repository that holds an environment file: every path its inputs name must stay
+    /// inside it.
+    fn repository_root(&self, env_file: &Path) -> PathBuf;
+    /// Whether `path` stays inside `root`: not outside it (after `..` and symbolic links), not in `.git/`.
+    fn confine(&self, root: &Path, path: &Path) -> std::result::Result<(), Escape>;
+}
+
+/// Why a path an input names may not be read.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Escape {
+    /// An absolute path: inputs name files relative to the file that names them.
+    Absolute,
+    /// Outside the repository, with `..` past its root.
+    Outside,
+    /// Through a symbolic link that leads out of the repository.
+    Symlink,
+    /// Into the repository's `.git/` folder (its configuration holds credentials).
+    GitDir,
+}
+
+impl Escape {
+    pub fn describe(self) -> &'static str {
+        match self {
+            Escape::Absolute => "is an absolute path",
+            Escape::Outside => "leads outside the repository",
+            Escape::Symlink => "goes through a symbolic link that leads outside the repository",
+            Escape::GitDir => "leads into the repository's `.git` folder",
+        }
+    }
+}
+
+/// True when a path, taken relative to the repository root, enters `.git`.
+pub(crate) fn enters_git_dir(rel: &Path) -> bool {
+    rel.components()
+        .any(|c| matches!(c, Component::Normal(n) if n.eq_ignore_ascii_case(".git")))
+}
+
+/// `path` made absolute against the working directory and normalized, without touching the disk.
+fn absolute(path: &Path) -> PathBuf {
+    if path.is_absolute() {
+        normalize(path)
+    } else {
+        let cwd = std::env::current_dir().unwrap_or_default();
+        normalize(&cwd.join(path))
+    }
 }
 
 /// The working tree.
@@ -67,6 +112,45 @@ impl Files for DiskFiles {
         out.sort();
         Ok(out)
     }
+    /// The nearest folder above the environment file that holds `.git`; without one, the parent of the
+    /// environments folder (`<parent>/<root>/<env>/env.yaml`).
+    fn repository_root(&self, env_file: &Path) -> PathBuf {
+        // The folder is resolved, not the file: a linked env.yaml must not move the root.
+        let file = absolute(env_file);
+        let file = match (file.parent(), file.file_name()) {
+            (Some(dir), Some(name)) => dir.canonicalize().map_or(file.clone(), |d| d.join(name)),
+            _ => file,
+        };
+        let mut dir = file.parent();
+        while let Some(d) = dir {
+            if d.join(".git").exists() {
+                return d.to_path_buf();
+            }
+            dir = d.parent();
+        }
+        file.ancestors()
+            .nth(3)
+            .map(Path::to_path_buf)
+            .unwrap_or_else(|| PathBuf::from("/"))
+    }
+    fn confine(&self, root: &Path, path: &Path) -> std::result::Result<(), Escape> {
+        // The nearest existing prefix resolved on disk (a link anywhere along the path could lead out),
+        // and the rest as written.
+        let abs = absolute(path);
+        let real = abs
+            .ancestors()
+            .find_map(|prefix| {
+                let real = prefix.canonicalize().ok()?;
+                Some(real.join(abs.strip_prefix(prefix).ok()?))
+            })
+            .unwrap_or_else(|| abs.clone());
+        match real.strip_prefix(root) {
+            Ok(rel) if enters_git_dir(rel) => Err(Escape::GitDir),
+            Ok(_) => Ok(()),
+            Err(_) if abs.starts_with(root) => Err(Escape::Symlink),
+            Err(_) => Err(Escape::Outside),
+        }
+    }
 }
 
 /// Resolves `.` and `..` without touching the file system (paths may name git objects).
@@ -75,11 +159,14 @@ pub fn normalize(path: &Path) -> PathBuf {
     for c in path.components() {
         match c {
             Component::CurDir => {}
-            Component::ParentDir => {
-                if !out.pop() {
-                    out.push("..");
+            // `..` past the start is kept (`../../x` stays outside), and `..` at the root stays there.
+            Component::ParentDir => match out.components().next_back() {
+                Some(Component::Normal(_)) => {
+                    out.pop();
                 }
-            }
+                Some(Component::RootDir | Component::Prefix(_)) => {}
+                _ => out.push(".."),
+            },
             other => out.push(other.as_os_str()),
         }
     }
@@ -98,6 +185,8 @@ pub struct Loader<'a> {
     pub files: &'a dyn Files,
     pub sources: &'a mut Sources,
     parsed: HashMap<PathBuf, Arc<Vec<yaml::Document>>>,
+    /// The repository root of the environment being loaded: every path its files name stays inside.
+    root: Option<PathBuf>,
 }
 
 impl<'a> Loader<'a> {
@@ -106,6 +195,42 @@ impl<'a> Loader<'a> {
             files,
             sources,
             parsed: HashMap::new(),
+            root: None,
+        }
+    }
+
+    /// Starts loading an environment: the paths its files name are confined to its repository.
+    pub fn enter_environment(&mut self, env_file: &Path) -> Result<()> {
+        let root = self.files.repository_root(env_file);
+        if let Err(e) = self.files.confine(&root, env_file) {
+            return Err(Error::usage(format!(
+                "the environment file `{}` {}",
+                crate::node::display_path(env_file),
+                e.describe()
+            ))
+            .help("inputs are read only from inside the repository (docs/security.md)"));
+        }
+        self.root = Some(root);
+        Ok(())
+    }
+
+    /// Refuses a path named at `named_at` (as `written`) that leaves the repository. The error names the
+    /// path as written and never reads the file.
+    pub fn confine(&self, path: &Path, written: &str, named_at: Origin) -> Result<()> {
+        let escape = if Path::new(written).is_absolute() || written.starts_with(['/', '\\']) {
+            Some(Escape::Absolute)
+        } else {
+            let root = match &self.root {
+                Some(r) => r.clone(),
+                None => self.files.repository_root(path),
+            };
+            self.files.confine(&root, path).err()
+        };
+        match escape {
+            None => Ok(()),
+            Some(e) => Err(Error::at(named_at, format!("`{written}` {}", e.describe()))
+                .label("named here")
+                .help("inputs are read only from inside the repository, never from `.git` or through a link out of it (docs/security.md)")),
         }
     }
 

@@ -2,6 +2,7 @@
 //! `docs/overlay-format.md`, and hands the tag stage a [`Build`]: the environment's resources with every
 //! value's origin, and the environment's tag rule.
 
+pub mod argocd;
 pub mod generate;
 pub mod images;
 pub mod json_patch;

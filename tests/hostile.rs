@@ -1,0 +1,11 @@
+//! A pull request is untrusted input: each test plants a value the attacker wants (the runner's
+//! environment, `.git/config` credentials, a file outside the repository) and asserts the exit code, the
+//! error's file and line, that nothing was written or deleted outside `--out`, and that the planted value
+//! appears in no output. The threat model these tests hold is in `docs/security.md`.
+
+mod common;
+
+#[path = "hostile/inputs.rs"]
+mod inputs;
+#[path = "hostile/support.rs"]
+mod support;
