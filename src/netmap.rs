@@ -240,6 +240,32 @@ pub struct NetMap {
 
 const ANYWHERE: &str = "anywhere";
 
+/// For each set of pods the resources run (by map id), whether some NetworkPolicy of its namespace
+/// isolates it for ingress and for egress: the directions in which the map admits only what rules allow.
+pub fn isolation(resources: &[Resource]) -> BTreeMap<String, (bool, bool)> {
+    let pods = k8s::pods(resources);
+    let policies = netpol::policies(resources);
+    let one_namespace = pods
+        .iter()
+        .map(|p| p.namespace)
+        .collect::<BTreeSet<_>>()
+        .len()
+        <= 1;
+    pods.iter()
+        .map(|p| {
+            let isolated = |dir: Direction| {
+                policies
+                    .iter()
+                    .any(|pol| pol.applies(dir) && pol.selects(p.namespace, &p.labels))
+            };
+            (
+                workload(p, one_namespace).0,
+                (isolated(Direction::Ingress), isolated(Direction::Egress)),
+            )
+        })
+        .collect()
+}
+
 /// Builds the map of one environment's rendered resources.
 pub fn build(environment: &str, resources: &[Resource]) -> NetMap {
     let pods = k8s::pods(resources);
