@@ -607,6 +607,9 @@ struct SummaryJson<'a> {
     infos: usize,
     waived: usize,
     note: Option<&'a str>,
+    /// Files a folder walk passed over, by reason.
+    #[serde(skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    skipped: &'a std::collections::BTreeMap<&'static str, usize>,
 }
 
 /// The JSON form of a check report (see [`findings_json`]).
@@ -651,6 +654,7 @@ pub fn findings_json<'a>(sources: &'a Sources, report: &'a CheckReport) -> Findi
             infos: count(&c.findings, FindingSeverity::Info),
             waived: c.waived.len(),
             note: c.note.as_deref(),
+            skipped: &c.skipped,
         })
         .collect();
     FindingsJson {

@@ -54,8 +54,16 @@ impl Resource {
     pub fn kind(&self) -> &str {
         self.node.str_at(&["kind"]).unwrap_or("")
     }
+    /// `metadata.name`; for an object named by the API server on creation, its `generateName` prefix
+    /// (which ends in `-` or is otherwise no valid name, so no reference ever matches it).
     pub fn name(&self) -> &str {
-        self.node.str_at(&["metadata", "name"]).unwrap_or("")
+        match self.node.str_at(&["metadata", "name"]) {
+            Some(n) => n,
+            None => self
+                .node
+                .str_at(&["metadata", "generateName"])
+                .unwrap_or(""),
+        }
     }
     pub fn namespace(&self) -> &str {
         self.node.str_at(&["metadata", "namespace"]).unwrap_or("")
@@ -68,11 +76,19 @@ impl Resource {
         av.rsplit_once('/').map(|(_, v)| v).unwrap_or(av)
     }
     pub fn id(&self) -> ResId {
+        let name = match self.node.str_at(&["metadata", "name"]) {
+            Some(n) => n.to_string(),
+            // An object named by the API server on creation: shown by its prefix.
+            None => match self.node.str_at(&["metadata", "generateName"]) {
+                Some(prefix) if !prefix.is_empty() => format!("{prefix}*"),
+                _ => String::new(),
+            },
+        };
         ResId {
             group: self.group().to_string(),
             kind: self.kind().to_string(),
             namespace: self.namespace().to_string(),
-            name: self.name().to_string(),
+            name,
         }
     }
 

@@ -132,24 +132,55 @@ spec:
 }
 
 #[test]
-fn duplicate_keys_are_an_error_at_the_second_key() {
+fn duplicate_keys_are_a_load_finding_at_the_second_key_in_every_format() {
     let dir = tempfile::tempdir().expect("tempdir");
     std::fs::write(
         dir.path().join("dup.yaml"),
         "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: x\ndata:\n  a: \"1\"\n  a: \"2\"\n",
     )
     .expect("write");
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_openim-gitops"))
-        .current_dir(dir.path())
-        .args(["check", "dup.yaml"])
-        .env("NO_COLOR", "1")
-        .output()
-        .expect("run");
-    assert_eq!(out.status.code(), Some(2));
-    let err = String::from_utf8_lossy(&out.stderr);
+    let run = |format: &str| {
+        std::process::Command::new(env!("CARGO_BIN_EXE_openim-gitops"))
+            .current_dir(dir.path())
+            .args(["check", "--format", format, "dup.yaml"])
+            .env("NO_COLOR", "1")
+            .output()
+            .expect("run")
+    };
+    let human = run("human");
+    assert_eq!(human.status.code(), Some(1));
+    let text = String::from_utf8_lossy(&human.stdout);
     assert!(
-        err.contains("duplicate key `a`") && err.contains("dup.yaml:7:3"),
-        "{err}"
+        text.contains("load/invalid-yaml")
+            && text.contains("duplicate key `a`")
+            && text.contains("dup.yaml:7:3"),
+        "{text}"
+    );
+    let json: serde_json::Value = serde_json::from_slice(&run("json").stdout).expect("json output");
+    let f = &json["findings"][0];
+    assert_eq!(
+        (&f["code"], &f["file"], &f["line"], &f["column"]),
+        (
+            &serde_json::json!("load/invalid-yaml"),
+            &serde_json::json!("dup.yaml"),
+            &serde_json::json!(7),
+            &serde_json::json!(3)
+        ),
+        "{json:#}"
+    );
+    let sarif: serde_json::Value =
+        serde_json::from_slice(&run("sarif").stdout).expect("sarif output");
+    let result = &sarif["runs"][0]["results"][0];
+    assert_eq!(result["ruleId"], "load/invalid-yaml", "{sarif:#}");
+    assert_eq!(
+        result["locations"][0]["physicalLocation"]["region"]["startLine"],
+        7
+    );
+    let github = String::from_utf8_lossy(&run("github").stdout).into_owned();
+    assert!(
+        github.contains("::error file=dup.yaml,line=7,col=3")
+            && github.contains("load/invalid-yaml"),
+        "{github}"
     );
 }
 

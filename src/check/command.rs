@@ -11,8 +11,9 @@ use crate::check::{self, Context, Finding, Severity};
 use crate::cli::{CheckArgs, Cli, Format, TagArgs};
 use crate::diagnostics::{self, Style};
 use crate::error::{Error, Result};
-use crate::load::{is_yaml, Files, Loader};
-use crate::node::{FileRole, Sources};
+use crate::load::manifests::Manifests;
+use crate::load::{Files, Loader};
+use crate::node::Sources;
 use crate::pipeline;
 use crate::resource::Resource;
 use crate::Status;
@@ -27,6 +28,8 @@ pub struct Checked {
     pub waived: Vec<Waived>,
     /// Something the reader should know about how it was checked.
     pub note: Option<String>,
+    /// Files a folder walk passed over, by reason (the keys of `SkipReason::key`).
+    pub skipped: std::collections::BTreeMap<&'static str, usize>,
 }
 
 /// Everything one run found.
@@ -94,39 +97,6 @@ pub fn load_policy(loader: &mut Loader<'_>, opts: &Options<'_>) -> Result<Policy
     }
 }
 
-fn load_paths(loader: &mut Loader<'_>, paths: &[PathBuf]) -> Result<Vec<Resource>> {
-    let mut files = Vec::new();
-    for p in paths {
-        if loader.files.is_dir(p) {
-            let all = loader.files.walk(p).map_err(|source| Error::Read {
-                path: p.clone(),
-                source,
-            })?;
-            files.extend(all.into_iter().filter(|f| is_yaml(f)));
-        } else if loader.files.is_file(p) {
-            files.push(p.clone());
-        } else {
-            return Err(Error::usage(format!(
-                "`{}` does not exist",
-                crate::node::display_path(p)
-            )));
-        }
-    }
-    let mut out = Vec::new();
-    let mut errors = Vec::new();
-    for f in files {
-        let id = loader.source(&f, FileRole::Resource)?;
-        let named_at = loader.sources.file_origin(id);
-        match loader.resources(&f, named_at) {
-            Ok(mut rs) => out.append(&mut rs),
-            Err(e) => errors.push(e),
-        }
-    }
-    // No uniqueness check: files linted together may be meant for different namespaces or clusters.
-    Error::collect(errors)?;
-    Ok(out)
-}
-
 /// An environment compiled (or files loaded), owning what a [`Target`] borrows.
 struct Loaded {
     env: Option<String>,
@@ -134,6 +104,8 @@ struct Loaded {
     layer: Option<crate::load::Layer>,
     /// Why the tag stage did not run.
     untagged: Option<String>,
+    /// What reading PATHS found wrong or passed over.
+    load: Option<Manifests>,
 }
 
 /// Runs the checks and returns what they found (tool failures are errors).
@@ -173,6 +145,7 @@ pub fn collect(files: &dyn Files, sources: &mut Sources, opts: &Options<'_>) -> 
                 resources: build.resources,
                 layer: Some(build.env),
                 untagged,
+                load: None,
             });
         }
     } else {
@@ -181,25 +154,30 @@ pub fn collect(files: &dyn Files, sources: &mut Sources, opts: &Options<'_>) -> 
                 "with PATHS, --env names the one environment whose policy applies",
             ));
         }
-        let resources = load_paths(&mut loader, opts.paths)?;
+        let mut manifests = crate::load::manifests::load(&mut loader, opts.paths)?;
+        let resources = std::mem::take(&mut manifests.resources);
         targets.push(Loaded {
             env: opts.envs.first().cloned(),
             resources,
             layer: None,
             untagged: None,
+            load: Some(manifests),
         });
     }
 
-    let targets: Vec<Target<'_>> = targets
+    let loaded: Vec<(Target<'_>, Option<&Manifests>)> = targets
         .iter()
-        .map(|l| Target {
-            env: l.env.as_deref(),
-            resources: &l.resources,
-            layer: l.layer.as_ref(),
-            untagged: l.untagged.as_deref(),
+        .map(|l| {
+            let t = Target {
+                env: l.env.as_deref(),
+                resources: &l.resources,
+                layer: l.layer.as_ref(),
+                untagged: l.untagged.as_deref(),
+            };
+            (t, l.load.as_ref())
         })
         .collect();
-    Ok(check_targets(loader.sources, &policy, &targets, opts.today))
+    Ok(check_loaded(loader.sources, &policy, &loaded, opts.today))
 }
 
 /// One set of resources to check: an environment (with its layer) or plain files (`env: None`).
@@ -225,27 +203,65 @@ pub fn check_targets(
     targets: &[Target<'_>],
     today: Date,
 ) -> Report {
+    let loaded: Vec<(Target<'_>, Option<&Manifests>)> = targets
+        .iter()
+        .map(|t| {
+            let t = Target {
+                env: t.env,
+                resources: t.resources,
+                layer: t.layer,
+                untagged: t.untagged,
+            };
+            (t, None)
+        })
+        .collect();
+    check_loaded(sources, policy, &loaded, today)
+}
+
+/// [`check_targets`], with what loading each target's files found (load problems become `load/`
+/// findings, skipped files a note and a count).
+fn check_loaded(
+    sources: &Sources,
+    policy: &PolicySet,
+    targets: &[(Target<'_>, Option<&Manifests>)],
+    today: Date,
+) -> Report {
     let codes = codes();
     let known = |code: &str| codes.contains(&code);
     let mut ledger = Ledger::default();
     let mut checked = Vec::new();
-    for t in targets {
+    for (t, load) in targets {
         let mut p = policy.resolve(t.env, &codes);
         if t.untagged.is_some() && codes.contains(&OWNED_TAG_RULE) {
             p.severities
                 .insert(OWNED_TAG_RULE.to_string(), (None, None));
         }
         let ctx = Context::new(t.env, t.resources, sources, t.layer, &p);
-        let found = check::run(&ctx);
+        let mut found = check::run(&ctx);
+        let mut note = t.untagged.map(|why| {
+            format!("no image tag applied ({why}); images checked as the files tag them")
+        });
+        let mut skipped = std::collections::BTreeMap::new();
+        if let Some(m) = load {
+            for problem in &m.problems {
+                let mut f = check::load::finding(problem);
+                if let Some(s) = p.severity(f.code, f.severity) {
+                    f.severity = s;
+                    found.push(f);
+                }
+            }
+            check::sort_findings(sources, &mut found);
+            note = note.or(m.skipped_note());
+            skipped = m.skipped.iter().map(|(why, n)| (why.key(), *n)).collect();
+        }
         let (findings, waived) = ledger.apply(&ctx, found, today, &known);
         checked.push(Checked {
             env: t.env.map(str::to_string),
             resources: t.resources.len(),
             findings,
             waived,
-            note: t.untagged.map(|why| {
-                format!("no image tag applied ({why}); images checked as the files tag them")
-            }),
+            note,
+            skipped,
         });
     }
     let base = policy.resolve(None, &codes);

@@ -12,6 +12,7 @@
 pub mod command;
 pub mod images;
 pub mod index;
+pub mod load;
 pub mod netpol;
 pub mod policy;
 pub mod policy_file;
@@ -146,6 +147,7 @@ impl FindingExt for Finding {
 pub fn rules() -> Vec<&'static Rule> {
     let families: &[&[Rule]] = &[
         images::RULES,
+        load::RULES,
         netpol::RULES,
         policy::RULES,
         refs::RULES,
@@ -183,9 +185,15 @@ pub fn run(ctx: &Context<'_>) -> Vec<Finding> {
             }
         }
     }
+    sort_findings(ctx.sources, &mut findings);
+    findings
+}
+
+/// Findings in report order: file, line, column, code.
+pub fn sort_findings(sources: &Sources, findings: &mut [Finding]) {
     findings.sort_by(|a, b| {
-        let fa = ctx.sources.get(a.origin.file);
-        let fb = ctx.sources.get(b.origin.file);
+        let fa = sources.get(a.origin.file);
+        let fb = sources.get(b.origin.file);
         (&fa.display, a.origin.line, a.origin.col, a.code).cmp(&(
             &fb.display,
             b.origin.line,
@@ -193,5 +201,4 @@ pub fn run(ctx: &Context<'_>) -> Vec<Finding> {
             b.code,
         ))
     });
-    findings
 }

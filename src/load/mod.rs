@@ -5,6 +5,7 @@
 //! Files are read through [`Files`], so the same code loads a working tree or a git revision.
 
 pub mod layer;
+pub mod manifests;
 pub mod yaml;
 
 use std::collections::HashMap;
