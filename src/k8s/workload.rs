@@ -8,20 +8,7 @@ use crate::k8s::selector::{labels, Labels, NAMESPACE_NAME_LABEL};
 use crate::node::{Node, Origin};
 use crate::resource::Resource;
 
-/// Where a kind keeps its pod template (`[]`: the object is the pod), for the kinds that have one.
-pub fn pod_template_path(kind: &str) -> Option<&'static [&'static str]> {
-    Some(match kind {
-        "Deployment"
-        | "StatefulSet"
-        | "DaemonSet"
-        | "ReplicaSet"
-        | "ReplicationController"
-        | "Job" => &["spec", "template"],
-        "CronJob" => &["spec", "jobTemplate", "spec", "template"],
-        "Pod" => &[],
-        _ => return None,
-    })
-}
+pub use crate::resource::pod_template_path;
 
 /// Kinds whose pods run until stopped (as opposed to Jobs, CronJobs and bare Pods).
 pub fn is_long_running(kind: &str) -> bool {
