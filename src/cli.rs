@@ -1,19 +1,25 @@
-//! The command line, as clap reads it. `lib::run` acts on it.
+//! The command line, as clap reads it. Only `commands` reads these types: each command has its own
+//! options and its own `--format` values, so a command's `--help` lists what it accepts and nothing else.
 
 use std::path::PathBuf;
 
-use clap::{Args, Parser, Subcommand, ValueEnum};
+use clap::{ArgAction, Args, Parser, Subcommand, ValueEnum};
+
+/// The heading under which the options every command takes are listed.
+const GLOBAL: &str = "Global options";
 
 #[derive(Parser, Debug)]
 #[command(
     name = "openim-gitops",
     version,
+    disable_version_flag = true,
     about = "Compile OpenIM's Kubernetes environments into rendered manifests, check them, and commit them for Argo CD",
     long_about = "openim-gitops compiles a base of plain Kubernetes YAML plus one overlay per environment \
 (dev, test, release) into a deterministic rendered manifest tree, with every value traceable to the line \
 that set it. It needs no kustomize, kubectl or git CLI.\n\n\
 Exit codes: 0 success, 1 findings at error level or a refused commit, 2 usage or tool failure.",
-    after_help = "Examples:\n  openim-gitops render --all\n  openim-gitops render --env release --version 3.8.3\n  openim-gitops explain --env release Deployment/openim-api spec.replicas"
+    after_help = "Examples:\n  openim-gitops render --all\n  openim-gitops render --env release --release-version 3.8.3\n  openim-gitops explain --env release Deployment/openim-api spec.replicas",
+    arg_required_else_help = true
 )]
 pub struct Cli {
     /// The folder holding base/, components/ and one folder per environment
@@ -21,33 +27,77 @@ pub struct Cli {
         long,
         global = true,
         default_value = "environments",
-        value_name = "DIR"
+        value_name = "DIR",
+        help_heading = GLOBAL
     )]
     pub root: PathBuf,
 
-    /// Output format of findings, errors and explanations
-    #[arg(long, global = true, value_enum, default_value_t = Format::Human)]
-    pub format: Format,
+    /// Print the program's version (the release version an environment renders is `--release-version`)
+    #[arg(short = 'V', long = "version", action = ArgAction::SetTrue)]
+    pub print_version: bool,
 
     #[command(subcommand)]
-    pub command: Command,
+    pub command: Option<Command>,
 }
 
-#[derive(Copy, Clone, Debug, PartialEq, Eq, ValueEnum)]
-pub enum Format {
+/// `render`'s output: a line per environment.
+#[derive(Copy, Clone, Debug, Default, PartialEq, Eq, ValueEnum)]
+pub enum RenderFormat {
     /// Text for people (`text` is the same)
+    #[default]
+    #[value(alias = "text")]
+    Human,
+    /// One JSON object per line
+    Json,
+}
+
+/// `explain`'s and `tag`'s output.
+#[derive(Copy, Clone, Debug, Default, PartialEq, Eq, ValueEnum)]
+pub enum PlainFormat {
+    /// Text for people (`text` is the same)
+    #[default]
     #[value(alias = "text")]
     Human,
     Json,
-    /// Markdown for a pull-request comment (diff only)
+}
+
+/// `diff`'s output.
+#[derive(Copy, Clone, Debug, Default, PartialEq, Eq, ValueEnum)]
+pub enum DiffFormat {
+    /// Text for people (`text` is the same)
+    #[default]
+    #[value(alias = "text")]
+    Human,
+    Json,
+    /// Markdown for a pull-request comment
     Markdown,
-    /// SARIF 2.1.0, for code scanning (check only)
+}
+
+/// `check`'s output.
+#[derive(Copy, Clone, Debug, Default, PartialEq, Eq, ValueEnum)]
+pub enum CheckFormat {
+    /// Text for people (`text` is the same)
+    #[default]
+    #[value(alias = "text")]
+    Human,
+    Json,
+    /// SARIF 2.1.0, for code scanning
     Sarif,
-    /// GitHub Actions workflow commands (`::error file=...`), annotations on a pull request (check only)
+    /// GitHub Actions workflow commands (`::error file=...`), annotations on a pull request
     Github,
-    /// A Mermaid flowchart, for Markdown and GitHub (netmap only)
+}
+
+/// `netmap`'s output.
+#[derive(Copy, Clone, Debug, Default, PartialEq, Eq, ValueEnum)]
+pub enum NetmapFormat {
+    /// Text for people (`text` is the same)
+    #[default]
+    #[value(alias = "text")]
+    Human,
+    Json,
+    /// A Mermaid flowchart, for Markdown and GitHub
     Mermaid,
-    /// Graphviz DOT, for `dot -Tsvg` (netmap only)
+    /// Graphviz DOT, for `dot -Tsvg`
     Dot,
 }
 
@@ -55,7 +105,7 @@ pub enum Format {
 pub enum Command {
     /// Render environments into one file per resource, replacing the output tree as a whole
     #[command(
-        after_help = "Examples:\n  openim-gitops render --all\n  openim-gitops render --env dev --out /tmp/rendered\n  openim-gitops render --env release --version 3.8.3\n  openim-gitops render --env dev --tag main --exit-code"
+        after_help = "Examples:\n  openim-gitops render --all\n  openim-gitops render --env dev --out /tmp/rendered\n  openim-gitops render --env release --release-version 3.8.3\n  openim-gitops render --env dev --tag main --exit-code"
     )]
     Render(RenderArgs),
     /// Show a rendered resource or field and the file and line that set each value
@@ -65,7 +115,7 @@ pub enum Command {
     Explain(ExplainArgs),
     /// Print the image tag each environment's rule gives, and why (which ref, tag or CI variable)
     #[command(
-        after_help = "Examples:\n  openim-gitops tag --env dev\n  openim-gitops tag --all --rc 2 --version 3.8.3\n\nRules: dev = the branch as a legal OCI tag (on a detached HEAD in CI: GITHUB_HEAD_REF, then GITHUB_REF_NAME),\ntest = rcN from the newest vX.Y.Z-rc.N tag reachable from HEAD, release = release-vX.Y.Z from a vX.Y.Z tag on HEAD."
+        after_help = "Examples:\n  openim-gitops tag --env dev\n  openim-gitops tag --all --rc 2 --release-version 3.8.3\n\nRules: dev = the branch as a legal OCI tag (on a detached HEAD in CI: GITHUB_HEAD_REF, then GITHUB_REF_NAME),\ntest = rcN from the newest vX.Y.Z-rc.N tag reachable from HEAD, release = release-vX.Y.Z from a vX.Y.Z tag on HEAD."
     )]
     Tag(TagCommandArgs),
     /// Render two revisions (or a revision and the working tree) and compare them per resource
@@ -100,8 +150,9 @@ pub struct NetmapArgs {
     /// The environment
     #[arg(long = "env", value_name = "NAME")]
     pub env: String,
-    #[command(flatten)]
-    pub tags: TagArgs,
+    /// Output format
+    #[arg(long, value_enum, default_value_t)]
+    pub format: NetmapFormat,
 }
 
 #[derive(Args, Debug)]
@@ -153,6 +204,9 @@ pub struct DiffArgs {
     /// Compare to the working tree (the default without --head)
     #[arg(long)]
     pub worktree: bool,
+    /// Output format
+    #[arg(long, value_enum, default_value_t)]
+    pub format: DiffFormat,
 }
 
 #[derive(Args, Debug)]
@@ -161,6 +215,9 @@ pub struct TagCommandArgs {
     pub select: EnvSelect,
     #[command(flatten)]
     pub tags: TagArgs,
+    /// Output format
+    #[arg(long, value_enum, default_value_t)]
+    pub format: PlainFormat,
 }
 
 #[derive(Args, Debug, Clone, Default)]
@@ -181,7 +238,15 @@ pub struct TagArgs {
     pub tag: Option<String>,
     /// Release version X.Y.Z for the release rule (tag release-vX.Y.Z)
     #[arg(long, value_name = "X.Y.Z")]
-    pub version: Option<String>,
+    pub release_version: Option<String>,
+    /// The old spelling of --release-version: still read after the command, with a warning
+    #[arg(
+        long = "version",
+        value_name = "X.Y.Z",
+        hide = true,
+        conflicts_with = "release_version"
+    )]
+    pub old_version: Option<String>,
     /// Release candidate number N for the rc rule (tag rcN)
     #[arg(long, value_name = "N")]
     pub rc: Option<u32>,
@@ -203,6 +268,9 @@ pub struct RenderArgs {
     pub exit_code: bool,
     #[command(flatten)]
     pub git: GitRenderArgs,
+    /// Output format (of the lines it prints, and of the checks' findings when a commit is refused)
+    #[arg(long, value_enum, default_value_t)]
+    pub format: RenderFormat,
 }
 
 #[derive(Args, Debug)]
@@ -216,6 +284,9 @@ pub struct ExplainArgs {
     pub resource: String,
     /// A field path in it, e.g. spec.template.spec.containers[name=api].image
     pub field: Option<String>,
+    /// Output format
+    #[arg(long, value_enum, default_value_t)]
+    pub format: PlainFormat,
 }
 
 #[derive(Args, Debug)]
@@ -238,4 +309,7 @@ pub struct CheckArgs {
         value_name = "YYYY-MM-DD"
     )]
     pub today: Option<String>,
+    /// Output format
+    #[arg(long, value_enum, default_value_t)]
+    pub format: CheckFormat,
 }

@@ -320,7 +320,7 @@ fn collect_json(sources: &Sources, err: &Error, list: &mut Vec<serde_json::Value
 
 use std::collections::BTreeMap;
 
-use crate::check::command::Report as CheckReport;
+use crate::check::Report as CheckReport;
 use crate::check::{Finding, Severity as FindingSeverity};
 use crate::node::FileRole;
 

@@ -1,9 +1,10 @@
 //! The stages wired together: load and overlay an environment, resolve and apply its tag, render it.
-//! Every command (render, explain, and later check, diff and commit) compiles environments through here.
+//! Every command compiles environments through here. It takes plain [`TagInputs`], never the command
+//! line, and leaves to each command what a tag that cannot be decided means: `render` refuses,
+//! `check` checks the images as the files tag them, `netmap` does not care.
 
 use std::path::Path;
 
-use crate::cli::TagArgs;
 use crate::error::{Error, Result};
 use crate::git::RepoFacts;
 use crate::load::layer::TagSpec;
@@ -17,9 +18,20 @@ pub struct Compiled {
     pub name: String,
     pub build: Build,
     pub meta: Metadata,
+    /// The environment's tag, applied to its owned images: `Ok(None)` when it has no tag rule, `Err`
+    /// when its rule could not decide one (then the images keep the tags the files give them).
+    pub tag: Result<Option<TagDecision>, Error>,
 }
 
 impl Compiled {
+    /// The environment with its tag decided, or the reason no tag could be (the error a command that
+    /// must tag its images reports).
+    pub fn tagged(mut self) -> Result<Compiled> {
+        let tag = std::mem::replace(&mut self.tag, Ok(None))?;
+        self.tag = Ok(tag);
+        Ok(self)
+    }
+
     pub fn render(&self) -> Tree {
         render::render(&self.build.resources, &self.meta)
     }
@@ -75,7 +87,8 @@ pub fn select_envs(
     Ok(out)
 }
 
-/// Compiles one environment: load, overlay, tag.
+/// Compiles one environment: load, overlay, tag. Only loading and overlaying fail the compile; a tag
+/// that cannot be decided is in [`Compiled::tag`].
 pub fn compile(
     loader: &mut Loader<'_>,
     name: &str,
@@ -93,42 +106,35 @@ pub fn compile(
         source_commit: facts.and_then(|f| f.head_commit.clone()),
         ..Metadata::default()
     };
-    if let Some(spec) = build.env.tags.clone() {
-        let decision = decide_tag(&spec, tags, facts)?;
-        images::set_owned_tag(
-            &mut build.resources,
-            &spec.images,
-            &decision.tag,
-            spec.rule.origin,
-        )?;
-        for i in &spec.images {
-            meta.tags.insert(i.value.clone(), decision.tag.clone());
-        }
-        meta.tag_source = Some(decision.to_string());
-    }
+    let tag = match build.env.tags.clone() {
+        None => Ok(None),
+        Some(spec) => match decide_tag(&spec, tags, facts) {
+            Ok(decision) => {
+                images::set_owned_tag(
+                    &mut build.resources,
+                    &spec.images,
+                    &decision.tag,
+                    spec.rule.origin,
+                )?;
+                for i in &spec.images {
+                    meta.tags.insert(i.value.clone(), decision.tag.clone());
+                }
+                meta.tag_source = Some(decision.to_string());
+                Ok(Some(decision))
+            }
+            Err(e) => Err(e),
+        },
+    };
     Ok(Compiled {
         name: name.to_string(),
         build,
         meta,
+        tag,
     })
 }
 
-/// The tag inputs of a command line: the flags, and the CI variables from the process environment.
-pub fn tag_inputs(args: &TagArgs) -> TagInputs {
-    TagInputs {
-        explicit_tag: args.tag.clone(),
-        version: args.version.clone(),
-        rc: args.rc,
-        ci_env: tags::CI_VARIABLES
-            .iter()
-            .filter_map(|k| std::env::var(k).ok().map(|v| (k.to_string(), v)))
-            .collect(),
-        require_tested_release: false,
-    }
-}
-
-/// Decides an environment's tag from its rule. `--rc` and `--version` only speak to environments whose
-/// rule uses them, so `render --all --rc 3 --version 3.8.3` gives each environment its own.
+/// Decides an environment's tag from its rule. `--rc` and `--release-version` only speak to environments whose
+/// rule uses them, so `render --all --rc 3 --release-version 3.8.3` gives each environment its own.
 pub fn decide_tag(
     spec: &TagSpec,
     inputs: &TagInputs,

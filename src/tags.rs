@@ -1,7 +1,7 @@
 //! Stage 3, tags: which image tag an environment's rule asks for, and why.
 //!
 //! Pure rules, no I/O. [`resolve`] takes the flags, the CI variables (passed in, never read from the
-//! process) and the [`RepoFacts`] that [`crate::git::repo_facts`] read, and returns a [`TagDecision`]
+//! process) and the [`RepoFacts`] that the `git` module reads, and returns a [`TagDecision`]
 //! for the step that retags the images the environment owns. [`check_tag`] is the rule itself, for a tag
 //! from a flag or from a manifest. The naming is documented in `docs/tags.md`.
 
@@ -12,8 +12,6 @@ use std::str::FromStr;
 
 use sha2::{Digest, Sha256};
 use thiserror::Error;
-
-use crate::git::RepoFacts;
 
 /// The longest legal OCI tag.
 pub const MAX_TAG_LEN: usize = 128;
@@ -71,7 +69,7 @@ impl TagRule {
                 "dev tags come from the branch: drop --tag, or pass one that is neither rcN nor release-vX.Y.Z"
             }
             TagRule::Rc => "pass --rc N, or --tag rcN (rc0, rc1, ...)",
-            TagRule::Release => "pass --version X.Y.Z, or --tag release-vX.Y.Z",
+            TagRule::Release => "pass --release-version X.Y.Z, or --tag release-vX.Y.Z",
         }
     }
 }
@@ -104,7 +102,7 @@ pub struct Version {
 }
 
 impl Version {
-    /// The `--version` flag: `X.Y.Z` or `vX.Y.Z`, numbers without leading zeros.
+    /// The `--release-version` flag: `X.Y.Z` or `vX.Y.Z`, numbers without leading zeros.
     pub fn parse(value: &str) -> Result<Version, TagError> {
         parse_triple(value.strip_prefix('v').unwrap_or(value)).ok_or_else(|| {
             TagError::InvalidVersion {
@@ -330,7 +328,7 @@ pub fn check_tag(rule: TagRule, tag: &str) -> Result<(), TagError> {
 pub struct TagInputs {
     /// `--tag`: used as given, checked against the rule.
     pub explicit_tag: Option<String>,
-    /// `--version`: `X.Y.Z` or `vX.Y.Z`, release rule only.
+    /// `--release-version`: `X.Y.Z` or `vX.Y.Z`, release rule only.
     pub version: Option<String>,
     /// `--rc N`, rc rule only.
     pub rc: Option<u32>,
@@ -347,7 +345,7 @@ pub enum TagSource {
     ExplicitTag,
     /// `--rc N`.
     ExplicitRc,
-    /// `--version`.
+    /// `--release-version`.
     ExplicitVersion { version: Version },
     /// The branch HEAD is on.
     Branch { branch: String },
@@ -379,7 +377,9 @@ impl fmt::Display for TagSource {
         match self {
             TagSource::ExplicitTag => f.write_str("the --tag flag"),
             TagSource::ExplicitRc => f.write_str("the --rc flag"),
-            TagSource::ExplicitVersion { version } => write!(f, "the --version flag ({version})"),
+            TagSource::ExplicitVersion { version } => {
+                write!(f, "the --release-version flag ({version})")
+            }
             TagSource::Branch { branch } => write!(f, "branch {branch}"),
             TagSource::CiVariable { variable, branch } => {
                 write!(f, "branch {branch} in CI variable {variable}")
@@ -406,6 +406,23 @@ impl fmt::Display for TagSource {
             }
         }
     }
+}
+
+/// What the pipeline needs to know about a repository, as plain data (`git` reads it).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct RepoFacts {
+    /// The full id of the commit HEAD points at; `None` before the first commit.
+    pub head_commit: Option<String>,
+    /// The branch HEAD is on (`feature/login`, without `refs/heads/`); `None` when detached.
+    pub branch: Option<String>,
+    /// Every tag that leads to HEAD's commit (annotated or lightweight), sorted by name.
+    pub tags_on_head: Vec<String>,
+    /// Every tag whose commit is HEAD or an ancestor of it: (tag name, commit id, fewest parent steps
+    /// from HEAD, 0 = on HEAD), sorted by distance, then name.
+    pub reachable_tags: Vec<(String, String, usize)>,
+    /// The URL of the remote `origin`, credentials removed; `None` without one. Not for the tag rules:
+    /// the Argo CD objects name the repository with it.
+    pub remote_url: Option<String>,
 }
 
 /// The tag an environment gets, and why.
@@ -499,25 +516,25 @@ impl TagError {
                 match rule {
                     TagRule::Branch => "--tag",
                     TagRule::Rc => "--rc N",
-                    TagRule::Release => "--version X.Y.Z",
+                    TagRule::Release => "--release-version X.Y.Z",
                 }
             ),
             TagError::CiTagBuild { .. } => {
                 "render dev from a branch build, or pass --tag".to_string()
             }
             TagError::InvalidVersion { .. } => {
-                "pass --version like 3.8.3 or v3.8.3 (numbers without leading zeros)".to_string()
+                "pass --release-version like 3.8.3 or v3.8.3 (numbers without leading zeros)".to_string()
             }
             TagError::FlagNotForRule { rule, .. } => format!(
                 "the {rule} rule takes {}",
                 match rule {
                     TagRule::Branch => "--tag only",
                     TagRule::Rc => "--rc N or --tag rcN",
-                    TagRule::Release => "--version X.Y.Z or --tag release-vX.Y.Z",
+                    TagRule::Release => "--release-version X.Y.Z or --tag release-vX.Y.Z",
                 }
             ),
             TagError::ConflictingFlags { .. } => {
-                "pass only one of --tag, --rc, --version".to_string()
+                "pass only one of --tag, --rc, --release-version".to_string()
             }
             TagError::Latest { .. } => {
                 "use the environment's rule: a branch tag (dev), rcN (test) or release-vX.Y.Z (release)"
@@ -532,13 +549,13 @@ impl TagError {
                 "tag a commit vX.Y.Z-rc.N (or rcN), or pass --rc N".to_string()
             }
             TagError::NoVersionTag { .. } => {
-                "tag the commit with vX.Y.Z or pass --version".to_string()
+                "tag the commit with vX.Y.Z or pass --release-version".to_string()
             }
             TagError::SeveralVersionTags { .. } => {
-                "delete the wrong tag, or pass --version to choose".to_string()
+                "delete the wrong tag, or pass --release-version to choose".to_string()
             }
             TagError::VersionMismatch { given, .. } => format!(
-                "drop --version/--tag to use the tag on HEAD, or render the commit tagged v{given}"
+                "drop --release-version/--tag to use the tag on HEAD, or render the commit tagged v{given}"
             ),
             TagError::UntestedRelease { version, .. } => format!(
                 "tag this commit v{version}-rc.N and render test from it before release"
@@ -594,7 +611,7 @@ fn check_flags(rule: TagRule, inputs: &TagInputs) -> Result<(), TagError> {
     let set: Vec<&'static str> = [
         ("--tag", inputs.explicit_tag.is_some()),
         ("--rc", inputs.rc.is_some()),
-        ("--version", inputs.version.is_some()),
+        ("--release-version", inputs.version.is_some()),
     ]
     .into_iter()
     .filter_map(|(flag, given)| given.then_some(flag))
@@ -607,7 +624,7 @@ fn check_flags(rule: TagRule, inputs: &TagInputs) -> Result<(), TagError> {
     }
     if inputs.version.is_some() && rule != TagRule::Release {
         return Err(TagError::FlagNotForRule {
-            flag: "--version",
+            flag: "--release-version",
             rule,
         });
     }
@@ -1351,7 +1368,10 @@ mod tests {
         };
         let err = resolve(TagRule::Rc, &both, None).unwrap_err();
         assert_eq!(err.to_string(), "--tag and --rc both set the tag");
-        assert_eq!(err.hint(), "pass only one of --tag, --rc, --version");
+        assert_eq!(
+            err.hint(),
+            "pass only one of --tag, --rc, --release-version"
+        );
         assert!(!err.is_policy());
         let rc = TagInputs {
             rc: Some(1),
@@ -1361,7 +1381,7 @@ mod tests {
         assert_eq!(err.to_string(), "--rc does not apply to the release rule");
         assert_eq!(
             err.hint(),
-            "the release rule takes --version X.Y.Z or --tag release-vX.Y.Z"
+            "the release rule takes --release-version X.Y.Z or --tag release-vX.Y.Z"
         );
         assert!(!err.is_policy());
         let version = TagInputs {
@@ -1371,7 +1391,7 @@ mod tests {
         let err = resolve(TagRule::Branch, &version, None).unwrap_err();
         assert_eq!(
             err.to_string(),
-            "--version does not apply to the branch rule"
+            "--release-version does not apply to the branch rule"
         );
         assert!(!err.is_policy());
     }
@@ -1479,7 +1499,10 @@ mod tests {
             err.to_string(),
             "HEAD 1a2b3c4 has no version tag vX.Y.Z, and release renders only tagged commits"
         );
-        assert_eq!(err.hint(), "tag the commit with vX.Y.Z or pass --version");
+        assert_eq!(
+            err.hint(),
+            "tag the commit with vX.Y.Z or pass --release-version"
+        );
         assert!(err.is_policy());
 
         let two = facts(Some("main"), &["v3.9.0", "v3.8.3"], &[]);
@@ -1508,7 +1531,7 @@ mod tests {
         let d = resolve(TagRule::Release, &version("3.8.4"), Some(&untagged)).unwrap();
         assert_eq!(
             d.to_string(),
-            "release-v3.8.4 from the --version flag (3.8.4)"
+            "release-v3.8.4 from the --release-version flag (3.8.4)"
         );
         let d = resolve(TagRule::Release, &version("v3.8.4"), None).unwrap();
         assert_eq!(d.tag, "release-v3.8.4");

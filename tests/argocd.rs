@@ -8,10 +8,10 @@ mod common;
 use std::collections::BTreeSet;
 use std::path::PathBuf;
 
-use openim_gitops::check::command::{check_targets, Target};
 use openim_gitops::check::policy::Date;
 use openim_gitops::check::policy_file::PolicySet;
 use openim_gitops::check::Severity;
+use openim_gitops::check::{check_targets, Target};
 use openim_gitops::load::{DiskFiles, Loader};
 use openim_gitops::node::{Node, Sources};
 use openim_gitops::pipeline::{self, Compiled};
@@ -49,6 +49,7 @@ fn compile_all(sources: &mut Sources) -> Vec<Compiled> {
     envs.iter()
         .map(|(name, file)| {
             pipeline::compile(&mut loader, name, file, &inputs(name), None)
+                .and_then(|c| c.tagged())
                 .unwrap_or_else(|e| panic!("{name} does not compile: {e:?}"))
         })
         .collect()
@@ -211,6 +212,7 @@ fn the_argo_cd_objects_and_the_bootstrap_pass_check() {
         resources: &argocd.build.resources,
         layer: Some(&argocd.build.env),
         untagged: None,
+        load: None,
     }];
     let today = Date::parse("2026-11-22").expect("date");
     let report = check_targets(&sources, &policy, &targets, today);

@@ -3,12 +3,12 @@
 
 use std::path::{Path, PathBuf};
 
-use openim_gitops::check::command::{collect, Options};
 use openim_gitops::check::policy::Date;
 use openim_gitops::check::vendored;
-use openim_gitops::cli::TagArgs;
+use openim_gitops::commands::check::{collect, Options};
 use openim_gitops::load::DiskFiles;
 use openim_gitops::node::Sources;
+use openim_gitops::tags::TagInputs;
 
 /// (code, line, column, message) of every finding on one manifest.
 fn findings(yaml: &str) -> Vec<(String, u32, u32, String)> {
@@ -22,7 +22,7 @@ fn findings(yaml: &str) -> Vec<(String, u32, u32, String)> {
         envs: &[],
         paths: &paths,
         policy: None,
-        tags: &TagArgs::default(),
+        tags: &TagInputs::default(),
         today: Date::parse("2026-06-15").expect("date"),
     };
     let mut sources = Sources::new();

@@ -20,7 +20,7 @@ const TODAY: &str = "2026-06-15";
 const ENVS: [&[&str]; 3] = [
     &["--env", "dev", "--tag", "golden"],
     &["--env", "test", "--rc", "0"],
-    &["--env", "release", "--version", "3.8.3"],
+    &["--env", "release", "--release-version", "3.8.3"],
 ];
 
 fn repo() -> &'static Path {

@@ -1,7 +1,7 @@
 //! One fixture per rule, `tests/fixtures/check/<family>/<rule>/`. For `schema/`, `resources/` and
 //! `policy/` the folder holds `input.yaml` (objects that must fire and objects that must not, each
 //! commented), an optional `policy.yaml` (a policy file), and `expected.json`, the findings of that rule
-//! (code, file, line, column, message) as a snapshot, checked here through `check::command::collect`
+//! (code, file, line, column, message) as a snapshot, checked here through `commands::check::collect`
 //! as the command runs them. Today is 2026-06-15. The other families' fixtures run in
 //! `tests/check_rules.rs`.
 
@@ -10,12 +10,12 @@ mod snapshot;
 
 use std::path::{Path, PathBuf};
 
-use openim_gitops::check::command::{collect, Options};
 use openim_gitops::check::policy::Date;
 use openim_gitops::check::rules;
-use openim_gitops::cli::TagArgs;
+use openim_gitops::commands::check::{collect, Options};
 use openim_gitops::load::DiskFiles;
 use openim_gitops::node::Sources;
+use openim_gitops::tags::TagInputs;
 
 const FIXTURES: &str = "tests/fixtures/check";
 
@@ -35,7 +35,7 @@ fn run_fixture(code: &str) -> String {
         envs: &[],
         paths: &paths,
         policy: policy.is_file().then_some(policy.as_path()),
-        tags: &TagArgs::default(),
+        tags: &TagInputs::default(),
         today: today(),
     };
     let mut sources = Sources::new();

@@ -28,8 +28,9 @@ fn render_all(root: &Path) -> BTreeMap<String, Tree> {
     let mut loader = Loader::new(&DiskFiles, &mut sources);
     envs.iter()
         .map(|(name, file)| {
-            let c =
-                pipeline::compile(&mut loader, name, file, &TagInputs::default(), None).unwrap();
+            let c = pipeline::compile(&mut loader, name, file, &TagInputs::default(), None)
+                .and_then(|c| c.tagged())
+                .unwrap();
             (name.clone(), c.render())
         })
         .collect()

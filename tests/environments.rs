@@ -7,7 +7,7 @@ mod common;
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
-use openim_gitops::check::command::{check_targets, Target};
+use openim_gitops::check::check_targets;
 use openim_gitops::check::policy::Date;
 use openim_gitops::check::policy_file::PolicySet;
 use openim_gitops::check::Severity;
@@ -50,6 +50,7 @@ fn compile_all(sources: &mut Sources) -> Vec<Compiled> {
     envs.iter()
         .map(|(name, file)| {
             pipeline::compile(&mut loader, name, file, &inputs(name), None)
+                .and_then(|c| c.tagged())
                 .unwrap_or_else(|e| panic!("{name} does not compile: {e:?}"))
         })
         .collect()
@@ -106,15 +107,7 @@ fn every_environment_passes_every_check_with_the_repository_policy() {
         .map(|r| r.code)
         .collect();
     let policy = PolicySet::load(&mut loader, &repo().join("policies"), &codes).expect("policy");
-    let targets: Vec<Target<'_>> = compiled
-        .iter()
-        .map(|c| Target {
-            env: Some(&c.name),
-            resources: &c.build.resources,
-            layer: Some(&c.build.env),
-            untagged: None,
-        })
-        .collect();
+    let targets = openim_gitops::commands::check::targets(&compiled);
     let today = Date::parse("2026-11-22").expect("date");
     let report = check_targets(&sources, &policy, &targets, today);
     let errors: Vec<String> = report

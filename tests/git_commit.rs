@@ -428,3 +428,40 @@ fn error_findings_refuse_the_commit() {
     assert!(text(&out).contains("although checks report errors"));
     assert!(tip(&r.repo, "environments/dev").is_some());
 }
+
+#[test]
+fn the_gate_speaks_json_under_format_json() {
+    let r = source_repo();
+    std::fs::remove_file(r.path().join("policies/policy.yaml")).unwrap();
+    let out = run(
+        r.path(),
+        &[
+            "render", "--env", "dev", "--tag", "t1", "--commit", "--format", "json",
+        ],
+    );
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    // One JSON object per line, and nothing else: the findings as `check --format json` gives them,
+    // then the refusal.
+    let lines: Vec<serde_json::Value> = stdout
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not JSON ({e}): {l}")))
+        .collect();
+    assert_eq!(lines.len(), 2, "{stdout}");
+    assert_eq!(lines[0]["status"], "findings");
+    let findings = lines[0]["checks"]["findings"]
+        .as_array()
+        .expect("a list of findings");
+    assert!(
+        findings
+            .iter()
+            .any(|f| f["code"] == "netpol/no-default-deny"),
+        "{stdout}"
+    );
+    assert_eq!(lines[1]["status"], "refused");
+    assert_eq!(lines[1]["environments"], serde_json::json!(["dev"]));
+    assert!(
+        tip(&r.repo, "environments/dev").is_none(),
+        "no branch was made"
+    );
+}

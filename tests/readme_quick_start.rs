@@ -195,8 +195,8 @@ fn the_parser_refuses_what_it_cannot_run() {
         ["render", "--all", "--rc", "0"]
     );
     assert_eq!(
-        tool_args("./target/release/openim-gitops check --version '3.8.3'"),
-        ["check", "--version", "3.8.3"]
+        tool_args("./target/release/openim-gitops check --release-version '3.8.3'"),
+        ["check", "--release-version", "3.8.3"]
     );
     for bad in [
         "cargo build --release",

@@ -342,7 +342,10 @@ fn release_from_an_untagged_commit_is_refused_unless_the_version_is_given() {
             short(head)
         )
     );
-    assert_eq!(err.hint(), "tag the commit with vX.Y.Z or pass --version");
+    assert_eq!(
+        err.hint(),
+        "tag the commit with vX.Y.Z or pass --release-version"
+    );
     assert!(err.is_policy());
 
     let version = TagInputs {
@@ -352,7 +355,7 @@ fn release_from_an_untagged_commit_is_refused_unless_the_version_is_given() {
     let decision = t.resolve(TagRule::Release, &version).unwrap();
     assert_eq!(
         decision.to_string(),
-        "release-v3.8.3 from the --version flag (3.8.3)"
+        "release-v3.8.3 from the --release-version flag (3.8.3)"
     );
 }
 
@@ -374,7 +377,7 @@ fn release_with_two_version_tags_on_head_is_refused() {
     );
     assert_eq!(
         err.hint(),
-        "delete the wrong tag, or pass --version to choose"
+        "delete the wrong tag, or pass --release-version to choose"
     );
     assert!(err.is_policy());
 
@@ -433,7 +436,7 @@ fn outside_a_repository_only_flags_and_ci_variables_work() {
     );
     assert_eq!(
         err.hint(),
-        "run inside the repository, or pass --version X.Y.Z"
+        "run inside the repository, or pass --release-version X.Y.Z"
     );
     assert!(!err.is_policy());
     let err = resolve(

@@ -195,7 +195,7 @@ fn owned_tag_rule(ctx: &Context<'_>, out: &mut Vec<Finding>) {
                     ctx.env.unwrap_or("?")
                 ),
             )
-            .help("let the tag stage set it (from git, or --tag/--rc/--version), or remove the image from `tags.images`");
+            .help("let the tag stage set it (from git, or --tag/--rc/--release-version), or remove the image from `tags.images`");
         if let Some(o) = rule_origin.filter(|o| *o != i.node.origin) {
             f = f.related(o, format!("the environment's rule: {rule}"));
         }

@@ -9,7 +9,6 @@
 //!
 //! Codes are public API: never reuse or silently rename one. `tests/check_codes.rs` snapshots the list.
 
-pub mod command;
 pub mod images;
 pub mod index;
 pub mod load;
@@ -17,6 +16,7 @@ pub mod netpol;
 pub mod policy;
 pub mod policy_file;
 pub mod refs;
+pub mod report;
 pub mod resources;
 pub mod schema;
 pub mod secrets;
@@ -29,6 +29,7 @@ use crate::node::{Origin, Sources};
 use crate::resource::{ResId, Resource};
 pub use index::Index;
 pub use policy::Policy;
+pub use report::{check_targets, Checked, Report, Target};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum Severity {

@@ -683,12 +683,7 @@ fn port_not_exposed(ctx: &Context<'_>, out: &mut Vec<Finding>) {
         let selected: Vec<&Pods<'_>> = pol.selected(index).collect();
         for rule in pol.active_rules() {
             let dir = rule.direction;
-            if rule
-                .node
-                .get("ports")
-                .and_then(crate::node::Node::as_seq)
-                .is_none()
-            {
+            if rule.ports.is_empty() {
                 continue;
             }
             let concerned = match dir {

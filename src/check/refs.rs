@@ -450,6 +450,17 @@ fn missing_configmap(ctx: &Context<'_>, out: &mut Vec<Finding>) {
     missing_keyed(ctx, out, &MISSING_CONFIGMAP, "ConfigMap", configmap);
 }
 
+/// Whether a StatefulSet makes a claim of this name for each pod (`volumeClaimTemplates`).
+fn claim_template(r: &Resource, name: &str) -> bool {
+    r.kind() == "StatefulSet"
+        && r.node
+            .path(&["spec", "volumeClaimTemplates"])
+            .and_then(Node::as_seq)
+            .unwrap_or(&[])
+            .iter()
+            .any(|t| t.str_at(&["metadata", "name"]) == Some(name))
+}
+
 /// Checks that every `persistentVolumeClaim.claimName` of a pod volume names a PersistentVolumeClaim of
 /// the pod's namespace in the tree, or one declared external.
 ///
@@ -466,7 +477,8 @@ fn missing_pvc(ctx: &Context<'_>, out: &mut Vec<Finding>) {
                 continue;
             };
             let Some(name) = claim.as_str() else { continue };
-            if index.get("", "PersistentVolumeClaim", ns, name).is_some()
+            if claim_template(r, name)
+                || index.get("", "PersistentVolumeClaim", ns, name).is_some()
                 || external(ctx, "PersistentVolumeClaim", ns, name).is_some()
             {
                 continue;
@@ -503,6 +515,7 @@ fn missing_service_account(ctx: &Context<'_>, out: &mut Vec<Finding>) {
     let in_tree = index.namespaces();
     let exists = |ns: &str, name: &str| {
         index.get("", "ServiceAccount", ns, name).is_some()
+            || builtin("ServiceAccount", ns, name)
             || external(ctx, "ServiceAccount", ns, name).is_some()
     };
     for r in ctx.resources {
@@ -569,6 +582,28 @@ fn builtin_cluster_role(name: &str) -> bool {
     matches!(name, "cluster-admin" | "admin" | "edit" | "view") || name.starts_with("system:")
 }
 
+/// Objects every cluster has, which no tree defines: the `default` ServiceAccount and the
+/// `kube-root-ca.crt` ConfigMap of every namespace, and what the control plane keeps in `kube-system`
+/// (the Roles of its bootstrap RBAC, the ConfigMap of the API server's client CA).
+fn builtin(kind: &str, namespace: &str, name: &str) -> bool {
+    match (kind, namespace) {
+        ("ServiceAccount", _) => name == "default",
+        ("ConfigMap", "kube-system") => {
+            matches!(
+                name,
+                "kube-root-ca.crt" | "extension-apiserver-authentication"
+            )
+        }
+        ("ConfigMap", _) => name == "kube-root-ca.crt",
+        ("Role", "kube-system") => {
+            name == "extension-apiserver-authentication-reader" || name.starts_with("system:")
+        }
+        ("Role", "kube-public") => name.starts_with("system:"),
+        ("ClusterRole", _) => builtin_cluster_role(name),
+        _ => false,
+    }
+}
+
 /// Checks that the `roleRef` of every RoleBinding names a Role of its namespace or a ClusterRole, and that
 /// of every ClusterRoleBinding a ClusterRole, that the tree renders, that every cluster has (`admin`,
 /// `edit`, `view`, `cluster-admin`, `system:*`) or that the policy declares external.
@@ -599,7 +634,7 @@ fn missing_role(ctx: &Context<'_>, out: &mut Vec<Finding>) {
         if index
             .get("rbac.authorization.k8s.io", kind, ns, name)
             .is_some()
-            || (kind == "ClusterRole" && builtin_cluster_role(name))
+            || builtin(kind, ns, name)
             || external(ctx, kind, ns, name).is_some()
         {
             continue;
@@ -672,8 +707,11 @@ fn missing_scale_target(ctx: &Context<'_>, out: &mut Vec<Finding>) {
 }
 
 /// Whether a selector matches no pod of its namespace (an empty one matches them all).
+/// A selector on a label only the cluster sets a value for (a pod's uid or template hash) is not judged.
 fn selects_nothing(ctx: &Context<'_>, ns: &str, selector: &Selector) -> bool {
-    !selector.is_empty() && ctx.index().selected(ns, selector).next().is_none()
+    !selector.is_empty()
+        && !selector.names_controller_made_label()
+        && ctx.index().selected(ns, selector).next().is_none()
 }
 
 /// Checks that every Service with a `selector` selects some pod the tree runs in its namespace (pod

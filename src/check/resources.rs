@@ -396,7 +396,10 @@ impl<'a> Autoscalers<'a> {
 /// The fewest pods a workload runs (HPA `minReplicas` when autoscaled, else `spec.replicas`, default 1),
 /// the line that sets it, and whether an HPA sets it. `None` for kinds without replicas.
 fn min_replicas(hpas: &Autoscalers<'_>, r: &Resource) -> Option<(i64, Origin, bool)> {
-    if !matches!(r.kind(), "Deployment" | "StatefulSet" | "ReplicaSet") {
+    if !matches!(
+        r.kind(),
+        "Deployment" | "StatefulSet" | "ReplicaSet" | "ReplicationController"
+    ) {
         return None;
     }
     if let Some((n, o)) = hpas.of(r) {

@@ -858,7 +858,9 @@ pub fn invalid_label(ctx: &Context<'_>, out: &mut Vec<Finding>) {
             .map(|m| m.iter().collect::<Vec<_>>())
             .unwrap_or_default()
         {
-            if !matches!(k.name.as_str(), "data" | "stringData" | "binaryData") {
+            // A CRD's spec is a schema: its `matchLabels` are property names, not selectors.
+            let crd_spec = r.kind() == "CustomResourceDefinition" && k.name == "spec";
+            if !crd_spec && !matches!(k.name.as_str(), "data" | "stringData" | "binaryData") {
                 walk_labels(r, v, Some(&k.name), out);
             }
         }
@@ -894,14 +896,25 @@ pub fn selector_mismatch(ctx: &Context<'_>, out: &mut Vec<Finding>) {
     for r in ctx.resources {
         if !matches!(
             r.kind(),
-            "Deployment" | "StatefulSet" | "DaemonSet" | "ReplicaSet" | "Job"
+            "Deployment"
+                | "StatefulSet"
+                | "DaemonSet"
+                | "ReplicaSet"
+                | "ReplicationController"
+                | "Job"
         ) {
             continue;
         }
         let Some(sel_node) = r.node.path(&["spec", "selector"]) else {
             continue;
         };
-        let Some(sel) = Selector::from_label_selector(sel_node) else {
+        // A ReplicationController's selector is a plain map of labels.
+        let sel = if r.kind() == "ReplicationController" {
+            Some(Selector::from_map(Some(sel_node)))
+        } else {
+            Selector::from_label_selector(sel_node)
+        };
+        let Some(sel) = sel else {
             continue;
         };
         if sel.is_empty() {

@@ -284,7 +284,7 @@ pub fn classify(value: &str) -> Class {
     if DEFAULT_PASSWORDS.contains(&lower.as_str()) {
         return Class::Default;
     }
-    if is_reference(v) {
+    if is_reference(v) || is_nss_sources(v) {
         return Class::Placeholder;
     }
     if v.chars()
@@ -304,6 +304,28 @@ pub fn classify(value: &str) -> Class {
         return Class::Placeholder;
     }
     Class::Literal
+}
+
+/// The sources of an nsswitch.conf database line (`passwd: files systemd`): names of services, not a
+/// password.
+fn is_nss_sources(v: &str) -> bool {
+    const SOURCES: [&str; 13] = [
+        "files",
+        "compat",
+        "systemd",
+        "dns",
+        "db",
+        "nis",
+        "nisplus",
+        "ldap",
+        "sss",
+        "winbind",
+        "myhostname",
+        "mymachines",
+        "resolve",
+    ];
+    v.split_whitespace()
+        .all(|w| SOURCES.contains(&w) || (w.starts_with('[') && w.ends_with(']')))
 }
 
 /// A value that points elsewhere instead of holding the secret.
@@ -857,10 +879,14 @@ fn configmap_credential(ctx: &Context<'_>, out: &mut Vec<Finding>) {
                     Some(c.r),
                     format!("{} {}: a credential in plain text", object(c.r), c.place),
                 )
-                .help(
+                .help(if ctx.env.is_some() {
+                    // An environment of this repository: OpenIM's services read IMENV_* variables.
                     "leave it empty in the ConfigMap and inject it from a Secret (for OpenIM, an IMENV_* \
-                     variable with `valueFrom.secretKeyRef`)",
-                ),
+                     variable with `valueFrom.secretKeyRef`)"
+                } else {
+                    "leave it empty in the ConfigMap and inject it from a Secret (an environment \
+                     variable with `valueFrom.secretKeyRef`, or a mounted Secret volume)"
+                }),
         );
     }
 }

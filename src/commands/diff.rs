@@ -9,22 +9,20 @@
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
-use crate::cli::{Cli, DiffArgs, Format};
+use crate::cli::{DiffArgs, DiffFormat};
 use crate::diagnostics::{self, Style};
 use crate::diff::{self, format::Sides, EnvDiff};
 use crate::error::{Error, Result};
 use crate::git::files::{discover, GitFiles};
 use crate::git::{self, RepoFacts};
-use crate::load::{find_environments, DiskFiles, Files, Layer, LayerKind, Loader};
+use crate::load::{find_environments, DiskFiles, Files, Loader};
 use crate::netmap::{self, NetMap};
 use crate::node::Sources;
-use crate::overlay;
-use crate::pipeline::{self, Compiled};
-use crate::render::{Metadata, Tree};
+use crate::pipeline;
+use crate::render::Tree;
 use crate::tags::TagInputs;
-use crate::Status;
 
-use super::{short, write};
+use super::{json_text, short, write, Status};
 
 /// One side of the diff: where its files come from and what to call it.
 struct Side {
@@ -33,12 +31,12 @@ struct Side {
 }
 
 pub fn run(
-    cli: &Cli,
+    root: &Path,
     args: &DiffArgs,
     sources: &mut Sources,
     out: &mut dyn Write,
 ) -> Result<Status> {
-    let repo = discover(&cli.root)?;
+    let repo = discover(root)?;
     let open_rev = |rev: &str| -> Result<Side> {
         let files = GitFiles::open_rev(&repo, rev)?;
         let label = format!("{rev} ({})", short(&files.commit_id()));
@@ -56,9 +54,9 @@ pub fn run(
         },
     };
 
-    let envs = environments(cli, args, &base, &head)?;
-    let facts = git::repo_facts(&cli.root).ok();
-    let inputs = pipeline::tag_inputs(&args.tags);
+    let envs = environments(root, args, &base, &head)?;
+    let facts = git::repo_facts(root).ok();
+    let inputs = super::tag_inputs(&args.tags);
     // The two sides compile independently: the base on a thread of its own (with its own sources),
     // the head here, so a diff costs about one render on a machine with two cores.
     let base_label = base.label.clone();
@@ -155,19 +153,12 @@ pub fn run(
         base: base_label,
         head: head.label,
     };
-    let text = match cli.format {
-        Format::Human | Format::Github | Format::Mermaid | Format::Dot => {
-            diff::format::text(&diffs, &sides)
-        }
-        Format::Markdown => {
+    let text = match args.format {
+        DiffFormat::Human => diff::format::text(&diffs, &sides),
+        DiffFormat::Markdown => {
             diff::format::markdown(&diffs, &sides, diff::format::GITHUB_COMMENT_LIMIT)
         }
-        Format::Json | Format::Sarif => {
-            let mut s = serde_json::to_string_pretty(&diff::format::json(&diffs, &sides))
-                .unwrap_or_default();
-            s.push('\n');
-            s
-        }
+        DiffFormat::Json => json_text(&diff::format::json(&diffs, &sides)),
     };
     write(out, &text)?;
     Ok(Status::Clean)
@@ -178,10 +169,10 @@ type EnvPair = (String, Option<PathBuf>, Option<PathBuf>);
 
 /// The environments to compare, with their env.yaml on each side (absent on one side when it was added
 /// or removed): the named ones, or every environment of either side with `--all`.
-fn environments(cli: &Cli, args: &DiffArgs, base: &Side, head: &Side) -> Result<Vec<EnvPair>> {
+fn environments(root: &Path, args: &DiffArgs, base: &Side, head: &Side) -> Result<Vec<EnvPair>> {
     let list = |side: &Side| -> Result<Vec<(String, PathBuf)>> {
-        if side.files.is_dir(&cli.root) {
-            find_environments(side.files.as_ref(), &cli.root)
+        if side.files.is_dir(root) {
+            find_environments(side.files.as_ref(), root)
         } else {
             Ok(Vec::new())
         }
@@ -217,7 +208,7 @@ fn environments(cli: &Cli, args: &DiffArgs, base: &Side, head: &Side) -> Result<
     if out.is_empty() {
         return Err(Error::usage(format!(
             "no environment under `{}` at the base or the head",
-            crate::node::display_path(&cli.root)
+            crate::node::display_path(root)
         )));
     }
     Ok(out)
@@ -235,52 +226,14 @@ fn render_side(
     notes: &mut Vec<String>,
 ) -> Result<(Tree, NetMap)> {
     let mut loader = Loader::new(files, sources);
-    let rendered = |c: Compiled| {
-        let map = netmap::build(name, &c.build.resources);
-        (c.render(), map)
-    };
-    let layer = Layer::load(&mut loader, env_file, LayerKind::Environment)?;
-    let Some(spec) = layer.tags.as_ref() else {
-        return Ok(rendered(pipeline::compile(
-            &mut loader,
-            name,
-            env_file,
-            inputs,
-            facts,
-        )?));
-    };
-    match pipeline::decide_tag(spec, inputs, facts) {
-        Ok(decision) => {
-            let fixed = TagInputs {
-                explicit_tag: Some(decision.tag),
-                version: None,
-                rc: None,
-                ..inputs.clone()
-            };
-            Ok(rendered(pipeline::compile(
-                &mut loader,
-                name,
-                env_file,
-                &fixed,
-                facts,
-            )?))
-        }
-        Err(e) => {
-            let reason = e.to_string();
-            let reason = reason.lines().next().unwrap_or("");
-            notes.push(format!(
-                "no image tag could be decided for {name} ({reason}); its owned images keep the tags written in the source on both sides (give --tag, --rc or --version to set one)"
-            ));
-            let build = overlay::build(&mut loader, env_file)?;
-            let compiled = Compiled {
-                name: name.to_string(),
-                build,
-                meta: Metadata {
-                    environment: name.to_string(),
-                    ..Metadata::default()
-                },
-            };
-            Ok(rendered(compiled))
-        }
+    let c = pipeline::compile(&mut loader, name, env_file, inputs, facts)?;
+    if let Err(e) = &c.tag {
+        let reason = e.to_string();
+        let reason = reason.lines().next().unwrap_or("");
+        notes.push(format!(
+            "no image tag could be decided for {name} ({reason}); its owned images keep the tags written in the source on both sides (give --tag, --rc or --release-version to set one)"
+        ));
     }
+    let map = netmap::build(name, &c.build.resources);
+    Ok((c.render(), map))
 }

@@ -1,14 +1,195 @@
-//! Command bodies that grew too large for `lib.rs`: `render --rev/--commit/--push`, `diff`, `netmap`,
-//! and the generated `completions` and `man`.
+//! The commands: the only code that reads the command line (`cli`). Each file wires the stages together
+//! for one command and hands what they return to the reporter or a format module; the stages never see
+//! a clap type. [`run`] is the whole program: `main.rs` only maps its [`Status`] to an exit code.
 
-pub mod commit;
+pub mod check;
+pub mod completions;
 pub mod diff;
+pub mod explain;
+pub mod man;
 pub mod netmap;
-pub mod shell;
+pub mod render;
+pub mod tag;
 
 use std::io::Write;
 
+use crate::cli::{
+    CheckFormat, Cli, Command, DiffFormat, NetmapFormat, PlainFormat, RenderFormat, TagArgs,
+};
+use crate::diagnostics::{self, Style};
 use crate::error::{Error, Result};
+use crate::git::{self, GitEnv};
+use crate::load::{DiskFiles, Loader};
+use crate::node::Sources;
+use crate::pipeline;
+use crate::tags::{self, TagInputs};
+
+/// How a run ended; `main` turns it into the exit code.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Status {
+    /// 0: success, nothing at error level.
+    Clean,
+    /// 1: findings at error level, or a refused commit.
+    Findings,
+    /// 2: usage or tool failure.
+    Failure,
+}
+
+impl Status {
+    pub fn code(self) -> u8 {
+        match self {
+            Status::Clean => 0,
+            Status::Findings => 1,
+            Status::Failure => 2,
+        }
+    }
+}
+
+/// How a tool failure is printed on standard error: as the command's `--format` asks.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum ErrorFormat {
+    Human,
+    Json,
+    Github,
+}
+
+fn error_format(command: Option<&Command>) -> ErrorFormat {
+    let json = match command {
+        Some(Command::Render(a)) => a.format == RenderFormat::Json,
+        Some(Command::Explain(a)) => a.format == PlainFormat::Json,
+        Some(Command::Tag(a)) => a.format == PlainFormat::Json,
+        Some(Command::Diff(a)) => a.format == DiffFormat::Json,
+        Some(Command::Netmap(a)) => a.format == NetmapFormat::Json,
+        Some(Command::Check(a)) => match a.format {
+            CheckFormat::Github => return ErrorFormat::Github,
+            CheckFormat::Json | CheckFormat::Sarif => true,
+            CheckFormat::Human => false,
+        },
+        Some(Command::Completions(_) | Command::Man(_)) | None => false,
+    };
+    if json {
+        ErrorFormat::Json
+    } else {
+        ErrorFormat::Human
+    }
+}
+
+/// Runs a parsed command line, printing results to `out` and problems to `err`.
+pub fn run(cli: Cli, out: &mut dyn Write, err: &mut dyn Write, style: Style) -> Status {
+    let mut sources = Sources::new();
+    if let Some(old) = cli.command.as_ref().and_then(tag_args) {
+        if let Some(v) = &old.old_version {
+            let _ = writeln!(
+                err,
+                "warning: --version {v} after a command is the old spelling of --release-version {v}; it will go away"
+            );
+        }
+    }
+    match dispatch(&cli, &mut sources, out, style) {
+        Ok(status) => status,
+        Err(e) => {
+            let status = if e.is_refusal() {
+                Status::Findings
+            } else {
+                Status::Failure
+            };
+            let text = match error_format(cli.command.as_ref()) {
+                ErrorFormat::Github => diagnostics::error_github(&sources, &e),
+                ErrorFormat::Json => json_text(&diagnostics::error_json(&sources, &e)),
+                ErrorFormat::Human => diagnostics::render_error(&sources, &e, style),
+            };
+            let _ = err.write_all(text.as_bytes());
+            status
+        }
+    }
+}
+
+fn dispatch(cli: &Cli, sources: &mut Sources, out: &mut dyn Write, style: Style) -> Result<Status> {
+    let Some(command) = &cli.command else {
+        if cli.print_version {
+            write(
+                out,
+                &format!("openim-gitops {}\n", env!("CARGO_PKG_VERSION")),
+            )?;
+            return Ok(Status::Clean);
+        }
+        return Err(Error::usage("name a command").help("openim-gitops --help lists them"));
+    };
+    if cli.print_version {
+        return Err(
+            Error::usage("--version prints the program's version and takes no command")
+                .help("the release version an environment renders is --release-version X.Y.Z, after the command"),
+        );
+    }
+    match command {
+        Command::Render(args) => render::run(
+            &cli.root,
+            args,
+            sources,
+            out,
+            &GitEnv::from_process(),
+            style,
+        ),
+        Command::Explain(args) => explain::run(&cli.root, args, sources, out),
+        Command::Tag(args) => tag::run(&cli.root, args, sources, out),
+        Command::Diff(args) => diff::run(&cli.root, args, sources, out),
+        Command::Check(args) => check::run(&cli.root, args, sources, out, style),
+        Command::Netmap(args) => netmap::run(&cli.root, args, sources, out),
+        Command::Completions(args) => completions::run(args, out),
+        Command::Man(args) => man::run(args, out),
+    }
+}
+
+/// The tag flags of a command, for those that take them.
+fn tag_args(command: &Command) -> Option<&TagArgs> {
+    match command {
+        Command::Render(a) => Some(&a.tags),
+        Command::Explain(a) => Some(&a.tags),
+        Command::Tag(a) => Some(&a.tags),
+        Command::Diff(a) => Some(&a.tags),
+        Command::Check(a) => Some(&a.tags),
+        Command::Netmap(_) | Command::Completions(_) | Command::Man(_) => None,
+    }
+}
+
+/// The tag inputs of a command line: the flags, and the CI variables from the process environment.
+pub fn tag_inputs(args: &TagArgs) -> TagInputs {
+    TagInputs {
+        explicit_tag: args.tag.clone(),
+        version: args
+            .release_version
+            .clone()
+            .or_else(|| args.old_version.clone()),
+        rc: args.rc,
+        ..ci_inputs()
+    }
+}
+
+/// No flags: only the CI variables from the process environment.
+pub fn ci_inputs() -> TagInputs {
+    TagInputs {
+        ci_env: tags::CI_VARIABLES
+            .iter()
+            .filter_map(|k| std::env::var(k).ok().map(|v| (k.to_string(), v)))
+            .collect(),
+        ..TagInputs::default()
+    }
+}
+
+/// Compiles the one environment a command names, from the working tree, with the repository's facts.
+fn compile_one(
+    root: &std::path::Path,
+    env: &str,
+    inputs: &TagInputs,
+    sources: &mut Sources,
+) -> Result<pipeline::Compiled> {
+    let files = DiskFiles;
+    let envs = pipeline::select_envs(&files, root, &[env.to_string()], false)?;
+    let facts = git::repo_facts(root).ok();
+    let mut loader = Loader::new(&files, sources);
+    let (name, file) = &envs[0];
+    pipeline::compile(&mut loader, name, file, inputs, facts.as_ref())
+}
 
 fn write(out: &mut dyn Write, text: &str) -> Result<()> {
     out.write_all(text.as_bytes())
@@ -17,6 +198,16 @@ fn write(out: &mut dyn Write, text: &str) -> Result<()> {
             source,
         })
 }
+
+/// Pretty JSON and a newline.
+fn json_text(v: &impl serde::Serialize) -> String {
+    let mut s = serde_json::to_string_pretty(v).unwrap_or_default();
+    s.push('\n');
+    s
+}
+
+/// The program's name, in completions and man pages.
+const BIN: &str = "openim-gitops";
 
 /// The first 12 characters of a commit id.
 fn short(id: &str) -> &str {

@@ -9,21 +9,7 @@ use std::path::{Path, PathBuf};
 use git2::{ErrorCode, ObjectType, Oid, Repository};
 use thiserror::Error;
 
-/// What the tag rules need to know about a repository, as plain data.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct RepoFacts {
-    /// The full id of the commit HEAD points at; `None` before the first commit.
-    pub head_commit: Option<String>,
-    /// The branch HEAD is on (`feature/login`, without `refs/heads/`); `None` when detached.
-    pub branch: Option<String>,
-    /// Every tag that leads to HEAD's commit (annotated or lightweight), sorted by name.
-    pub tags_on_head: Vec<String>,
-    /// Every tag whose commit is HEAD or an ancestor of it: (tag name, commit id, fewest parent steps
-    /// from HEAD, 0 = on HEAD), sorted by distance, then name.
-    pub reachable_tags: Vec<(String, String, usize)>,
-    /// The URL of the remote `origin`, credentials removed (see [`super::remote`]); `None` without one.
-    pub remote_url: Option<String>,
-}
+pub use crate::tags::RepoFacts;
 
 /// A failure to read the repository (exit 2).
 #[derive(Debug, Error)]
@@ -42,7 +28,7 @@ impl GitError {
     pub fn hint(&self) -> &'static str {
         match self {
             GitError::NoRepository { .. } => {
-                "run inside the repository, or pass the tag explicitly (--tag, --rc, --version)"
+                "run inside the repository, or pass the tag explicitly (--tag, --rc, --release-version)"
             }
             GitError::Read { .. } => "check the repository with `git fsck`",
         }

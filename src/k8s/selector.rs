@@ -35,6 +35,23 @@ pub fn labels(node: Option<&Node>) -> Labels {
     out
 }
 
+/// Labels controllers put on the pods they make, with values that only the cluster knows (a uid, a hash
+/// of the template, the name or index of one pod of a StatefulSet). A selector that names one of them
+/// cannot be judged from the manifests.
+pub fn is_controller_made_label(key: &str) -> bool {
+    matches!(
+        key,
+        "controller-uid"
+            | "batch.kubernetes.io/controller-uid"
+            | "batch.kubernetes.io/job-completion-index"
+            | "pod-template-hash"
+            | "controller-revision-hash"
+            | "pod-template-generation"
+            | "statefulset.kubernetes.io/pod-name"
+            | "apps.kubernetes.io/pod-index"
+    )
+}
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum Op {
     /// `matchLabels` entries are `In` with one value.
@@ -228,6 +245,14 @@ impl Selector {
 
     pub fn is_empty(&self) -> bool {
         self.requirements.is_empty()
+    }
+
+    /// Whether a requirement names a label whose value only the cluster knows
+    /// ([`is_controller_made_label`]).
+    pub fn names_controller_made_label(&self) -> bool {
+        self.requirements
+            .iter()
+            .any(|r| is_controller_made_label(&r.key))
     }
 
     /// The equality terms (`key=value`, `key in (...)`): a key and the values it accepts. Labels the

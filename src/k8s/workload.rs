@@ -102,6 +102,9 @@ const KUBEBLOCKS_INSTANCE: &str = "app.kubernetes.io/instance";
 const KUBEBLOCKS_MANAGED_BY: &str = "app.kubernetes.io/managed-by";
 const KUBEBLOCKS_COMPONENT: &str = "apps.kubeblocks.io/component-name";
 
+/// Labels the Job controller puts on its pods, with the Job's name as the value.
+const JOB_NAME_LABELS: [&str; 2] = ["job-name", "batch.kubernetes.io/job-name"];
+
 /// Every set of pods the resources will run, in resource order.
 pub fn pods(resources: &[Resource]) -> Vec<Pods<'_>> {
     let mut out = Vec::new();
@@ -114,10 +117,18 @@ pub fn pods(resources: &[Resource]) -> Vec<Pods<'_>> {
 /// The sets of pods one object runs: its pod template's, or one per component of an operator's object.
 pub fn pods_of<'a>(r: &'a Resource, out: &mut Vec<Pods<'a>>) {
     if let Some(template) = r.pod_template() {
+        let mut l = labels(template.path(&["metadata", "labels"]));
+        if r.kind() == "Job" && r.group() == "batch" {
+            // The Job controller labels its pods with the Job's name.
+            for key in JOB_NAME_LABELS {
+                l.entry(key.to_string())
+                    .or_insert_with(|| r.name().to_string());
+            }
+        }
         out.push(Pods {
             owner: r,
             namespace: r.namespace(),
-            labels: labels(template.path(&["metadata", "labels"])),
+            labels: l,
             ports: Some(container_ports(template.get("spec"))),
             template: Some(template),
         });

@@ -36,7 +36,7 @@ pub fn render_env(root: &Path, env: &str, tag: Option<&str>) -> Result<Tree, Str
             explicit_tag: tag.map(str::to_string),
             ..TagInputs::default()
         };
-        let c = pipeline::compile(&mut loader, &envs[0].0, &envs[0].1, &inputs, None)?;
+        let c = pipeline::compile(&mut loader, &envs[0].0, &envs[0].1, &inputs, None)?.tagged()?;
         Ok::<_, Error>(c.render())
     })();
     result.map_err(|e| diagnostics::render_error(&sources, &e, Style { color: false }))

@@ -1,0 +1,160 @@
+//! The check stage's entry point: [`check_targets`] resolves the policy for each set of resources (an
+//! environment, or files given as they are), runs every rule, applies waivers across all of them, and
+//! returns the [`Report`]. `check` and the gate of `render --commit` both call it; the reporter prints it.
+
+use std::path::{Path, PathBuf};
+
+use crate::check::policy::{Date, Ledger, Waived};
+use crate::check::policy_file::PolicySet;
+use crate::check::{self, Context, Finding, Severity};
+use crate::error::Result;
+use crate::load::manifests::Manifests;
+use crate::load::Loader;
+use crate::node::Sources;
+use crate::resource::Resource;
+
+/// The findings of one environment (or of the files given on the command line).
+pub struct Checked {
+    /// `None` for plain files.
+    pub env: Option<String>,
+    /// How many objects were checked.
+    pub resources: usize,
+    pub findings: Vec<Finding>,
+    pub waived: Vec<Waived>,
+    /// Something the reader should know about how it was checked.
+    pub note: Option<String>,
+    /// Files a folder walk passed over, by reason (the keys of `SkipReason::key`).
+    pub skipped: std::collections::BTreeMap<&'static str, usize>,
+}
+
+/// Everything one run found.
+pub struct Report {
+    pub checked: Vec<Checked>,
+    /// Findings about the waivers themselves (expired, unused, invalid), once per run.
+    pub waivers: Vec<Finding>,
+}
+
+impl Report {
+    /// Every finding that stands, with its environment.
+    pub fn findings(&self) -> impl Iterator<Item = (Option<&str>, &Finding)> {
+        self.checked
+            .iter()
+            .flat_map(|c| c.findings.iter().map(move |f| (c.env.as_deref(), f)))
+            .chain(self.waivers.iter().map(|f| (None, f)))
+    }
+
+    /// Whether a finding at error level stands: that fails the run and refuses a commit.
+    pub fn has_errors(&self) -> bool {
+        self.findings().any(|(_, f)| f.severity == Severity::Error)
+    }
+}
+
+/// The default policy folder: `policies/` beside the environments folder.
+pub fn default_policy(root: &Path) -> PathBuf {
+    root.parent().unwrap_or(Path::new("")).join("policies")
+}
+
+fn codes() -> Vec<&'static str> {
+    check::rules().iter().map(|r| r.code).collect()
+}
+
+/// The policy of a run: `policy` (`--policy`), else `policies/` beside the root when it exists, else
+/// none.
+pub fn load_policy(
+    loader: &mut Loader<'_>,
+    root: &Path,
+    policy: Option<&Path>,
+) -> Result<PolicySet> {
+    let codes = codes();
+    match policy {
+        Some(p) => PolicySet::load(loader, p, &codes),
+        None => {
+            let p = default_policy(root);
+            if loader.files.is_dir(&p) || loader.files.is_file(&p) {
+                PolicySet::load(loader, &p, &codes)
+            } else {
+                Ok(PolicySet::default())
+            }
+        }
+    }
+}
+
+/// One set of resources to check: an environment (with its layer) or plain files (`env: None`).
+pub struct Target<'a> {
+    pub env: Option<&'a str>,
+    pub resources: &'a [Resource],
+    pub layer: Option<&'a crate::load::Layer>,
+    /// Why no tag was applied, when the tag stage could not decide one: rules about the environment's
+    /// own tag do not run then.
+    pub untagged: Option<&'a str>,
+    /// What reading the files given as they are found wrong or passed over: load problems become
+    /// `load/` findings, skipped files a note and a count.
+    pub load: Option<&'a Manifests>,
+}
+
+/// The rule that compares owned images with the tag the environment's rule gives; meaningless when no
+/// tag was applied.
+const OWNED_TAG_RULE: &str = "images/owned-tag-rule";
+
+/// Checks resources that are already loaded or compiled, with a policy read by [`load_policy`] or
+/// [`PolicySet::load`] (or `PolicySet::default()` for none). `render --commit` refuses a commit when the
+/// report [has errors](Report::has_errors).
+pub fn check_targets(
+    sources: &Sources,
+    policy: &PolicySet,
+    targets: &[Target<'_>],
+    today: Date,
+) -> Report {
+    let codes = codes();
+    let known = |code: &str| codes.contains(&code);
+    let mut ledger = Ledger::default();
+    let mut checked = Vec::new();
+    for t in targets {
+        let mut p = policy.resolve(t.env, &codes);
+        if t.untagged.is_some() && codes.contains(&OWNED_TAG_RULE) {
+            p.severities
+                .insert(OWNED_TAG_RULE.to_string(), (None, None));
+        }
+        let ctx = Context::new(t.env, t.resources, sources, t.layer, &p);
+        let mut found = check::run(&ctx);
+        let mut note = t.untagged.map(|why| {
+            format!("no image tag applied ({why}); images checked as the files tag them")
+        });
+        let mut skipped = std::collections::BTreeMap::new();
+        if let Some(m) = t.load {
+            for problem in &m.problems {
+                let mut f = check::load::finding(problem);
+                if let Some(s) = p.severity(f.code, f.severity) {
+                    f.severity = s;
+                    found.push(f);
+                }
+            }
+            check::sort_findings(sources, &mut found);
+            note = note.or(m.skipped_note());
+            skipped = m.skipped.iter().map(|(why, n)| (why.key(), *n)).collect();
+        }
+        let (findings, waived) = ledger.apply(&ctx, found, today, &known);
+        checked.push(Checked {
+            env: t.env.map(str::to_string),
+            resources: t.resources.len(),
+            findings,
+            waived,
+            note,
+            skipped,
+        });
+    }
+    let base = policy.resolve(None, &codes);
+    let mut waivers = Vec::new();
+    for mut f in ledger.finish(today) {
+        let default = check::rules()
+            .iter()
+            .find(|r| r.code == f.code)
+            .map(|r| r.default_severity)
+            .unwrap_or(f.severity);
+        if let Some(s) = base.severity(f.code, default) {
+            f.severity = s;
+            waivers.push(f);
+        }
+    }
+    Report { checked, waivers }
+}

@@ -1,0 +1,337 @@
+//! `render`: compile environments and write each rendered tree under `--out` (`--exit-code` for a hook
+//! that keeps a committed tree up to date), from a revision's git objects with `--rev REV`, or as a
+//! commit on the environment branch with `--commit [--branch B] [--push [REMOTE]]`, behind the checks.
+
+use std::io::Write;
+use std::path::Path;
+
+use crate::check::report::load_policy;
+use crate::check::{self, Severity};
+use crate::cli::{CheckFormat, RenderArgs, RenderFormat};
+use crate::diagnostics::Style;
+use crate::error::{Error, Result};
+use crate::git::commit::{self, Committed, Identity, Provenance};
+use crate::git::files::{discover, GitFiles};
+use crate::git::push::{self, PushSettings, Pushed};
+use crate::git::{self, GitEnv};
+use crate::load::{DiskFiles, Files, Loader};
+use crate::node::{display_path, Sources};
+use crate::pipeline::{self, Compiled};
+use crate::render;
+
+use super::{short, write, Status};
+
+/// The check stage's verdict on the environments about to be committed, from the same entry point
+/// and policy as `check`: the names of those with error-level findings (after the policy and waivers),
+/// whose findings are printed as `check` prints them in the same format. Any such environment refuses
+/// the whole commit unless `--allow-findings` is given.
+fn gate(
+    loader: &mut Loader<'_>,
+    root: &Path,
+    compiled: &[Compiled],
+    format: RenderFormat,
+    out: &mut dyn Write,
+    style: Style,
+) -> Result<Vec<String>> {
+    let today = super::check::today(std::env::var("OPENIM_GITOPS_TODAY").ok().as_deref())?;
+    let policy = load_policy(loader, root, None)?;
+    let targets = super::check::targets(compiled);
+    let report = check::check_targets(loader.sources, &policy, &targets, today);
+    let refused: Vec<String> = report
+        .checked
+        .iter()
+        .filter(|c| c.findings.iter().any(|f| f.severity == Severity::Error))
+        .filter_map(|c| c.env.clone())
+        .collect();
+    if report.has_errors() {
+        let text = match format {
+            RenderFormat::Human => {
+                super::check::report(loader.sources, &report, CheckFormat::Human, style)
+            }
+            // One JSON object per line, as every line `render --format json` prints.
+            RenderFormat::Json => format!(
+                "{}\n",
+                serde_json::json!({
+                    "status": "findings",
+                    "checks": crate::diagnostics::findings_json(loader.sources, &report),
+                })
+            ),
+        };
+        write(out, &text)?;
+    }
+    Ok(refused)
+}
+
+pub fn run(
+    root: &Path,
+    args: &RenderArgs,
+    sources: &mut Sources,
+    out: &mut dyn Write,
+    env: &GitEnv,
+    style: Style,
+) -> Result<Status> {
+    let git_files = match &args.git.rev {
+        Some(rev) => Some(GitFiles::open(root, rev)?),
+        None => None,
+    };
+    let files: &dyn Files = match &git_files {
+        Some(g) => g,
+        None => &DiskFiles,
+    };
+    let facts = match &args.git.rev {
+        Some(rev) => Some(
+            git::repo_facts_at(root, rev)
+                .map_err(|e| Error::Git(format!("{e}\nhelp: {}", e.hint())))?,
+        ),
+        None => git::repo_facts(root).ok(),
+    };
+    let envs = pipeline::select_envs(files, root, &args.select.envs, args.select.all)?;
+    if args.git.branch.is_some() && envs.len() != 1 {
+        return Err(
+            Error::usage("--branch names one branch: give exactly one --env with it")
+                .help("without --branch each environment goes to environments/<env>"),
+        );
+    }
+    let inputs = super::tag_inputs(&args.tags);
+    let mut loader = Loader::new(files, sources);
+    let mut compiled = Vec::new();
+    for (name, file) in &envs {
+        compiled
+            .push(pipeline::compile(&mut loader, name, file, &inputs, facts.as_ref())?.tagged()?);
+    }
+
+    if !args.git.commit {
+        let mut changed = Vec::new();
+        for c in &compiled {
+            let dir = args.out.join(&c.name);
+            let tree = c.render();
+            if args.exit_code {
+                if same_resources(&read_tree(&dir)?, &tree) {
+                    write(
+                        out,
+                        &format!("{} is up to date in {}\n", c.name, display_path(&dir)),
+                    )?;
+                    continue;
+                }
+                changed.push(display_path(&dir));
+            }
+            render::write_tree(&tree, &dir)?;
+            let line = match args.format {
+                RenderFormat::Json => format!(
+                    "{}\n",
+                    serde_json::json!({
+                        "environment": c.name,
+                        "resources": c.build.resources.len(),
+                        "out": display_path(&dir),
+                        "rev": args.git.rev,
+                        "sourceCommit": c.meta.source_commit,
+                    })
+                ),
+                _ => format!(
+                    "rendered {} at {}: {} resources into {}\n",
+                    c.name,
+                    c.meta.source_commit.as_deref().map(short).unwrap_or("?"),
+                    c.build.resources.len(),
+                    display_path(&dir)
+                ),
+            };
+            write(out, &line)?;
+        }
+        if !changed.is_empty() {
+            write(
+                out,
+                &format!(
+                    "changed: {}; review and stage the rendered files\n",
+                    changed.join(", ")
+                ),
+            )?;
+            return Ok(Status::Findings);
+        }
+        return Ok(Status::Clean);
+    }
+
+    // Nothing is committed unless every environment passes the gate (or findings are allowed).
+    let refused = gate(&mut loader, root, &compiled, args.format, out, style)?;
+    if !refused.is_empty() {
+        let allowed = args.git.allow_findings;
+        let line = match args.format {
+            RenderFormat::Json => format!(
+                "{}\n",
+                serde_json::json!({
+                    "status": if allowed { "committing-with-findings" } else { "refused" },
+                    "environments": refused,
+                })
+            ),
+            RenderFormat::Human if allowed => format!(
+                "warning: committing {} although checks report errors (--allow-findings)\n",
+                refused.join(", ")
+            ),
+            RenderFormat::Human => format!(
+                "refused: checks report errors in {}; nothing committed (--allow-findings commits anyway where policy allows)\n",
+                refused.join(", ")
+            ),
+        };
+        write(out, &line)?;
+        if !allowed {
+            return Ok(Status::Findings);
+        }
+    }
+
+    let repo = match &git_files {
+        Some(g) => g.reopen()?,
+        None => discover(root)?,
+    };
+    let identity = Identity::resolve(&repo, env)?;
+    for c in &compiled {
+        let branch = args
+            .git
+            .branch
+            .clone()
+            .unwrap_or_else(|| commit::default_branch(&c.name));
+        let tree = c.render();
+        let provenance = Provenance::new(&c.meta);
+        let line = match &args.git.push {
+            None => {
+                let done = commit::commit_tree(&repo, &branch, &tree, &provenance, &identity)?;
+                committed_line(args.format, &c.name, &branch, &done)
+            }
+            Some(remote) => {
+                let settings = PushSettings::new(remote, env);
+                let done = push::commit_and_push(
+                    &repo,
+                    &branch,
+                    &tree,
+                    &provenance,
+                    &identity,
+                    &settings,
+                )?;
+                pushed_line(args.format, &c.name, &branch, remote, &done)
+            }
+        };
+        write(out, &line)?;
+    }
+    Ok(Status::Clean)
+}
+
+fn committed_line(format: RenderFormat, env: &str, branch: &str, done: &Committed) -> String {
+    match (format, done) {
+        (RenderFormat::Json, Committed::Created { commit, parent }) => format!(
+            "{}\n",
+            serde_json::json!({
+                "environment": env, "branch": branch, "status": "committed",
+                "commit": commit.to_string(), "parent": parent.map(|p| p.to_string()),
+            })
+        ),
+        (RenderFormat::Json, Committed::Unchanged { tip }) => format!(
+            "{}\n",
+            serde_json::json!({
+                "environment": env, "branch": branch, "status": "unchanged", "commit": tip.to_string(),
+            })
+        ),
+        (_, Committed::Created { commit, parent }) => format!(
+            "committed {env} on {branch}: {}{}\n",
+            short(&commit.to_string()),
+            match parent {
+                Some(p) => format!(" (parent {})", short(&p.to_string())),
+                None => " (first commit of the branch)".to_string(),
+            }
+        ),
+        (_, Committed::Unchanged { tip }) => format!(
+            "unchanged {env}: the manifests equal {branch} at {}; no commit\n",
+            short(&tip.to_string())
+        ),
+    }
+}
+
+fn pushed_line(
+    format: RenderFormat,
+    env: &str,
+    branch: &str,
+    remote: &str,
+    done: &Pushed,
+) -> String {
+    match (format, done) {
+        (RenderFormat::Json, Pushed::Created { commit, parent, rebuilt }) => format!(
+            "{}\n",
+            serde_json::json!({
+                "environment": env, "branch": branch, "remote": remote, "status": "pushed",
+                "commit": commit.to_string(), "parent": parent.map(|p| p.to_string()), "rebuilt": rebuilt,
+            })
+        ),
+        (RenderFormat::Json, Pushed::Existing { commit }) => format!(
+            "{}\n",
+            serde_json::json!({
+                "environment": env, "branch": branch, "remote": remote, "status": "pushed-existing",
+                "commit": commit.to_string(),
+            })
+        ),
+        (RenderFormat::Json, Pushed::UpToDate { tip }) => format!(
+            "{}\n",
+            serde_json::json!({
+                "environment": env, "branch": branch, "remote": remote, "status": "unchanged",
+                "commit": tip.to_string(),
+            })
+        ),
+        (_, Pushed::Created { commit, parent, rebuilt }) => format!(
+            "committed {env} on {branch} and pushed to {remote}: {}{}{}\n",
+            short(&commit.to_string()),
+            match parent {
+                Some(p) => format!(" (parent {})", short(&p.to_string())),
+                None => " (first commit of the branch)".to_string(),
+            },
+            match rebuilt {
+                0 => String::new(),
+                n => format!("; the remote branch had moved, rebuilt on its tip {n} time(s)"),
+            }
+        ),
+        (_, Pushed::Existing { commit }) => format!(
+            "unchanged {env}: no new commit; pushed {branch} at {} to {remote} (it held unpushed commits)\n",
+            short(&commit.to_string())
+        ),
+        (_, Pushed::UpToDate { tip }) => format!(
+            "unchanged {env}: {remote}'s {branch} at {} holds these manifests; nothing committed or pushed\n",
+            short(&tip.to_string())
+        ),
+    }
+}
+
+/// The rendered tree in a folder as it is on disk (empty when the folder does not exist).
+fn read_tree(dir: &std::path::Path) -> Result<render::Tree> {
+    let mut tree = render::Tree::default();
+    if !dir.is_dir() {
+        return Ok(tree);
+    }
+    for entry in walkdir::WalkDir::new(dir).sort_by_file_name() {
+        let entry = entry.map_err(|e| Error::Read {
+            path: dir.to_path_buf(),
+            source: e.into(),
+        })?;
+        if !entry.file_type().is_file() {
+            continue;
+        }
+        let rel = entry.path().strip_prefix(dir).unwrap_or(entry.path());
+        let key = rel
+            .components()
+            .map(|c| c.as_os_str().to_string_lossy())
+            .collect::<Vec<_>>()
+            .join("/");
+        let bytes = std::fs::read(entry.path()).map_err(|source| Error::Read {
+            path: entry.path().to_path_buf(),
+            source,
+        })?;
+        tree.files.insert(key, bytes);
+    }
+    Ok(tree)
+}
+
+/// Whether two trees hold the same files, the metadata file aside (it names the source commit, which a
+/// pre-commit hook cannot know yet) unless one of them lacks it.
+fn same_resources(a: &render::Tree, b: &render::Tree) -> bool {
+    fn files(t: &render::Tree) -> impl Iterator<Item = (&String, &Vec<u8>)> {
+        t.files
+            .iter()
+            .filter(|(k, _)| k.as_str() != render::METADATA_FILE)
+    }
+    a.files.contains_key(render::METADATA_FILE) == b.files.contains_key(render::METADATA_FILE)
+        && files(a).eq(files(b))
+}
