@@ -1,8 +1,7 @@
 //! `openim-gitops check` as a user runs it: exit codes, every output format, the SARIF schema, waivers,
 //! and no secret value in any output.
 
-#[path = "support/snapshot.rs"]
-mod snapshot;
+mod common;
 
 use std::path::Path;
 use std::process::Command;
@@ -96,7 +95,7 @@ fn environments_are_checked_in_memory_with_a_summary_per_environment() {
 #[test]
 fn human_output_is_what_a_user_sees() {
     let r = check(&env_fixture(), &[]);
-    snapshot::assert_snapshot(&env_fixture().join("expected-human.txt"), &r.stdout);
+    common::assert_snapshot(&env_fixture().join("expected-human.txt"), &r.stdout);
 }
 
 #[test]

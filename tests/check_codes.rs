@@ -2,8 +2,7 @@
 //! `docs/checks.md`, generated from the registry and the rules' doc comments, up to date.
 //! `UPDATE_SNAPSHOTS=1` rewrites both.
 
-#[path = "support/snapshot.rs"]
-mod snapshot;
+mod common;
 
 use std::path::Path;
 
@@ -40,7 +39,7 @@ fn the_list_of_codes_is_stable() {
         .iter()
         .map(|r| format!("{} {}\n", r.code, r.default_severity.as_str()))
         .collect();
-    snapshot::assert_snapshot(Path::new("tests/check_codes.txt"), &text);
+    common::assert_snapshot(Path::new("tests/check_codes.txt"), &text);
 }
 
 /// The doc comment of the function that runs `code`, from its family's source file.
@@ -111,5 +110,5 @@ fn docs_checks_md_is_generated_from_the_registry() {
             out.push('\n');
         }
     }
-    snapshot::assert_snapshot(Path::new("docs/checks.md"), &out);
+    common::assert_snapshot(Path::new("docs/checks.md"), &out);
 }

@@ -139,3 +139,15 @@ fn nsswitch_passwd_is_no_credential_and_help_does_not_assume_openim() {
         .3;
     assert!(!help.contains("IMENV") && help.contains("Secret"), "{help}");
 }
+
+#[test]
+fn kinds_kubernetes_serves_have_a_schema() {
+    let found = findings(&fixture("served-kinds.yaml"));
+    assert_eq!(lines(&found, "schema/unknown-kind"), [59], "{found:#?}");
+}
+
+#[test]
+fn the_served_kinds_are_valid_as_written() {
+    let found = findings(&fixture("served-kinds.yaml"));
+    assert_eq!(lines(&found, "schema/invalid"), NONE, "{found:#?}");
+}

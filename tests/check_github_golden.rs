@@ -4,15 +4,12 @@
 //!
 //! `UPDATE_SNAPSHOTS=1` rewrites `tests/fixtures/check-github/*.txt`.
 
-#[path = "support/snapshot.rs"]
-mod snapshot;
-
 mod common;
 
 use std::path::Path;
 use std::process::Command;
 
-use snapshot::assert_snapshot;
+use common::assert_snapshot;
 
 const TODAY: &str = "2026-06-15";
 

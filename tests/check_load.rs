@@ -2,8 +2,7 @@
 //! be read is a `load/` finding at its line, the rest is still checked, and what a folder walk passes
 //! over is counted.
 
-#[path = "support/snapshot.rs"]
-mod snapshot;
+mod common;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -63,7 +62,7 @@ fn a_tree_with_every_kind_of_file_is_checked_to_the_end() {
     let run = check(&fixture(), &["--format", "json", "tree"]);
     assert_eq!(run.code, 1, "{}", run.stdout);
     let v = json(&run);
-    snapshot::assert_snapshot(&fixture().join("expected.txt"), &digest(&v));
+    common::assert_snapshot(&fixture().join("expected.txt"), &digest(&v));
 }
 
 #[test]

@@ -5,8 +5,7 @@
 //! as the command runs them. Today is 2026-06-15. The other families' fixtures run in
 //! `tests/check_rules.rs`.
 
-#[path = "support/snapshot.rs"]
-mod snapshot;
+mod common;
 
 use std::path::{Path, PathBuf};
 
@@ -82,7 +81,7 @@ fn every_rule_fixture_matches_its_snapshot() {
         }
         let actual = run_fixture(rule.code);
         let result = std::panic::catch_unwind(|| {
-            snapshot::assert_snapshot(&dir.join("expected.json"), &actual)
+            common::assert_snapshot(&dir.join("expected.json"), &actual)
         });
         if let Err(e) = result {
             let msg = e

@@ -2,15 +2,14 @@
 //! `UPDATE_SNAPSHOTS=1` rewrites them), each command listing only the formats and flags it takes, and
 //! `--version` that cannot be mistaken for the release version.
 
-#[path = "support/snapshot.rs"]
-mod snapshot;
+mod common;
 
 use std::path::Path;
 use std::process::Command;
 
 use clap::CommandFactory;
+use common::assert_snapshot;
 use openim_gitops::cli::Cli;
-use snapshot::assert_snapshot;
 
 fn run(args: &[&str], cwd: &Path) -> (Option<i32>, String, String) {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_openim-gitops"));

@@ -4,14 +4,12 @@
 //!
 //! `UPDATE_SNAPSHOTS=1` rewrites the golden files under `tests/fixtures/netmap/`.
 
-#[path = "support/snapshot.rs"]
-mod snapshot;
-
 mod common;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
+use common::assert_snapshot;
 use openim_gitops::diff::format::{markdown, text, Sides, GITHUB_COMMENT_LIMIT};
 use openim_gitops::load::{DiskFiles, Loader};
 use openim_gitops::netmap::{self, format, NetMap};
@@ -19,7 +17,6 @@ use openim_gitops::node::Sources;
 use openim_gitops::pipeline;
 use openim_gitops::render::Tree;
 use openim_gitops::tags::TagInputs;
-use snapshot::assert_snapshot;
 
 fn repo() -> &'static Path {
     Path::new(env!("CARGO_MANIFEST_DIR"))

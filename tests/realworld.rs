@@ -3,8 +3,7 @@
 //! is a snapshot (`tests/fixtures/realworld/counts.txt`), so a change in what the rules report on real
 //! trees is a reviewable diff.
 
-#[path = "support/snapshot.rs"]
-mod snapshot;
+mod common;
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -51,5 +50,5 @@ fn every_repository_is_checked_to_the_end_and_its_counts_are_stable() {
             text.push_str(&format!("  {code} {n}\n"));
         }
     }
-    snapshot::assert_snapshot(&root.join("counts.txt"), &text);
+    common::assert_snapshot(&root.join("counts.txt"), &text);
 }

@@ -69,7 +69,7 @@ impl SkipReason {
             SkipReason::HelmTemplate => {
                 "Helm templates (render them with `helm template` and check the output)"
             }
-            SkipReason::NotKubernetes => "with no Kubernetes object",
+            SkipReason::NotKubernetes => "with no Kubernetes object (or only tools' configuration)",
         }
     }
     /// The key of this reason in JSON output.
@@ -243,11 +243,16 @@ fn kustomize_patches(loader: &mut Loader<'_>, file: &Path) -> Vec<PathBuf> {
     let dir = file.parent().unwrap_or(Path::new(""));
     let mut out = Vec::new();
     for doc in docs.iter() {
+        // Patches are partial objects; transformers, generators and validators configure kustomize.
         for key in [
             "patchesStrategicMerge",
             "patches",
             "patchesJson6902",
             "components",
+            "transformers",
+            "generators",
+            "validators",
+            "configurations",
         ] {
             let Some(items) = doc.root.get(key).and_then(Node::as_seq) else {
                 continue;
@@ -319,9 +324,10 @@ fn read_file(loader: &mut Loader<'_>, file: &Path, named: bool, out: &mut Manife
             return Ok(());
         }
     };
-    let kubernetes = docs
-        .iter()
-        .any(|d| d.root.get("apiVersion").is_some() || d.root.get("kind").is_some());
+    let kubernetes = docs.iter().any(|d| {
+        (d.root.get("apiVersion").is_some() || d.root.get("kind").is_some())
+            && !d.root.str_at(&["apiVersion"]).is_some_and(is_tool_config)
+    });
     if !kubernetes && !named {
         *out.skipped.entry(SkipReason::NotKubernetes).or_default() += 1;
         return Ok(());
@@ -333,6 +339,24 @@ fn read_file(loader: &mut Loader<'_>, file: &Path, named: bool, out: &mut Manife
         objects(doc.root.clone(), None, 0, out);
     }
     Ok(())
+}
+
+/// apiVersions of tools' own configuration files, which look like objects but never reach a cluster
+/// (skaffold, kind, kustomize plugins, the components' config files).
+fn is_tool_config(api_version: &str) -> bool {
+    const PREFIXES: [&str; 10] = [
+        "skaffold/",
+        "kind.x-k8s.io/",
+        "kustomize.config.k8s.io/",
+        "kubeadm.k8s.io/",
+        "kubelet.config.k8s.io/",
+        "kubeproxy.config.k8s.io/",
+        "kubescheduler.config.k8s.io/",
+        "apiserver.config.k8s.io/",
+        "audit.k8s.io/",
+        "ctlptl.dev/",
+    ];
+    api_version == "builtin" || PREFIXES.iter().any(|p| api_version.starts_with(p))
 }
 
 /// The places of an error, one per located part.

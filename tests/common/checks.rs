@@ -146,30 +146,15 @@ impl Fixture {
     /// Compares the findings with another snapshot file of the fixture folder (the same objects under
     /// another policy).
     pub fn assert_snapshot_as(&self, name: &str, findings: &[Finding]) {
-        assert_snapshot(&self.dir.join(name), &self.to_json(findings));
+        assert_json_snapshot(&self.dir.join(name), &self.to_json(findings));
     }
 }
 
-/// Compares `actual` with the JSON file at `path`; with `UPDATE_SNAPSHOTS=1`, writes it instead.
-pub fn assert_snapshot(path: &Path, actual: &serde_json::Value) {
+/// Compares `actual`, as pretty JSON, with the file at `path` (`UPDATE_SNAPSHOTS=1` writes it instead).
+pub fn assert_json_snapshot(path: &Path, actual: &serde_json::Value) {
     let mut text = serde_json::to_string_pretty(actual).expect("JSON");
     text.push('\n');
-    if std::env::var_os("UPDATE_SNAPSHOTS").is_some_and(|v| v == "1") {
-        std::fs::write(path, &text).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
-        return;
-    }
-    let expected = std::fs::read_to_string(path).unwrap_or_else(|e| {
-        panic!(
-            "{}: {e} (run with UPDATE_SNAPSHOTS=1 to create it)",
-            path.display()
-        )
-    });
-    if expected != text {
-        panic!(
-            "{} differs from the findings (run with UPDATE_SNAPSHOTS=1 to accept them):\n--- expected\n{expected}\n--- actual\n{text}",
-            path.display()
-        );
-    }
+    super::snapshot::assert_snapshot(path, &text);
 }
 
 /// `(code, file name, line)` of each finding, for tests that name the cases they prove.

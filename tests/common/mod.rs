@@ -1,12 +1,16 @@
-//! Helpers shared by the integration tests.
+//! Helpers shared by the integration tests: fixtures and the built binary (here), real git repositories
+//! (`repo`), the rule-test harness (`checks`) and text snapshots (`snapshot`, `UPDATE_SNAPSHOTS=1`).
 #![allow(dead_code)]
 
 mod checks;
 mod repo;
+mod snapshot;
 #[allow(unused_imports)]
 pub use checks::*;
 #[allow(unused_imports)]
 pub use repo::*;
+#[allow(unused_imports)]
+pub use snapshot::assert_snapshot;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
