@@ -1,8 +1,8 @@
 //! The reporter: every use of miette lives here. Errors (and, later, findings) are plain data with
 //! [`Origin`]s; this module turns them into human reports with the source line, or into JSON.
 //!
-//! A source snippet is shown only from files that hold no Secret object, so a report never prints a
-//! secret's value, whatever the error.
+//! A source snippet quotes a file as `crate::redact` lets it be quoted: values of Secrets and values
+//! the `secrets/` rules flag are masked, so a report never prints a secret's value, whatever the error.
 
 use std::fmt;
 
@@ -12,6 +12,7 @@ use miette::{
 
 use crate::error::{Error, Located};
 use crate::node::{Origin, Sources};
+use crate::redact;
 
 /// How to print: colours or not.
 #[derive(Clone, Copy, Debug)]
@@ -32,59 +33,6 @@ impl Style {
 /// `file:line:column` of an origin.
 pub fn location(sources: &Sources, o: Origin) -> String {
     format!("{}:{}:{}", sources.get(o.file).display, o.line, o.col)
-}
-
-/// The text of a file as a report may quote it: the value of every line whose key names a credential,
-/// and anything shaped like a known token, masked with `*` byte for byte (so spans still line up).
-pub fn redact(text: &str) -> String {
-    static PATTERNS: std::sync::OnceLock<(regex::Regex, regex::Regex)> = std::sync::OnceLock::new();
-    let (key, token) = PATTERNS.get_or_init(|| {
-        (
-            regex::Regex::new(
-                r#"(?im)^(\s*(?:-\s*)?["']?[\w.-]*(?:pass|secret|token|credential|private|apikey|api_key|accesskey|access_key)[\w.-]*["']?\s*[:=]\s*)(\S.*)$"#,
-            )
-            .unwrap_or_else(|e| panic!("built-in pattern: {e}")),
-            regex::Regex::new(
-                r"(ghp_|gho_|ghs_|github_pat_|xox[abpr]-|AKIA|ASIA|sk_live_|eyJ|-----BEGIN)[^\s'\x22]*",
-            )
-            .unwrap_or_else(|e| panic!("built-in pattern: {e}")),
-        )
-    });
-    let mut bytes = text.as_bytes().to_vec();
-    let mut mask = |start: usize, end: usize| {
-        for b in &mut bytes[start..end] {
-            if !b.is_ascii_whitespace() {
-                *b = b'*';
-            }
-        }
-    };
-    for c in key.captures_iter(text) {
-        if let Some(v) = c.get(2) {
-            let value = v.as_str().trim();
-            if !matches!(value, "\"\"" | "''" | "{}" | "[]" | "|" | "|-" | ">") {
-                mask(v.start(), v.end());
-            }
-        }
-    }
-    for m in token.find_iter(text) {
-        mask(m.start(), m.end());
-    }
-    // Only ASCII bytes were replaced by ASCII, except inside masked multi-byte characters: mask those
-    // whole, so the text stays UTF-8.
-    String::from_utf8(bytes).unwrap_or_else(|e| {
-        e.into_bytes()
-            .into_iter()
-            .map(|b| if b.is_ascii() { b as char } else { '*' })
-            .collect()
-    })
-}
-
-/// True when a file may be quoted in a report: it holds no Secret object.
-fn may_quote(text: &str) -> bool {
-    !text.lines().any(|l| {
-        let t = l.trim();
-        t.starts_with("kind:") && t["kind:".len()..].trim().trim_matches(['"', '\'']) == "Secret"
-    })
 }
 
 struct Report {
@@ -158,9 +106,9 @@ fn located_report(
     others: &[(Origin, String)],
 ) -> Report {
     let file = sources.get(primary.0.file);
-    // A secrets finding is never shown with its line: the line is where the value is.
-    let quotable =
-        may_quote(&file.text) && !code.as_deref().is_some_and(|c| c.starts_with("secrets/"));
+    // A secrets finding is never shown with its line: the line is where the value is. Any other snippet
+    // is the file as the redaction rule lets it be quoted.
+    let quotable = !code.as_deref().is_some_and(|c| c.starts_with("secrets/"));
     let message = format!("{message}\n  at {}", location(sources, primary.0));
     let mut report = Report {
         message,
@@ -172,8 +120,10 @@ fn located_report(
         related: Vec::new(),
     };
     if quotable {
-        report.source =
-            Some(NamedSource::new(&file.display, file.text.to_string()).with_language("yaml"));
+        report.source = Some(
+            NamedSource::new(&file.display, redact::quotable(sources, primary.0.file))
+                .with_language("yaml"),
+        );
         let label = if primary.1.is_empty() {
             None
         } else {
@@ -920,32 +870,5 @@ fn collect_github(sources: &Sources, err: &Error, out: &mut String) {
             out.push_str(&gh_command("error", None, None, &m));
         }
         other => out.push_str(&gh_command("error", None, None, &other.to_string())),
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::redact;
-
-    #[test]
-    fn redaction_masks_credential_values_and_tokens_byte_for_byte() {
-        let text = "redis:\n  password: hunter2\n  username: openim\napiKey = \"abc123\"\nsecret: \"\"\ntoken: ghp_0123456789abcdefghijklmnopqrstuvwxyz\nnote: uses AKIAIOSFODNN7EXAMPLE here\npassword: 密码密码\n";
-        let out = redact(text);
-        assert_eq!(out.len(), text.len());
-        for planted in [
-            "hunter2",
-            "abc123",
-            "ghp_0123",
-            "AKIAIOSFODNN7EXAMPLE",
-            "密码",
-        ] {
-            assert!(!out.contains(planted), "{planted} survived:\n{out}");
-        }
-        assert!(out.contains("username: openim"), "{out}");
-        assert!(
-            out.contains("secret: \"\""),
-            "empty values stay as they are:\n{out}"
-        );
-        assert_eq!(out.lines().count(), text.lines().count());
     }
 }

@@ -177,8 +177,11 @@ fn compare_file(
             .map(|b| String::from_utf8_lossy(b).into_owned())
             .unwrap_or_default()
     };
-    let (old_text, new_text) = if is_secret {
-        redact(old_node.as_mut(), new_node.as_mut());
+    // Every value the redaction rule hides is replaced by its marker and short hash on both sides, so
+    // the diff shows that it changed and never what it holds.
+    let hid_old = old_node.as_mut().map_or(0, crate::redact::object);
+    let hid_new = new_node.as_mut().map_or(0, crate::redact::object);
+    let (old_text, new_text) = if is_secret || hid_old + hid_new > 0 {
         (
             old_node.as_ref().map(emit::document).unwrap_or_default(),
             new_node.as_ref().map(emit::document).unwrap_or_default(),
@@ -209,51 +212,5 @@ fn compare_file(
         namespace,
         diff,
         risks,
-    }
-}
-
-/// Replaces every value under a Secret's `data` and `stringData` with a marker saying only whether
-/// it changed, so that a diff shows which keys changed and never what they hold.
-fn redact(old: Option<&mut Node>, new: Option<&mut Node>) {
-    const FIELDS: [&str; 2] = ["data", "stringData"];
-    let old_values = FIELDS.map(|f| values(old.as_deref(), f));
-    let new_values = FIELDS.map(|f| values(new.as_deref(), f));
-    if let Some(node) = old {
-        for (i, field) in FIELDS.iter().enumerate() {
-            mark(node, field, &new_values[i], "old");
-        }
-    }
-    if let Some(node) = new {
-        for (i, field) in FIELDS.iter().enumerate() {
-            mark(node, field, &old_values[i], "new");
-        }
-    }
-}
-
-/// The values under a Secret field.
-fn values(node: Option<&Node>, field: &str) -> BTreeMap<String, serde_json::Value> {
-    let Some(map) = node.and_then(|n| n.get(field)).and_then(Node::as_map) else {
-        return BTreeMap::new();
-    };
-    map.iter()
-        .map(|(k, v)| (k.name.clone(), v.to_json()))
-        .collect()
-}
-
-fn mark(node: &mut Node, field: &str, theirs: &BTreeMap<String, serde_json::Value>, side: &str) {
-    let Some(map) = node.get_mut(field).and_then(Node::as_map_mut) else {
-        return;
-    };
-    let keys: Vec<String> = map.iter().map(|(k, _)| k.name.clone()).collect();
-    for key in keys {
-        if let Some(v) = map.get_mut(&key) {
-            let changed = theirs.get(&key).is_some_and(|other| *other != v.to_json());
-            let marker = if changed {
-                format!("(redacted, {side} value)")
-            } else {
-                "(redacted)".to_string()
-            };
-            *v = Node::str(marker, v.origin);
-        }
     }
 }

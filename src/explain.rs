@@ -222,7 +222,10 @@ pub fn explain(sources: &Sources, r: &Resource, path: Option<&str>) -> Result<Ve
         Some(p) => parse_path(p)?,
         None => Vec::new(),
     };
-    let (node, shown) = select(&r.node, &steps)?;
+    // Values the redaction rule hides are shown as their marker and short hash (origins kept).
+    let mut hidden = r.node.clone();
+    crate::redact::object(&mut hidden);
+    let (node, shown) = select(&hidden, &steps)?;
     let mut out = Vec::new();
     leaves(
         sources,

@@ -259,6 +259,25 @@ impl Map {
 }
 
 impl Node {
+    /// Whether the tree nests deeper than `max_depth` or holds more than `max_nodes` nodes, found
+    /// without recursion (so it is safe on any tree, and stops early).
+    pub fn exceeds(&self, max_depth: usize, max_nodes: usize) -> bool {
+        let mut stack: Vec<(&Node, usize)> = vec![(self, 1)];
+        let mut count = 0usize;
+        while let Some((n, depth)) = stack.pop() {
+            count += 1;
+            if depth > max_depth || count > max_nodes {
+                return true;
+            }
+            match &n.value {
+                Value::Seq(items) => stack.extend(items.iter().map(|c| (c, depth + 1))),
+                Value::Map(m) => stack.extend(m.entries.iter().map(|(_, c)| (c, depth + 1))),
+                _ => {}
+            }
+        }
+        false
+    }
+
     pub fn new(value: Value, origin: Origin) -> Self {
         Node { value, origin }
     }

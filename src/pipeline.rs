@@ -125,6 +125,7 @@ pub fn compile(
             Err(e) => Err(e),
         },
     };
+    render::check_names(&build.resources)?;
     Ok(Compiled {
         name: name.to_string(),
         build,

@@ -6,11 +6,21 @@ use std::process::Command;
 
 /// The findings (code, line, message, help) of `check PATHS` on one file holding `yaml`.
 fn findings(yaml: &str) -> Vec<(String, u64, String, String)> {
+    findings_with(yaml, None)
+}
+
+/// [`findings`], with a policy file.
+fn findings_with(yaml: &str, policy: Option<&str>) -> Vec<(String, u64, String, String)> {
     let dir = tempfile::tempdir().expect("tempdir");
     std::fs::write(dir.path().join("input.yaml"), yaml).expect("write");
+    let mut args = vec!["check", "--format", "json", "input.yaml"];
+    if let Some(p) = policy {
+        std::fs::write(dir.path().join("policy.yaml"), p).expect("write");
+        args.extend(["--policy", "policy.yaml"]);
+    }
     let out = Command::new(env!("CARGO_BIN_EXE_openim-gitops"))
         .current_dir(dir.path())
-        .args(["check", "--format", "json", "input.yaml"])
+        .args(&args)
         .env("NO_COLOR", "1")
         .env("OPENIM_GITOPS_TODAY", "2026-06-15")
         .output()
@@ -150,4 +160,41 @@ fn kinds_kubernetes_serves_have_a_schema() {
 fn the_served_kinds_are_valid_as_written() {
     let found = findings(&fixture("served-kinds.yaml"));
     assert_eq!(lines(&found, "schema/invalid"), NONE, "{found:#?}");
+}
+
+#[test]
+fn the_policy_declares_pods_an_operator_makes() {
+    let yaml = fixture("operator-pods.yaml");
+    let without = findings(&yaml);
+    assert_eq!(
+        lines(&without, "refs/service-selects-nothing"),
+        [8, 32],
+        "{without:#?}"
+    );
+    assert_eq!(
+        lines(&without, "netpol/policy-selects-nothing"),
+        [18],
+        "{without:#?}"
+    );
+    assert_eq!(
+        lines(&without, "netpol/peer-selects-nothing"),
+        [23],
+        "{without:#?}"
+    );
+    let with = findings_with(&yaml, Some(&fixture("operator-pods-policy.yaml")));
+    assert_eq!(
+        lines(&with, "refs/service-selects-nothing"),
+        [32],
+        "{with:#?}"
+    );
+    assert_eq!(
+        lines(&with, "netpol/policy-selects-nothing"),
+        NONE,
+        "{with:#?}"
+    );
+    assert_eq!(
+        lines(&with, "netpol/peer-selects-nothing"),
+        NONE,
+        "{with:#?}"
+    );
 }

@@ -106,6 +106,7 @@ mod refs {
             name: name.into(),
             namespace: namespace.into(),
             keys: keys.iter().map(|k| k.to_string()).collect(),
+            labels: Default::default(),
         }
     }
 

@@ -7,5 +7,11 @@ mod common;
 
 #[path = "hostile/inputs.rs"]
 mod inputs;
+#[path = "hostile/limits.rs"]
+mod limits;
+#[path = "hostile/outputs.rs"]
+mod outputs;
+#[path = "hostile/redaction.rs"]
+mod redaction;
 #[path = "hostile/support.rs"]
 mod support;

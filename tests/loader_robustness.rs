@@ -8,6 +8,14 @@ use openim_gitops::overlay::{json_patch, merge};
 use openim_gitops::render::emit;
 use proptest::prelude::*;
 
+/// The number of generated cases: `PROPTEST_CASES` when set (CI runs a longer search), else `default`.
+fn cases(default: u32) -> u32 {
+    std::env::var("PROPTEST_CASES")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
 /// Pieces that make YAML interesting: indicators, indentation, anchors, tags, quotes, documents.
 fn yamlish() -> impl Strategy<Value = String> {
     let atoms = prop::sample::select(vec![
@@ -80,7 +88,7 @@ fn parse(
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig { cases: 2000, .. ProptestConfig::default() })]
+    #![proptest_config(ProptestConfig { cases: cases(2000), .. ProptestConfig::default() })]
 
     #[test]
     fn arbitrary_text_parses_or_fails_at_a_place_in_the_file(text in yamlish()) {

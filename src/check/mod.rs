@@ -9,6 +9,7 @@
 //!
 //! Codes are public API: never reuse or silently rename one. `tests/check_codes.rs` snapshots the list.
 
+pub mod custom;
 pub mod images;
 pub mod index;
 pub mod load;
@@ -147,6 +148,7 @@ impl FindingExt for Finding {
 /// Every rule, in code order.
 pub fn rules() -> Vec<&'static Rule> {
     let families: &[&[Rule]] = &[
+        custom::RULES,
         images::RULES,
         load::RULES,
         netpol::RULES,
@@ -186,6 +188,8 @@ pub fn run(ctx: &Context<'_>) -> Vec<Finding> {
             }
         }
     }
+    // User policies carry codes of their own; they set their codes and severities themselves.
+    custom::run(ctx, &mut findings);
     sort_findings(ctx.sources, &mut findings);
     findings
 }

@@ -523,7 +523,13 @@ fn dead_rules(ctx: &Context<'_>, out: &mut Vec<Finding>) {
 fn policy_selects_nothing(ctx: &Context<'_>, out: &mut Vec<Finding>) {
     let index = ctx.index();
     for pol in policies(ctx.resources) {
-        if pol.model.pod_selector.is_empty() || pol.selected(index).next().is_some() {
+        if pol.model.pod_selector.is_empty()
+            || pol.model.pod_selector.names_controller_made_label()
+            || ctx
+                .policy
+                .selects_external_pods(pol.ns(), &pol.model.pod_selector)
+            || pol.selected(index).next().is_some()
+        {
             continue;
         }
         let origin = pol
@@ -606,9 +612,11 @@ fn peer_selects_nothing(ctx: &Context<'_>, out: &mut Vec<Finding>) {
                 else {
                     continue;
                 };
-                if nss
-                    .iter()
-                    .any(|ns| index.selected(ns, pods).next().is_some())
+                if pods.names_controller_made_label()
+                    || nss.iter().any(|ns| {
+                        index.selected(ns, pods).next().is_some()
+                            || ctx.policy.selects_external_pods(ns, pods)
+                    })
                 {
                     continue;
                 }

@@ -87,6 +87,26 @@ pub struct External {
     pub namespace: String,
     /// Keys known to exist in it (Secrets, ConfigMaps); empty: any key.
     pub keys: Vec<String>,
+    /// For `kind: Pod`, the labels of pods something outside the tree makes (an operator's
+    /// StatefulSet for its custom resource): selectors that match them select something.
+    pub labels: crate::k8s::Labels,
+}
+
+impl Policy {
+    /// Whether a selector matches pods the policy declares made outside the tree (`external` entries
+    /// of `kind: Pod` with `labels`) in `namespace`.
+    pub fn selects_external_pods(
+        &self,
+        namespace: &str,
+        selector: &crate::k8s::Selector,
+    ) -> bool {
+        self.external.iter().any(|e| {
+            e.kind == "Pod"
+                && !e.labels.is_empty()
+                && (e.namespace.is_empty() || e.namespace == namespace)
+                && selector.matches(&e.labels)
+        })
+    }
 }
 
 /// A NetworkPolicy that may open traffic to or from everything (an `ipBlock` of `0.0.0.0/0`, a rule
@@ -146,6 +166,8 @@ pub struct Policy {
     pub waivers: Vec<Waiver>,
     /// NetworkPolicies allowed to open traffic wide.
     pub allow_all: Vec<AllowAll>,
+    /// The user policies of `policies/` (CEL, admission policies, Rego), shared by every environment.
+    pub user: std::sync::Arc<crate::check::custom::UserPolicies>,
 }
 
 impl Policy {

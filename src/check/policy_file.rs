@@ -3,14 +3,16 @@
 //! a [`Policy`] per environment.
 
 use std::path::Path;
-use std::sync::OnceLock;
+use std::sync::{Arc, OnceLock};
 
+use crate::check::custom::{CustomRule, RegoFiles, UserPolicies};
 use crate::check::policy::{AllowAll, Date, External, Policy, Required, Selector, Waiver};
 use crate::check::Severity;
 use crate::error::{Error, Result};
 use crate::load::layer::schema_errors;
 use crate::load::{is_yaml, Loader};
 use crate::node::{FileRole, Node, Origin};
+use crate::resource::Resource;
 
 pub const POLICY_SCHEMA: &str = include_str!("../../schemas/openim-gitops/policy.schema.json");
 
@@ -52,6 +54,19 @@ pub struct PolicySet {
     defaults: Vec<Settings>,
     environments: Vec<(String, Origin, Settings)>,
     waivers: Vec<FileWaiver>,
+    /// CEL rules, admission policies and Rego files: evaluated by `check::custom`.
+    user: Arc<UserPolicies>,
+}
+
+/// Whether a document of a policy folder is one of our policy files (else it is a Kubernetes object:
+/// an admission policy, a binding, its params, a CRD).
+fn is_policy_file(root: &Node) -> bool {
+    match root.str_at(&["kind"]) {
+        Some(kind) => {
+            kind == "Policy" && root.str_at(&["apiVersion"]) == Some("gitops.openim.io/v1")
+        }
+        None => true,
+    }
 }
 
 fn strings(node: Option<&Node>) -> Vec<String> {
@@ -136,6 +151,7 @@ fn read_settings(node: &Node, codes: &[&str], errors: &mut Vec<Error>) -> Settin
             name: e.str_at(&["name"]).unwrap_or_default().to_string(),
             namespace: e.str_at(&["namespace"]).unwrap_or_default().to_string(),
             keys: strings(e.get("keys")),
+            labels: crate::k8s::labels(e.get("labels")),
         });
     }
     s
@@ -221,6 +237,10 @@ impl PolicySet {
         };
         let mut set = PolicySet::default();
         let mut errors = Vec::new();
+        let mut user = UserPolicies::default();
+        // Policy files first (their rules and waivers may name the codes of the user policies found
+        // beside them), then settings and waivers.
+        let mut policy_docs: Vec<Node> = Vec::new();
         for file in files {
             let docs = match loader.documents(&file, FileRole::Policy) {
                 Ok(d) => d,
@@ -231,29 +251,76 @@ impl PolicySet {
             };
             for doc in docs.iter() {
                 let root = &doc.root;
+                if !is_policy_file(root) {
+                    match crate::load::check_object(root) {
+                        Ok(()) => user.objects.push(Resource::new(root.clone())),
+                        Err(e) => errors.push(e),
+                    }
+                    continue;
+                }
                 let schema = schema_errors(validator(), root);
                 if !schema.is_empty() {
                     errors.extend(schema);
                     continue;
                 }
-                if let Some(d) = root.get("defaults") {
-                    set.defaults.push(read_settings(d, codes, &mut errors));
-                }
-                if let Some(envs) = root.get("environments").and_then(Node::as_map) {
-                    for (k, v) in envs.iter() {
-                        let s = read_settings(v, codes, &mut errors);
-                        set.environments.push((k.name.clone(), k.origin, s));
+                for c in root.get("custom").and_then(Node::as_seq).unwrap_or(&[]) {
+                    if let Some(rule) = CustomRule::read(c) {
+                        user.rules.push(rule);
                     }
                 }
-                for w in root.get("waivers").and_then(Node::as_seq).unwrap_or(&[]) {
-                    if let Some(w) = read_waiver(w, codes, &mut errors) {
-                        set.waivers.push(w);
-                    }
+                policy_docs.push(root.clone());
+            }
+        }
+        if loader.files.is_dir(path) {
+            let rego = loader.files.walk(path).map_err(|source| Error::Read {
+                path: path.to_path_buf(),
+                source,
+            })?;
+            let mut ids = Vec::new();
+            // Rego tests (`*_test.rego`) are for `opa test` and `conftest verify`, not checks.
+            for file in rego.into_iter().filter(|p| {
+                p.extension().is_some_and(|e| e == "rego")
+                    && !p.to_string_lossy().ends_with("_test.rego")
+            }) {
+                ids.push(loader.source(&file, FileRole::Policy)?);
+            }
+            user.rego = RegoFiles::read(&ids, loader.sources);
+        }
+        let user_codes = user.codes();
+        let mut all_codes: Vec<&str> = codes.to_vec();
+        all_codes.extend(user_codes.iter().map(String::as_str));
+        for code in &user_codes {
+            if codes.contains(&code.as_str()) {
+                errors.push(Error::usage(format!(
+                    "the user policy `{code}` has the code of a built-in rule: rename it"
+                )));
+            }
+        }
+        let codes = all_codes.as_slice();
+        for root in &policy_docs {
+            if let Some(d) = root.get("defaults") {
+                set.defaults.push(read_settings(d, codes, &mut errors));
+            }
+            if let Some(envs) = root.get("environments").and_then(Node::as_map) {
+                for (k, v) in envs.iter() {
+                    let s = read_settings(v, codes, &mut errors);
+                    set.environments.push((k.name.clone(), k.origin, s));
+                }
+            }
+            for w in root.get("waivers").and_then(Node::as_seq).unwrap_or(&[]) {
+                if let Some(w) = read_waiver(w, codes, &mut errors) {
+                    set.waivers.push(w);
                 }
             }
         }
+        set.user = Arc::new(user);
         Error::collect(errors)?;
         Ok(set)
+    }
+
+    /// The codes of the user policies (`policy/<name>`), beside the registered ones.
+    pub fn user_codes(&self) -> Vec<String> {
+        self.user.codes()
     }
 
     /// Every environment the policy names must exist: a misspelt name would silently apply nothing.
@@ -291,6 +358,7 @@ impl PolicySet {
         let mut p = Policy {
             requests: Required::default(),
             limits: Required::default(),
+            user: self.user.clone(),
             ..Policy::default()
         };
         for s in &scopes {

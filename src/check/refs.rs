@@ -711,6 +711,7 @@ fn missing_scale_target(ctx: &Context<'_>, out: &mut Vec<Finding>) {
 fn selects_nothing(ctx: &Context<'_>, ns: &str, selector: &Selector) -> bool {
     !selector.is_empty()
         && !selector.names_controller_made_label()
+        && !ctx.policy.selects_external_pods(ns, selector)
         && ctx.index().selected(ns, selector).next().is_none()
 }
 

@@ -105,7 +105,9 @@ pub fn check_targets(
     targets: &[Target<'_>],
     today: Date,
 ) -> Report {
-    let codes = codes();
+    let user_codes = policy.user_codes();
+    let mut codes = codes();
+    codes.extend(user_codes.iter().map(String::as_str));
     let known = |code: &str| codes.contains(&code);
     let mut ledger = Ledger::default();
     let mut checked = Vec::new();

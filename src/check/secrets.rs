@@ -1447,6 +1447,25 @@ fn high_entropy(ctx: &Context<'_>, out: &mut Vec<Finding>) {
     }
 }
 
+// ---------------------------------------------------------------------------------------------------
+// The questions `crate::redact` asks this family, so that what a check would flag is exactly what every
+// output hides. Kept small and stable: the detectors above may change, these signatures do not.
+
+/// Whether a rule of this family would flag `value` written under `key` (a map key, or the `name` of an
+/// env entry): a credential key holding a literal or a default, a known token, a password in a URL, or
+/// a random-looking token.
+pub fn flags_value(key: &str, value: &str) -> bool {
+    (is_credential_key(key) && classify(value) != Class::Placeholder)
+        || !find_tokens(value).is_empty()
+        || !random_tokens(value, key).is_empty()
+}
+
+/// Where known tokens (and passwords in URLs) are in a text that is not parsed as objects, such as a
+/// message or a configuration file.
+pub fn token_ranges(text: &str) -> Vec<Range<usize>> {
+    find_tokens(text).into_iter().map(|(_, r)| r).collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -101,9 +101,11 @@ pub fn run(
     }
 
     if !args.git.commit {
+        let policies = check::report::default_policy(root);
+        let out_dir = render::OutDir::new(&args.out, &[root, &policies])?;
         let mut changed = Vec::new();
         for c in &compiled {
-            let dir = args.out.join(&c.name);
+            let dir = out_dir.env_dir(&c.name);
             let tree = c.render();
             if args.exit_code {
                 if same_resources(&read_tree(&dir)?, &tree) {
@@ -115,7 +117,7 @@ pub fn run(
                 }
                 changed.push(display_path(&dir));
             }
-            render::write_tree(&tree, &dir)?;
+            out_dir.write(&c.name, &tree)?;
             let line = match args.format {
                 RenderFormat::Json => format!(
                     "{}\n",

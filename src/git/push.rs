@@ -189,10 +189,13 @@ fn open_remote<'r>(repo: &'r Repository, name: &str) -> Result<Remote<'r>> {
     let is_url = name.contains("://") || name.starts_with('/') || name.contains('@');
     if is_url {
         return repo.remote_anonymous(name).map_err(|e| {
-            Error::usage(format!(
-                "`{name}` is not a usable remote URL: {}",
-                e.message()
-            ))
+            Error::usage(
+                crate::redact::message(&format!(
+                    "`{name}` is not a usable remote URL: {}",
+                    e.message()
+                ))
+                .into_owned(),
+            )
         });
     }
     repo.find_remote(name).map_err(|e| {
@@ -296,7 +299,7 @@ impl Failure {
                 "nothing was changed on the remote".to_string(),
             ),
         };
-        Error::Git(format!("{message}\nhelp: {help}"))
+        Error::Git(crate::redact::message(&format!("{message}\nhelp: {help}")).into_owned())
     }
 }
 

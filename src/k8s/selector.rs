@@ -268,6 +268,11 @@ impl Selector {
         self.requirements.iter().all(|r| r.matches(labels))
     }
 
+    /// Whether the labels of a `labels` map node (missing: none) satisfy the selector.
+    pub fn matches_node(&self, labels_node: Option<&Node>) -> bool {
+        self.matches(&labels(labels_node))
+    }
+
     /// The requirements `labels` fails.
     pub fn unmet<'a>(&'a self, labels: &Labels) -> Vec<&'a Requirement> {
         self.requirements

@@ -81,6 +81,23 @@ pub struct DiskFiles;
 
 impl Files for DiskFiles {
     fn read(&self, path: &Path) -> io::Result<Arc<str>> {
+        // Only regular files, and not past the parser's limit: a FIFO or a device would block or never end.
+        let meta = std::fs::metadata(path)?;
+        if !meta.is_file() {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                "not a regular file",
+            ));
+        }
+        if meta.len() > yaml::MAX_FILE_BYTES as u64 {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidData,
+                format!(
+                    "the file is larger than the {} MiB a file may have",
+                    yaml::MAX_FILE_BYTES / (1024 * 1024)
+                ),
+            ));
+        }
         let bytes = std::fs::read(path)?;
         String::from_utf8(bytes)
             .map(Arc::from)

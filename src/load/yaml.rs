@@ -3,6 +3,17 @@
 //! anchors and aliases (the alias gets a copy of the anchored node, origins included), merge keys (`<<`).
 //!
 //! Plain scalars are resolved with the YAML 1.2 core schema; quoted and block scalars are strings.
+//!
+//! Input is untrusted, so parsing is bounded, each bound an error at a line rather than an abort:
+//! - [`MAX_FILE_BYTES`] per file;
+//! - [`MAX_DEPTH`] levels of nesting: every later stage (merge, emit, JSON conversion, even dropping a
+//!   tree) recurses over nodes, and this bound, checked here before a collection opens, keeps all of them
+//!   far from the stack's end;
+//! - aliases expand to at most [`ALIAS_NODE_FLOOR`] plus one node per input byte in a file, as serde_yaml
+//!   and PyYAML's C loader bound repetition, so a 615-byte "billion laughs" stops at once;
+//! - duplicate keys are found through a hash set per big mapping, so loading is linear in its keys.
+
+use std::collections::HashSet;
 
 use saphyr_parser::{Event, Parser, ScalarStyle, Span};
 
@@ -15,8 +26,36 @@ pub struct Document {
     pub start: Origin,
 }
 
+/// The largest file read: far above any real manifest file, far below what exhausts a runner.
+pub const MAX_FILE_BYTES: usize = 256 * 1024 * 1024;
+/// The deepest nesting of lists and mappings (Kubernetes objects, CRDs included, stay under 40).
+pub const MAX_DEPTH: usize = 128;
+/// Nodes aliases may produce in a file beyond one per input byte (a scalar weighs one node per 8 bytes
+/// of its text, so aliases to a long string are bounded too).
+pub const ALIAS_NODE_FLOOR: usize = 100_000;
+/// Mappings up to this size find duplicate keys by scanning; bigger ones keep a hash set.
+const SCAN_KEYS: usize = 32;
+
 /// Parses every document of a file. An empty document (only comments, or `---` alone) is skipped.
 pub fn parse(file: FileId, source: &SourceFile) -> Result<Vec<Document>> {
+    if source.text.len() > MAX_FILE_BYTES {
+        return Err(Error::at(
+            Origin {
+                file,
+                start: 0,
+                end: 0,
+                line: 1,
+                col: 1,
+            },
+            format!(
+                "this file is {} MiB, more than the {} MiB a file may have",
+                source.text.len() / (1024 * 1024),
+                MAX_FILE_BYTES / (1024 * 1024)
+            ),
+        )
+        .label("this file")
+        .help("split it into several files"));
+    }
     let mut builder = Builder {
         file,
         source,
@@ -24,6 +63,7 @@ pub fn parse(file: FileId, source: &SourceFile) -> Result<Vec<Document>> {
         anchors: Vec::new(),
         docs: Vec::new(),
         doc_start: None,
+        alias_budget: ALIAS_NODE_FLOOR.saturating_add(source.text.len()),
     };
     let mut parser = Parser::new_from_str(&source.text);
     while let Some(next) = parser.next_event() {
@@ -46,6 +86,8 @@ enum Frame {
         items: Vec<Node>,
         origin: Origin,
         anchor: usize,
+        /// Nodes in this collection, itself included (what an alias to it would copy).
+        size: usize,
     },
     Map {
         map: Map,
@@ -54,16 +96,30 @@ enum Frame {
         pending_key: Option<Key>,
         /// Entries from `<<` merge keys, applied under the map's own keys when it closes.
         merged: Vec<Map>,
+        size: usize,
+        /// The keys, once the map is too big to scan for duplicates.
+        keys: Option<HashSet<String>>,
     },
+}
+
+impl Frame {
+    fn size_mut(&mut self) -> &mut usize {
+        match self {
+            Frame::Seq { size, .. } | Frame::Map { size, .. } => size,
+        }
+    }
 }
 
 struct Builder<'a> {
     file: FileId,
     source: &'a SourceFile,
     stack: Vec<Frame>,
-    anchors: Vec<(usize, Node)>,
+    /// Anchor id, the anchored node, and its size in nodes.
+    anchors: Vec<(usize, Node, usize)>,
     docs: Vec<Document>,
     doc_start: Option<Origin>,
+    /// Nodes aliases may still produce in this file.
+    alias_budget: usize,
 }
 
 impl Builder<'_> {
@@ -100,51 +156,75 @@ impl Builder<'_> {
             Event::DocumentEnd => {}
             Event::Alias(id) => {
                 let origin = self.origin(span);
-                let node = self
+                let (node, size) = self
                     .anchors
                     .iter()
                     .rev()
-                    .find(|(a, _)| *a == id)
-                    .map(|(_, n)| n.clone())
+                    .find(|(a, _, _)| *a == id)
+                    .map(|(_, n, size)| (n, *size))
                     .ok_or_else(|| Error::at(origin, "alias to an unknown anchor"))?;
-                self.push_value(node)?;
+                if size > self.alias_budget {
+                    return Err(Error::at(
+                        origin,
+                        "aliases in this file expand to too many nodes (more than one per byte of the file)",
+                    )
+                    .label("this alias")
+                    .help("an alias copies its anchor's whole value; nested aliases multiply (a \"billion laughs\" bomb)"));
+                }
+                self.alias_budget -= size;
+                let node = node.clone();
+                self.push_value(node, size)?;
             }
             Event::Scalar(text, style, anchor, tag) => {
                 let origin = self.origin(span);
                 let tag = tag.map(|t| format!("{}{}", t.handle, t.suffix));
                 let value = resolve_scalar(&text, style, tag.as_deref())
                     .map_err(|m| Error::at(origin, m).label("this value"))?;
+                // A long string weighs more: an alias to it copies every byte.
+                let size = 1 + text.len() / 8;
                 let node = Node::new(value, origin);
                 if anchor > 0 {
-                    self.anchors.push((anchor, node.clone()));
+                    self.anchors.push((anchor, node.clone(), size));
                 }
-                self.push_value(node)?;
+                self.push_value(node, size)?;
             }
-            Event::SequenceStart(anchor, _) => self.stack.push(Frame::Seq {
-                items: Vec::new(),
-                origin: self.origin(span),
-                anchor,
-            }),
-            Event::MappingStart(anchor, _) => self.stack.push(Frame::Map {
-                map: Map::new(),
-                origin: self.origin(span),
-                anchor,
-                pending_key: None,
-                merged: Vec::new(),
-            }),
+            Event::SequenceStart(anchor, _) => {
+                let origin = self.origin(span);
+                self.check_depth(origin)?;
+                self.stack.push(Frame::Seq {
+                    items: Vec::new(),
+                    origin,
+                    anchor,
+                    size: 1,
+                })
+            }
+            Event::MappingStart(anchor, _) => {
+                let origin = self.origin(span);
+                self.check_depth(origin)?;
+                self.stack.push(Frame::Map {
+                    map: Map::new(),
+                    origin,
+                    anchor,
+                    pending_key: None,
+                    merged: Vec::new(),
+                    size: 1,
+                    keys: None,
+                })
+            }
             Event::SequenceEnd => {
                 if let Some(Frame::Seq {
                     items,
                     mut origin,
                     anchor,
+                    size,
                 }) = self.stack.pop()
                 {
                     origin.end = self.origin(span).end.max(origin.start);
                     let node = Node::new(Value::Seq(items), origin);
                     if anchor > 0 {
-                        self.anchors.push((anchor, node.clone()));
+                        self.anchors.push((anchor, node.clone(), size));
                     }
-                    self.push_value(node)?;
+                    self.push_value(node, size)?;
                 }
             }
             Event::MappingEnd => {
@@ -153,29 +233,54 @@ impl Builder<'_> {
                     mut origin,
                     anchor,
                     merged,
+                    size,
+                    keys,
                     ..
                 }) = self.stack.pop()
                 {
                     origin.end = self.origin(span).end.max(origin.start);
-                    for m in merged {
-                        for (k, v) in m.entries {
-                            if !map.contains(&k.name) {
-                                map.entries.push((k, v));
+                    if !merged.is_empty() {
+                        let mut keys = keys.unwrap_or_else(|| {
+                            map.entries.iter().map(|(k, _)| k.name.clone()).collect()
+                        });
+                        for m in merged {
+                            for (k, v) in m.entries {
+                                if keys.insert(k.name.clone()) {
+                                    map.entries.push((k, v));
+                                }
                             }
                         }
                     }
                     let node = Node::new(Value::Map(map), origin);
                     if anchor > 0 {
-                        self.anchors.push((anchor, node.clone()));
+                        self.anchors.push((anchor, node.clone(), size));
                     }
-                    self.push_value(node)?;
+                    self.push_value(node, size)?;
                 }
             }
         }
         Ok(())
     }
 
-    fn push_value(&mut self, node: Node) -> Result<()> {
+    /// Refuses to open a collection past [`MAX_DEPTH`].
+    fn check_depth(&self, origin: Origin) -> Result<()> {
+        if self.stack.len() >= MAX_DEPTH {
+            return Err(Error::at(
+                origin,
+                format!("lists and mappings are nested more than {MAX_DEPTH} deep here"),
+            )
+            .label("too deep")
+            .help("Kubernetes objects nest a few dozen levels at most"));
+        }
+        Ok(())
+    }
+
+    /// Adds a finished node (of `size` nodes) to the collection being built, or as a document.
+    fn push_value(&mut self, node: Node, size: usize) -> Result<()> {
+        if let Some(frame) = self.stack.last_mut() {
+            let total = frame.size_mut();
+            *total = total.saturating_add(size);
+        }
         match self.stack.last_mut() {
             None => {
                 let start = self.doc_start.take().unwrap_or(node.origin);
@@ -189,6 +294,7 @@ impl Builder<'_> {
                 map,
                 pending_key,
                 merged,
+                keys,
                 ..
             }) => match pending_key.take() {
                 None => {
@@ -237,13 +343,30 @@ impl Builder<'_> {
                         }
                         return Ok(());
                     }
-                    if let Some((first, _)) = map.get_entry(&key.name) {
+                    let duplicate = match keys {
+                        Some(set) => !set.insert(key.name.clone()),
+                        None => {
+                            let seen = map.contains(&key.name);
+                            if !seen && map.len() >= SCAN_KEYS {
+                                let mut set: HashSet<String> =
+                                    map.entries.iter().map(|(k, _)| k.name.clone()).collect();
+                                set.insert(key.name.clone());
+                                *keys = Some(set);
+                            }
+                            seen
+                        }
+                    };
+                    if duplicate {
+                        let first = map
+                            .get_entry(&key.name)
+                            .map(|(k, _)| k.origin)
+                            .unwrap_or(key.origin);
                         return Err(Error::at(
                             key.origin,
                             format!("duplicate key `{}`", key.name),
                         )
                         .label("defined again here")
-                        .related(first.origin, "first defined here")
+                        .related(first, "first defined here")
                         .help("YAML readers disagree on which of two equal keys wins; keep one"));
                     }
                     map.entries.push((key, node));

@@ -8,9 +8,25 @@ use crate::node::{Key, Node, Origin, Value};
 pub fn apply(target: &mut Node, ops: &[Node]) -> Result<()> {
     for op in ops {
         apply_one(target, op)?;
+        // `copy` doubles what it copies and `add` nests deeper each time: the load stage's bounds do not
+        // hold for the result, so every operation is held to the bounds of a built object.
+        if target.exceeds(MAX_BUILT_DEPTH, MAX_BUILT_NODES) {
+            return Err(Error::at(
+                op.origin,
+                format!(
+                    "after this operation the object nests deeper than {MAX_BUILT_DEPTH} levels or holds more than {MAX_BUILT_NODES} values"
+                ),
+            )
+            .label("this operation"));
+        }
     }
     Ok(())
 }
+
+/// How deep a patched object may nest: twice what a file may, room for a patch placed deep.
+pub const MAX_BUILT_DEPTH: usize = 2 * crate::load::yaml::MAX_DEPTH;
+/// How many values a patched object may hold.
+pub const MAX_BUILT_NODES: usize = 500_000;
 
 fn field<'a>(op: &'a Node, name: &str) -> Result<&'a Node> {
     op.get(name).ok_or_else(|| {

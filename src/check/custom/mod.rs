@@ -1,0 +1,382 @@
+//! User policies: rules a repository writes itself, evaluated offline over the rendered objects of an
+//! environment as the API server or conftest would evaluate them, and reported as ordinary findings.
+//!
+//! - `admission`: `ValidatingAdmissionPolicy` + `ValidatingAdmissionPolicyBinding` (in `policies/` or in
+//!   the tree), evaluated as at admission;
+//! - `crd_rules`: the `x-kubernetes-validations` rules of CRDs (in the tree or in `policies/`), for
+//!   every custom resource of their kinds;
+//! - `expressions`: short CEL rules written in a policy file (`custom:`);
+//! - `rego`: conftest-style Rego policies (`policies/*.rego`: `deny`, `violation`, `warn`).
+//!
+//! A violation of a user policy has the code `policy/<name>` (the policy's, the rule's or the Rego
+//! file's name), the severity the policy gives it (changed per environment like any rule's), and
+//! points at the source line that set the field the rule read (or at the object), with a second
+//! label on the policy's line. Waivers cover these codes like any other.
+
+pub mod admission;
+pub mod cel;
+pub mod crd_rules;
+pub mod expressions;
+pub mod rego;
+
+use std::cell::OnceCell;
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::{Mutex, OnceLock};
+
+use crate::check::{Context, Finding, Rule, Severity};
+use crate::node::Origin;
+use crate::resource::{ResId, Resource};
+
+pub use expressions::CustomRule;
+pub use rego::RegoFiles;
+
+/// The family's own codes. Violations of user policies carry codes of their own (`policy/<name>`),
+/// which are not registered here: they exist only when a repository writes such a policy.
+pub static RULES: &[Rule] = &[
+    Rule {
+        code: "policy/crd-validation-rule",
+        default_severity: Severity::Error,
+        summary: "A custom resource breaks an `x-kubernetes-validations` rule of its CRD",
+        run: crd_validation_rule,
+    },
+    Rule {
+        code: "policy/not-evaluated",
+        default_severity: Severity::Info,
+        summary: "A user policy, or part of one, needs what only a live cluster knows and was not evaluated",
+        run: not_evaluated,
+    },
+    Rule {
+        code: "policy/broken-policy",
+        default_severity: Severity::Error,
+        summary: "A user policy does not compile or cannot be evaluated",
+        run: broken_policy,
+    },
+];
+
+/// Reports a custom resource that breaks a CEL rule (`x-kubernetes-validations`) of its CRD, as the
+/// API server would reject it. The rules of the CRDs in the tree and in `policies/` apply; rules that
+/// compare with the old object (`oldSelf`) are transition rules and do not apply on creation.
+///
+/// Why: schema validators (kubeconform, kubernetes-validate) ignore these rules, so a manifest passes
+/// CI and is refused on sync.
+///
+/// Bad (the CRD says `rule: "self.minReplicas <= self.maxReplicas"`):
+/// ```yaml
+/// spec: {minReplicas: 5, maxReplicas: 3}
+/// ```
+/// Good: `spec: {minReplicas: 1, maxReplicas: 3}`.
+pub fn crd_validation_rule(_: &Context<'_>, _: &mut Vec<Finding>) {}
+
+/// Reports, once per environment, a user policy (or one of its expressions) that needs what only a
+/// live cluster knows: the authorizer, the user making the request, or the old object of an update
+/// (a policy that matches only UPDATE or DELETE). Such parts are not evaluated: nothing is guessed.
+///
+/// Why: a silent skip would read as "passed".
+///
+/// Bad: `expression: "authorizer.group('apps').resource('deployments').check('scale').allowed()"`.
+/// Good: know that this validation runs only in the cluster; waive or turn this code off if that is
+/// intended.
+pub fn not_evaluated(_: &Context<'_>, _: &mut Vec<Finding>) {}
+
+/// Reports a user policy that cannot run: a CEL expression that does not compile, a Rego file that
+/// does not parse, a Rego rule that fails; and an expression that fails on an object when the
+/// policy's `failurePolicy` is `Fail` (the API server then refuses the object).
+///
+/// Why: a policy that does not run protects nothing, and says nothing about it.
+///
+/// Bad: `expression: "object.spec.replicas <="`. Good: `expression: "object.spec.replicas <= 5"`.
+pub fn broken_policy(_: &Context<'_>, _: &mut Vec<Finding>) {}
+
+const CRD_RULE: &str = "policy/crd-validation-rule";
+const NOT_EVALUATED: &str = "policy/not-evaluated";
+const BROKEN: &str = "policy/broken-policy";
+
+/// The user policies of `policies/`, read once per run.
+#[derive(Debug, Default)]
+pub struct UserPolicies {
+    /// Kubernetes objects in `policies/`: admission policies and bindings, their params, CRDs.
+    pub objects: Vec<Resource>,
+    /// Rules written in policy files.
+    pub rules: Vec<CustomRule>,
+    pub rego: RegoFiles,
+}
+
+impl UserPolicies {
+    /// The codes of the user policies `policies/` defines (those of admission policies in the tree
+    /// are known only once an environment is rendered).
+    pub fn codes(&self) -> Vec<String> {
+        let mut out: BTreeSet<String> = BTreeSet::new();
+        for r in &self.objects {
+            if let Some(p) = admission::Policy::read(r) {
+                out.insert(code_of(&p.name));
+            }
+        }
+        out.extend(self.rules.iter().map(|r| code_of(&r.name)));
+        out.extend(self.rego.names().map(code_of));
+        out.into_iter().collect()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.objects.is_empty() && self.rules.is_empty() && self.rego.is_empty()
+    }
+}
+
+/// The strings of a list (`[apps, batch]`); anything else is none.
+pub(crate) fn strings(n: Option<&crate::node::Node>) -> Vec<String> {
+    n.and_then(crate::node::Node::as_seq)
+        .unwrap_or(&[])
+        .iter()
+        .filter_map(|x| x.as_str().map(str::to_string))
+        .collect()
+}
+
+/// The code of a user policy.
+pub fn code_of(name: &str) -> String {
+    format!("policy/{name}")
+}
+
+/// Codes live as long as the process: a user policy's code is made `'static` once.
+pub fn intern(code: &str) -> &'static str {
+    static CODES: OnceLock<Mutex<BTreeSet<&'static str>>> = OnceLock::new();
+    let mut set = CODES
+        .get_or_init(Default::default)
+        .lock()
+        .unwrap_or_else(|e| e.into_inner());
+    if let Some(c) = set.get(code) {
+        return c;
+    }
+    let c: &'static str = Box::leak(code.to_string().into_boxed_str());
+    set.insert(c);
+    c
+}
+
+/// What a policy found, before it becomes a [`Finding`].
+#[derive(Debug)]
+pub struct Hit {
+    kind: HitKind,
+    /// The policy's name (`policy/<name>` for violations).
+    name: String,
+    pub severity: Severity,
+    message: String,
+    origin: Origin,
+    resource: Option<ResId>,
+    related: Vec<(Origin, String)>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum HitKind {
+    Violation,
+    CrdRule,
+    NotEvaluated,
+    Broken,
+}
+
+impl Hit {
+    /// A violation of the policy `name` by `r`, found at `origin`; `policy` is the policy's line.
+    pub fn at(
+        name: &str,
+        r: &Resource,
+        origin: Origin,
+        message: String,
+        policy: Origin,
+        label: &str,
+    ) -> Hit {
+        Hit {
+            kind: HitKind::Violation,
+            name: name.to_string(),
+            severity: Severity::Error,
+            message,
+            origin,
+            resource: Some(r.id()),
+            related: vec![(policy, label.to_string())],
+        }
+    }
+
+    pub fn crd_rule(r: &Resource, origin: Origin, message: String, rule: Origin) -> Hit {
+        Hit {
+            kind: HitKind::CrdRule,
+            related: vec![(rule, "the CRD's rule".into())],
+            ..Hit::at("", r, origin, message, rule, "")
+        }
+    }
+
+    pub fn not_evaluated(name: &str, origin: Origin, message: String) -> Hit {
+        Hit {
+            kind: HitKind::NotEvaluated,
+            name: name.to_string(),
+            severity: Severity::Info,
+            message,
+            origin,
+            resource: None,
+            related: Vec::new(),
+        }
+    }
+
+    pub fn broken(name: &str, origin: Origin, message: String) -> Hit {
+        Hit {
+            kind: HitKind::Broken,
+            severity: Severity::Error,
+            ..Hit::not_evaluated(name, origin, message)
+        }
+    }
+}
+
+/// The objects a policy sees: the environment's tree, and the objects of `policies/` (params).
+pub struct Objects<'a> {
+    pub resources: &'a [Resource],
+    pub extra: &'a [Resource],
+    values: Vec<OnceCell<::cel::Value>>,
+    namespaces: BTreeMap<&'a str, &'a Resource>,
+    plurals: BTreeMap<(String, String), String>,
+}
+
+impl<'a> Objects<'a> {
+    pub fn new(resources: &'a [Resource], extra: &'a [Resource]) -> Objects<'a> {
+        let mut namespaces = BTreeMap::new();
+        let mut plurals = BTreeMap::new();
+        for r in resources.iter().chain(extra) {
+            match (r.group(), r.kind()) {
+                ("", "Namespace") => {
+                    namespaces.entry(r.name()).or_insert(r);
+                }
+                ("apiextensions.k8s.io", "CustomResourceDefinition") => {
+                    let (Some(group), Some(kind), Some(plural)) = (
+                        r.node.str_at(&["spec", "group"]),
+                        r.node.str_at(&["spec", "names", "kind"]),
+                        r.node.str_at(&["spec", "names", "plural"]),
+                    ) else {
+                        continue;
+                    };
+                    plurals.insert((group.to_string(), kind.to_string()), plural.to_string());
+                }
+                _ => {}
+            }
+        }
+        Objects {
+            resources,
+            extra,
+            values: resources.iter().map(|_| OnceCell::new()).collect(),
+            namespaces,
+            plurals,
+        }
+    }
+
+    /// Every object: the tree, then `policies/`.
+    pub fn all(&self) -> impl Iterator<Item = &'a Resource> {
+        self.resources.iter().chain(self.extra)
+    }
+
+    /// The CEL value of the `i`-th object of the tree, made on first use.
+    pub fn value(&self, i: usize) -> &::cel::Value {
+        self.values[i].get_or_init(|| cel::value_of(&self.resources[i].node))
+    }
+
+    pub fn namespace(&self, name: &str) -> Option<&'a Resource> {
+        self.namespaces.get(name).copied()
+    }
+
+    /// The resource name of a kind (`deployments`), as admission rules name it.
+    pub fn plural(&self, r: &Resource) -> String {
+        if let Some(p) = self
+            .plurals
+            .get(&(r.group().to_string(), r.kind().to_string()))
+        {
+            return p.clone();
+        }
+        plural(r.kind())
+    }
+}
+
+/// The lower-case plural Kubernetes gives a kind.
+pub fn plural(kind: &str) -> String {
+    let k = kind.to_ascii_lowercase();
+    match k.as_str() {
+        "endpoints" => k,
+        _ if k.ends_with("ss") || k.ends_with('x') || k.ends_with("ch") || k.ends_with("sh") => {
+            format!("{k}es")
+        }
+        _ if k.ends_with('s') => format!("{k}es"),
+        _ if k.ends_with('y') && !k.ends_with("ay") && !k.ends_with("ey") && !k.ends_with("oy") => {
+            format!("{}ies", &k[..k.len() - 1])
+        }
+        _ => format!("{k}s"),
+    }
+}
+
+/// Runs every user policy over the environment and adds their findings, each with its code and the
+/// severity the policy gives it.
+pub fn run(ctx: &Context<'_>, findings: &mut Vec<Finding>) {
+    let user = &ctx.policy.user;
+    let objects = Objects::new(ctx.resources, &user.objects);
+    let mut hits = Vec::new();
+
+    let from_tree: Vec<&Resource> = ctx
+        .resources
+        .iter()
+        .filter(|r| admission::is_admission(r))
+        .collect();
+    let policies: Vec<admission::Policy> = user
+        .objects
+        .iter()
+        .chain(from_tree.iter().copied())
+        .filter_map(admission::Policy::read)
+        .collect();
+    let bindings: Vec<admission::Binding> = user
+        .objects
+        .iter()
+        .chain(from_tree.iter().copied())
+        .filter_map(admission::Binding::read)
+        .collect();
+    if !bindings.is_empty() || !policies.is_empty() {
+        let p: Vec<&admission::Policy> = policies.iter().collect();
+        let b: Vec<&admission::Binding> = bindings.iter().collect();
+        admission::run(&p, &b, &objects, &mut hits);
+    }
+    crd_rules::run(&objects, &mut hits);
+    expressions::run(&user.rules, ctx.env, &objects, &mut hits);
+    rego::run(&user.rego, &objects, &mut hits);
+
+    // Not-evaluated and broken-policy notes once per place and message.
+    let mut seen = BTreeSet::new();
+    for h in hits {
+        let code: &'static str = match h.kind {
+            HitKind::Violation => intern(&code_of(&h.name)),
+            HitKind::CrdRule => CRD_RULE,
+            HitKind::NotEvaluated => NOT_EVALUATED,
+            HitKind::Broken => BROKEN,
+        };
+        if matches!(h.kind, HitKind::NotEvaluated | HitKind::Broken)
+            && !seen.insert((h.origin.file.0, h.origin.start, h.message.clone()))
+        {
+            continue;
+        }
+        let default = match h.kind {
+            HitKind::Violation => h.severity,
+            _ => RULES
+                .iter()
+                .find(|r| r.code == code)
+                .map(|r| r.default_severity)
+                .unwrap_or(h.severity),
+        };
+        let Some(severity) = ctx.policy.severity(code, default) else {
+            continue;
+        };
+        let mut related = h.related;
+        if let Some((_, Some(o))) = ctx.policy.severities.get(code) {
+            if severity != default {
+                related.push((*o, format!("made {} by the policy", severity.as_str())));
+            }
+        }
+        findings.push(Finding {
+            code,
+            severity,
+            // What a user policy says may quote any value of the object: it goes through the
+            // redaction every report uses.
+            message: crate::redact::message(&h.message).into_owned(),
+            origin: h.origin,
+            resource: h.resource,
+            related,
+            help: None,
+        });
+    }
+}

@@ -1,0 +1,208 @@
+//! One redaction rule for every output: values of Secrets and values the `secrets/` rules flag never
+//! appear in check (every format), diff (every format), explain, netmap, error snippets, the commit
+//! gate, or git and network errors; a hidden value that changed still shows as a changed marker.
+
+use crate::support::{both, Target, CLEAN_ENV, DEPLOYMENT};
+
+const AWS_KEY: &str = "AKIAZ7Q4PLANTED5XQ2R";
+const URL_PASSWORD: &str = "Pl4ntedUrlPw9x";
+const ENV_PASSWORD: &str = "Pl4ntedEnvPw7q";
+const SECRET_VALUE: &str = "Pl4ntedSecretVal3";
+const JSON_SECRET_VALUE: &str = "Pl4ntedJsonVal8";
+const PLANTED: [&str; 5] = [
+    AWS_KEY,
+    URL_PASSWORD,
+    ENV_PASSWORD,
+    SECRET_VALUE,
+    JSON_SECRET_VALUE,
+];
+
+fn assert_clean(args: &[&str], o: &std::process::Output) {
+    let all = both(o);
+    for p in PLANTED {
+        assert!(!all.contains(p), "{args:?} printed `{p}`:\n{all}");
+    }
+}
+
+/// A pull request that adds credentials in every shape the issue names.
+fn plant(t: &Target) {
+    t.write(
+        "environments/base/config.yaml",
+        &format!(
+            "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: app-config\ndata:\n  aws_key: {AWS_KEY}\n  database_url: postgres://app:{URL_PASSWORD}@db:5432/app\n  level: debug\n"
+        ),
+    );
+    t.write(
+        "environments/base/secret.yaml",
+        &format!(
+            "apiVersion: v1\nkind: Secret # with a comment\nmetadata:\n  name: app-secret\nstringData:\n  token: {SECRET_VALUE}\n"
+        ),
+    );
+    t.write(
+        "environments/base/json-secret.yaml",
+        &format!(
+            "{{\"apiVersion\": \"v1\", \"kind\": \"Secret\", \"metadata\": {{\"name\": \"json-secret\"}}, \"stringData\": {{\"value\": \"{JSON_SECRET_VALUE}\"}}}}\n"
+        ),
+    );
+    t.write(
+        "environments/base/api.yaml",
+        &DEPLOYMENT.replace(
+            "          image: openim/openim-api:v3.8.3\n",
+            &format!(
+                "          image: openim/openim-api:v3.8.3\n          env:\n            - name: DB_PASSWORD\n              value: {ENV_PASSWORD}\n"
+            ),
+        ),
+    );
+}
+
+#[test]
+fn no_output_prints_a_planted_credential() {
+    let t = Target::new();
+    t.write("environments/dev/env.yaml", CLEAN_ENV);
+    plant(&t);
+    for args in [
+        &["check", "--env", "dev"][..],
+        &["check", "--env", "dev", "--format", "json"],
+        &["check", "--env", "dev", "--format", "sarif"],
+        &["check", "--env", "dev", "--format", "github"],
+        &["explain", "--env", "dev", "ConfigMap/app-config"],
+        &[
+            "explain",
+            "--env",
+            "dev",
+            "ConfigMap/app-config",
+            "--format",
+            "json",
+        ],
+        &["explain", "--env", "dev", "Deployment/api"],
+        &["explain", "--env", "dev", "Secret/app-secret"],
+        &[
+            "explain",
+            "--env",
+            "dev",
+            "Secret/json-secret",
+            "--format",
+            "json",
+        ],
+        &["netmap", "--env", "dev"],
+        &["netmap", "--env", "dev", "--format", "json"],
+        &["render", "--env", "dev", "--commit"],
+    ] {
+        let o = t.run(args);
+        assert!(o.status.code().is_some(), "{args:?} ended by a signal");
+        assert_clean(args, &o);
+    }
+    // The check found them (so the rule that hides them is the rule that flags them).
+    let o = t.run(&["check", "--env", "dev", "--format", "json"]);
+    let text = String::from_utf8_lossy(&o.stdout);
+    for code in ["secrets/plaintext-secret", "secrets/known-token"] {
+        assert!(text.contains(code), "{code} not reported:\n{text}");
+    }
+}
+
+#[test]
+fn diff_shows_hidden_values_changed_without_showing_them() {
+    let t = Target::new();
+    t.write("environments/dev/env.yaml", CLEAN_ENV);
+    plant(&t);
+    t.commit("credentials");
+    // The pull request changes every planted value.
+    for (rel, from) in [
+        ("environments/base/config.yaml", AWS_KEY),
+        ("environments/base/secret.yaml", SECRET_VALUE),
+        ("environments/base/api.yaml", ENV_PASSWORD),
+    ] {
+        let text = std::fs::read_to_string(t.path().join(rel)).unwrap();
+        t.write(
+            rel,
+            &text.replace(from, &format!("{}X", &from[..from.len() - 1])),
+        );
+    }
+    for args in [
+        &["diff", "--env", "dev", "--base", "HEAD", "--worktree"][..],
+        &[
+            "diff",
+            "--env",
+            "dev",
+            "--base",
+            "HEAD",
+            "--worktree",
+            "--format",
+            "markdown",
+        ],
+        &[
+            "diff",
+            "--env",
+            "dev",
+            "--base",
+            "HEAD",
+            "--worktree",
+            "--format",
+            "json",
+        ],
+    ] {
+        let o = t.run(args);
+        assert_eq!(o.status.code(), Some(0), "{args:?}: {}", both(&o));
+        assert_clean(args, &o);
+        let out = String::from_utf8_lossy(&o.stdout);
+        assert!(out.contains("<redacted "), "{args:?}: no marker:\n{out}");
+        assert!(
+            out.contains("app-secret") && out.contains("app-config"),
+            "{out}"
+        );
+    }
+}
+
+/// An error next to a credential quotes the file with the credential masked, whatever marks the
+/// Secret (a comment after `kind`, one-line JSON) and whether or not the object is a Secret.
+#[test]
+fn error_snippets_mask_credentials() {
+    let t = Target::new();
+    t.write("environments/dev/env.yaml", CLEAN_ENV);
+    t.write(
+        "environments/base/config.yaml",
+        &format!(
+            "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: app-config\ndata:\n  aws_key: {AWS_KEY}\n  db_password: {ENV_PASSWORD}\n  db_password: again\n"
+        ),
+    );
+    t.write(
+        "environments/base/secret.yaml",
+        &format!(
+            "apiVersion: v1\nkind: Secret # comment\nmetadata:\n  name: s\nstringData:\n  token: {SECRET_VALUE}\n  token: again\n"
+        ),
+    );
+    let o = t.run(&["render", "--env", "dev", "--out", "rendered"]);
+    assert_eq!(o.status.code(), Some(2), "{}", both(&o));
+    assert_clean(&["render"], &o);
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(err.contains("duplicate key `db_password`"), "{err}");
+    assert!(err.contains("config.yaml:8"), "{err}");
+    assert!(
+        err.contains("db_password: **************"),
+        "the snippet is shown, masked: {err}"
+    );
+}
+
+/// A push to a URL with a password in it fails without printing the password.
+#[test]
+fn push_errors_drop_url_credentials() {
+    let t = Target::new();
+    t.write(
+        "policies/policy.yaml",
+        "apiVersion: gitops.openim.io/v1\nkind: Policy\ndefaults:\n  rules:\n    netpol/*: off\n    resources/*: off\n    images/*: off\n",
+    );
+    let o = t.run(&[
+        "render",
+        "--env",
+        "dev",
+        "--commit",
+        "--allow-findings",
+        "--push",
+        "http://deploy:Pl4ntedPushPw@127.0.0.1:9/x.git",
+    ]);
+    assert_ne!(o.status.code(), Some(0), "{}", both(&o));
+    assert!(o.status.code().is_some());
+    let all = both(&o);
+    assert!(!all.contains("Pl4ntedPushPw"), "{all}");
+    assert!(!all.contains("deploy:"), "{all}");
+}
