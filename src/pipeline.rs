@@ -6,12 +6,11 @@
 use std::path::Path;
 
 use crate::error::{Error, Result};
-use crate::git::RepoFacts;
 use crate::load::layer::TagSpec;
 use crate::load::{find_environments, Files, Loader};
 use crate::overlay::{self, images, Build};
 use crate::render::{self, Metadata, Tree};
-use crate::tags::{self, TagDecision, TagInputs, TagRule};
+use crate::tags::{self, RepoFacts, TagDecision, TagInputs, TagRule};
 
 /// An environment, compiled.
 pub struct Compiled {
