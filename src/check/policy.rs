@@ -95,11 +95,7 @@ pub struct External {
 impl Policy {
     /// Whether a selector matches pods the policy declares made outside the tree (`external` entries
     /// of `kind: Pod` with `labels`) in `namespace`.
-    pub fn selects_external_pods(
-        &self,
-        namespace: &str,
-        selector: &crate::k8s::Selector,
-    ) -> bool {
+    pub fn selects_external_pods(&self, namespace: &str, selector: &crate::k8s::Selector) -> bool {
         self.external.iter().any(|e| {
             e.kind == "Pod"
                 && !e.labels.is_empty()

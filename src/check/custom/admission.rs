@@ -8,10 +8,10 @@ use std::collections::BTreeMap;
 
 use cel::Value;
 
-use crate::k8s::Selector;
 use crate::check::custom::cel::{as_text, field_read, map_of, value_of, Expression, Scope};
 use crate::check::custom::{strings, Hit, Objects};
 use crate::check::Severity;
+use crate::k8s::Selector;
 use crate::node::{Node, Origin};
 use crate::resource::{group_of, is_cluster_scoped, Resource};
 
