@@ -167,9 +167,7 @@ fn compare_file(
     });
     let namespace = field(&["metadata", "namespace"]).unwrap_or_default();
 
-    let old_json = old_node.as_ref().map(Node::to_json);
-    let new_json = new_node.as_ref().map(Node::to_json);
-    let risks = risk::assess(&kind, change, old_json.as_ref(), new_json.as_ref());
+    let risks = risk::assess(&kind, change, old_node.as_ref(), new_node.as_ref());
 
     let is_secret = kind == "Secret"
         && either

@@ -12,6 +12,7 @@ pub mod diff;
 pub mod error;
 pub mod explain;
 pub mod git;
+pub mod k8s;
 pub mod load;
 pub mod netmap;
 pub mod node;

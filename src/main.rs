@@ -5,6 +5,8 @@ use clap::Parser;
 use openim_gitops::{cli::Cli, diagnostics::Style, run};
 
 fn main() -> ExitCode {
+    // Before any thread or git2 call: libgit2 reads the CA bundle only when a command goes online.
+    openim_gitops::git::tls::start_without_ca();
     let cli = Cli::parse();
     let style = Style::detect(std::io::stderr().is_terminal());
     let status = run(

@@ -6,15 +6,18 @@
 //! A path from pods A to pods B exists when A's egress allows it and B's ingress allows it. A direction
 //! in which no NetworkPolicy of the pods' namespace selects them is open. The ports of a path are the
 //! destination's: a named port resolves against the destination's containers. Label selectors, the pods
-//! a tree runs and the namespaces it renders come from `check::k8s`, the same as the `netpol/` checks see.
+//! a tree runs and the namespaces it renders come from `k8s`, the same as the `netpol/` checks see.
 
 pub mod format;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 
-use crate::check::k8s::{self, ContainerPort, Labels, Pods, Selector, NAMESPACE_NAME_LABEL};
-use crate::node::{Node, Value};
+use crate::k8s::netpol::{
+    self, Direction, Namespaces, NetworkPolicy, PeerKind as PeerKind8s, Peers, PortRule, PortSel,
+    Rule,
+};
+use crate::k8s::{self, ContainerPort, Labels, Pods};
 use crate::resource::Resource;
 
 /// What a node of the map stands for.
@@ -235,205 +238,39 @@ pub struct NetMap {
     pub edges: BTreeMap<(String, String), Ports>,
 }
 
-/// A NetworkPolicy, read as the network plugin reads it.
-struct Policy<'a> {
-    namespace: &'a str,
-    selector: Selector,
-    ingress: Option<Vec<Rule>>,
-    egress: Option<Vec<Rule>>,
-}
-
-/// One ingress or egress rule: its peers (`None`: every source or destination) and its ports.
-struct Rule {
-    peers: Option<Vec<PeerSpec>>,
-    ports: Vec<PortSpec>,
-}
-
-/// A port entry of a rule, before a named port is resolved against the destination.
-#[derive(Clone)]
-enum PortSpec {
-    Number {
-        protocol: String,
-        from: i64,
-        to: i64,
-    },
-    Name {
-        protocol: String,
-        name: String,
-    },
-    Every {
-        protocol: String,
-    },
-}
-
-/// One entry of `from` or `to`.
-struct PeerSpec {
-    /// `None`: the policy's own namespace.
-    namespaces: Option<Selector>,
-    namespaces_text: Option<String>,
-    pods: Selector,
-    pods_text: Option<String>,
-    ip_block: Option<String>,
-    /// `{}`: matches everything.
-    empty: bool,
-}
-
-fn read_policies(resources: &[Resource]) -> Vec<Policy<'_>> {
-    let mut out = Vec::new();
-    for r in resources {
-        if r.kind() != "NetworkPolicy" || r.group() != "networking.k8s.io" {
-            continue;
-        }
-        let spec = r.node.get("spec");
-        let rules = |key: &str, peers_key: &str| -> Vec<Rule> {
-            spec.and_then(|s| s.get(key))
-                .and_then(Node::as_seq)
-                .unwrap_or(&[])
-                .iter()
-                .map(|rule| read_rule(rule, peers_key))
-                .collect()
-        };
-        let has_egress_rules = spec
-            .and_then(|s| s.get("egress"))
-            .and_then(Node::as_seq)
-            .is_some_and(|l| !l.is_empty());
-        // policyTypes default as in Kubernetes: Ingress always, Egress when there are egress rules.
-        let types: Option<Vec<&str>> = spec
-            .and_then(|s| s.get("policyTypes"))
-            .and_then(Node::as_seq)
-            .map(|l| l.iter().filter_map(Node::as_str).collect());
-        let (ingress, egress) = match types {
-            Some(t) => (t.contains(&"Ingress"), t.contains(&"Egress")),
-            None => (true, has_egress_rules),
-        };
-        out.push(Policy {
-            namespace: r.namespace(),
-            selector: Selector::label_selector(spec.and_then(|s| s.get("podSelector"))),
-            ingress: ingress.then(|| rules("ingress", "from")),
-            egress: egress.then(|| rules("egress", "to")),
-        });
-    }
-    out
-}
-
-fn read_rule(rule: &Node, peers_key: &str) -> Rule {
-    let peers = match rule.get(peers_key).and_then(Node::as_seq) {
-        None | Some([]) => None,
-        Some(list) => Some(list.iter().map(read_peer).collect()),
-    };
-    let mut ports = Vec::new();
-    for p in rule.get("ports").and_then(Node::as_seq).unwrap_or(&[]) {
-        let protocol = p.str_at(&["protocol"]).unwrap_or("TCP").to_string();
-        ports.push(match p.get("port").map(|n| &n.value) {
-            Some(Value::Int(n)) => PortSpec::Number {
-                protocol,
-                from: *n,
-                to: p.get("endPort").and_then(Node::as_i64).unwrap_or(*n),
-            },
-            Some(Value::Str(name)) => PortSpec::Name {
-                protocol,
-                name: name.clone(),
-            },
-            _ => PortSpec::Every { protocol },
-        });
-    }
-    Rule { peers, ports }
-}
-
-fn read_peer(peer: &Node) -> PeerSpec {
-    let ns_node = peer.get("namespaceSelector");
-    let pods_node = peer.get("podSelector");
-    let ip_block = peer
-        .path(&["ipBlock", "cidr"])
-        .and_then(Node::as_str)
-        .map(|cidr| {
-            let except: Vec<&str> = peer
-                .path(&["ipBlock", "except"])
-                .and_then(Node::as_seq)
-                .unwrap_or(&[])
-                .iter()
-                .filter_map(Node::as_str)
-                .collect();
-            if except.is_empty() {
-                cidr.to_string()
-            } else {
-                format!("{cidr} except {}", except.join(", "))
-            }
-        });
-    PeerSpec {
-        namespaces: ns_node.map(|n| Selector::label_selector(Some(n))),
-        namespaces_text: ns_node.map(selector_text),
-        pods: Selector::label_selector(pods_node),
-        pods_text: pods_node.map(selector_text).filter(|t| !t.is_empty()),
-        ip_block,
-        empty: peer.as_map().is_none_or(|m| m.is_empty()),
-    }
-}
-
-/// A label selector as text, in `kubectl`'s syntax: `app=api,tier in (a,b),!canary`.
-fn selector_text(node: &Node) -> String {
-    let mut parts = Vec::new();
-    if let Some(m) = node.get("matchLabels").and_then(Node::as_map) {
-        for (k, v) in m.iter() {
-            parts.push(format!(
-                "{}={}",
-                k.name,
-                k8s::scalar_text(v).unwrap_or_default()
-            ));
-        }
-    }
-    for e in node
-        .get("matchExpressions")
-        .and_then(Node::as_seq)
-        .unwrap_or(&[])
-    {
-        let key = e.str_at(&["key"]).unwrap_or_default();
-        let values: Vec<String> = e
-            .get("values")
-            .and_then(Node::as_seq)
-            .unwrap_or(&[])
-            .iter()
-            .filter_map(k8s::scalar_text)
-            .collect();
-        parts.push(match e.str_at(&["operator"]).unwrap_or_default() {
-            "In" => format!("{key} in ({})", values.join(",")),
-            "NotIn" => format!("{key} notin ({})", values.join(",")),
-            "Exists" => key.to_string(),
-            "DoesNotExist" => format!("!{key}"),
-            other => format!("{key} {other} ({})", values.join(",")),
-        });
-    }
-    parts.join(",")
-}
-
-/// The labels of every namespace the tree renders: a Namespace object's own, plus the name label the API
-/// server sets on every namespace.
-fn namespace_labels(resources: &[Resource]) -> BTreeMap<String, Labels> {
-    let mut out: BTreeMap<String, Labels> = BTreeMap::new();
-    for ns in k8s::namespaces(resources) {
-        let mut l = Labels::new();
-        l.insert(NAMESPACE_NAME_LABEL.to_string(), ns.to_string());
-        out.insert(ns.to_string(), l);
-    }
-    for r in resources {
-        if r.kind() == "Namespace" && r.group().is_empty() {
-            let l = out.entry(r.name().to_string()).or_default();
-            for (k, v) in k8s::labels(r.node.path(&["metadata", "labels"])) {
-                l.insert(k, v);
-            }
-            l.insert(NAMESPACE_NAME_LABEL.to_string(), r.name().to_string());
-        }
-    }
-    out
-}
-
 const ANYWHERE: &str = "anywhere";
+
+/// For each set of pods the resources run (by map id), whether some NetworkPolicy of its namespace
+/// isolates it for ingress and for egress: the directions in which the map admits only what rules allow.
+pub fn isolation(resources: &[Resource]) -> BTreeMap<String, (bool, bool)> {
+    let pods = k8s::pods(resources);
+    let policies = netpol::policies(resources);
+    let one_namespace = pods
+        .iter()
+        .map(|p| p.namespace)
+        .collect::<BTreeSet<_>>()
+        .len()
+        <= 1;
+    pods.iter()
+        .map(|p| {
+            let isolated = |dir: Direction| {
+                policies
+                    .iter()
+                    .any(|pol| pol.applies(dir) && pol.selects(p.namespace, &p.labels))
+            };
+            (
+                workload(p, one_namespace).0,
+                (isolated(Direction::Ingress), isolated(Direction::Egress)),
+            )
+        })
+        .collect()
+}
 
 /// Builds the map of one environment's rendered resources.
 pub fn build(environment: &str, resources: &[Resource]) -> NetMap {
     let pods = k8s::pods(resources);
-    let policies = read_policies(resources);
-    let ns_labels = namespace_labels(resources);
+    let policies = netpol::policies(resources);
+    let ns_labels = k8s::namespace_labels(resources);
     let one_namespace = pods
         .iter()
         .map(|p| p.namespace)
@@ -455,51 +292,49 @@ pub fn build(environment: &str, resources: &[Resource]) -> NetMap {
         .collect();
 
     // The policies that isolate each workload, per direction (`None`: open in that direction).
-    let isolating = |p: &Pods<'_>, ingress: bool| -> Option<Vec<&Policy<'_>>> {
-        let list: Vec<&Policy<'_>> = policies
+    let isolating = |p: &Pods<'_>, dir: Direction| -> Option<Vec<&NetworkPolicy<'_>>> {
+        let list: Vec<&NetworkPolicy<'_>> = policies
             .iter()
-            .filter(|pol| {
-                pol.namespace == p.namespace
-                    && pol.selector.matches(&p.labels)
-                    && if ingress {
-                        pol.ingress.is_some()
-                    } else {
-                        pol.egress.is_some()
-                    }
-            })
+            .filter(|pol| pol.applies(dir) && pol.selects(p.namespace, &p.labels))
             .collect();
         (!list.is_empty()).then_some(list)
     };
-    let ingress: Vec<_> = pods.iter().map(|p| isolating(p, true)).collect();
-    let egress: Vec<_> = pods.iter().map(|p| isolating(p, false)).collect();
+    let ingress: Vec<_> = pods
+        .iter()
+        .map(|p| isolating(p, Direction::Ingress))
+        .collect();
+    let egress: Vec<_> = pods
+        .iter()
+        .map(|p| isolating(p, Direction::Egress))
+        .collect();
 
     // What the rules of `pols` in one direction allow to (or from) `other`, on the ports of `dest`.
-    let allowed = |pols: &[&Policy<'_>], ingress: bool, other: &Pods<'_>, dest: &Pods<'_>| {
-        let mut ports = Ports::default();
-        for pol in pols {
-            let rules = if ingress { &pol.ingress } else { &pol.egress };
-            for rule in rules.iter().flatten() {
-                if matches_pod(rule, pol.namespace, other, &ns_labels) {
-                    ports.extend(resolve(&rule.ports, dest.ports.as_deref()));
+    let allowed =
+        |pols: &[&NetworkPolicy<'_>], dir: Direction, other: &Pods<'_>, dest: &Pods<'_>| {
+            let mut ports = Ports::default();
+            for pol in pols {
+                for rule in pol.rules(dir) {
+                    if admits_pod(rule, pol.namespace, other, &ns_labels) {
+                        ports.extend(resolve(&rule.ports, dest.ports.as_deref()));
+                    }
                 }
             }
-        }
-        ports
-    };
+            ports
+        };
 
     // Paths between the environment's own workloads.
     for (a, from) in pods.iter().enumerate() {
         for (b, to) in pods.iter().enumerate() {
             let out = match &egress[a] {
                 None => Ports::any(),
-                Some(pols) => allowed(pols, false, to, to),
+                Some(pols) => allowed(pols, Direction::Egress, to, to),
             };
             if out.is_empty() {
                 continue;
             }
             let inn = match &ingress[b] {
                 None => Ports::any(),
-                Some(pols) => allowed(pols, true, from, to),
+                Some(pols) => allowed(pols, Direction::Ingress, from, to),
             };
             let both = out.intersect(&inn);
             if !both.is_empty() {
@@ -510,24 +345,21 @@ pub fn build(environment: &str, resources: &[Resource]) -> NetMap {
 
     // Paths to and from peers outside the environment.
     for (i, p) in pods.iter().enumerate() {
-        for (ingress_side, isolated) in [(true, &ingress[i]), (false, &egress[i])] {
+        for (dir, isolated) in [
+            (Direction::Ingress, &ingress[i]),
+            (Direction::Egress, &egress[i]),
+        ] {
             let found: Vec<(String, Peer, Ports)> = match isolated {
                 None => vec![(anywhere().0, anywhere().1, Ports::any())],
                 Some(pols) => pols
                     .iter()
                     .flat_map(|pol| {
-                        let rules = if ingress_side {
-                            &pol.ingress
-                        } else {
-                            &pol.egress
-                        };
-                        rules.iter().flatten().flat_map(|rule| {
+                        pol.rules(dir).iter().flat_map(|rule| {
                             // Named ports resolve against this workload for ingress; for egress the
                             // destination is outside and its names stay names.
-                            let ports = if ingress_side {
-                                resolve(&rule.ports, p.ports.as_deref())
-                            } else {
-                                resolve(&rule.ports, None)
+                            let ports = match dir {
+                                Direction::Ingress => resolve(&rule.ports, p.ports.as_deref()),
+                                Direction::Egress => resolve(&rule.ports, None),
                             };
                             outside(rule, &ns_labels)
                                 .into_iter()
@@ -538,10 +370,9 @@ pub fn build(environment: &str, resources: &[Resource]) -> NetMap {
             };
             for (id, peer, ports) in found {
                 map.nodes.entry(id.clone()).or_insert(peer);
-                if ingress_side {
-                    add_edge(&mut map, &id, &ids[i], ports);
-                } else {
-                    add_edge(&mut map, &ids[i], &id, ports);
+                match dir {
+                    Direction::Ingress => add_edge(&mut map, &id, &ids[i], ports),
+                    Direction::Egress => add_edge(&mut map, &ids[i], &id, ports),
                 }
             }
         }
@@ -599,32 +430,34 @@ fn workload(p: &Pods<'_>, one_namespace: bool) -> (String, Peer) {
     )
 }
 
-/// Whether a rule of a policy in namespace `own` names the pods `p` as a peer.
-fn matches_pod(rule: &Rule, own: &str, p: &Pods<'_>, ns_labels: &BTreeMap<String, Labels>) -> bool {
-    let Some(peers) = &rule.peers else {
+/// Whether a rule of a policy in namespace `own` admits the pods `p` as a peer.
+fn admits_pod(
+    rule: &Rule<'_>,
+    own: &str,
+    p: &Pods<'_>,
+    ns_labels: &BTreeMap<String, Labels>,
+) -> bool {
+    let Peers::Listed(peers) = &rule.peers else {
         return true;
     };
-    peers.iter().any(|peer| {
-        if peer.empty {
-            return true;
-        }
+    peers.iter().any(|peer| match &peer.kind {
+        PeerKind8s::Everything => true,
         // ipBlocks are meant for addresses outside the cluster: pod addresses come and go.
-        if peer.ip_block.is_some() {
-            return false;
-        }
-        let ns_ok = match &peer.namespaces {
-            None => p.namespace == own,
-            Some(sel) => ns_labels
+        PeerKind8s::IpBlock(_) => false,
+        PeerKind8s::Pods {
+            namespaces, pods, ..
+        } => {
+            ns_labels
                 .get(p.namespace)
-                .is_some_and(|labels| sel.matches(labels)),
-        };
-        ns_ok && peer.pods.matches(&p.labels)
+                .is_some_and(|labels| namespaces.contains(own, p.namespace, labels))
+                && pods.matches(&p.labels)
+        }
     })
 }
 
 /// The peers of a rule outside the environment: namespaces it does not render, ipBlocks, anywhere.
-fn outside(rule: &Rule, ns_labels: &BTreeMap<String, Labels>) -> Vec<(String, Peer)> {
-    let Some(peers) = &rule.peers else {
+fn outside(rule: &Rule<'_>, ns_labels: &BTreeMap<String, Labels>) -> Vec<(String, Peer)> {
+    let Peers::Listed(peers) = &rule.peers else {
         return vec![anywhere()];
     };
     let mut out = Vec::new();
@@ -640,40 +473,60 @@ fn outside(rule: &Rule, ns_labels: &BTreeMap<String, Labels>) -> Vec<(String, Pe
         )
     };
     for peer in peers {
-        if peer.empty {
-            out.push(anywhere());
-            continue;
-        }
-        if let Some(cidr) = &peer.ip_block {
-            out.push(node(
-                PeerKind::IpBlock,
-                format!("ipBlock:{cidr}"),
-                format!("ipBlock {cidr}"),
-            ));
-            continue;
-        }
-        let Some(sel) = &peer.namespaces else {
+        let (namespaces, pods) = match &peer.kind {
+            PeerKind8s::Everything => {
+                out.push(anywhere());
+                continue;
+            }
+            PeerKind8s::IpBlock(block) => {
+                // An invalid block makes the API server reject the policy (`netpol/invalid-cidr`).
+                if block.invalid().next().is_some() {
+                    continue;
+                }
+                let cidr = block.text();
+                out.push(node(
+                    PeerKind::IpBlock,
+                    format!("ipBlock:{cidr}"),
+                    format!("ipBlock {cidr}"),
+                ));
+                continue;
+            }
+            PeerKind8s::Pods {
+                namespaces, pods, ..
+            } => (namespaces, pods),
+        };
+        let Namespaces::Selected(sel) = namespaces else {
             continue; // the policy's own namespace: its pods are workloads of the map
         };
+        let pods_text = pods.text();
         let pods_suffix = |id: &mut String, label: &mut String| {
-            if let Some(t) = &peer.pods_text {
+            if !pods_text.is_empty() {
                 id.push(':');
-                id.push_str(t);
+                id.push_str(&pods_text);
                 label.push_str(": ");
-                label.push_str(t);
+                label.push_str(&pods_text);
             }
         };
         match sel.pinned_namespaces() {
             Some(names) => {
                 for name in names.iter().filter(|n| !ns_labels.contains_key(n.as_str())) {
+                    // Every term of the selector counts: a namespace it rules out by name has no path,
+                    // and terms on labels the tree cannot see stay in the peer's name.
+                    let Some(rest) = namespaces.outside(name) else {
+                        continue;
+                    };
                     let mut id = format!("namespace:{name}");
                     let mut label = format!("namespace {name}");
+                    if !rest.is_empty() {
+                        id.push_str(&format!("[{}]", rest.text()));
+                        label.push_str(&format!(" [{}]", rest.text()));
+                    }
                     pods_suffix(&mut id, &mut label);
                     out.push(node(PeerKind::Namespace, id, label));
                 }
             }
             None => {
-                let text = peer.namespaces_text.clone().unwrap_or_default();
+                let text = sel.text();
                 let (mut id, mut label) = if text.is_empty() {
                     ("namespaces:*".to_string(), "every namespace".to_string())
                 } else {
@@ -689,22 +542,23 @@ fn outside(rule: &Rule, ns_labels: &BTreeMap<String, Labels>) -> Vec<(String, Pe
 
 /// The ports of a rule on a destination whose containers declare `dest` (`None`: unknown): no entry is
 /// every port; a named port becomes the numbers the destination gives it, or stays a name.
-fn resolve(specs: &[PortSpec], dest: Option<&[ContainerPort]>) -> Ports {
+fn resolve(specs: &[PortRule<'_>], dest: Option<&[ContainerPort]>) -> Ports {
     if specs.is_empty() {
         return Ports::any();
     }
     let mut out = Ports::default();
     for spec in specs {
-        let one = match spec {
-            PortSpec::Number { protocol, from, to } => vec![Port::Range {
+        let protocol = &spec.protocol;
+        let one = match &spec.port {
+            PortSel::Number { from, to } => vec![Port::Range {
                 protocol: protocol.clone(),
                 from: *from,
                 to: (*to).max(*from),
             }],
-            PortSpec::Every { protocol } => vec![Port::Every {
+            PortSel::Every => vec![Port::Every {
                 protocol: protocol.clone(),
             }],
-            PortSpec::Name { protocol, name } => match dest {
+            PortSel::Name(name) => match dest {
                 Some(ports) => ports
                     .iter()
                     .filter(|c| c.protocol == *protocol && c.name.as_deref() == Some(name))

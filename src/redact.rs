@@ -193,6 +193,31 @@ fn credential_lines(text: &str) -> Vec<(usize, usize)> {
         .collect()
 }
 
+/// Free text that may quote any value of an object (a user policy's message): the value of every
+/// `key: value` / `key=value` whose key names a credential, every known token and every URL credential
+/// hidden.
+pub fn free_text(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut at = 0;
+    let mut ranges: Vec<(usize, usize)> = credential_lines(text);
+    ranges.extend(
+        secrets::token_ranges(text)
+            .into_iter()
+            .map(|r| (r.start, r.end)),
+    );
+    ranges.sort_unstable();
+    for (start, end) in ranges {
+        if start < at {
+            continue;
+        }
+        out.push_str(&text[at..start]);
+        out.push_str(&hidden(&text[start..end]));
+        at = end;
+    }
+    out.push_str(&text[at..]);
+    message(&out).into_owned()
+}
+
 /// A message as it may be printed: credentials in URLs (`https://user:pass@host`) and known tokens
 /// removed. For git and network errors, and any message that may quote input.
 pub fn message(text: &str) -> Cow<'_, str> {
@@ -319,6 +344,17 @@ mod tests {
             "empty values stay as they are:\n{out}"
         );
         assert_eq!(out.lines().count(), text.lines().count());
+    }
+
+    #[test]
+    fn free_text_hides_credentials_it_quotes() {
+        let t = free_text(
+            "password: hunter2 at https://u:pw@h/x, key AKIAIOSFODNN7EXAMPLE, level: info",
+        );
+        for v in ["hunter2", "u:pw", "AKIAIOSFODNN7EXAMPLE"] {
+            assert!(!t.contains(v), "{v} in {t}");
+        }
+        assert!(t.starts_with("password: <redacted "), "{t}");
     }
 
     #[test]

@@ -102,32 +102,11 @@ impl Resource {
 
     /// The pod template of a workload, for the kinds that have one.
     pub fn pod_template(&self) -> Option<&Node> {
-        let path: &[&str] = match self.kind() {
-            "Deployment"
-            | "StatefulSet"
-            | "DaemonSet"
-            | "ReplicaSet"
-            | "ReplicationController"
-            | "Job" => &["spec", "template"],
-            "CronJob" => &["spec", "jobTemplate", "spec", "template"],
-            "Pod" => &[],
-            _ => return None,
-        };
-        self.node.path(path)
+        self.node.path(pod_template_path(self.kind())?)
     }
 
     pub fn pod_template_mut(&mut self) -> Option<&mut Node> {
-        let path: &[&str] = match self.kind() {
-            "Deployment"
-            | "StatefulSet"
-            | "DaemonSet"
-            | "ReplicaSet"
-            | "ReplicationController"
-            | "Job" => &["spec", "template"],
-            "CronJob" => &["spec", "jobTemplate", "spec", "template"],
-            "Pod" => &[],
-            _ => return None,
-        };
+        let path = pod_template_path(self.kind())?;
         self.node.path_mut(path)
     }
 
@@ -138,6 +117,21 @@ impl Resource {
     pub fn pod_spec_mut(&mut self) -> Option<&mut Node> {
         self.pod_template_mut()?.get_mut("spec")
     }
+}
+
+/// Where a kind keeps its pod template (`[]`: the object is the pod), for the kinds that have one.
+pub fn pod_template_path(kind: &str) -> Option<&'static [&'static str]> {
+    Some(match kind {
+        "Deployment"
+        | "StatefulSet"
+        | "DaemonSet"
+        | "ReplicaSet"
+        | "ReplicationController"
+        | "Job" => &["spec", "template"],
+        "CronJob" => &["spec", "jobTemplate", "spec", "template"],
+        "Pod" => &[],
+        _ => return None,
+    })
 }
 
 pub fn group_of(api_version: &str) -> &str {

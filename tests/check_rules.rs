@@ -57,6 +57,14 @@ mod netpol {
     fn port_not_exposed() {
         snapshot("netpol/port-not-exposed", &Policy::default());
     }
+    #[test]
+    fn invalid_cidr() {
+        snapshot("netpol/invalid-cidr", &Policy::default());
+    }
+    #[test]
+    fn dead_rules() {
+        snapshot("netpol/dead-rules", &Policy::default());
+    }
 }
 
 mod secrets {

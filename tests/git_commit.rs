@@ -433,6 +433,148 @@ fn error_findings_refuse_the_commit() {
     assert!(tip(&r.repo, "environments/dev").is_some());
 }
 
+/// Every file under `.git/objects`: loose objects (`xx/…`) and packs, with their sizes.
+fn object_files(r: &Repo) -> Vec<(String, u64)> {
+    let root = r.path().join(".git/objects");
+    let mut out: Vec<(String, u64)> = walkdir::WalkDir::new(&root)
+        .into_iter()
+        .map(|e| e.unwrap())
+        .filter(|e| e.file_type().is_file())
+        .map(|e| {
+            let rel = e.path().strip_prefix(&root).unwrap();
+            (
+                rel.to_string_lossy().replace('\\', "/"),
+                e.metadata().unwrap().len(),
+            )
+        })
+        .collect();
+    out.sort();
+    out
+}
+
+fn packs(files: &[(String, u64)]) -> Vec<&str> {
+    files
+        .iter()
+        .map(|(p, _)| p.as_str())
+        .filter(|p| p.starts_with("pack/") && p.ends_with(".pack"))
+        .collect()
+}
+
+fn loose(files: &[(String, u64)]) -> usize {
+    files
+        .iter()
+        .filter(|(p, _)| p.len() == 41 && p.as_bytes()[2] == b'/')
+        .count()
+}
+
+fn git_fsck(r: &Repo) {
+    let o = std::process::Command::new("git")
+        .args(["fsck", "--full", "--strict", "--no-dangling"])
+        .current_dir(r.path())
+        .output()
+        .expect("git runs");
+    assert!(o.status.success(), "git fsck: {}", text(&o));
+}
+
+#[test]
+fn a_commit_is_one_pack_and_an_unchanged_render_writes_nothing() {
+    let r = source_repo();
+    let before = object_files(&r);
+    assert!(packs(&before).is_empty());
+    assert_eq!(commit_dev(&r).status.code(), Some(0));
+    let first = tip(&r.repo, "environments/dev").unwrap();
+    let after = object_files(&r);
+    // The source commit's own objects stay as they were; the render adds one pack, and the only loose
+    // objects are the hydrator note's own three (its blob, tree and notes commit, written by libgit2).
+    assert_eq!(loose(&after), loose(&before) + 3);
+    assert_eq!(packs(&after).len(), 1, "{after:?}");
+    let files = files_of(&r.repo, first);
+    assert!(files.contains_key(DEPLOYMENT), "{:?}", files.keys());
+    git_fsck(&r);
+    // git reads the commit and every file in it.
+    let o = std::process::Command::new("git")
+        .args(["ls-tree", "-r", "--name-only", "environments/dev"])
+        .current_dir(r.path())
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", text(&o));
+    let listed: Vec<String> = String::from_utf8_lossy(&o.stdout)
+        .lines()
+        .map(str::to_string)
+        .collect();
+    assert_eq!(listed, files.keys().cloned().collect::<Vec<_>>());
+
+    // Unchanged manifests: not one byte is written under .git/objects.
+    let o = commit_dev(&r);
+    assert!(
+        String::from_utf8_lossy(&o.stdout).contains("unchanged dev"),
+        "{}",
+        text(&o)
+    );
+    assert_eq!(object_files(&r), after);
+
+    // One changed resource: one more pack, holding only what the repository lacked (the changed file,
+    // the folders above it, the new README and metadata file, the root and the commit).
+    let deployment = r.path().join("environments/base/api.yaml");
+    let text_before = std::fs::read_to_string(&deployment).unwrap();
+    let changed = text_before.replacen(
+        r#"args: ["--port", "10002"]"#,
+        r#"args: ["--port", "10002", "--v"]"#,
+        1,
+    );
+    assert_ne!(changed, text_before);
+    std::fs::write(&deployment, changed).unwrap();
+    commit_all(&r, "more replicas", 1_600_000_200);
+    let source_objects = object_files(&r);
+    let o = commit_dev(&r);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    let second = tip(&r.repo, "environments/dev").unwrap();
+    assert_ne!(second, first);
+    let last = object_files(&r);
+    assert_eq!(
+        loose(&last),
+        loose(&source_objects) + 3,
+        "only the note's objects are loose"
+    );
+    let new_packs: Vec<&str> = packs(&last)
+        .into_iter()
+        .filter(|p| !packs(&after).contains(p))
+        .collect();
+    assert_eq!(new_packs.len(), 1, "{last:?}");
+    let diff = r
+        .repo
+        .diff_tree_to_tree(
+            Some(&r.repo.find_commit(first).unwrap().tree().unwrap()),
+            Some(&r.repo.find_commit(second).unwrap().tree().unwrap()),
+            None,
+        )
+        .unwrap();
+    let changed_files = diff.deltas().count();
+    let idx = r
+        .path()
+        .join(".git/objects")
+        .join(new_packs[0].replace(".pack", ".idx"));
+    let o = std::process::Command::new("git")
+        .args(["verify-pack", "-v"])
+        .arg(&idx)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", text(&o));
+    let objects = String::from_utf8_lossy(&o.stdout)
+        .lines()
+        .filter(|l| l.len() > 41 && l.as_bytes()[40] == b' ')
+        .count();
+    // Changed files (the deployment, the README, the metadata file) plus at most the root, the
+    // namespace and kind folders, and the commit.
+    assert!(changed_files >= 2, "{changed_files}");
+    assert!(
+        objects <= changed_files + 4 && objects >= changed_files + 2,
+        "{objects} objects for {changed_files} changed files:\n{}",
+        String::from_utf8_lossy(&o.stdout)
+    );
+    git_fsck(&r);
+}
+
 #[test]
 fn the_gate_speaks_json_under_format_json() {
     let r = source_repo();

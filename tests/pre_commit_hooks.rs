@@ -1,7 +1,9 @@
 //! `.pre-commit-hooks.yaml` as the pre-commit tool uses it: `pre-commit try-repo <this repository>` in a
 //! temporary git repository, which installs the `language: rust` hooks with `cargo install --path`
 //! exactly as a user's pre-commit does. The check hook passes on a valid tree and fails on a planted
-//! token; the render hook writes rendered/ and fails until it is staged.
+//! token; the render hook writes rendered/ and fails until it is staged. The `-release` check hook
+//! installs the binary of a fake release served on loopback (this build, as the release workflow would
+//! package it), and refuses one whose checksum does not match.
 //!
 //! Skipped only when `pre-commit` is not on PATH (`.ci/run` installs it, so CI always runs this).
 //! Each try-repo installs into a fresh store (a release build of this crate); `CARGO_TARGET_DIR` (this
@@ -13,6 +15,7 @@ mod common;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
+use common::release::{host_target, publish, Server};
 use common::{commit_all, Repo};
 
 fn pre_commit_installed() -> bool {
@@ -28,6 +31,10 @@ struct Run {
 }
 
 fn try_repo(dir: &Path, hook: &str) -> Run {
+    try_repo_with(dir, hook, &[])
+}
+
+fn try_repo_with(dir: &Path, hook: &str, env: &[(&str, &Path)]) -> Run {
     let manifest = Path::new(env!("CARGO_MANIFEST_DIR"));
     let target = std::env::var_os("CARGO_TARGET_DIR")
         .map(PathBuf::from)
@@ -41,6 +48,7 @@ fn try_repo(dir: &Path, hook: &str) -> Run {
         .env("CARGO_NET_OFFLINE", "true")
         .env("NO_COLOR", "1")
         .env_remove("PRE_COMMIT_HOME")
+        .envs(env.iter().copied())
         .output()
         .expect("run pre-commit");
     Run {
@@ -140,4 +148,50 @@ fn the_hooks_work_with_pre_commit_try_repo() {
         "{}",
         rendered.display()
     );
+}
+
+#[test]
+fn the_release_hook_installs_the_released_binary() {
+    if !pre_commit_installed() {
+        eprintln!("skipped: pre-commit is not installed (pip install pre-commit)");
+        return;
+    }
+    let Some(target) = host_target() else {
+        eprintln!("skipped: no release binary is made for this machine");
+        return;
+    };
+    let r = user_repo();
+    let served = tempfile::tempdir().unwrap();
+    let cache = tempfile::tempdir().unwrap();
+    let binary = std::fs::read(env!("CARGO_BIN_EXE_openim-gitops")).unwrap();
+    let version = env!("CARGO_PKG_VERSION");
+    publish(served.path(), version, target, &binary, None);
+    let server = Server::start(served.path());
+    let url = PathBuf::from(&server.url);
+    let env = [
+        ("OPENIM_GITOPS_RELEASE_URL", url.as_path()),
+        ("XDG_CACHE_HOME", cache.path()),
+    ];
+
+    let run = try_repo_with(r.path(), "openim-gitops-check-release", &env);
+    assert_eq!(run.code, Some(0), "{}", run.output);
+    assert!(run.output.contains("Passed"), "{}", run.output);
+    let installed = cache
+        .path()
+        .join(format!("openim-gitops/{version}/{target}/openim-gitops"));
+    assert_eq!(std::fs::read(&installed).unwrap(), binary);
+
+    // A release whose archive does not match its SHA256SUMS: the hook fails and runs nothing.
+    std::fs::remove_dir_all(cache.path().join("openim-gitops")).unwrap();
+    publish(
+        served.path(),
+        version,
+        target,
+        &binary,
+        Some(&"0".repeat(64)),
+    );
+    let run = try_repo_with(r.path(), "openim-gitops-check-release", &env);
+    assert_eq!(run.code, Some(1), "{}", run.output);
+    assert!(run.output.contains("checksum mismatch"), "{}", run.output);
+    assert!(!installed.exists());
 }

@@ -77,3 +77,73 @@ fn a_failed_write_leaves_the_old_tree() {
     assert_eq!(common::read_tree(&dir), before);
     assert!(!out.path().join(".dev.openim-gitops-new").exists());
 }
+
+/// Each file's inode and modification time, by path.
+#[cfg(unix)]
+fn stamps(dir: &Path) -> std::collections::BTreeMap<String, (u64, i64, i64)> {
+    use std::os::unix::fs::MetadataExt;
+    common::read_tree(dir)
+        .keys()
+        .map(|rel| {
+            let m = std::fs::symlink_metadata(dir.join(rel)).expect("stat");
+            (rel.clone(), (m.ino(), m.mtime(), m.mtime_nsec()))
+        })
+        .collect()
+}
+
+#[cfg(unix)]
+#[test]
+fn an_unchanged_render_rewrites_no_file_and_a_changed_one_rewrites_one() {
+    use std::os::unix::fs::MetadataExt;
+    let out = tempfile::tempdir().expect("tempdir");
+    let dir = out.path().join("dev");
+    let root = common::fixtures().join("render/basic/input");
+    let tree = common::render_env(&root, "dev", Some("t1")).expect("render");
+    openim_gitops::render::write_tree(&tree, &dir).expect("first write");
+    let first = stamps(&dir);
+    let folder = std::fs::metadata(&dir).expect("stat").ino();
+    assert_eq!(first.len(), tree.files.len());
+
+    // Nothing changed: nothing is written, not even the folder swapped.
+    openim_gitops::render::write_tree(&tree, &dir).expect("second write");
+    assert_eq!(stamps(&dir), first);
+    assert_eq!(std::fs::metadata(&dir).expect("stat").ino(), folder);
+
+    // One changed resource: that file alone is new; every other file is the same inode.
+    let changed_path = "openim-dev/deployment/api.yaml";
+    let mut changed = tree.clone();
+    changed
+        .files
+        .get_mut(changed_path)
+        .expect("the deployment is rendered")
+        .extend_from_slice(b"# changed\n");
+    openim_gitops::render::write_tree(&changed, &dir).expect("third write");
+    assert_eq!(common::read_tree(&dir), changed.files);
+    let third = stamps(&dir);
+    let rewritten: Vec<&String> = third
+        .iter()
+        .filter(|(rel, stamp)| first.get(*rel) != Some(stamp))
+        .map(|(rel, _)| rel)
+        .collect();
+    assert_eq!(rewritten, vec![changed_path]);
+
+    // A removed resource disappears; the rest stay the same files.
+    let mut removed = changed.clone();
+    removed.files.remove("openim-dev/role/discovery.yaml");
+    openim_gitops::render::write_tree(&removed, &dir).expect("fourth write");
+    assert_eq!(common::read_tree(&dir), removed.files);
+    let fourth = stamps(&dir);
+    assert!(fourth.iter().all(|(rel, s)| third.get(rel) == Some(s)));
+
+    // A file changed by hand in the output (same length, other bytes) is written again.
+    let meta = dir.join("hydrator.metadata");
+    let mut bytes = std::fs::read(&meta).expect("read");
+    bytes[0] = b' ';
+    std::fs::write(&meta, &bytes).expect("write");
+    openim_gitops::render::write_tree(&removed, &dir).expect("fifth write");
+    assert_eq!(common::read_tree(&dir), removed.files);
+    // A stale file left in the output folder makes the tree be replaced.
+    std::fs::write(dir.join("stale.yaml"), "x").expect("write");
+    openim_gitops::render::write_tree(&removed, &dir).expect("sixth write");
+    assert_eq!(common::read_tree(&dir), removed.files);
+}

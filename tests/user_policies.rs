@@ -214,3 +214,128 @@ fn a_conftest_policy_runs_unchanged_and_fails_what_conftest_fails() {
         .expect("a finding of policy/main");
     assert!(related.to_string().contains("deny.rego"), "{related}");
 }
+
+fn copy_dir(src: &Path, dst: &Path) {
+    for entry in std::fs::read_dir(src).expect("read dir") {
+        let entry = entry.expect("entry");
+        let to = dst.join(entry.file_name());
+        if entry.path().is_dir() {
+            std::fs::create_dir_all(&to).expect("mkdir");
+            copy_dir(&entry.path(), &to);
+        } else {
+            std::fs::copy(entry.path(), &to).expect("copy");
+        }
+    }
+}
+
+/// A violation planted in a base file is reported at that file's line, by every output format, with
+/// the policy's line as the second place.
+#[test]
+fn a_planted_violation_in_a_base_file_is_reported_at_its_line_in_every_format() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let root = tmp.path();
+    copy_dir(
+        &Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/check-env"),
+        root,
+    );
+    let base = root.join("environments/base/api.yaml");
+    let text = std::fs::read_to_string(&base).expect("read");
+    // The worker Deployment's `replicas: 2` becomes 9.
+    let planted = text.replacen("  replicas: 2\n", "  replicas: 9\n", 1);
+    assert_ne!(planted, text);
+    std::fs::write(&base, planted).expect("write");
+    let line = line_of(&base, 0, "replicas: 9");
+    std::fs::write(
+        root.join("policies/limits.yaml"),
+        "apiVersion: gitops.openim.io/v1\nkind: Policy\ncustom:\n  - name: replica-ceiling\n    expression: \"object.spec.replicas <= 5\"\n    message: at most 5 replicas\n    match: {kinds: [Deployment]}\n",
+    )
+    .expect("write policy");
+    let file = "environments/base/api.yaml";
+
+    let json = check(root, &["check", "--format", "json", "--env", "release"]);
+    let found: Vec<_> = user_findings(&json)
+        .into_iter()
+        .filter(|f| f.0 == "policy/replica-ceiling")
+        .collect();
+    assert_eq!(
+        found,
+        vec![(
+            "policy/replica-ceiling".to_string(),
+            file.to_string(),
+            line,
+            "Deployment worker: at most 5 replicas".to_string()
+        )],
+        "{}",
+        json.stderr
+    );
+    assert_eq!(json.code, 1);
+
+    let human = check(root, &["check", "--format", "human", "--env", "release"]);
+    assert!(
+        human.stdout.contains("policy/replica-ceiling")
+            && human.stdout.contains(&format!("{file}:{line}:"))
+            && human.stdout.contains("replicas: 9")
+            && human.stdout.contains("policies/limits.yaml"),
+        "{}",
+        human.stdout
+    );
+
+    let sarif = check(root, &["check", "--format", "sarif", "--env", "release"]);
+    let v: serde_json::Value = serde_json::from_str(&sarif.stdout).expect("sarif is JSON");
+    let result = v["runs"][0]["results"]
+        .as_array()
+        .expect("results")
+        .iter()
+        .find(|r| r["ruleId"] == "policy/replica-ceiling")
+        .unwrap_or_else(|| panic!("no SARIF result: {}", sarif.stdout));
+    let loc = &result["locations"][0]["physicalLocation"];
+    assert_eq!(loc["artifactLocation"]["uri"], file);
+    assert_eq!(loc["region"]["startLine"], line);
+
+    let github = check(root, &["check", "--format", "github", "--env", "release"]);
+    assert!(
+        github.stdout.lines().any(|l| l.starts_with("::error ")
+            && l.contains(&format!("file={file},line={line}"))
+            && l.contains("policy/replica-ceiling")),
+        "{}",
+        github.stdout
+    );
+}
+
+/// A message built from the object's values never shows a value the redaction rule hides.
+#[test]
+fn a_policy_message_that_quotes_a_credential_is_redacted() {
+    let tmp = tempfile::tempdir().expect("tempdir");
+    let root = tmp.path();
+    std::fs::create_dir_all(root.join("policies")).expect("mkdir");
+    std::fs::write(
+        root.join("policies/quote.yaml"),
+        "apiVersion: gitops.openim.io/v1\nkind: Policy\ncustom:\n  - name: no-literal-env\n    expression: \"!object.spec.template.spec.containers.exists(c, has(c.env) && c.env.exists(e, has(e.value)))\"\n    messageExpression: \"'literal env: ' + object.spec.template.spec.containers[0].env.map(e, e.name + '=' + e.value).join(', ')\"\n    match: {kinds: [Deployment]}\n",
+    )
+    .expect("write policy");
+    std::fs::write(
+        root.join("app.yaml"),
+        "apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: api, namespace: app}\nspec:\n  selector: {matchLabels: {app: api}}\n  template:\n    metadata: {labels: {app: api}}\n    spec:\n      containers:\n        - name: api\n          image: registry.example.com/api:1.0.0\n          env:\n            - {name: MODE, value: fast}\n            - {name: DB_PASSWORD, value: Zq8-rT4v-Lp2x-Wm7k}\n",
+    )
+    .expect("write manifest");
+    for format in ["json", "human", "sarif", "github"] {
+        let run = check(
+            root,
+            &[
+                "check", "--format", format, "--policy", "policies", "app.yaml",
+            ],
+        );
+        assert!(
+            run.stdout.contains("policy/no-literal-env"),
+            "{format}: {}",
+            run.stdout
+        );
+        assert!(run.stdout.contains("MODE=fast"), "{format}: {}", run.stdout);
+        assert!(
+            !run.stdout.contains("Zq8-rT4v-Lp2x-Wm7k")
+                && !run.stderr.contains("Zq8-rT4v-Lp2x-Wm7k"),
+            "{format} shows the password: {}",
+            run.stdout
+        );
+    }
+}

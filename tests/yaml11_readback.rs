@@ -1,5 +1,6 @@
 //! Everything we render must read back identically in a YAML 1.1 reader (Kubernetes' is one; PyYAML is
-//! another, independent one). PyYAML must be installed (`python3 -m pip install pyyaml`); `.ci/run` does.
+//! another, independent one). PyYAML must be installed (`apt-get install python3-yaml`, or `pip install pyyaml`
+//! in a virtual environment on PATH); `.ci/run` installs it in its virtual environment.
 
 mod common;
 
@@ -38,7 +39,7 @@ fn pyyaml(texts: &[String]) -> Vec<String> {
     let out = child.wait_with_output().expect("python3");
     assert!(
         out.status.success(),
-        "PyYAML could not read our output (is it installed? python3 -m pip install pyyaml):\n{}",
+        "PyYAML could not read our output (is it installed? apt-get install python3-yaml):\n{}",
         String::from_utf8_lossy(&out.stderr)
     );
     serde_json::from_slice(&out.stdout).expect("reader output")

@@ -7,10 +7,11 @@ use std::sync::OnceLock;
 
 use regex::Regex;
 
-use crate::check::k8s::{containers, FindingExt};
+use crate::check::FindingExt;
 use crate::check::{Context, Finding, Rule, Severity};
+use crate::k8s::containers;
+use crate::k8s::image::{full_name, ImageRef};
 use crate::node::Node;
-use crate::overlay::images::ImageRef;
 use crate::resource::Resource;
 
 pub static RULES: &[Rule] = &[
@@ -79,7 +80,7 @@ fn all_images(resources: &[Resource]) -> Vec<Image<'_>> {
     let mut out = Vec::new();
     for r in resources {
         let Some(spec) = r.pod_spec() else { continue };
-        for c in containers(spec) {
+        for c in containers(spec).into_iter().map(|c| c.node) {
             let Some(node) = c.get("image") else { continue };
             let Some(text) = node.as_str() else { continue };
             out.push(Image {
@@ -199,23 +200,6 @@ fn owned_tag_rule(ctx: &Context<'_>, out: &mut Vec<Finding>) {
             f = f.related(o, format!("the environment's rule: {rule}"));
         }
         out.push(f);
-    }
-}
-
-/// `docker.io/library/redis` for `redis`, `docker.io/bitnami/kafka` for `bitnami/kafka`; names with a
-/// registry host (a `.` or `:` in the first part, or `localhost`) unchanged, `index.docker.io` read as
-/// `docker.io`.
-pub fn full_name(name: &str) -> String {
-    match name.split_once('/') {
-        Some((host, rest)) if host.contains(['.', ':']) || host == "localhost" => {
-            if matches!(host, "index.docker.io" | "registry-1.docker.io") {
-                format!("docker.io/{rest}")
-            } else {
-                name.to_string()
-            }
-        }
-        Some(_) => format!("docker.io/{name}"),
-        None => format!("docker.io/library/{name}"),
     }
 }
 

@@ -6,8 +6,7 @@
 use std::borrow::Cow;
 use std::collections::{BTreeSet, HashMap};
 
-use crate::check::apiserver;
-use crate::check::k8s::{self, Pods};
+use crate::k8s::{self, Pods, Selector};
 use crate::resource::Resource;
 
 /// Positions in the resource list, or in the pod list, in ascending order.
@@ -172,7 +171,7 @@ impl<'a> Index<'a> {
     pub fn selected<'s>(
         &'s self,
         namespace: &str,
-        selector: &'s k8s::Selector,
+        selector: &'s Selector,
     ) -> impl Iterator<Item = &'s Pods<'a>> + 's {
         self.selected_positions(namespace, selector)
             .map(move |i| &self.pods[i])
@@ -182,7 +181,7 @@ impl<'a> Index<'a> {
     pub fn selected_positions<'s>(
         &'s self,
         namespace: &str,
-        selector: &'s k8s::Selector,
+        selector: &'s Selector,
     ) -> impl Iterator<Item = usize> + 's {
         let found = self.candidates(namespace, selector.terms());
         (0..found.len())
@@ -195,15 +194,14 @@ impl<'a> Index<'a> {
     pub fn selected_workloads<'s>(
         &'s self,
         namespace: &str,
-        selector: &'s apiserver::Selector,
+        selector: &'s Selector,
     ) -> impl Iterator<Item = usize> + 's {
         let found = self.candidates(namespace, selector.terms());
         (0..found.len())
             .map(move |j| found[j] as usize)
             .filter_map(move |i| {
-                let template = self.pods[i].template?;
-                selector
-                    .matches(template.path(&["metadata", "labels"]))
+                let p = &self.pods[i];
+                (p.template.is_some() && selector.matches(&p.labels))
                     .then_some(self.owners[i] as usize)
             })
     }

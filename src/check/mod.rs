@@ -9,11 +9,9 @@
 //!
 //! Codes are public API: never reuse or silently rename one. `tests/check_codes.rs` snapshots the list.
 
-pub mod apiserver;
 pub mod custom;
 pub mod images;
 pub mod index;
-pub mod k8s;
 pub mod load;
 pub mod netpol;
 pub mod policy;
@@ -113,6 +111,38 @@ pub struct Rule {
     pub default_severity: Severity,
     pub summary: &'static str,
     pub run: fn(&Context<'_>, &mut Vec<Finding>),
+}
+
+impl Rule {
+    /// A finding of this rule at its default severity.
+    pub fn finding(&self, origin: Origin, resource: Option<&Resource>, message: String) -> Finding {
+        Finding {
+            code: self.code,
+            severity: self.default_severity,
+            message,
+            origin,
+            resource: resource.map(Resource::id),
+            related: Vec::new(),
+            help: None,
+        }
+    }
+}
+
+/// Builder helpers for findings.
+pub trait FindingExt {
+    fn help(self, help: impl Into<String>) -> Self;
+    fn related(self, origin: Origin, label: impl Into<String>) -> Self;
+}
+
+impl FindingExt for Finding {
+    fn help(mut self, help: impl Into<String>) -> Self {
+        self.help = Some(help.into());
+        self
+    }
+    fn related(mut self, origin: Origin, label: impl Into<String>) -> Self {
+        self.related.push((origin, label.into()));
+        self
+    }
 }
 
 /// Every rule, in code order.

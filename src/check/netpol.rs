@@ -5,161 +5,110 @@
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
-use crate::check::k8s::{FindingExt, Pods, Selector};
 use crate::check::Index;
-use crate::check::{Context, Finding, Rule, Severity};
-use crate::node::Node;
+use crate::check::{Context, Finding, FindingExt, Rule as CheckRule, Severity};
+use crate::k8s::netpol::{
+    self, Direction, Namespaces, NetworkPolicy, PeerKind, Peers, PortSel, Rule,
+};
+use crate::k8s::{self, Labels, Pods};
 use crate::resource::Resource;
 
-pub static RULES: &[Rule] = &[
+pub static RULES: &[CheckRule] = &[
     NO_DEFAULT_DENY,
     WORKLOAD_NOT_SELECTED,
     ALLOW_ALL,
     POLICY_SELECTS_NOTHING,
     PEER_SELECTS_NOTHING,
     PORT_NOT_EXPOSED,
+    INVALID_CIDR,
+    DEAD_RULES,
 ];
 
-const NO_DEFAULT_DENY: Rule = Rule {
+const NO_DEFAULT_DENY: CheckRule = CheckRule {
     code: "netpol/no-default-deny",
     default_severity: Severity::Error,
     summary:
         "a namespace that runs workloads has no default-deny NetworkPolicy for ingress and egress",
     run: no_default_deny,
 };
-const WORKLOAD_NOT_SELECTED: Rule = Rule {
+const WORKLOAD_NOT_SELECTED: CheckRule = CheckRule {
     code: "netpol/workload-not-selected",
     default_severity: Severity::Error,
     summary:
         "no NetworkPolicy of its namespace selects a workload's pods for ingress or for egress",
     run: workload_not_selected,
 };
-const ALLOW_ALL: Rule = Rule {
+const ALLOW_ALL: CheckRule = CheckRule {
     code: "netpol/allow-all",
     default_severity: Severity::Error,
     summary: "a NetworkPolicy rule allows every source or destination",
     run: allow_all,
 };
-const POLICY_SELECTS_NOTHING: Rule = Rule {
+const POLICY_SELECTS_NOTHING: CheckRule = CheckRule {
     code: "netpol/policy-selects-nothing",
     default_severity: Severity::Error,
     summary: "a NetworkPolicy's podSelector matches no pod the tree runs in its namespace",
     run: policy_selects_nothing,
 };
-const PEER_SELECTS_NOTHING: Rule = Rule {
+const PEER_SELECTS_NOTHING: CheckRule = CheckRule {
     code: "netpol/peer-selects-nothing",
     default_severity: Severity::Error,
     summary: "a NetworkPolicy peer's podSelector matches no pod the tree runs",
     run: peer_selects_nothing,
 };
-const PORT_NOT_EXPOSED: Rule = Rule {
+const PORT_NOT_EXPOSED: CheckRule = CheckRule {
     code: "netpol/port-not-exposed",
     default_severity: Severity::Error,
     summary: "a NetworkPolicy allows a port that no container of the pods it concerns declares",
     run: port_not_exposed,
 };
 
-#[derive(Clone, Copy, PartialEq, Eq)]
-enum Dir {
-    Ingress,
-    Egress,
-}
+const INVALID_CIDR: CheckRule = CheckRule {
+    code: "netpol/invalid-cidr",
+    default_severity: Severity::Error,
+    summary: "an `ipBlock` CIDR is not an address range: the API server rejects the policy",
+    run: invalid_cidr,
+};
+const DEAD_RULES: CheckRule = CheckRule {
+    code: "netpol/dead-rules",
+    default_severity: Severity::Error,
+    summary: "a NetworkPolicy has rules for a direction its policyTypes leave out: Kubernetes ignores them",
+    run: dead_rules,
+};
 
-impl Dir {
-    const BOTH: [Dir; 2] = [Dir::Ingress, Dir::Egress];
-    fn key(self) -> &'static str {
-        match self {
-            Dir::Ingress => "ingress",
-            Dir::Egress => "egress",
-        }
-    }
-    fn peers_key(self) -> &'static str {
-        match self {
-            Dir::Ingress => "from",
-            Dir::Egress => "to",
-        }
-    }
-}
+type Dir = Direction;
 
-/// A NetworkPolicy, read.
+/// A NetworkPolicy as [`crate::k8s::netpol`] reads it, with what the checks look up about it.
 struct NetPol<'a> {
     r: &'a Resource,
-    pod_selector: Selector,
-    pod_selector_node: Option<&'a Node>,
-    ingress: bool,
-    egress: bool,
-    ingress_rules: &'a [Node],
-    egress_rules: &'a [Node],
+    model: NetworkPolicy<'a>,
 }
 
 impl<'a> NetPol<'a> {
     fn ns(&self) -> &'a str {
-        self.r.namespace()
+        self.model.namespace
     }
     fn has(&self, dir: Dir) -> bool {
-        match dir {
-            Dir::Ingress => self.ingress,
-            Dir::Egress => self.egress,
-        }
-    }
-    fn rules(&self, dir: Dir) -> &'a [Node] {
-        match dir {
-            Dir::Ingress => self.ingress_rules,
-            Dir::Egress => self.egress_rules,
-        }
+        self.model.applies(dir)
     }
     /// The rules of the directions the policy has (rules of another direction are ignored by Kubernetes).
-    fn active_rules(&self) -> impl Iterator<Item = (Dir, usize, &'a Node)> + '_ {
-        Dir::BOTH
-            .into_iter()
-            .filter(|d| self.has(*d))
-            .flat_map(|d| {
-                self.rules(d)
-                    .iter()
-                    .enumerate()
-                    .map(move |(i, n)| (d, i, n))
-            })
+    fn active_rules(&self) -> impl Iterator<Item = &Rule<'a>> + '_ {
+        self.model.active_rules()
     }
     /// The pods the policy selects: those of its namespace that its `podSelector` matches.
     fn selected<'s>(&'s self, index: &'s Index<'_>) -> impl Iterator<Item = &'s Pods<'s>> + 's {
-        index.selected(self.ns(), &self.pod_selector)
+        index.selected(self.ns(), &self.model.pod_selector)
     }
 }
 
 fn policies(resources: &[Resource]) -> Vec<NetPol<'_>> {
-    let mut out = Vec::new();
-    for r in resources {
-        if r.kind() != "NetworkPolicy" || r.group() != "networking.k8s.io" {
-            continue;
-        }
-        let spec = r.node.get("spec");
-        let rules = |key: &str| {
-            spec.and_then(|s| s.get(key))
-                .and_then(Node::as_seq)
-                .unwrap_or(&[])
-        };
-        let ingress_rules = rules("ingress");
-        let egress_rules = rules("egress");
-        let types: Option<Vec<&str>> = spec
-            .and_then(|s| s.get("policyTypes"))
-            .and_then(Node::as_seq)
-            .map(|l| l.iter().filter_map(Node::as_str).collect());
-        let (ingress, egress) = match types {
-            Some(t) => (t.contains(&"Ingress"), t.contains(&"Egress")),
-            None => (true, !egress_rules.is_empty()),
-        };
-        let pod_selector_node = spec.and_then(|s| s.get("podSelector"));
-        out.push(NetPol {
-            r,
-            pod_selector: Selector::label_selector(pod_selector_node),
-            pod_selector_node,
-            ingress,
-            egress,
-            ingress_rules,
-            egress_rules,
-        });
-    }
-    out
+    netpol::policies(resources)
+        .into_iter()
+        .map(|model| NetPol {
+            r: model.resource,
+            model,
+        })
+        .collect()
 }
 
 fn ns_text(ns: &str) -> String {
@@ -215,7 +164,7 @@ fn no_default_deny(ctx: &Context<'_>, out: &mut Vec<Finding>) {
     let pols = policies(ctx.resources);
     // The first policy of each namespace that selects every pod for ingress, and for egress.
     let mut denies: HashMap<&str, [Option<&NetPol<'_>>; 2]> = HashMap::new();
-    for pol in pols.iter().filter(|pol| pol.pod_selector.is_empty()) {
+    for pol in pols.iter().filter(|pol| pol.model.pod_selector.is_empty()) {
         let deny = denies.entry(pol.ns()).or_default();
         for (slot, dir) in deny.iter_mut().zip(Dir::BOTH) {
             if slot.is_none() && pol.has(dir) {
@@ -291,13 +240,13 @@ fn workload_not_selected(ctx: &Context<'_>, out: &mut Vec<Finding>) {
     // For each pod, the policies that select it, in order.
     let mut selecting: Vec<Vec<&NetPol<'_>>> = vec![Vec::new(); index.pods().len()];
     for pol in &pols {
-        for i in index.selected_positions(pol.ns(), &pol.pod_selector) {
+        for i in index.selected_positions(pol.ns(), &pol.model.pod_selector) {
             selecting[i].push(pol);
         }
     }
     for (p, selecting) in index.pods().iter().zip(selecting) {
-        let ing = selecting.iter().any(|pol| pol.ingress);
-        let eg = selecting.iter().any(|pol| pol.egress);
+        let ing = selecting.iter().any(|pol| pol.has(Dir::Ingress));
+        let eg = selecting.iter().any(|pol| pol.has(Dir::Egress));
         if ing && eg {
             continue;
         }
@@ -323,7 +272,7 @@ fn workload_not_selected(ctx: &Context<'_>, out: &mut Vec<Finding>) {
                 pol.r.name_origin(),
                 format!(
                     "selects them for {} only",
-                    directions_text(pol.ingress, pol.egress)
+                    directions_text(pol.has(Dir::Ingress), pol.has(Dir::Egress))
                 ),
             );
         }
@@ -367,89 +316,199 @@ fn allow_all(ctx: &Context<'_>, out: &mut Vec<Finding>) {
             continue;
         }
         let name = pol.r.name();
-        for (dir, i, rule) in pol.active_rules() {
-            let what = format!("{} rule {} of NetworkPolicy {name}", dir.key(), i + 1);
+        for rule in pol.active_rules() {
+            let dir = rule.direction;
+            let what = format!(
+                "{} rule {} of NetworkPolicy {name}",
+                dir.key(),
+                rule.index + 1
+            );
             let everyone = match dir {
                 Dir::Ingress => "from every source",
                 Dir::Egress => "to every destination",
             };
-            let ports = if rule
-                .get("ports")
-                .and_then(Node::as_seq)
-                .is_some_and(|p| !p.is_empty())
-            {
-                "on the ports it lists"
-            } else {
+            let ports = if rule.ports.is_empty() {
                 "on every port"
+            } else {
+                "on the ports it lists"
             };
             let mut push = |origin, message: String| {
                 out.push(ALLOW_ALL.finding(origin, Some(pol.r), message).help(HELP));
             };
-            match rule.get(dir.peers_key()) {
-                None => push(
-                    rule.origin,
+            match &rule.peers {
+                Peers::Any { written: None } => push(
+                    rule.node.origin,
                     format!(
                         "{what} has no `{}`: it allows traffic {everyone} {ports}",
                         dir.peers_key()
                     ),
                 ),
-                Some(peers) => match peers.as_seq() {
-                    Some([]) => push(
-                        peers.origin,
-                        format!(
-                            "{what} has an empty `{}`: it allows traffic {everyone} {ports}",
-                            dir.peers_key()
-                        ),
+                Peers::Any { written: Some(n) } => push(
+                    n.origin,
+                    format!(
+                        "{what} has an empty `{}`: it allows traffic {everyone} {ports}",
+                        dir.peers_key()
                     ),
-                    Some(list) => {
-                        for peer in list {
-                            if let Some((origin, why)) = open_peer(peer) {
-                                push(origin, format!("{what}: {why}"));
-                            }
+                ),
+                Peers::Listed(list) => {
+                    for peer in list {
+                        if let Some((origin, why)) = open_peer(peer) {
+                            push(origin, format!("{what}: {why}"));
                         }
                     }
-                    None => {}
-                },
+                    // Blocks that only together cover a whole address family.
+                    for (family, blocks) in rule.covers_every_address() {
+                        if blocks.len() < 2 {
+                            continue;
+                        }
+                        let texts: Vec<String> = blocks
+                            .iter()
+                            .filter_map(|p| match &p.kind {
+                                PeerKind::IpBlock(b) => Some(format!("`{}`", b.cidr.text)),
+                                _ => None,
+                            })
+                            .collect();
+                        let origin = match &blocks[0].kind {
+                            PeerKind::IpBlock(b) => b.cidr.origin(),
+                            _ => None,
+                        }
+                        .unwrap_or(blocks[0].node.origin);
+                        push(
+                            origin,
+                            format!(
+                                "{what}: the `ipBlock`s {} together match every {} address",
+                                texts.join(", "),
+                                family.as_str()
+                            ),
+                        );
+                    }
+                }
             }
         }
     }
 }
 
 /// Why a peer matches everything, and where.
-fn open_peer(peer: &Node) -> Option<(crate::node::Origin, String)> {
-    let map = peer.as_map()?;
-    if map.is_empty() {
-        return Some((
-            peer.origin,
+fn open_peer(peer: &netpol::Peer<'_>) -> Option<(crate::node::Origin, String)> {
+    match &peer.kind {
+        PeerKind::Everything => Some((
+            peer.node.origin,
             "an empty peer matches every source and destination".into(),
-        ));
+        )),
+        PeerKind::IpBlock(b) => {
+            let net = b.cidr.net.as_ref().ok()?;
+            (net.prefix_len() == 0).then(|| {
+                let family = match net {
+                    ipnet::IpNet::V4(_) => "IPv4",
+                    ipnet::IpNet::V6(_) => "IPv6",
+                };
+                (
+                    b.cidr.origin().unwrap_or(peer.node.origin),
+                    format!(
+                        "`ipBlock` `{}` matches every {family} address",
+                        b.cidr.text
+                    ),
+                )
+            })
+        }
+        PeerKind::Pods {
+            namespaces: Namespaces::Selected(ns),
+            pods,
+            ..
+        } if ns.is_empty() && pods.is_empty() => Some((
+            peer.namespace_selector_node()
+                .map_or(peer.node.origin, |n| n.origin),
+            "an empty `namespaceSelector` without a `podSelector` matches every pod of every namespace".into(),
+        )),
+        PeerKind::Pods { .. } => None,
     }
-    if let Some(cidr) = peer.path(&["ipBlock", "cidr"]) {
-        match cidr.as_str().map(str::trim) {
-            Some("0.0.0.0/0") => {
-                return Some((
-                    cidr.origin,
-                    "`ipBlock` `0.0.0.0/0` matches every IPv4 address".into(),
-                ))
+}
+
+/// Checks that every `ipBlock` CIDR (`cidr` and each `except`) is an address range such as
+/// `10.0.0.0/8` or `fd00::/8`, in every rule of every NetworkPolicy.
+///
+/// Why: the API server rejects the whole policy, so the isolation it was written for never exists;
+/// until then every other check reads a policy the cluster will not have.
+///
+/// Bad: `ipBlock: {cidr: 10.0.0.0}` (no prefix length), `cidr: 10.0.0.0/33`, `cidr: 300.1.0.0/16`.
+/// Good: `ipBlock: {cidr: 10.0.0.0/8, except: [10.1.0.0/16]}`.
+fn invalid_cidr(ctx: &Context<'_>, out: &mut Vec<Finding>) {
+    for pol in policies(ctx.resources) {
+        for dir in Dir::BOTH {
+            for rule in pol.model.rules(dir) {
+                for peer in rule.listed_peers() {
+                    let PeerKind::IpBlock(b) = &peer.kind else {
+                        continue;
+                    };
+                    for (cidr, why) in b.invalid() {
+                        out.push(
+                            INVALID_CIDR
+                                .finding(
+                                    cidr.origin().unwrap_or(peer.node.origin),
+                                    Some(pol.r),
+                                    format!(
+                                        "{} rule {} of NetworkPolicy {}: {why}; the API server rejects the policy",
+                                        dir.key(),
+                                        rule.index + 1,
+                                        pol.r.name()
+                                    ),
+                                )
+                                .help("write an address and a prefix length, such as `10.0.0.0/8`"),
+                        );
+                    }
+                }
             }
-            Some("::/0") => {
-                return Some((
-                    cidr.origin,
-                    "`ipBlock` `::/0` matches every IPv6 address".into(),
-                ))
-            }
-            _ => {}
         }
     }
-    let ns = peer.get("namespaceSelector")?;
-    let pods_open = Selector::label_selector(peer.get("podSelector")).is_empty();
-    if Selector::label_selector(Some(ns)).is_empty() && pods_open {
-        return Some((
-            ns.origin,
-            "an empty `namespaceSelector` without a `podSelector` matches every pod of every namespace".into(),
-        ));
+}
+
+/// Checks that a NetworkPolicy has no rules for a direction its `policyTypes` leave out: Kubernetes
+/// ignores `ingress` rules of a policy whose `policyTypes` is `[Egress]`, and the other way round.
+///
+/// Why: the rules read as if they allowed (and the policy as if it isolated) traffic it does not touch;
+/// usually `Ingress` or `Egress` was forgotten in `policyTypes`.
+///
+/// Bad:
+/// ```yaml
+/// spec:
+///   policyTypes: [Egress]
+///   ingress: [{from: [{podSelector: {matchLabels: {app: openim-api}}}]}]
+/// ```
+/// Good: `policyTypes: [Ingress, Egress]`, or no `ingress` rules.
+fn dead_rules(ctx: &Context<'_>, out: &mut Vec<Finding>) {
+    for pol in policies(ctx.resources) {
+        for dir in Dir::BOTH {
+            let dead = pol.model.dead_rules(dir);
+            let Some(first) = dead.first() else {
+                continue;
+            };
+            let types = pol
+                .model
+                .policy_types_node
+                .map_or(pol.r.name_origin(), |n| n.origin);
+            out.push(
+                DEAD_RULES
+                    .finding(
+                        first.node.origin,
+                        Some(pol.r),
+                        format!(
+                            "NetworkPolicy {} has {} {} rule{} but its policyTypes leave out {}: Kubernetes ignores them",
+                            pol.r.name(),
+                            dead.len(),
+                            dir.key(),
+                            if dead.len() == 1 { "" } else { "s" },
+                            dir.policy_type()
+                        ),
+                    )
+                    .related(types, "the policy's types")
+                    .help(format!(
+                        "add `{}` to policyTypes, or remove the {} rules",
+                        dir.policy_type(),
+                        dir.key()
+                    )),
+            );
+        }
     }
-    None
 }
 
 /// Checks that a NetworkPolicy's `podSelector` matches some pod the tree runs in the policy's namespace
@@ -464,16 +523,17 @@ fn open_peer(peer: &Node) -> Option<(crate::node::Origin, String)> {
 fn policy_selects_nothing(ctx: &Context<'_>, out: &mut Vec<Finding>) {
     let index = ctx.index();
     for pol in policies(ctx.resources) {
-        if pol.pod_selector.is_empty()
-            || pol.pod_selector.names_controller_made_label()
+        if pol.model.pod_selector.is_empty()
+            || pol.model.pod_selector.names_controller_made_label()
             || ctx
                 .policy
-                .selects_external_pods(pol.ns(), &pol.pod_selector)
+                .selects_external_pods(pol.ns(), &pol.model.pod_selector)
             || pol.selected(index).next().is_some()
         {
             continue;
         }
         let origin = pol
+            .model
             .pod_selector_node
             .map(|n| n.origin)
             .unwrap_or(pol.r.name_origin());
@@ -493,18 +553,29 @@ fn policy_selects_nothing(ctx: &Context<'_>, out: &mut Vec<Finding>) {
     }
 }
 
-/// The namespaces a peer's pods may live in, when the tree can tell: the policy's own without a
-/// `namespaceSelector`, the ones a `namespaceSelector` pins by `kubernetes.io/metadata.name` when the tree
-/// renders all of them. `None`: unknown (other labels, or namespaces outside the tree).
-fn peer_namespaces(peer: &Node, own: &str, in_tree: &BTreeSet<&str>) -> Option<BTreeSet<String>> {
-    match peer.get("namespaceSelector") {
-        None => Some([own.to_string()].into()),
-        Some(n) => {
-            let names = Selector::label_selector(Some(n)).pinned_namespaces()?;
-            names
+/// The namespaces of the tree a peer's pods may live in, when the tree can tell: the policy's own
+/// without a `namespaceSelector`; with one, the namespaces it pins by `kubernetes.io/metadata.name`
+/// whose labels satisfy every other term of it, when the tree renders all of them. `None`: unknown
+/// (other labels, or namespaces outside the tree).
+fn peer_namespaces<'n>(
+    namespaces: &Namespaces,
+    own: &'n str,
+    in_tree: &BTreeSet<&str>,
+    ns_labels: &'n BTreeMap<String, Labels>,
+) -> Option<(Vec<String>, Vec<&'n str>)> {
+    match namespaces {
+        Namespaces::Own => Some((vec![own.to_string()], vec![own])),
+        Namespaces::Selected(sel) => {
+            let names = sel.pinned_namespaces()?;
+            if !names.iter().all(|n| in_tree.contains(n.as_str())) {
+                return None;
+            }
+            let matching = ns_labels
                 .iter()
-                .all(|n| in_tree.contains(n.as_str()))
-                .then_some(names)
+                .filter(|(n, l)| names.contains(*n) && namespaces.contains(own, n, l))
+                .map(|(n, _)| n.as_str())
+                .collect();
+            Some((names.into_iter().collect(), matching))
         }
     }
 }
@@ -521,32 +592,35 @@ fn peer_namespaces(peer: &Node, own: &str, in_tree: &BTreeSet<&str>) -> Option<B
 fn peer_selects_nothing(ctx: &Context<'_>, out: &mut Vec<Finding>) {
     let index = ctx.index();
     let in_tree = index.namespaces();
+    let ns_labels = k8s::namespace_labels(ctx.resources);
     for pol in policies(ctx.resources) {
-        for (dir, i, rule) in pol.active_rules() {
-            for peer in rule
-                .get(dir.peers_key())
-                .and_then(Node::as_seq)
-                .unwrap_or(&[])
-            {
-                let Some(sel_node) = peer.get("podSelector") else {
+        for rule in pol.active_rules() {
+            for peer in rule.listed_peers() {
+                let PeerKind::Pods {
+                    namespaces, pods, ..
+                } = &peer.kind
+                else {
                     continue;
                 };
-                let sel = Selector::label_selector(Some(sel_node));
-                if sel.is_empty() {
+                let Some(sel_node) = peer.pod_selector_node() else {
+                    continue;
+                };
+                if pods.is_empty() {
                     continue;
                 }
-                let Some(nss) = peer_namespaces(peer, pol.ns(), in_tree) else {
+                let Some((named, nss)) = peer_namespaces(namespaces, pol.ns(), in_tree, &ns_labels)
+                else {
                     continue;
                 };
-                if sel.names_controller_made_label()
+                if pods.names_controller_made_label()
                     || nss.iter().any(|ns| {
-                        index.selected(ns, &sel).next().is_some()
-                            || ctx.policy.selects_external_pods(ns, &sel)
+                        index.selected(ns, pods).next().is_some()
+                            || ctx.policy.selects_external_pods(ns, pods)
                     })
                 {
                     continue;
                 }
-                let where_ = nss
+                let where_ = named
                     .iter()
                     .map(|n| ns_text(n))
                     .collect::<Vec<_>>()
@@ -558,8 +632,8 @@ fn peer_selects_nothing(ctx: &Context<'_>, out: &mut Vec<Finding>) {
                             Some(pol.r),
                             format!(
                                 "{} rule {} of NetworkPolicy {}: this podSelector matches no pod in {where_}",
-                                dir.key(),
-                                i + 1,
+                                rule.direction.key(),
+                                rule.index + 1,
                                 pol.r.name()
                             ),
                         )
@@ -572,26 +646,27 @@ fn peer_selects_nothing(ctx: &Context<'_>, out: &mut Vec<Finding>) {
 
 /// The pods a rule's peers name, when the tree can tell all of them (no `ipBlock`, known namespaces).
 fn peer_pods<'p, 'a>(
-    rule: &Node,
-    dir: Dir,
+    rule: &Rule<'_>,
     own: &str,
     index: &'p Index<'a>,
+    ns_labels: &BTreeMap<String, Labels>,
 ) -> Option<Vec<&'p Pods<'a>>> {
-    let peers = rule.get(dir.peers_key())?.as_seq()?;
-    if peers.is_empty() {
+    let Peers::Listed(peers) = &rule.peers else {
         return None;
-    }
+    };
     let mut found = Vec::new();
     for peer in peers {
-        if peer.get("ipBlock").is_some() || peer.as_map().is_none_or(|m| m.is_empty()) {
+        let PeerKind::Pods {
+            namespaces, pods, ..
+        } = &peer.kind
+        else {
             return None;
-        }
-        let nss = peer_namespaces(peer, own, index.namespaces())?;
-        let sel = Selector::label_selector(peer.get("podSelector"));
+        };
+        let (_, nss) = peer_namespaces(namespaces, own, index.namespaces(), ns_labels)?;
         // In the order of the pods, as one pass over them would find them.
         let mut positions: Vec<usize> = nss
             .iter()
-            .flat_map(|ns| index.selected_positions(ns, &sel))
+            .flat_map(|ns| index.selected_positions(ns, pods))
             .collect();
         positions.sort_unstable();
         found.extend(positions.into_iter().map(|i| &index.pods()[i]));
@@ -611,15 +686,17 @@ fn peer_pods<'p, 'a>(
 /// Good: `ports: [{port: 10002, protocol: TCP}]` or `ports: [{port: http}]`.
 fn port_not_exposed(ctx: &Context<'_>, out: &mut Vec<Finding>) {
     let index = ctx.index();
+    let ns_labels = k8s::namespace_labels(ctx.resources);
     for pol in policies(ctx.resources) {
         let selected: Vec<&Pods<'_>> = pol.selected(index).collect();
-        for (dir, i, rule) in pol.active_rules() {
-            let Some(ports) = rule.get("ports").and_then(Node::as_seq) else {
+        for rule in pol.active_rules() {
+            let dir = rule.direction;
+            if rule.ports.is_empty() {
                 continue;
-            };
+            }
             let concerned = match dir {
                 Dir::Ingress => selected.clone(),
-                Dir::Egress => match peer_pods(rule, dir, pol.ns(), index) {
+                Dir::Egress => match peer_pods(rule, pol.ns(), index, &ns_labels) {
                     Some(p) => p,
                     None => continue,
                 },
@@ -627,40 +704,29 @@ fn port_not_exposed(ctx: &Context<'_>, out: &mut Vec<Finding>) {
             if concerned.is_empty() || concerned.iter().any(|p| p.ports.is_none()) {
                 continue;
             }
-            for port in ports {
-                let protocol = port.str_at(&["protocol"]).unwrap_or("TCP");
-                let Some(p) = port.get("port") else {
+            for port in &rule.ports {
+                let protocol = port.protocol.as_str();
+                let Some(p) = port.port_node else {
                     continue;
                 };
-                let (exposed, text) = match &p.value {
-                    crate::node::Value::Int(n) => {
-                        let end = port.get("endPort").and_then(Node::as_i64).unwrap_or(*n);
-                        let exposed = concerned.iter().any(|pods| {
-                            pods.ports
-                                .iter()
-                                .flatten()
-                                .any(|c| c.protocol == protocol && (*n..=end).contains(&c.number))
-                        });
-                        let text = if end != *n {
-                            format!("{n}-{end}")
-                        } else {
-                            n.to_string()
-                        };
-                        (exposed, text)
-                    }
-                    crate::node::Value::Str(name) => {
-                        let exposed = concerned.iter().any(|pods| {
-                            pods.ports.iter().flatten().any(|c| {
-                                c.protocol == protocol && c.name.as_deref() == Some(name.as_str())
-                            })
-                        });
-                        (exposed, format!("`{name}`"))
-                    }
-                    _ => continue,
+                let exposed = match &port.port {
+                    PortSel::Number { from, to } => concerned.iter().any(|pods| {
+                        pods.ports
+                            .iter()
+                            .flatten()
+                            .any(|c| c.protocol == protocol && (*from..=*to).contains(&c.number))
+                    }),
+                    PortSel::Name(name) => concerned.iter().any(|pods| {
+                        pods.ports.iter().flatten().any(|c| {
+                            c.protocol == protocol && c.name.as_deref() == Some(name.as_str())
+                        })
+                    }),
+                    PortSel::Every => continue,
                 };
                 if exposed {
                     continue;
                 }
+                let text = port.port.to_string();
                 let owners: BTreeSet<String> = concerned.iter().map(|p| describe(p)).collect();
                 let mut list: Vec<String> = owners.iter().take(3).cloned().collect();
                 if owners.len() > 3 {
@@ -679,7 +745,7 @@ fn port_not_exposed(ctx: &Context<'_>, out: &mut Vec<Finding>) {
                                 "{} rule {} of NetworkPolicy {} allows port {text}/{protocol}, which no container of \
                                  {whose} ({}) declares",
                                 dir.key(),
-                                i + 1,
+                                rule.index + 1,
                                 pol.r.name(),
                                 list.join(", ")
                             ),

@@ -89,17 +89,13 @@ pub struct External {
     pub keys: Vec<String>,
     /// For `kind: Pod`, the labels of pods something outside the tree makes (an operator's
     /// StatefulSet for its custom resource): selectors that match them select something.
-    pub labels: crate::check::k8s::Labels,
+    pub labels: crate::k8s::Labels,
 }
 
 impl Policy {
     /// Whether a selector matches pods the policy declares made outside the tree (`external` entries
     /// of `kind: Pod` with `labels`) in `namespace`.
-    pub fn selects_external_pods(
-        &self,
-        namespace: &str,
-        selector: &crate::check::k8s::Selector,
-    ) -> bool {
+    pub fn selects_external_pods(&self, namespace: &str, selector: &crate::k8s::Selector) -> bool {
         self.external.iter().any(|e| {
             e.kind == "Pod"
                 && !e.labels.is_empty()

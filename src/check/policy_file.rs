@@ -151,7 +151,7 @@ fn read_settings(node: &Node, codes: &[&str], errors: &mut Vec<Error>) -> Settin
             name: e.str_at(&["name"]).unwrap_or_default().to_string(),
             namespace: e.str_at(&["namespace"]).unwrap_or_default().to_string(),
             keys: strings(e.get("keys")),
-            labels: crate::check::k8s::labels(e.get("labels")),
+            labels: crate::k8s::labels(e.get("labels")),
         });
     }
     s

@@ -6,9 +6,10 @@
 use std::collections::{BTreeSet, HashMap};
 use std::fmt;
 
-use crate::check::k8s::{containers, FindingExt, Selector};
 use crate::check::policy::External;
+use crate::check::FindingExt;
 use crate::check::{Context, Finding, Rule, Severity};
+use crate::k8s::{containers, Selector};
 use crate::node::{Node, Value};
 use crate::resource::{group_of, Resource};
 
@@ -261,7 +262,7 @@ fn keyed_refs<'a>(spec: &'a Node, kind: &str) -> Vec<KeyedRef<'a>> {
         _ => ("configMapKeyRef", "configMapRef", "configMap", "name"),
     };
     let mut out = Vec::new();
-    for c in containers(spec) {
+    for c in containers(spec).into_iter().map(|c| c.node) {
         let container = c.str_at(&["name"]).unwrap_or("");
         for e in c.get("env").and_then(Node::as_seq).unwrap_or(&[]) {
             let Some(r) = e.path(&["valueFrom", key_ref]) else {

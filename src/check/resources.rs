@@ -6,9 +6,11 @@
 
 use std::collections::{HashMap, HashSet};
 
-use crate::check::apiserver::{self, Container, Selector};
 use crate::check::policy::Required;
 use crate::check::{Context, Finding, Rule, Severity};
+use crate::k8s::quantity::quantity;
+use crate::k8s::workload::{self, Container};
+use crate::k8s::Selector;
 use crate::node::{Node, Origin, Value};
 use crate::resource::Resource;
 
@@ -85,7 +87,7 @@ fn and_list(items: &[&str]) -> String {
 
 /// The containers whose resources are checked: all but ephemeral (debug) containers.
 fn sized_containers(spec: &Node) -> Vec<Container<'_>> {
-    apiserver::containers(spec)
+    workload::containers(spec)
         .into_iter()
         .filter(|c| c.list != "ephemeralContainers")
         .collect()
@@ -251,8 +253,7 @@ pub fn limit_below_request(ctx: &Context<'_>, out: &mut Vec<Finding>) {
                 let Some(request) = requests.get(&k.name) else {
                     continue;
                 };
-                let (Ok(l), Ok(q)) = (apiserver::quantity(limit), apiserver::quantity(request))
-                else {
+                let (Ok(l), Ok(q)) = (quantity(limit), quantity(request)) else {
                     continue;
                 };
                 if l < q {
@@ -283,11 +284,11 @@ pub fn limit_below_request(ctx: &Context<'_>, out: &mut Vec<Finding>) {
 
 fn missing_probe(ctx: &Context<'_>, out: &mut Vec<Finding>, probe: &str, what: &str, help: &str) {
     for r in ctx.resources {
-        if !apiserver::is_long_running(r.kind()) {
+        if !workload::is_long_running(r.kind()) {
             continue;
         }
         let Some(spec) = r.pod_spec() else { continue };
-        for c in apiserver::containers(spec) {
+        for c in workload::containers(spec) {
             if c.list != "containers" || c.node.get(probe).is_some_and(|p| !p.is_null()) {
                 continue;
             }
@@ -489,7 +490,7 @@ impl<'a> Budgeted<'a> {
             for i in index.selected_workloads(pdb.namespace(), &sel) {
                 templates[i] = true;
             }
-            if sel.matches(None) {
+            if sel.matches(&crate::k8s::Labels::new()) {
                 untemplated.insert(pdb.namespace());
             }
         }

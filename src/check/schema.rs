@@ -9,8 +9,10 @@ use std::collections::BTreeSet;
 
 use jsonschema::error::{TypeKind, ValidationErrorKind};
 
-use crate::check::apiserver::{self, Selector};
 use crate::check::{vendored, Context, Finding, Rule, Severity};
+use crate::k8s::names;
+use crate::k8s::workload::{containers, template_labels};
+use crate::k8s::{quantity::quantity, scalar_text, Selector};
 use crate::load::layer::pointer_to_path;
 use crate::node::{Node, Origin, Value};
 use crate::resource::Resource;
@@ -333,7 +335,7 @@ fn add_claim<'a>(out: &mut Vec<(&'a Node, String)>, claim: &'a Node) {
 fn quantity_maps(r: &Resource) -> Vec<(&Node, String)> {
     let mut out = Vec::new();
     if let Some(spec) = r.pod_spec() {
-        for c in apiserver::containers(spec) {
+        for c in containers(spec) {
             for which in ["requests", "limits"] {
                 add(
                     &mut out,
@@ -450,7 +452,7 @@ pub fn invalid_quantity(ctx: &Context<'_>, out: &mut Vec<Finding>) {
             if v.is_null() {
                 continue;
             }
-            match apiserver::quantity(v) {
+            match quantity(v) {
                 Ok(q) if q < 0.0 => out.push(finding(r, v.origin, format!("{what} is negative"))),
                 Ok(_) => {}
                 Err(reason) => {
@@ -472,7 +474,7 @@ pub fn invalid_quantity(ctx: &Context<'_>, out: &mut Vec<Finding>) {
 fn port_numbers(r: &Resource) -> Vec<(&Node, String, bool)> {
     let mut out = Vec::new();
     if let Some(spec) = r.pod_spec() {
-        for c in apiserver::containers(spec) {
+        for c in containers(spec) {
             for p in c.node.get("ports").and_then(Node::as_seq).unwrap_or(&[]) {
                 if let Some(n) = p.get("containerPort") {
                     out.push((n, format!("containerPort of container `{}`", c.name), false));
@@ -628,12 +630,12 @@ type NameCheck = fn(&str) -> Result<(), String>;
 
 fn name_rule(kind: &str) -> (NameCheck, &'static str) {
     match kind {
-        "Service" => (apiserver::dns1035_label, "an RFC 1035 label"),
-        "Namespace" => (apiserver::dns1123_label, "an RFC 1123 label"),
+        "Service" => (names::dns1035_label, "an RFC 1035 label"),
+        "Namespace" => (names::dns1123_label, "an RFC 1123 label"),
         "Role" | "ClusterRole" | "RoleBinding" | "ClusterRoleBinding" => {
-            (apiserver::path_segment, "a path segment")
+            (names::path_segment, "a path segment")
         }
-        _ => (apiserver::dns1123_subdomain, "an RFC 1123 subdomain"),
+        _ => (names::dns1123_subdomain, "an RFC 1123 subdomain"),
     }
 }
 
@@ -691,29 +693,29 @@ pub fn invalid_name(ctx: &Context<'_>, out: &mut Vec<Finding>) {
             }
         }
         if let Some(n) = r.node.path(&["metadata", "namespace"]) {
-            bad(n, "the namespace", apiserver::dns1123_label, out);
+            bad(n, "the namespace", names::dns1123_label, out);
         }
         if let Some(spec) = r.pod_spec() {
-            for c in apiserver::containers(spec) {
+            for c in containers(spec) {
                 if let Some(n) = c.node.get("name") {
-                    bad(n, "the container name", apiserver::dns1123_label, out);
+                    bad(n, "the container name", names::dns1123_label, out);
                 }
                 for p in c.node.get("ports").and_then(Node::as_seq).unwrap_or(&[]) {
                     if let Some(n) = p.get("name") {
-                        bad(n, "the port name", apiserver::iana_svc_name, out);
+                        bad(n, "the port name", names::iana_svc_name, out);
                     }
                 }
                 for probe in ["livenessProbe", "readinessProbe", "startupProbe"] {
                     for action in ["httpGet", "tcpSocket"] {
                         if let Some(n) = c.node.path(&[probe, action, "port"]) {
-                            bad(n, "the probe port name", apiserver::iana_svc_name, out);
+                            bad(n, "the probe port name", names::iana_svc_name, out);
                         }
                     }
                 }
             }
             for v in spec.get("volumes").and_then(Node::as_seq).unwrap_or(&[]) {
                 if let Some(n) = v.get("name") {
-                    bad(n, "the volume name", apiserver::dns1123_label, out);
+                    bad(n, "the volume name", names::dns1123_label, out);
                 }
             }
         }
@@ -725,7 +727,7 @@ pub fn invalid_name(ctx: &Context<'_>, out: &mut Vec<Finding>) {
                 .unwrap_or(&[]);
             for p in ports {
                 match p.get("name") {
-                    Some(n) => bad(n, "the Service port name", apiserver::dns1123_label, out),
+                    Some(n) => bad(n, "the Service port name", names::dns1123_label, out),
                     None if ports.len() > 1 => out.push(finding(
                         r,
                         p.origin,
@@ -734,7 +736,7 @@ pub fn invalid_name(ctx: &Context<'_>, out: &mut Vec<Finding>) {
                     None => {}
                 }
                 if let Some(n) = p.get("targetPort") {
-                    bad(n, "the targetPort name", apiserver::iana_svc_name, out);
+                    bad(n, "the targetPort name", names::iana_svc_name, out);
                 }
             }
         }
@@ -756,7 +758,7 @@ fn check_label_map(r: &Resource, map: &Node, what: &str, values: bool, out: &mut
         .map(|m| m.iter().collect::<Vec<_>>())
         .unwrap_or_default()
     {
-        if let Err(e) = apiserver::qualified_name(&k.name) {
+        if let Err(e) = names::qualified_name(&k.name) {
             out.push(finding(
                 r,
                 k.origin,
@@ -764,8 +766,8 @@ fn check_label_map(r: &Resource, map: &Node, what: &str, values: bool, out: &mut
             ));
         }
         if values {
-            if let Some(text) = apiserver::scalar_text(v) {
-                if let Err(e) = apiserver::label_value(&text) {
+            if let Some(text) = scalar_text(v) {
+                if let Err(e) = names::label_value(&text) {
                     out.push(finding(
                         r,
                         v.origin,
@@ -795,7 +797,7 @@ fn walk_labels(r: &Resource, node: &Node, parent: Option<&str>, out: &mut Vec<Fi
                         for e in v.as_seq().unwrap_or(&[]) {
                             if let Some(key) = e.get("key") {
                                 if let Some(s) = key.as_str() {
-                                    if let Err(err) = apiserver::qualified_name(s) {
+                                    if let Err(err) = names::qualified_name(s) {
                                         out.push(finding(
                                             r,
                                             key.origin,
@@ -805,8 +807,8 @@ fn walk_labels(r: &Resource, node: &Node, parent: Option<&str>, out: &mut Vec<Fi
                                 }
                             }
                             for val in e.get("values").and_then(Node::as_seq).unwrap_or(&[]) {
-                                if let Some(text) = apiserver::scalar_text(val) {
-                                    if let Err(err) = apiserver::label_value(&text) {
+                                if let Some(text) = scalar_text(val) {
+                                    if let Err(err) = names::label_value(&text) {
                                         out.push(finding(
                                             r,
                                             val.origin,
@@ -908,7 +910,7 @@ pub fn selector_mismatch(ctx: &Context<'_>, out: &mut Vec<Finding>) {
         };
         // A ReplicationController's selector is a plain map of labels.
         let sel = if r.kind() == "ReplicationController" {
-            Some(Selector::from_map(sel_node))
+            Some(Selector::from_map(Some(sel_node)))
         } else {
             Selector::from_label_selector(sel_node)
         };
@@ -923,12 +925,12 @@ pub fn selector_mismatch(ctx: &Context<'_>, out: &mut Vec<Finding>) {
             ));
             continue;
         }
-        let labels = apiserver::template_labels(r);
+        let labels = template_labels(r);
         let labels_origin = labels
             .map(|l| l.origin)
             .or_else(|| r.pod_template().map(|t| t.origin))
             .unwrap_or(r.node.origin);
-        for req in sel.unmet(labels) {
+        for req in sel.unmet(&crate::k8s::labels(labels)) {
             let have = labels.and_then(|l| l.as_map()?.get_entry(&req.key));
             let (message, related) = match have {
                 Some((_, v)) => (
@@ -936,7 +938,7 @@ pub fn selector_mismatch(ctx: &Context<'_>, out: &mut Vec<Finding>) {
                         "the selector requires `{}` but the pod template's label is `{}={}`",
                         req.describe(),
                         req.key,
-                        apiserver::scalar_text(v).unwrap_or_default()
+                        scalar_text(v).unwrap_or_default()
                     ),
                     (v.origin, "the pod template's label".to_string()),
                 ),
@@ -981,7 +983,7 @@ pub fn unknown_target_port(ctx: &Context<'_>, out: &mut Vec<Finding>) {
         let Some(sel_node) = svc.node.path(&["spec", "selector"]) else {
             continue;
         };
-        let sel = Selector::from_map(sel_node);
+        let sel = Selector::from_map(Some(sel_node));
         if sel.is_empty() {
             continue;
         }
@@ -996,7 +998,7 @@ pub fn unknown_target_port(ctx: &Context<'_>, out: &mut Vec<Finding>) {
         };
         let mut declared = BTreeSet::new();
         for w in pods {
-            for c in w.pod_spec().map(apiserver::containers).unwrap_or_default() {
+            for c in w.pod_spec().map(containers).unwrap_or_default() {
                 for p in c.node.get("ports").and_then(Node::as_seq).unwrap_or(&[]) {
                     if let Some(name) = p.str_at(&["name"]) {
                         declared.insert(name);
@@ -1067,7 +1069,7 @@ pub fn duplicate_container_name(ctx: &Context<'_>, out: &mut Vec<Finding>) {
     for r in ctx.resources {
         let Some(spec) = r.pod_spec() else { continue };
         let mut seen: Vec<(&str, Origin)> = Vec::new();
-        for c in apiserver::containers(spec) {
+        for c in containers(spec) {
             if c.name.is_empty() {
                 continue;
             }
@@ -1112,7 +1114,7 @@ pub fn duplicate_port(ctx: &Context<'_>, out: &mut Vec<Finding>) {
     for r in ctx.resources {
         if let Some(spec) = r.pod_spec() {
             let mut numbers: Vec<((i64, String), Origin, String)> = Vec::new();
-            for c in apiserver::containers(spec) {
+            for c in containers(spec) {
                 if c.list == "ephemeralContainers" {
                     continue;
                 }

@@ -13,8 +13,9 @@ use std::sync::{Arc, OnceLock};
 
 use regex::{Regex, RegexSet};
 
-use crate::check::k8s::{containers, scalar_text, FindingExt};
+use crate::check::FindingExt;
 use crate::check::{Context, Finding, Rule, Severity};
+use crate::k8s::{containers, scalar_text};
 use crate::load::yaml;
 use crate::node::{FileRole, Node, Origin, Sources, Value};
 use crate::resource::Resource;
@@ -759,7 +760,7 @@ fn env_credentials<'a>(r: &'a Resource, out: &mut Vec<Credential<'a>>) {
     let Some(spec) = r.pod_spec() else {
         return;
     };
-    for c in containers(spec) {
+    for c in containers(spec).into_iter().map(|c| c.node) {
         let container = c.str_at(&["name"]).unwrap_or("");
         for e in c.get("env").and_then(Node::as_seq).unwrap_or(&[]) {
             let (Some(name), Some(value)) = (e.str_at(&["name"]), e.get("value")) else {
@@ -1334,7 +1335,7 @@ fn searched(r: &Resource) -> Vec<Searched<'_>> {
         );
     }
     if let Some(spec) = r.pod_spec() {
-        for c in containers(spec) {
+        for c in containers(spec).into_iter().map(|c| c.node) {
             let name = c.str_at(&["name"]).unwrap_or("");
             for e in c.get("env").and_then(Node::as_seq).unwrap_or(&[]) {
                 if let (Some(n), Some(v)) = (e.str_at(&["name"]), e.get("value")) {

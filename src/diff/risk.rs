@@ -10,13 +10,19 @@
 use serde_json::Value;
 
 use super::ChangeKind;
+use crate::k8s::netpol::{Direction, NetworkPolicy};
+use crate::k8s::quantity::quantity;
+use crate::k8s::workload::{containers, has_replicas, pod_template_path};
+use crate::node::{Key, Node};
+use crate::resource::Resource;
 
-/// The risks of one changed resource file, in a stable order.
+/// The risks of one changed resource file, in a stable order. The objects are read through
+/// [`crate::k8s`], as `check` and `netmap` read them.
 pub fn assess(
     kind: &str,
     change: ChangeKind,
-    old: Option<&Value>,
-    new: Option<&Value>,
+    old: Option<&Node>,
+    new: Option<&Node>,
 ) -> Vec<String> {
     let mut out = Vec::new();
     if kind.contains("Secret") {
@@ -36,7 +42,8 @@ pub fn assess(
         workload(kind, o, n, &mut out);
     }
     if let Some(n) = new {
-        exposure(kind, old, n, &mut out);
+        let old_json = old.map(Node::to_json);
+        exposure(kind, old_json.as_ref(), &n.to_json(), &mut out);
     }
     out
 }
@@ -61,126 +68,43 @@ fn compact(v: &Value) -> String {
     }
 }
 
-/// The directions a policy restricts: `policyTypes`, or as Kubernetes defaults it (Ingress always,
-/// Egress when the policy has egress rules).
-fn policy_types(v: &Value) -> Vec<String> {
-    match get(v, &["spec", "policyTypes"]).and_then(Value::as_array) {
-        Some(types) => types
-            .iter()
-            .filter_map(Value::as_str)
-            .map(str::to_string)
-            .collect(),
-        None => {
-            let mut t = vec!["Ingress".to_string()];
-            if get(v, &["spec", "egress"]).is_some() {
-                t.push("Egress".to_string());
-            }
-            t
-        }
-    }
-}
-
-/// True when `wide` allows every peer (or port) `narrow` allows: an empty or missing list allows all.
-fn covers(wide: Option<&Value>, narrow: Option<&Value>) -> bool {
-    let wide = wide.and_then(Value::as_array).filter(|a| !a.is_empty());
-    let narrow = narrow.and_then(Value::as_array).filter(|a| !a.is_empty());
-    match (wide, narrow) {
-        (None, _) => true,
-        (Some(_), None) => false,
-        (Some(w), Some(n)) => n.iter().all(|x| w.iter().any(|y| narrows(y, x))),
-    }
-}
-
-/// True when `narrow` allows no more than `wide`: equal, or equal but for `In` expressions whose values
-/// are a subset of the wide one's (removing a value from an `In` list tightens a peer).
-fn narrows(wide: &Value, narrow: &Value) -> bool {
-    if wide == narrow {
-        return true;
-    }
-    match (wide, narrow) {
-        (Value::Object(w), Value::Object(n)) => {
-            w.len() == n.len()
-                && w.iter().all(|(k, wv)| {
-                    n.get(k).is_some_and(|nv| {
-                        if k == "matchExpressions" {
-                            expressions_narrow(wv, nv)
-                        } else {
-                            narrows(wv, nv)
-                        }
-                    })
-                })
-        }
-        _ => false,
-    }
-}
-
-fn expressions_narrow(wide: &Value, narrow: &Value) -> bool {
-    let (Some(w), Some(n)) = (wide.as_array(), narrow.as_array()) else {
-        return wide == narrow;
+/// Compares two revisions of a NetworkPolicy (both read as Kubernetes reads them, whatever their kind
+/// says: the caller knows they are NetworkPolicies).
+fn netpol_loosened(old: &Node, new: &Node) -> Vec<String> {
+    let (old_r, new_r) = (as_policy(old), as_policy(new));
+    let (Some(old), Some(new)) = (NetworkPolicy::read(&old_r), NetworkPolicy::read(&new_r)) else {
+        return Vec::new();
     };
-    w.len() == n.len()
-        && w.iter().zip(n).all(|(we, ne)| {
-            let same_term =
-                we.get("key") == ne.get("key") && we.get("operator") == ne.get("operator");
-            let values = |e: &Value| {
-                e.get("values")
-                    .and_then(Value::as_array)
-                    .cloned()
-                    .unwrap_or_default()
-            };
-            same_term
-                && match we.get("operator").and_then(Value::as_str) {
-                    Some("In") => values(ne).iter().all(|v| values(we).contains(v)),
-                    _ => we == ne,
-                }
-        })
-}
-
-fn netpol_loosened(old: &Value, new: &Value) -> Vec<String> {
     let mut out = Vec::new();
-    let old_types = policy_types(old);
-    let new_types = policy_types(new);
-    for t in &old_types {
-        if !new_types.contains(t) {
+    for dir in Direction::BOTH {
+        if old.applies(dir) && !new.applies(dir) {
             out.push(format!(
-                "NetworkPolicy loosened: no longer restricts {t} traffic"
+                "NetworkPolicy loosened: no longer restricts {} traffic",
+                dir.policy_type()
             ));
         }
     }
-    let old_sel = get(old, &["spec", "podSelector"]);
-    let new_sel = get(new, &["spec", "podSelector"]);
-    if old_sel != new_sel {
-        // Fewer label constraints select more pods (tighter); anything else may select fewer.
-        let labels = |s: Option<&Value>| {
-            s.and_then(|s| s.get("matchLabels"))
-                .and_then(Value::as_object)
-                .cloned()
-                .unwrap_or_default()
-        };
-        let exprs = |s: Option<&Value>| s.and_then(|s| s.get("matchExpressions")).cloned();
-        let (ol, nl) = (labels(old_sel), labels(new_sel));
-        let wider =
-            exprs(old_sel) == exprs(new_sel) && nl.iter().all(|(k, v)| ol.get(k) == Some(v));
-        if !wider {
+    if old.pod_selector != new.pod_selector {
+        // More terms select fewer pods; a selector the old one implies selects at least those pods.
+        if !old.pod_selector.implies(&new.pod_selector) {
             out.push(format!(
                 "NetworkPolicy loosened: podSelector changed to {}: pods it selected before may no longer be isolated",
-                new_sel.map(compact).unwrap_or_else(|| "{}".to_string())
+                new.pod_selector_node
+                    .map(|n| compact(&n.to_json()))
+                    .unwrap_or_else(|| "{}".to_string())
             ));
         }
     }
-    for (dir, rules, peers) in [("Ingress", "ingress", "from"), ("Egress", "egress", "to")] {
-        if !old_types.iter().any(|t| t == dir) || !new_types.iter().any(|t| t == dir) {
+    for dir in Direction::BOTH {
+        if !old.applies(dir) || !new.applies(dir) {
             continue;
         }
-        let old_rules = list(old, &["spec", rules]);
-        for rule in list(new, &["spec", rules]) {
-            let allowed_before = old_rules.iter().any(|o| {
-                covers(o.get(peers), rule.get(peers)) && covers(o.get("ports"), rule.get("ports"))
-            });
-            if !allowed_before {
+        for rule in new.rules(dir) {
+            if !old.rules(dir).iter().any(|o| rule.within(o)) {
                 out.push(format!(
-                    "NetworkPolicy loosened: {rules} rule allows more than before: {}",
-                    compact(rule)
+                    "NetworkPolicy loosened: {} rule allows more than before: {}",
+                    dir.key(),
+                    compact(&rule.node.to_json())
                 ));
             }
         }
@@ -188,69 +112,39 @@ fn netpol_loosened(old: &Value, new: &Value) -> Vec<String> {
     out
 }
 
-/// A Kubernetes quantity (`500m`, `1.5`, `512Mi`, `1G`, `1e3`) as a number.
-pub fn quantity(v: &Value) -> Option<f64> {
-    if let Some(n) = v.as_f64() {
-        return Some(n);
-    }
-    let s = v.as_str()?.trim();
-    const SUFFIXES: [(&str, f64); 13] = [
-        ("Ki", 1024.0),
-        ("Mi", 1_048_576.0),
-        ("Gi", 1_073_741_824.0),
-        ("Ti", 1_099_511_627_776.0),
-        ("Pi", 1_125_899_906_842_624.0),
-        ("Ei", 1_152_921_504_606_846_976.0),
-        ("n", 1e-9),
-        ("u", 1e-6),
-        ("m", 1e-3),
-        ("k", 1e3),
-        ("M", 1e6),
-        ("G", 1e9),
-        ("T", 1e12),
-    ];
-    for (suffix, factor) in SUFFIXES {
-        if let Some(num) = s.strip_suffix(suffix) {
-            return num.parse::<f64>().ok().map(|n| n * factor);
+/// A NetworkPolicy object around `node`, for reading it: the rendered file may lack `apiVersion`.
+fn as_policy(node: &Node) -> Resource {
+    let mut node = node.clone();
+    let origin = node.origin;
+    if let Some(m) = node.as_map_mut() {
+        for (key, value) in [
+            ("apiVersion", "networking.k8s.io/v1"),
+            ("kind", "NetworkPolicy"),
+        ] {
+            m.insert(
+                Key {
+                    name: key.to_string(),
+                    origin,
+                },
+                Node::str(value, origin),
+            );
         }
     }
-    for (suffix, factor) in [("P", 1e15), ("E", 1e18)] {
-        if let Some(num) = s.strip_suffix(suffix) {
-            return num.parse::<f64>().ok().map(|n| n * factor);
-        }
-    }
-    s.parse().ok()
+    Resource::new(node)
 }
 
-fn pod_spec<'a>(kind: &str, v: &'a Value) -> Option<&'a Value> {
-    match kind {
-        "Deployment" | "StatefulSet" | "DaemonSet" | "ReplicaSet" | "Job" => {
-            get(v, &["spec", "template", "spec"])
-        }
-        "CronJob" => get(v, &["spec", "jobTemplate", "spec", "template", "spec"]),
-        "Pod" => get(v, &["spec"]),
-        _ => None,
+/// A value as text: a scalar as Kubernetes reads it, anything else as JSON.
+fn text(v: &Node) -> String {
+    match &v.value {
+        crate::node::Value::Str(s) => s.clone(),
+        _ => v.to_json().to_string(),
     }
 }
 
-fn containers(spec: &Value) -> Vec<(&str, &Value)> {
-    ["initContainers", "containers"]
-        .iter()
-        .flat_map(|k| list(spec, &[k]))
-        .filter_map(|c| Some((c.get("name")?.as_str()?, c)))
-        .collect()
-}
-
-fn text(v: &Value) -> String {
-    v.as_str()
-        .map(str::to_string)
-        .unwrap_or_else(|| v.to_string())
-}
-
-fn workload(kind: &str, old: &Value, new: &Value, out: &mut Vec<String>) {
-    if matches!(kind, "Deployment" | "StatefulSet" | "ReplicaSet") {
+fn workload(kind: &str, old: &Node, new: &Node, out: &mut Vec<String>) {
+    if has_replicas(kind) {
         // An unset count is one replica (with an autoscaler it is left to it: not a reduction).
-        let count = |v: &Value| get(v, &["spec", "replicas"]).and_then(Value::as_i64);
+        let count = |v: &Node| v.path(&["spec", "replicas"]).and_then(Node::as_i64);
         let (o, n) = (count(old), count(new));
         if let (Some(o), n) = (o, n) {
             let n_value = n.unwrap_or(1);
@@ -263,16 +157,22 @@ fn workload(kind: &str, old: &Value, new: &Value, out: &mut Vec<String>) {
             }
         }
     }
-    let (Some(os), Some(ns)) = (pod_spec(kind, old), pod_spec(kind, new)) else {
+    fn spec<'n>(kind: &str, v: &'n Node) -> Option<&'n Node> {
+        v.path(pod_template_path(kind)?)?.get("spec")
+    }
+    let spec = |v| spec(kind, v);
+    let (Some(os), Some(ns)) = (spec(old), spec(new)) else {
         return;
     };
     let old_containers = containers(os);
-    for (name, nc) in containers(ns) {
-        let Some((_, oc)) = old_containers.iter().find(|(n, _)| *n == name) else {
+    for nc in containers(ns) {
+        let name = nc.name;
+        let Some(oc) = old_containers.iter().find(|c| c.name == name) else {
             continue;
         };
+        let (oc, nc) = (oc.node, nc.node);
         if let (Some(oi), Some(ni)) = (oc.get("image"), nc.get("image")) {
-            if oi != ni {
+            if oi.to_json() != ni.to_json() {
                 out.push(format!(
                     "image changed in container {name}: {} -> {}",
                     text(oi),
@@ -283,14 +183,14 @@ fn workload(kind: &str, old: &Value, new: &Value, out: &mut Vec<String>) {
         for class in ["requests", "limits"] {
             for resource in ["cpu", "memory", "ephemeral-storage"] {
                 let path = ["resources", class, resource];
-                let (o, n) = (get(oc, &path), get(nc, &path));
+                let (o, n) = (oc.path(&path), nc.path(&path));
                 match (o, n) {
                     (Some(o), None) => out.push(format!(
                         "{class}.{resource} removed from container {name} (was {})",
                         text(o)
                     )),
                     (Some(o), Some(n)) => {
-                        if let (Some(a), Some(b)) = (quantity(o), quantity(n)) {
+                        if let (Ok(a), Ok(b)) = (quantity(o), quantity(n)) {
                             if b < a {
                                 out.push(format!(
                                     "{class}.{resource} reduced in container {name}: {} -> {}",
@@ -365,16 +265,32 @@ fn exposure(kind: &str, old: Option<&Value>, new: &Value, out: &mut Vec<String>)
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::node::{FileId, Origin};
     use serde_json::json;
 
-    #[test]
-    fn quantities() {
-        assert_eq!(quantity(&json!("500m")), Some(0.5));
-        assert_eq!(quantity(&json!("1Gi")), Some(1_073_741_824.0));
-        assert_eq!(quantity(&json!("1G")), Some(1e9));
-        assert_eq!(quantity(&json!(2)), Some(2.0));
-        assert_eq!(quantity(&json!("1.5")), Some(1.5));
-        assert_eq!(quantity(&json!("lots")), None);
+    fn node(v: &Value) -> Node {
+        let origin = Origin {
+            file: FileId(0),
+            start: 0,
+            end: 0,
+            line: 1,
+            col: 1,
+        };
+        Node::from_json(v, origin)
+    }
+
+    fn loosened(old: &Value, new: &Value) -> Vec<String> {
+        netpol_loosened(&node(old), &node(new))
+    }
+
+    fn assess(
+        kind: &str,
+        change: ChangeKind,
+        old: Option<&Value>,
+        new: Option<&Value>,
+    ) -> Vec<String> {
+        let (old, new) = (old.map(node), new.map(node));
+        super::assess(kind, change, old.as_ref(), new.as_ref())
     }
 
     fn np(spec: Value) -> Value {
@@ -390,8 +306,8 @@ mod tests {
         };
         let wide = policy(serde_json::json!(["api", "push"]));
         let narrow = policy(serde_json::json!(["api"]));
-        assert!(netpol_loosened(&wide, &narrow).is_empty());
-        assert_eq!(netpol_loosened(&narrow, &wide).len(), 1);
+        assert!(loosened(&wide, &narrow).is_empty());
+        assert_eq!(loosened(&narrow, &wide).len(), 1);
     }
 
     #[test]
@@ -405,8 +321,8 @@ mod tests {
             json!({"podSelector": {}, "policyTypes": ["Ingress"], "ingress": [
             {"from": [{"podSelector": {"matchLabels": {"a": "1"}}}], "ports": [{"port": 443}]}]}),
         );
-        assert!(netpol_loosened(&old, &new).is_empty());
-        assert_eq!(netpol_loosened(&new, &old).len(), 1);
+        assert!(loosened(&old, &new).is_empty());
+        assert_eq!(loosened(&new, &old).len(), 1);
     }
 
     #[test]
@@ -416,9 +332,28 @@ mod tests {
             "ingress": [{"from": [{"podSelector": {}}]}], "egress": []}),
         );
         let new = np(json!({"podSelector": {}, "policyTypes": ["Ingress"], "ingress": [{}]}));
-        let r = netpol_loosened(&old, &new);
+        let r = loosened(&old, &new);
         assert_eq!(r.len(), 2, "{r:?}");
         assert!(r[0].contains("Egress"));
+    }
+
+    #[test]
+    fn an_empty_egress_list_restricts_nothing() {
+        // Kubernetes defaults `policyTypes` to [Ingress] for both: dropping `egress: []` changes nothing.
+        let old = np(
+            json!({"podSelector": {}, "ingress": [{"from": [{"podSelector": {}}]}], "egress": []}),
+        );
+        let new = np(json!({"podSelector": {}, "ingress": [{"from": [{"podSelector": {}}]}]}));
+        assert!(loosened(&old, &new).is_empty());
+        // `policyTypes: []` is defaulted the same way.
+        let typed = np(
+            json!({"podSelector": {}, "policyTypes": [], "ingress": [{"from": [{"podSelector": {}}]}]}),
+        );
+        assert!(loosened(&old, &typed).is_empty());
+        let egress = np(
+            json!({"podSelector": {}, "ingress": [{"from": [{"podSelector": {}}]}], "egress": [{"to": [{"podSelector": {}}]}]}),
+        );
+        assert_eq!(loosened(&egress, &old).len(), 1);
     }
 
     #[test]
@@ -426,8 +361,8 @@ mod tests {
         let old = np(json!({"podSelector": {"matchLabels": {"app": "api"}}}));
         let wider = np(json!({"podSelector": {}}));
         let narrower = np(json!({"podSelector": {"matchLabels": {"app": "api", "tier": "x"}}}));
-        assert!(netpol_loosened(&old, &wider).is_empty());
-        assert_eq!(netpol_loosened(&old, &narrower).len(), 1);
+        assert!(loosened(&old, &wider).is_empty());
+        assert_eq!(loosened(&old, &narrower).len(), 1);
     }
 
     #[test]

@@ -8,11 +8,14 @@
 
 use std::collections::BTreeMap;
 
-use git2::{Oid, Repository, Signature, Time};
+use std::borrow::Cow;
+
+use git2::{ObjectType, Oid, Repository, Signature, Time};
 
 use crate::error::{Error, Result};
 use crate::render::{Metadata, Tree, METADATA_FILE};
 
+use super::pack::{self, MemTree, Object};
 use super::{git_error, GitEnv};
 
 /// The README written beside every hydrated tree: how to reproduce it.
@@ -331,148 +334,143 @@ impl Provenance<'_> {
     }
 }
 
-/// A commit ready to be written on any parent: its tree, message and signatures.
-pub struct Prepared {
-    pub tree: Oid,
+/// A commit ready to be written on any parent: its tree (computed in memory, not yet written),
+/// message and signatures.
+pub struct Prepared<'a> {
+    pub tree: MemTree<'a>,
     pub message: String,
     author: Signature<'static>,
     committer: Signature<'static>,
 }
 
-impl Prepared {
-    /// The commit object on `parent` (written to the object database, no reference moved).
+impl Prepared<'_> {
+    /// The root tree's id.
+    pub fn tree_id(&self) -> Oid {
+        self.tree.id()
+    }
+
+    /// The commit object on `parent`, written with whatever of its tree the repository lacks as one
+    /// pack (no reference moved).
     pub fn commit_on(&self, repo: &Repository, parent: Option<Oid>) -> Result<Oid> {
-        let tree = repo
-            .find_tree(self.tree)
-            .map_err(|e| git_error("cannot read the tree just written", e))?;
-        let parent = match parent {
-            Some(p) => Some(
-                repo.find_commit(p)
-                    .map_err(|e| git_error("cannot read the branch tip", e))?,
-            ),
-            None => None,
-        };
-        let parents: Vec<&git2::Commit<'_>> = parent.iter().collect();
-        repo.commit(
-            None,
-            &self.author,
-            &self.committer,
-            &self.message,
-            &tree,
-            &parents,
-        )
-        .map_err(|e| git_error("cannot write the commit", e))
+        let commit = Object::new(
+            ObjectType::Commit,
+            Cow::Owned(commit_bytes(
+                self.tree.id(),
+                parent,
+                &self.author,
+                &self.committer,
+                &self.message,
+            )),
+        )?;
+        let odb = repo
+            .odb()
+            .map_err(|e| git_error("cannot open the object database", e))?;
+        let mut objects = self.tree.missing(&odb)?;
+        if !odb.exists_ext(commit.id, git2::OdbLookupFlags::NO_REFRESH) {
+            objects.push(&commit);
+        }
+        pack::write_pack(&odb, &objects)?;
+        Ok(commit.id)
     }
 }
 
-/// Writes the tree (the rendered files plus the README and `.gitattributes`) and prepares the commit.
-pub fn prepare(
-    repo: &Repository,
-    tree: &Tree,
+/// A commit object's bytes, exactly as libgit2's `git_commit_create` writes them.
+fn commit_bytes(
+    tree: Oid,
+    parent: Option<Oid>,
+    author: &Signature<'_>,
+    committer: &Signature<'_>,
+    message: &str,
+) -> Vec<u8> {
+    let mut out = Vec::with_capacity(256 + message.len());
+    out.extend_from_slice(format!("tree {tree}\n").as_bytes());
+    if let Some(p) = parent {
+        out.extend_from_slice(format!("parent {p}\n").as_bytes());
+    }
+    for (header, sig) in [("author", author), ("committer", committer)] {
+        let when = sig.when();
+        let offset = when.offset_minutes();
+        let sign = if offset < 0 || when.sign() == '-' {
+            '-'
+        } else {
+            '+'
+        };
+        let offset = offset.unsigned_abs();
+        out.extend_from_slice(header.as_bytes());
+        out.push(b' ');
+        out.extend_from_slice(sig.name_bytes());
+        out.extend_from_slice(b" <");
+        out.extend_from_slice(sig.email_bytes());
+        // libgit2 prints the time as an unsigned 32-bit number.
+        out.extend_from_slice(
+            format!(
+                "> {} {sign}{:02}{:02}\n",
+                when.seconds() as u32,
+                offset / 60,
+                offset % 60
+            )
+            .as_bytes(),
+        );
+    }
+    out.push(b'\n');
+    out.extend_from_slice(message.as_bytes());
+    out
+}
+
+/// Computes the tree (the rendered files plus the README and `.gitattributes`) in memory and prepares the commit. Nothing
+/// is written.
+pub fn prepare<'a>(
+    tree: &'a Tree,
+    readme: &'a str,
     provenance: &Provenance<'_>,
     identity: &Identity,
-) -> Result<Prepared> {
+) -> Result<Prepared<'a>> {
     let mut files: BTreeMap<&str, &[u8]> = tree
         .files
         .iter()
         .map(|(p, b)| (p.as_str(), b.as_slice()))
         .collect();
-    let readme = provenance.readme();
     files.insert(README_FILE, readme.as_bytes());
     files.insert(GITATTRIBUTES_FILE, GITATTRIBUTES.as_bytes());
     Ok(Prepared {
-        tree: write_tree(repo, &files)?,
+        tree: MemTree::build(&files)?,
         message: provenance.message(),
         author: signature(&identity.author)?,
         committer: signature(&identity.committer)?,
     })
 }
 
-enum Entry<'a> {
-    File(&'a [u8]),
-    Dir(BTreeMap<&'a str, Entry<'a>>),
-}
-
-/// Writes `files` (path with `/` -> bytes) as a tree object and returns its id.
+/// Writes `files` (path with `/` -> bytes) as a tree, the objects the repository lacks as one pack,
+/// and returns its id.
 pub fn write_tree(repo: &Repository, files: &BTreeMap<&str, &[u8]>) -> Result<Oid> {
-    let mut root: BTreeMap<&str, Entry<'_>> = BTreeMap::new();
-    for (path, bytes) in files {
-        let parts: Vec<&str> = path.split('/').collect();
-        if parts
-            .iter()
-            .any(|p| p.is_empty() || *p == "." || *p == ".." || p.eq_ignore_ascii_case(".git"))
-        {
-            return Err(Error::Git(format!(
-                "`{path}` cannot be a path in a git tree"
-            )));
-        }
-        let (name, dirs) = match parts.split_last() {
-            Some(split) => split,
-            None => continue,
-        };
-        let mut level = &mut root;
-        for d in dirs {
-            let entry = level
-                .entry(d)
-                .or_insert_with(|| Entry::Dir(BTreeMap::new()));
-            level = match entry {
-                Entry::Dir(m) => m,
-                Entry::File(_) => {
-                    return Err(Error::Git(format!(
-                        "`{path}` lies under a file of the same name"
-                    )))
-                }
-            };
-        }
-        if level.insert(name, Entry::File(bytes)).is_some() {
-            return Err(Error::Git(format!("`{path}` is both a file and a folder")));
-        }
-    }
-    write_level(repo, &root)
+    let tree = MemTree::build(files)?;
+    let odb = repo
+        .odb()
+        .map_err(|e| git_error("cannot open the object database", e))?;
+    pack::write_pack(&odb, &tree.missing(&odb)?)?;
+    Ok(tree.id())
 }
 
-fn write_level(repo: &Repository, level: &BTreeMap<&str, Entry<'_>>) -> Result<Oid> {
-    let mut builder = repo
-        .treebuilder(None)
-        .map_err(|e| git_error("cannot build a tree", e))?;
-    for (name, entry) in level {
-        let (oid, mode) = match entry {
-            Entry::File(bytes) => (
-                repo.blob(bytes)
-                    .map_err(|e| git_error("cannot write a file object", e))?,
-                0o100644,
-            ),
-            Entry::Dir(sub) => (write_level(repo, sub)?, 0o040000),
-        };
-        builder
-            .insert(name, oid, mode)
-            .map_err(|e| git_error(&format!("cannot add `{name}` to a tree"), e))?;
-    }
-    builder
-        .write()
-        .map_err(|e| git_error("cannot write a tree", e))
-}
-
-/// True when two root trees hold the same manifests: equal but for the provenance files.
-pub fn same_manifests(repo: &Repository, a: Oid, b: Oid) -> Result<bool> {
-    if a == b {
+/// True when the tree of the commit `tip` holds the same manifests as `tree`: equal but for the
+/// provenance files. Reads only the tip's root tree; writes nothing.
+pub fn same_manifests(repo: &Repository, tip_tree: Oid, tree: &MemTree<'_>) -> Result<bool> {
+    if tip_tree == tree.id() {
         return Ok(true);
     }
-    let read = |id: Oid| -> Result<BTreeMap<Vec<u8>, (Oid, i32)>> {
-        let tree = repo
-            .find_tree(id)
-            .map_err(|e| git_error("cannot read a tree", e))?;
-        Ok(tree
-            .iter()
-            .filter(|e| {
-                !PROVENANCE_FILES
-                    .iter()
-                    .any(|p| p.as_bytes() == e.name_bytes())
-            })
-            .map(|e| (e.name_bytes().to_vec(), (e.id(), e.filemode())))
-            .collect())
-    };
-    Ok(read(a)? == read(b)?)
+    let provenance = |name: &[u8]| PROVENANCE_FILES.iter().any(|p| p.as_bytes() == name);
+    let old = repo
+        .find_tree(tip_tree)
+        .map_err(|e| git_error("cannot read a tree", e))?;
+    let old = old
+        .iter()
+        .filter(|e| !provenance(e.name_bytes()))
+        .map(|e| (e.name_bytes().to_vec(), e.id(), e.filemode()));
+    let new = tree
+        .entries()
+        .into_iter()
+        .filter(|(name, _, _)| !provenance(name))
+        .map(|(name, id, mode)| (name.to_vec(), id, mode));
+    Ok(old.eq(new))
 }
 
 /// The tree of a commit.
@@ -626,9 +624,10 @@ pub fn commit_tree(
 ) -> Result<Committed> {
     refuse_checked_out(repo, branch)?;
     let tip = local_tip(repo, branch)?;
-    let prepared = prepare(repo, tree, provenance, identity)?;
+    let readme = provenance.readme();
+    let prepared = prepare(tree, &readme, provenance, identity)?;
     if let Some(tip) = tip {
-        if same_manifests(repo, tree_of(repo, tip)?, prepared.tree)? {
+        if same_manifests(repo, tree_of(repo, tip)?, &prepared.tree)? {
             note_on(repo, tip, provenance, identity)?;
             return Ok(Committed::Unchanged { tip });
         }
@@ -673,6 +672,34 @@ mod tests {
         assert_eq!(parse_date("1970-01-01"), Some((0, 0)));
         assert_eq!(parse_date("yesterday"), None);
         assert_eq!(parse_date("2023-13-01T00:00:00Z"), None);
+    }
+
+    #[test]
+    fn commit_bytes_are_what_libgit2_writes() {
+        let dir = tempfile::tempdir().unwrap();
+        let repo = Repository::init(dir.path()).unwrap();
+        let files = BTreeMap::from([("a/b.yaml", b"x: 1\n".as_slice()), ("README.md", b"r\n")]);
+        let tree = write_tree(&repo, &files).unwrap();
+        let git_tree = repo.find_tree(tree).unwrap();
+        for (secs, offset) in [(1_700_000_000, 0), (1_700_000_000, -90), (0, 330)] {
+            let author = Signature::new("A Ü", "a@example.com", &Time::new(secs, offset)).unwrap();
+            let committer = Signature::new("C", "c@example.com", &Time::new(secs + 5, 0)).unwrap();
+            let message = "Render dev\n\nSource-Commit: x\n";
+            let first = repo
+                .commit(None, &author, &committer, message, &git_tree, &[])
+                .unwrap();
+            let bytes = commit_bytes(tree, None, &author, &committer, message);
+            assert_eq!(Oid::hash_object(ObjectType::Commit, &bytes).unwrap(), first);
+            let parent = repo.find_commit(first).unwrap();
+            let second = repo
+                .commit(None, &author, &committer, message, &git_tree, &[&parent])
+                .unwrap();
+            let bytes = commit_bytes(tree, Some(first), &author, &committer, message);
+            assert_eq!(
+                Oid::hash_object(ObjectType::Commit, &bytes).unwrap(),
+                second
+            );
+        }
     }
 
     #[test]

@@ -3,6 +3,8 @@
 //! - [`facts`]: what the tag rules need to know about HEAD (the tags stage).
 //! - [`files`]: a commit's tree as [`crate::load::Files`], so any revision compiles without a checkout.
 //! - [`commit`]: a rendered [`crate::render::Tree`] written as a commit on an environment branch.
+//! - [`pack`]: objects hashed in memory and written as one pack.
+//! - [`tls`]: libgit2's CA bundle loaded only before a network operation.
 //! - [`push`]: that branch pushed to a remote, rebuilt on the remote's tip when it moved.
 //! - [`notes`]: the note `refs/notes/hydrator.metadata` GitOps Promoter reads on a hydrated commit.
 //! - [`promotion`]: what `promote` reads from rendered branches (tested commits, DRY history).
@@ -12,9 +14,11 @@ pub mod commit;
 mod facts;
 pub mod files;
 pub mod notes;
+pub mod pack;
 pub mod promotion;
 pub mod push;
 pub mod remote;
+pub mod tls;
 
 pub use facts::*;
 

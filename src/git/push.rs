@@ -155,7 +155,8 @@ fn push_branch(
     refuse_checked_out(repo, branch)?;
     let refname = branch_ref(branch)?;
     let before = local_tip(repo, branch)?;
-    let prepared = prepare(repo, tree, provenance, identity)?;
+    let readme = provenance.readme();
+    let prepared = prepare(tree, &readme, provenance, identity)?;
     let mut remote = open_remote(repo, &settings.remote)?;
     let url = remote.url().unwrap_or(&settings.remote).to_string();
     let mut rebuilt = 0;
@@ -221,7 +222,7 @@ enum Step {
 /// rebuilt on the remote: the remote's history always stays.
 fn next_commit(
     repo: &Repository,
-    prepared: &Prepared,
+    prepared: &Prepared<'_>,
     local: Option<Oid>,
     remote: Option<Oid>,
 ) -> Result<Step> {
@@ -231,7 +232,7 @@ fn next_commit(
         (_, Some(r)) => Some(r),
     };
     if let Some(b) = base {
-        if same_manifests(repo, tree_of(repo, b)?, prepared.tree)? {
+        if same_manifests(repo, tree_of(repo, b)?, &prepared.tree)? {
             if Some(b) == remote {
                 return Ok(Step::UpToDate(b));
             }
@@ -256,6 +257,7 @@ fn descends(repo: &Repository, a: Oid, b: Oid) -> Result<bool> {
 
 /// A remote by name, or an anonymous one for a URL.
 fn open_remote<'r>(repo: &'r Repository, name: &str) -> Result<Remote<'r>> {
+    super::tls::before_network()?;
     let is_url = name.contains("://") || name.starts_with('/') || name.contains('@');
     if is_url {
         return repo.remote_anonymous(name).map_err(|e| {

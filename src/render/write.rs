@@ -182,13 +182,22 @@ fn remove_any(path: &Path) -> Result<()> {
 /// Replaces `dir` with `tree` as a whole: a failure or a kill at any point leaves either the old tree or
 /// the new one at `dir` (or, on the two-rename fallback, the old one beside it, put back by the next
 /// run). Files of resources that no longer exist disappear.
+///
+/// Incremental: when `dir` already holds exactly `tree`, nothing is written at all; otherwise a file
+/// whose bytes are unchanged is a hard link to the old one (same inode, same modification time) in the
+/// staging folder, and only changed or new files are written.
 pub fn write_tree(tree: &Tree, dir: &Path) -> Result<()> {
     let (parent, staging, retired) = siblings(dir)?;
     fs::create_dir_all(&parent).map_err(write_error(&parent))?;
     recover(dir, &staging, &retired)?;
+    check_paths(tree)?;
+    let same = unchanged_files(tree, dir);
+    if same.iter().all(|s| *s) && holds_only(dir, tree) {
+        return Ok(());
+    }
     let result = fs::create_dir(&staging)
         .map_err(write_error(&staging))
-        .and_then(|()| write_files(tree, &staging));
+        .and_then(|()| write_files(tree, &staging, dir, &same));
     if let Err(e) = result {
         let _ = remove_any(&staging);
         return Err(e);
@@ -267,11 +276,9 @@ fn exchange(_a: &Path, _b: &Path) -> std::io::Result<()> {
     Err(std::io::Error::from(std::io::ErrorKind::Unsupported))
 }
 
-/// Writes every file of a tree below `dir`: the folders first, then the files from a few threads, since
-/// creating many small files is bound by the file system's latency rather than by the CPU. Every path
-/// must be relative and plain (no `..`, no root): the render stage builds them from checked names, and
-/// this holds even if it did not.
-fn write_files(tree: &Tree, dir: &Path) -> Result<()> {
+/// Every path must be relative and plain (no `..`, no root): the render stage builds them from checked
+/// names, and this holds even if it did not.
+fn check_paths(tree: &Tree) -> Result<()> {
     for rel in tree.files.keys() {
         let plain = !rel.is_empty()
             && Path::new(rel)
@@ -284,6 +291,76 @@ fn write_files(tree: &Tree, dir: &Path) -> Result<()> {
             )));
         }
     }
+    Ok(())
+}
+
+/// How many threads touch files: creating, linking and reading many small files is bound by the file
+/// system's latency rather than by the CPU.
+fn file_threads() -> usize {
+    std::thread::available_parallelism()
+        .map(|n| n.get() * 4)
+        .unwrap_or(4)
+        .clamp(1, 16)
+}
+
+/// For each file of `tree`, in order: whether `dir` holds it as a regular file with the same bytes.
+fn unchanged_files(tree: &Tree, dir: &Path) -> Vec<bool> {
+    let files: Vec<(&String, &Vec<u8>)> = tree.files.iter().collect();
+    if !dir.is_dir() {
+        return vec![false; files.len()];
+    }
+    let chunk = files.len().div_ceil(file_threads()).max(1);
+    std::thread::scope(|scope| {
+        let handles: Vec<_> = files
+            .chunks(chunk)
+            .map(|part| {
+                scope.spawn(move || {
+                    part.iter()
+                        .map(|(rel, bytes)| {
+                            let path = dir.join(rel);
+                            // Never through a link: only a file a render wrote counts.
+                            fs::symlink_metadata(&path)
+                                .is_ok_and(|m| m.is_file() && m.len() == bytes.len() as u64)
+                                && fs::read(&path).is_ok_and(|old| old == **bytes)
+                        })
+                        .collect::<Vec<bool>>()
+                })
+            })
+            .collect();
+        let mut same = Vec::with_capacity(files.len());
+        for h in handles {
+            match h.join() {
+                Ok(part) => same.extend(part),
+                // Unknown: write every file.
+                Err(_) => return vec![false; files.len()],
+            }
+        }
+        same
+    })
+}
+
+/// Whether `dir` holds no file (or link, or anything but folders) outside `tree`; called when every
+/// file of `tree` was found there, so equal counts mean nothing else is there.
+fn holds_only(dir: &Path, tree: &Tree) -> bool {
+    let mut count = 0usize;
+    for entry in walkdir::WalkDir::new(dir).min_depth(1) {
+        let Ok(entry) = entry else {
+            return false;
+        };
+        if entry.file_type().is_dir() {
+            continue;
+        }
+        count += 1;
+        if count > tree.files.len() {
+            return false;
+        }
+    }
+    count == tree.files.len()
+}
+
+/// Writes every file of a tree below `dir`: the folders first, then the files from a few threads. A
+/// file marked unchanged is a hard link to its copy in `old` (written again where linking fails).
+fn write_files(tree: &Tree, dir: &Path, old: &Path, same: &[bool]) -> Result<()> {
     let folders: std::collections::BTreeSet<PathBuf> = tree
         .files
         .keys()
@@ -292,19 +369,19 @@ fn write_files(tree: &Tree, dir: &Path) -> Result<()> {
     for f in &folders {
         fs::create_dir_all(f).map_err(write_error(f))?;
     }
-    let files: Vec<(&String, &Vec<u8>)> = tree.files.iter().collect();
-    let threads = std::thread::available_parallelism()
-        .map(|n| n.get() * 4)
-        .unwrap_or(4)
-        .clamp(1, 16);
-    let chunk = files.len().div_ceil(threads).max(1);
+    let files: Vec<((&String, &Vec<u8>), bool)> =
+        tree.files.iter().zip(same.iter().copied()).collect();
+    let chunk = files.len().div_ceil(file_threads()).max(1);
     std::thread::scope(|scope| {
         let handles: Vec<_> = files
             .chunks(chunk)
             .map(|part| {
                 scope.spawn(move || -> Result<()> {
-                    for (rel, bytes) in part {
+                    for ((rel, bytes), same) in part {
                         let path = dir.join(rel);
+                        if *same && fs::hard_link(old.join(rel), &path).is_ok() {
+                            continue;
+                        }
                         fs::write(&path, bytes).map_err(|source| Error::Write { path, source })?;
                     }
                     Ok(())

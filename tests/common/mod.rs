@@ -3,6 +3,7 @@
 #![allow(dead_code)]
 
 mod checks;
+pub mod release;
 mod repo;
 mod snapshot;
 #[allow(unused_imports)]

@@ -8,10 +8,10 @@ use std::collections::BTreeMap;
 
 use cel::Value;
 
-use crate::check::apiserver::Selector;
 use crate::check::custom::cel::{as_text, field_read, map_of, value_of, Expression, Scope};
 use crate::check::custom::{strings, Hit, Objects};
 use crate::check::Severity;
+use crate::k8s::Selector;
 use crate::node::{Node, Origin};
 use crate::resource::{group_of, is_cluster_scoped, Resource};
 
@@ -120,12 +120,12 @@ impl Match {
                 if !sel.is_empty() {
                     return false;
                 }
-            } else if !sel.matches(ns) {
+            } else if !sel.matches_node(ns) {
                 return false;
             }
         }
         if let Some(sel) = &self.objects {
-            if !sel.matches(r.node.path(&["metadata", "labels"])) {
+            if !sel.matches_node(r.node.path(&["metadata", "labels"])) {
                 return false;
             }
         }
@@ -311,7 +311,7 @@ fn params<'a>(
         .filter(|p| cluster || p.namespace() == namespace)
         .filter(|p| match (&pr.name, &pr.selector) {
             (Some(n), _) => p.name() == n,
-            (None, Some(sel)) => sel.matches(p.node.path(&["metadata", "labels"])),
+            (None, Some(sel)) => sel.matches_node(p.node.path(&["metadata", "labels"])),
             (None, None) => false,
         })
         .map(Some)

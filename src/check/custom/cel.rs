@@ -13,7 +13,7 @@ use cel::extractors::{Arguments, This};
 use cel::objects::{Key, Map, Opaque, OptionalValue};
 use cel::{Context, Env, ExecutionError, FunctionContext, Program, Value};
 
-use crate::check::apiserver::parse_quantity;
+use crate::k8s::quantity::parse_quantity;
 use crate::node::{self, Node};
 
 /// A compiled expression, with the variables it names (to know, before running it, whether it needs

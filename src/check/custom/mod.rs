@@ -185,7 +185,7 @@ impl Hit {
             kind: HitKind::Violation,
             name: name.to_string(),
             severity: Severity::Error,
-            message,
+            message: shown(r, &message),
             origin,
             resource: Some(r.id()),
             related: vec![(policy, label.to_string())],
@@ -218,6 +218,53 @@ impl Hit {
             severity: Severity::Error,
             ..Hit::not_evaluated(name, origin, message)
         }
+    }
+}
+
+/// What a user policy says about `r`, as it may be printed: a message may quote any value of the
+/// object (`messageExpression`, Rego's `sprintf`), so every value the redaction rule hides in `r` is
+/// hidden in the message too.
+fn shown(r: &Resource, message: &str) -> String {
+    let mut copy = r.node.clone();
+    if crate::redact::object(&mut copy) == 0 {
+        return message.to_string();
+    }
+    let mut pairs = Vec::new();
+    hidden_pairs(&r.node, &copy, &mut pairs);
+    // Longer values first, so that a value that contains another is hidden whole.
+    pairs.sort_by(|a, b| b.0.len().cmp(&a.0.len()).then_with(|| a.0.cmp(&b.0)));
+    let mut out = message.to_string();
+    for (value, hidden) in pairs {
+        if !value.is_empty() {
+            out = out.replace(&value, &hidden);
+        }
+    }
+    out
+}
+
+/// The (value, hidden form) of every scalar the redaction changed.
+fn hidden_pairs(
+    orig: &crate::node::Node,
+    red: &crate::node::Node,
+    out: &mut Vec<(String, String)>,
+) {
+    use crate::node::Value as V;
+    match (&orig.value, &red.value) {
+        (V::Map(a), V::Map(b)) => {
+            for ((_, x), (_, y)) in a.entries.iter().zip(&b.entries) {
+                hidden_pairs(x, y, out);
+            }
+        }
+        (V::Seq(a), V::Seq(b)) => {
+            for (x, y) in a.iter().zip(b) {
+                hidden_pairs(x, y, out);
+            }
+        }
+        (V::Str(a), V::Str(b)) if a != b => out.push((a.clone(), b.clone())),
+        (V::Int(i), V::Str(b)) => out.push((i.to_string(), b.clone())),
+        (V::Float(f), V::Str(b)) => out.push((crate::node::format_float(*f), b.clone())),
+        (V::Bool(x), V::Str(b)) => out.push((x.to_string(), b.clone())),
+        _ => {}
     }
 }
 
@@ -370,8 +417,8 @@ pub fn run(ctx: &Context<'_>, findings: &mut Vec<Finding>) {
         findings.push(Finding {
             code,
             severity,
-            // What a user policy says may quote any value of the object: it goes through the
-            // redaction every report uses.
+            // Violations were redacted against their object; every message loses URL credentials
+            // and known tokens.
             message: crate::redact::message(&h.message).into_owned(),
             origin: h.origin,
             resource: h.resource,
