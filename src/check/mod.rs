@@ -10,6 +10,7 @@
 //! Codes are public API: never reuse or silently rename one. `tests/check_codes.rs` snapshots the list.
 
 pub mod custom;
+pub mod date;
 pub mod images;
 pub mod index;
 pub mod load;

@@ -459,7 +459,7 @@ static FORMATS: &[(&str, FormatCheck)] = &[
         (!ok).then(|| "must be base64".to_string())
     }),
     ("date", |s| {
-        crate::check::policy::Date::parse(s)
+        crate::check::date::Date::parse(s)
             .is_none()
             .then(|| "must be a date (YYYY-MM-DD)".to_string())
     }),
