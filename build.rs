@@ -51,10 +51,12 @@ fn main() {
         "/// `(\"<apiVersion>|<Kind>\", path below schemas/, schema text)`, sorted by key.\n",
     );
     out.push_str("pub static SCHEMAS: &[(&str, &str, &str)] = &[\n");
-    for (key, label, path) in &entries {
+    // The path is spelled from the crate's own folder when the library compiles, not written out here:
+    // a build script's output can outlive the folder it ran in (a shared target/ built from a
+    // temporary clone), and an absolute path would then point at files that are gone.
+    for (key, label, _) in &entries {
         out.push_str(&format!(
-            "    ({key:?}, {label:?}, include_str!({:?})),\n",
-            path.to_string_lossy()
+            "    ({key:?}, {label:?}, include_str!(concat!(env!(\"CARGO_MANIFEST_DIR\"), \"/schemas/\", {label:?}))),\n"
         ));
     }
     out.push_str("];\n");
