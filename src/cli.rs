@@ -18,15 +18,16 @@ const GLOBAL: &str = "Global options";
 (dev, test, release) into a deterministic rendered manifest tree, with every value traceable to the line \
 that set it. It needs no kustomize, kubectl or git CLI.\n\n\
 Exit codes: 0 success, 1 findings at error level or a refused commit, 2 usage or tool failure.",
-    after_help = "Examples:\n  openim-gitops render --all\n  openim-gitops render --env release --release-version 3.8.3\n  openim-gitops explain --env release Deployment/openim-api spec.replicas",
+    after_help = "Examples:\n  openim-gitops render --all\n  openim-gitops render --env release --release-version 3.8.3\n  openim-gitops explain --env release Deployment/openim-rpc-msg spec.replicas",
     arg_required_else_help = true
 )]
 pub struct Cli {
     /// The folder holding base/, components/ and one folder per environment (relative: to the repository root)
     ///
-    /// Relative paths (this one, --out, --policy, check's PATHS) are read from the repository root,
-    /// whichever of its folders the command runs in: the nearest folder up holding environments/, not
-    /// above the git work tree's top; else that top.
+    /// A relative --root (and render's --out) is read from the repository root, whichever of its
+    /// folders the command runs in: the nearest folder up holding environments/, not above the git
+    /// work tree's top; else that top. The files check and --policy are given are read from the
+    /// current folder.
     #[arg(
         long,
         global = true,

@@ -381,7 +381,7 @@ fn every_command_works_from_a_subfolder() {
 
     for args in [
         vec!["check", "--env", "dev"],
-        vec!["check", "rendered/dev"],
+        vec!["check", "../../rendered/dev"],
         vec!["netmap", "--env", "dev"],
         vec![
             "explain",
@@ -395,13 +395,13 @@ fn every_command_works_from_a_subfolder() {
         let o = run_in(&sub, &args);
         assert_eq!(o.status.code(), Some(0), "{args:?}: {}", text(&o));
     }
-    // Findings name the file from the root, whatever folder the command ran in.
+    // The files check is given are the shell's, and its findings name them as given.
     std::fs::write(
         r.path().join("environments/base/leaked.yaml"),
         "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: leaked\ndata:\n  GITHUB_TOKEN: ghp_0123456789abcdefghijklmnopqrstuvwxyzAB\n",
     )
     .unwrap();
-    let o = run_in(&schemas, &["check", "environments/base/leaked.yaml"]);
+    let o = run_in(&schemas, &["check", "../environments/base/leaked.yaml"]);
     assert_eq!(o.status.code(), Some(1), "{}", text(&o));
     assert!(
         stdout(&o).contains("environments/base/leaked.yaml:6"),

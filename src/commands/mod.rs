@@ -159,9 +159,7 @@ fn dispatch(
 
 /// The repository root a command run in `cwd` works from: the nearest folder from `cwd` up that holds
 /// `environments/`, not looking above the git work tree's top; else that top. `None` outside any
-/// work tree with no `environments/` above: then the command works from `cwd`. `main` makes it the
-/// working directory, so relative paths on the command line and in messages are the root's, as
-/// they are in CI and in the pre-commit hooks.
+/// work tree with no `environments/` above: then the command works from `cwd`.
 pub fn repository_root(cwd: &std::path::Path) -> Option<std::path::PathBuf> {
     let top = git::work_tree(cwd);
     for dir in cwd.ancestors() {
@@ -173,6 +171,25 @@ pub fn repository_root(cwd: &std::path::Path) -> Option<std::path::PathBuf> {
         }
     }
     top
+}
+
+/// Reads a relative `--root` and `--out` from the repository root instead of `cwd`, so a command
+/// started in any of its folders works on the repository's environments and writes its `rendered/`;
+/// messages then name a file below `cwd` from there and any other below the root from the root.
+/// The files a command is given to read (`check`'s PATHS, `--policy`) stay where the shell has them.
+pub fn anchor(cli: &mut Cli, cwd: &std::path::Path, root: &std::path::Path) {
+    if cwd == root {
+        return;
+    }
+    if cli.root.is_relative() {
+        cli.root = root.join(&cli.root);
+    }
+    if let Some(Command::Render(args)) = &mut cli.command {
+        if args.out.is_relative() {
+            args.out = root.join(&args.out);
+        }
+    }
+    crate::node::set_display_root(root);
 }
 
 /// The tag flags of a command, for those that take them.
