@@ -408,6 +408,12 @@ fn push_over_git_daemon_and_a_refused_push() {
         panic!("{done:?}")
     };
     assert_eq!(remote_tip(&remote), Some(commit));
+    // The hydrator note went with it, over the network too.
+    let note = remote
+        .find_note(Some("refs/notes/hydrator.metadata"), commit)
+        .unwrap();
+    let expected = format!("{{\"drySha\":\"{}\"}}\n", meta().source_commit.unwrap());
+    assert_eq!(note.message().ok(), Some(expected.as_str()));
 
     // A protected branch: the server's hook declines; the local branch is put back.
     let hook = dir.path().join("remote.git/hooks/pre-receive");
