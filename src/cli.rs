@@ -125,12 +125,12 @@ pub enum Command {
     Tag(TagCommandArgs),
     /// Render two revisions (or a revision and the working tree) and compare them per resource
     #[command(
-        after_help = "Examples:\n  openim-gitops diff --env dev\n  openim-gitops diff --env release --base origin/main --format markdown\n  openim-gitops diff --all --base v3.8.2 --head v3.8.3\n\nWithout --head the head side is the working tree. Differences are not failures: the exit code is 0."
+        after_help = "Examples:\n  openim-gitops diff --env dev\n  openim-gitops diff --env release --base origin/main --format markdown\n  openim-gitops diff --all --base v3.8.2 --head v3.8.3\n\nWithout --head the head side is the working tree. Differences are not failures: the exit code is 0,\nunless --exit-code asks for 1 when anything changed."
     )]
     Diff(DiffArgs),
     /// Render the next environment at the commit the previous one was tested at, commit it to the proposed branch, and print the pull-request body
     #[command(
-        after_help = "Examples:\n  openim-gitops promote --from test --to release --release-version 3.8.3\n  openim-gitops promote --from test --to release --push --format markdown > body.md\n  openim-gitops promote --from dev --to test --rc 2\n\nThe target is rendered at the DRY commit the source environment's branch names (its hydrator note, else its\nhydrator.metadata), checked, and committed to <target branch>-next. A release version whose tag vX.Y.Z names a\ncommit the source environment never rendered is refused (exit 1)."
+        after_help = "Examples:\n  openim-gitops promote --from test --to release --release-version 3.8.3\n  openim-gitops promote --from test --to release --push --format markdown > body.md\n  openim-gitops promote --from dev --to test --rc 2\n\nThe target is rendered at the DRY commit the source environment's branch names (its hydrator note, else its\nhydrator.metadata), checked, and committed to <target branch>-next. A release version whose tag vX.Y.Z names a\ncommit the source environment never rendered is refused (exit 1).\n\nBranches and folders are the environments' own (commit: in env.yaml): an environment in a\nfolder of a shared branch is read from <path>/ and proposed on <branch>-next/<path>."
     )]
     Promote(PromoteArgs),
     /// Check environments (rendered in memory) or manifest files against the policy checks
@@ -223,6 +223,13 @@ pub struct DiffArgs {
     /// Output format
     #[arg(long, value_enum, default_value_t)]
     pub format: DiffFormat,
+    /// Exit 1 when any environment changed (0 when none did)
+    #[arg(long)]
+    pub exit_code: bool,
+    /// What the source links start with, `{rev}` standing for each side's commit (e.g.
+    /// https://github.com/OWNER/REPO/blob/{rev}/) [default: links relative to the repository's top]
+    #[arg(long, value_name = "URL")]
+    pub link_base: Option<String>,
 }
 
 #[derive(Args, Debug)]

@@ -17,6 +17,7 @@ pub struct Item<'a> {
     pub change: &'a Change,
     pub hunks: Vec<&'a Hunk>,
     pub risks: Vec<&'a String>,
+    pub effects: Vec<&'a String>,
     pub fields: Vec<&'a FieldChange>,
     /// Whether the hunks read differently in the other environments of the set (other line numbers or
     /// context, another namespace): then the text shown is the first environment's.
@@ -50,6 +51,12 @@ impl Group<'_> {
             .iter()
             .flat_map(|i| i.risks.iter().map(move |r| (i, *r)))
     }
+
+    pub fn effects(&self) -> impl Iterator<Item = (&Item<'_>, &String)> {
+        self.items
+            .iter()
+            .flat_map(|i| i.effects.iter().map(move |r| (i, *r)))
+    }
 }
 
 /// A resource across environments: its kind, its name (a generated ConfigMap's without the hash
@@ -69,6 +76,7 @@ pub fn group(diffs: &[EnvDiff]) -> Vec<Group<'_>> {
     enum Part<'a> {
         Hunk(&'a str),
         Risk(&'a str),
+        Effect(&'a str),
         Field(&'a str, &'a str, &'a str),
     }
     let mut having: BTreeMap<(ResKey<'_>, Part<'_>), Vec<usize>> = BTreeMap::new();
@@ -80,6 +88,7 @@ pub fn group(diffs: &[EnvDiff]) -> Vec<Group<'_>> {
                 .iter()
                 .map(|h| Part::Hunk(&h.key))
                 .chain(c.risks.iter().map(|r| Part::Risk(r.as_str())))
+                .chain(c.effects.iter().map(|r| Part::Effect(r.as_str())))
                 .chain(
                     c.fields
                         .iter()
@@ -93,6 +102,19 @@ pub fn group(diffs: &[EnvDiff]) -> Vec<Group<'_>> {
             }
         }
     }
+    // Each environment's changes by resource, and their hunk texts.
+    let by_res: Vec<BTreeMap<ResKey<'_>, Vec<&str>>> = diffs
+        .iter()
+        .map(|d| {
+            let mut m: BTreeMap<ResKey<'_>, Vec<&str>> = BTreeMap::new();
+            for c in &d.changes {
+                m.entry(res_key(c))
+                    .or_default()
+                    .extend(c.hunks.iter().map(|h| h.text.as_str()));
+            }
+            m
+        })
+        .collect();
     // Env set -> resource -> item (taken from the first environment of the set).
     let mut groups: Groups<'_> = BTreeMap::new();
     for (i, d) in diffs.iter().enumerate() {
@@ -105,11 +127,9 @@ pub fn group(diffs: &[EnvDiff]) -> Vec<Group<'_>> {
                 if let Some(item) = touch(&mut groups, set, i, k, c) {
                     item.hunks.push(h);
                     let differs = others.iter().any(|j| {
-                        diffs[*j]
-                            .changes
-                            .iter()
-                            .filter(|o| res_key(o) == k)
-                            .all(|o| !o.hunks.iter().any(|oh| oh.text == h.text))
+                        !by_res[*j]
+                            .get(&k)
+                            .is_some_and(|texts| texts.contains(&h.text.as_str()))
                     });
                     item.rendered_differs |= differs;
                 }
@@ -117,6 +137,11 @@ pub fn group(diffs: &[EnvDiff]) -> Vec<Group<'_>> {
             for r in &c.risks {
                 if let Some(item) = touch(&mut groups, set_of(Part::Risk(r)), i, k, c) {
                     item.risks.push(r);
+                }
+            }
+            for e in &c.effects {
+                if let Some(item) = touch(&mut groups, set_of(Part::Effect(e)), i, k, c) {
+                    item.effects.push(e);
                 }
             }
             for f in &c.fields {
@@ -127,7 +152,11 @@ pub fn group(diffs: &[EnvDiff]) -> Vec<Group<'_>> {
             }
             // A change with no part at all (a file whose text did not change as lines): under its own
             // environment.
-            if c.hunks.is_empty() && c.risks.is_empty() && c.fields.is_empty() {
+            if c.hunks.is_empty()
+                && c.risks.is_empty()
+                && c.fields.is_empty()
+                && c.effects.is_empty()
+            {
                 touch(&mut groups, vec![i], i, k, c);
             }
         }
@@ -186,6 +215,7 @@ fn touch<'g, 'a>(
         change: c,
         hunks: Vec::new(),
         risks: Vec::new(),
+        effects: Vec::new(),
         fields: Vec::new(),
         rendered_differs: false,
     }))
@@ -194,4 +224,46 @@ fn touch<'g, 'a>(
 /// `dev, test, release`.
 pub fn env_list(envs: &[&str]) -> String {
     envs.join(", ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::render::Tree;
+
+    fn tree(ns: &str, replicas: u32, image: &str) -> Tree {
+        let mut files = BTreeMap::new();
+        files.insert(
+            format!("{ns}/deployment/api.yaml"),
+            format!(
+                "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: api\n  namespace: {ns}\nspec:\n  replicas: {replicas}\n  a: 1\n  b: 2\n  c: 3\n  d: 4\n  e: 5\n  f: 6\n  g: 7\n  template:\n    spec:\n      containers:\n        - name: api\n          image: {image}\n"
+            )
+            .into_bytes(),
+        );
+        Tree { files }
+    }
+
+    #[test]
+    fn a_shared_hunk_once_and_an_environment_hunk_under_its_environment() {
+        let diffs: Vec<EnvDiff> = [("dev", 2, 2), ("test", 2, 2), ("release", 3, 1)]
+            .iter()
+            .map(|(env, old, new)| {
+                let ns = format!("openim-{env}");
+                super::super::compare(env, &tree(&ns, *old, "api:1"), &tree(&ns, *new, "api:2"))
+            })
+            .collect();
+        let groups = group(&diffs);
+        let sets: Vec<Vec<&str>> = groups.iter().map(|g| g.envs.clone()).collect();
+        assert_eq!(sets, [vec!["dev", "test", "release"], vec!["release"]]);
+        let shared = &groups[0].items[0];
+        assert_eq!(shared.hunks.len(), 1);
+        assert!(shared.hunks[0].text.contains("+          image: api:2"));
+        assert!(shared.risks.iter().any(|r| r.contains("image changed")));
+        assert!(!shared.rendered_differs, "the namespace is not in the hunk");
+        let own = &groups[1].items[0];
+        assert!(own.hunks[0].text.contains("-  replicas: 3\n+  replicas: 1"));
+        assert_eq!(own.risks, [&"replicas reduced: 3 -> 1".to_string()]);
+        assert_eq!(own.title(1), "Deployment/api (openim-release)");
+        assert_eq!(shared.title(3), "Deployment/api");
+    }
 }
