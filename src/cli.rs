@@ -105,7 +105,7 @@ pub enum NetmapFormat {
 pub enum Command {
     /// Render environments into one file per resource, replacing the output tree as a whole
     #[command(
-        after_help = "Examples:\n  openim-gitops render --all\n  openim-gitops render --env dev --out /tmp/rendered\n  openim-gitops render --env release --release-version 3.8.3\n  openim-gitops render --env dev --tag main --exit-code"
+        after_help = "Examples:\n  openim-gitops render --all\n  openim-gitops render --env dev --out /tmp/rendered\n  openim-gitops render --env release --release-version 3.8.3\n  openim-gitops render --env dev --tag main --exit-code\n  openim-gitops render --env release --commit --proposed --push\n  openim-gitops render --env test --commit --branch environments/shared --path test"
     )]
     Render(RenderArgs),
     /// Show a rendered resource or field and the file and line that set each value
@@ -120,7 +120,7 @@ pub enum Command {
     Tag(TagCommandArgs),
     /// Render two revisions (or a revision and the working tree) and compare them per resource
     #[command(
-        after_help = "Examples:\n  openim-gitops diff --env dev\n  openim-gitops diff --env release --base origin/main --format markdown\n  openim-gitops diff --all --base v3.8.2 --head v3.8.3\n\nWithout --head the head side is the working tree. Differences are not failures: the exit code is 0."
+        after_help = "Examples:\n  openim-gitops diff --env dev\n  openim-gitops diff --env release --base origin/main --format markdown\n  openim-gitops diff --all --base v3.8.2 --head v3.8.3\n\nWithout --head the head side is the working tree. Differences are not failures: the exit code is 0,\nunless --exit-code asks for 1 when anything changed."
     )]
     Diff(DiffArgs),
     /// Render the next environment at the commit the previous one was tested at, commit it to the proposed branch, and print the pull-request body
@@ -183,10 +183,13 @@ pub struct GitRenderArgs {
     /// Commit the rendered tree on the environment branch instead of writing --out (working tree, index and HEAD untouched)
     #[arg(long)]
     pub commit: bool,
-    /// The branch to commit to [default: environments/<env>]
+    /// The branch to commit to [default: commit.branch in env.yaml, else environments/<env>]
     #[arg(long, value_name = "BRANCH", requires = "commit")]
     pub branch: Option<String>,
-    /// Commit to the proposed branch <branch>-next instead of the active one, for GitOps Promoter (or a pull request) to promote
+    /// Write the environment into this folder of the branch, leaving every other folder as it is (a branch shared by environments) [default: commit.path in env.yaml, else the whole branch]
+    #[arg(long, value_name = "DIR", requires = "commit")]
+    pub path: Option<String>,
+    /// Commit to the proposed branch <branch>-next (<branch>-next/<DIR> with --path) instead of the active one, for GitOps Promoter (or a pull request) to promote [default: commit.proposed in env.yaml]
     #[arg(long, requires = "commit")]
     pub proposed: bool,
     /// Push the branch to this remote (name or URL) after committing; rebuilt on the remote tip if it moved, never forced
@@ -215,6 +218,13 @@ pub struct DiffArgs {
     /// Output format
     #[arg(long, value_enum, default_value_t)]
     pub format: DiffFormat,
+    /// Exit 1 when any environment changed (0 when none did)
+    #[arg(long)]
+    pub exit_code: bool,
+    /// What the source links start with, `{rev}` standing for each side's commit (e.g.
+    /// https://github.com/OWNER/REPO/blob/{rev}/) [default: links relative to the repository's top]
+    #[arg(long, value_name = "URL")]
+    pub link_base: Option<String>,
 }
 
 #[derive(Args, Debug)]
