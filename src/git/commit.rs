@@ -289,8 +289,11 @@ pub struct Provenance<'a> {
     pub meta: &'a Metadata,
     /// `openim-gitops X.Y.Z`.
     pub tool: String,
-    /// Where the render goes, when known: the folder (path mode) and the command in the README.
+    /// Where the render goes, when known: the folder (path mode) the README speaks of.
     pub place: Option<Place>,
+    /// The command line that commits this render there, for the README (none when the commit cannot be
+    /// made again by one command, as `promote`'s, whose metadata names the tested render).
+    pub command: Option<String>,
 }
 
 impl Provenance<'_> {
@@ -299,12 +302,25 @@ impl Provenance<'_> {
             meta,
             tool: format!("openim-gitops {}", env!("CARGO_PKG_VERSION")),
             place: None,
+            command: None,
         }
     }
 
     /// The same, committed to `place`.
     pub fn at(mut self, place: Place) -> Self {
         self.place = Some(place);
+        self
+    }
+
+    /// The same, with the `render` command line that commits it to its place (in a checkout of the DRY
+    /// commit) in the README.
+    pub fn by_render(mut self) -> Self {
+        if let Some(place) = &self.place {
+            let commands = crate::render::hydrator::commands(self.meta);
+            let line = commands.last().map(String::as_str).unwrap_or_default();
+            let line = line.strip_suffix(" --out rendered").unwrap_or(line);
+            self.command = Some(format!("{line} {}", place.flags()));
+        }
         self
     }
 
@@ -375,16 +391,11 @@ impl Provenance<'_> {
                 "Every render replaces the whole tree".to_string(),
             ),
         };
-        let commit = match &self.place {
-            Some(place) => {
-                let line = commands.last().map(String::as_str).unwrap_or_default();
-                let line = line.strip_suffix(" --out rendered").unwrap_or(line);
-                format!(
-                    "\n\nThe same render, committed here as this commit was (in that checkout):\n\n\
-                     ```shell\n{line} {}\n```",
-                    place.flags()
-                )
-            }
+        let commit = match &self.command {
+            Some(line) => format!(
+                "\n\nThe same render, committed here as this commit was (in that checkout):\n\n\
+                 ```shell\n{line}\n```"
+            ),
             None => String::new(),
         };
         format!(
