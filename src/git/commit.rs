@@ -68,9 +68,10 @@ impl Place {
         }
     }
 
-    /// The command line that commits a render here.
+    /// The command line that commits a render here (the branch quoted for a POSIX shell when it holds
+    /// anything but letters, digits and `._/-`).
     pub fn flags(&self) -> String {
-        let mut out = format!("--commit --branch {}", self.branch);
+        let mut out = format!("--commit --branch {}", shell_word(&self.branch));
         if let Some(p) = &self.path {
             out.push_str(&format!(" --path {p}"));
         }
@@ -79,6 +80,15 @@ impl Place {
         }
         out
     }
+}
+
+/// `word` as one word of a POSIX shell command line.
+fn shell_word(word: &str) -> String {
+    let plain = |c: char| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '/' | '-');
+    if !word.is_empty() && !word.starts_with('-') && word.chars().all(plain) {
+        return word.to_string();
+    }
+    format!("'{}'", word.replace('\'', "'\\''"))
 }
 
 /// Who made a commit and when.
@@ -935,6 +945,24 @@ mod tests {
         assert_eq!(parse_date("1970-01-01"), Some((0, 0)));
         assert_eq!(parse_date("yesterday"), None);
         assert_eq!(parse_date("2023-13-01T00:00:00Z"), None);
+    }
+
+    #[test]
+    fn the_commit_command_quotes_an_unusual_branch() {
+        let place = |branch: &str| Place {
+            branch: branch.to_string(),
+            path: Some(BranchPath::parse("apps/dev").unwrap()),
+            proposed: true,
+        };
+        assert_eq!(
+            place("environments/live").flags(),
+            "--commit --branch environments/live --path apps/dev --proposed"
+        );
+        assert_eq!(
+            place("env/$(id)'x").flags(),
+            "--commit --branch 'env/$(id)'\\''x' --path apps/dev --proposed"
+        );
+        assert_eq!(place("env/$(id)").target(), "env/$(id)-next/apps/dev");
     }
 
     #[test]
