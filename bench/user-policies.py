@@ -8,6 +8,8 @@ objects), `none/` (an empty policy), `cel/` (50 CEL rules) and `rego/` (one conf
 import os
 import sys
 
+if len(sys.argv) > 1 and sys.argv[1] in ("-h", "--help"):
+    sys.exit(__doc__)
 out = sys.argv[1] if len(sys.argv) > 1 else "user-policies-bench"
 os.makedirs(f"{out}/tree", exist_ok=True)
 docs = []

@@ -291,10 +291,13 @@ pub fn compare_sides(environment: &str, base: &Side<'_>, head: &Side<'_>) -> Env
         &bi,
         &hi,
     );
-    let (base_map, head_map) = (
-        crate::netmap::build(environment, &b_res),
-        crate::netmap::build(environment, &h_res),
-    );
+    // The maps only when something they read changed (see `netmap::same_inputs`).
+    let maps = (!crate::netmap::same_inputs(&b_res, &h_res)).then(|| {
+        (
+            crate::netmap::build(environment, &b_res),
+            crate::netmap::build(environment, &h_res),
+        )
+    });
     let bo = source::Origins {
         sources: base.sources,
         top: base.top,
@@ -322,8 +325,8 @@ pub fn compare_sides(environment: &str, base: &Side<'_>, head: &Side<'_>) -> Env
             (None, None) => Vec::new(),
         };
         if let (Some(o), Some(n)) = (old, new) {
-            if c.kind == "NetworkPolicy" {
-                let (words, effects) = network::reasons(o, n, &b_res, &h_res, &base_map, &head_map);
+            if let (true, Some((base_map, head_map))) = (c.kind == "NetworkPolicy", &maps) {
+                let (words, effects) = network::reasons(o, n, &b_res, &h_res, base_map, head_map);
                 if !words.is_empty() {
                     c.risks.retain(|r| !network::is_rule_reading(r));
                     c.risks.extend(words);
@@ -335,7 +338,10 @@ pub fn compare_sides(environment: &str, base: &Side<'_>, head: &Side<'_>) -> Env
     rollouts(&mut d);
     d.changes
         .sort_by(|a, b| (a.risks.is_empty(), &a.path).cmp(&(b.risks.is_empty(), &b.path)));
-    d.paths = Some(crate::netmap::compare(&base_map, &head_map)).filter(|p| !p.is_empty());
+    d.paths = maps
+        .as_ref()
+        .map(|(base_map, head_map)| crate::netmap::compare(base_map, head_map))
+        .filter(|p| !p.is_empty());
     for (side, rs) in [(0, &b_res), (1, &h_res)] {
         for (name, tag) in images(rs) {
             let slot = &mut d.images.entry(name).or_default()[side];

@@ -267,6 +267,46 @@ pub fn isolation(resources: &[Resource]) -> BTreeMap<String, (bool, bool)> {
 }
 
 /// Builds the map of one environment's rendered resources.
+/// Whether two trees give the same map because everything [`build`] reads is equal in both: the pods
+/// (their owner's kind and name, namespace, labels, declared ports, and whether they come from a pod
+/// template), the NetworkPolicies (compared as objects), and the namespaces with their labels. `diff`
+/// builds the two maps only when this is false: most changes (an image, a replica count, a ConfigMap)
+/// touch none of it, and a map of a large tree is the most expensive thing a diff can compute.
+pub fn same_inputs(a: &[Resource], b: &[Resource]) -> bool {
+    type Pod<'a> = (
+        &'a str,
+        &'a str,
+        &'a str,
+        Labels,
+        Option<Vec<ContainerPort>>,
+        bool,
+    );
+    fn pods(rs: &[Resource]) -> Vec<Pod<'_>> {
+        k8s::pods(rs)
+            .into_iter()
+            .map(|p| {
+                (
+                    p.namespace,
+                    p.owner.kind(),
+                    p.owner.name(),
+                    p.labels,
+                    p.ports,
+                    p.template.is_some(),
+                )
+            })
+            .collect()
+    }
+    fn policies(rs: &[Resource]) -> Vec<(&str, serde_json::Value)> {
+        rs.iter()
+            .filter(|r| crate::k8s::netpol::is_network_policy(r))
+            .map(|r| (r.namespace(), r.node.to_json()))
+            .collect()
+    }
+    k8s::namespace_labels(a) == k8s::namespace_labels(b)
+        && policies(a) == policies(b)
+        && pods(a) == pods(b)
+}
+
 pub fn build(environment: &str, resources: &[Resource]) -> NetMap {
     let pods = k8s::pods(resources);
     let policies = netpol::policies(resources);
@@ -743,6 +783,59 @@ pub fn compare(base: &NetMap, head: &NetMap) -> MapDiff {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::node::{FileId, Node, Origin};
+
+    fn object(v: serde_json::Value) -> Resource {
+        let origin = Origin {
+            file: FileId(0),
+            start: 0,
+            end: 0,
+            line: 1,
+            col: 1,
+        };
+        Resource::new(Node::from_json(&v, origin))
+    }
+
+    /// A Deployment with a pod label, an image and a port, and a policy admitting its namespace.
+    fn tree(label: &str, image: &str, port: i64, from_ns: &str) -> Vec<Resource> {
+        vec![
+            object(
+                serde_json::json!({"apiVersion": "apps/v1", "kind": "Deployment",
+                "metadata": {"name": "api", "namespace": "a"},
+                "spec": {"selector": {"matchLabels": {"app": label}}, "template": {
+                    "metadata": {"labels": {"app": label}},
+                    "spec": {"containers": [{"name": "c", "image": image,
+                        "ports": [{"containerPort": port}]}]}}}}),
+            ),
+            object(
+                serde_json::json!({"apiVersion": "networking.k8s.io/v1", "kind": "NetworkPolicy",
+                "metadata": {"name": "p", "namespace": "a"},
+                "spec": {"podSelector": {}, "ingress": [{"from": [{"namespaceSelector":
+                    {"matchLabels": {"kubernetes.io/metadata.name": from_ns}}}]}]}}),
+            ),
+        ]
+    }
+
+    #[test]
+    fn the_map_is_rebuilt_only_when_something_it_reads_changed() {
+        let base = tree("api", "api:1", 8080, "a");
+        // An image or anything else the map does not read: the same map, not built again.
+        assert!(same_inputs(&base, &tree("api", "api:2", 8080, "a")));
+        // Pod labels, declared ports and policies are read.
+        assert!(!same_inputs(&base, &tree("web", "api:1", 8080, "a")));
+        assert!(!same_inputs(&base, &tree("api", "api:1", 9090, "a")));
+        assert!(!same_inputs(&base, &tree("api", "api:1", 8080, "b")));
+        // A namespace object's labels are read.
+        let mut labelled = base.clone();
+        labelled.push(object(
+            serde_json::json!({"apiVersion": "v1", "kind": "Namespace",
+            "metadata": {"name": "a", "labels": {"team": "x"}}}),
+        ));
+        assert!(!same_inputs(&base, &labelled));
+        // Where the inputs are equal, so are the maps.
+        let same = tree("api", "api:2", 8080, "a");
+        assert!(compare(&build("dev", &base), &build("dev", &same)).is_empty());
+    }
 
     fn range(p: &str, from: i64, to: i64) -> Port {
         Port::Range {
