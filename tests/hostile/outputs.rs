@@ -59,7 +59,9 @@ fn assert_bad_name(replace: &str, with: &str, line: u64, message: &str) {
     // The parent of the temporary folder holds no escaped file either.
     let parent = t.path().parent().unwrap();
     assert!(!parent.join("ESC.yaml").exists() && !parent.join("x").exists());
-    // A commit on the environment branch is refused the same way, before anything is written.
+    // A commit on the environment branch (built from HEAD's objects, so the name is committed first) is
+    // refused the same way, before anything is written.
+    t.commit("bad name");
     let o = t.run(&["render", "--env", "dev", "--commit", "--allow-findings"]);
     assert_eq!(o.status.code(), Some(2), "{}", both(&o));
     assert!(t

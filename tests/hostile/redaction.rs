@@ -86,10 +86,24 @@ fn no_output_prints_a_planted_credential() {
         ],
         &["netmap", "--env", "dev"],
         &["netmap", "--env", "dev", "--format", "json"],
-        &["render", "--env", "dev", "--commit"],
     ] {
         let o = t.run(args);
         assert!(o.status.code().is_some(), "{args:?} ended by a signal");
+        assert_clean(args, &o);
+    }
+    // The commit gate reads what is committed: the credentials are committed first.
+    t.commit("credentials");
+    for args in [
+        &["render", "--env", "dev", "--commit"][..],
+        &["render", "--env", "dev", "--commit", "--format", "json"],
+    ] {
+        let o = t.run(args);
+        assert_eq!(
+            o.status.code(),
+            Some(1),
+            "{args:?} is refused: {}",
+            both(&o)
+        );
         assert_clean(args, &o);
     }
     // The check found them (so the rule that hides them is the rule that flags them).
