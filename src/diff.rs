@@ -7,6 +7,7 @@
 //! cluster. Secret values never appear: the data of a Secret is replaced before diffing.
 
 pub mod format;
+pub mod group;
 pub mod promotion;
 pub mod risk;
 
@@ -49,11 +50,27 @@ pub struct Change {
     pub namespace: String,
     /// The unified diff, `--- a/<path>` / `+++ b/<path>` headers included.
     pub diff: String,
+    /// The same diff cut into its hunks (without the file headers).
+    pub hunks: Vec<Hunk>,
     /// Why a reviewer should look twice; empty for ordinary changes.
     pub risks: Vec<String>,
+    /// The fields that changed, each with the source line that set it (known when the diff was made
+    /// from compiled environments, see [`compare_sides`]).
+    pub fields: Vec<FieldChange>,
+    /// A generated ConfigMap's name without its hash suffix, when the change is one of its content.
+    pub base_name: Option<String>,
+    /// The name it had at the base, when its content change renamed it.
+    pub renamed_from: Option<String>,
+    /// The workloads whose pods the change restarts (`Deployment/openim-api`).
+    pub rollout: Vec<String>,
 }
 
 impl Change {
+    /// The name that stays the same across renames and environments.
+    pub fn identity(&self) -> &str {
+        self.base_name.as_deref().unwrap_or(&self.name)
+    }
+
     /// `Kind/name`, and the namespace in parentheses.
     pub fn title(&self) -> String {
         if self.namespace.is_empty() {
@@ -61,6 +78,77 @@ impl Change {
         } else {
             format!("{}/{} ({})", self.kind, self.name, self.namespace)
         }
+    }
+}
+
+/// Where a value was set: a file relative to the repository's top, and a line.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub struct Place {
+    pub file: String,
+    pub line: u32,
+}
+
+/// A field whose rendered value changed, with the source line behind each side.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct FieldChange {
+    /// `spec.replicas`, `spec.template.spec.containers[name=api].image`.
+    pub path: String,
+    /// The values in one line, redacted (`None`: absent on that side).
+    pub old: Option<String>,
+    pub new: Option<String>,
+    /// The line that set the new value (`None` when removed), and the one that set the old value.
+    pub new_at: Option<Place>,
+    pub old_at: Option<Place>,
+    /// The values with the environment's namespace and name set aside, for grouping.
+    pub key_old: String,
+    pub key_new: String,
+}
+
+/// One hunk of a resource's diff: its text (`@@` line included) and what it changes, for telling the
+/// same change in several environments apart from a change of one (see [`group`]).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Hunk {
+    pub text: String,
+    /// The added and removed lines only, with the environment's namespace and name replaced by a
+    /// placeholder: equal for the same source change rendered into different environments.
+    pub key: String,
+}
+
+/// The hunks of a unified diff of `old` -> `new`, keyed for `environment` (its resource in `namespace`).
+fn hunks(old: &str, new: &str, environment: &str, namespace: &str) -> Vec<Hunk> {
+    let diff = TextDiff::from_lines(old, new);
+    let mut unified = diff.unified_diff();
+    unified.context_radius(3);
+    unified
+        .iter_hunks()
+        .map(|h| {
+            let text = h.to_string();
+            let key = text
+                .lines()
+                .filter(|l| l.starts_with('+') || l.starts_with('-'))
+                .map(|l| normalize(l, environment, namespace))
+                .collect::<Vec<_>>()
+                .join("\n");
+            Hunk { text, key }
+        })
+        .collect()
+}
+
+/// A changed line with what only names its environment made equal: the namespace anywhere in it, and
+/// a value that is exactly the environment's name (`openim.io/environment: dev`).
+fn normalize(line: &str, environment: &str, namespace: &str) -> String {
+    let line = if namespace.is_empty() {
+        line.to_string()
+    } else {
+        line.replace(namespace, "\u{0}ns")
+    };
+    match line.rsplit_once(": ") {
+        Some((head, value))
+            if !environment.is_empty() && value.trim_matches('"') == environment =>
+        {
+            format!("{head}: \u{0}env")
+        }
+        _ => line,
     }
 }
 
@@ -125,7 +213,7 @@ pub fn compare(environment: &str, base: &Tree, head: &Tree) -> EnvDiff {
             (Some(_), None) => ChangeKind::Removed,
             (None, None) => continue,
         };
-        changes.push(compare_file(path, change, old, new));
+        changes.push(compare_file(environment, path, change, old, new));
     }
     changes.sort_by(|a, b| (a.risks.is_empty(), &a.path).cmp(&(b.risks.is_empty(), &b.path)));
     EnvDiff {
@@ -147,6 +235,7 @@ fn parse(path: &str, bytes: &[u8]) -> Option<Node> {
 }
 
 fn compare_file(
+    environment: &str,
     path: &str,
     change: ChangeKind,
     old: Option<&Vec<u8>>,
@@ -167,8 +256,6 @@ fn compare_file(
     });
     let namespace = field(&["metadata", "namespace"]).unwrap_or_default();
 
-    let risks = risk::assess(&kind, change, old_node.as_ref(), new_node.as_ref());
-
     let is_secret = kind == "Secret"
         && either
             .and_then(|n| n.str_at(&["apiVersion"]))
@@ -182,6 +269,8 @@ fn compare_file(
     // the diff shows that it changed and never what it holds.
     let hid_old = old_node.as_mut().map_or(0, crate::redact::object);
     let hid_new = new_node.as_mut().map_or(0, crate::redact::object);
+    // Risks are read from the redacted objects: whatever they quote has been through the rule.
+    let risks = risk::assess(&kind, change, old_node.as_ref(), new_node.as_ref());
     let (old_text, new_text) = if is_secret || hid_old + hid_new > 0 {
         (
             old_node.as_ref().map(emit::document).unwrap_or_default(),
@@ -205,6 +294,7 @@ fn compare_file(
         .context_radius(3)
         .header(&a, &b)
         .to_string();
+    let hunks = hunks(&old_text, &new_text, environment, &namespace);
     Change {
         path: path.to_string(),
         change,
@@ -212,6 +302,11 @@ fn compare_file(
         name,
         namespace,
         diff,
+        hunks,
         risks,
+        fields: Vec::new(),
+        base_name: None,
+        renamed_from: None,
+        rollout: Vec::new(),
     }
 }

@@ -204,7 +204,7 @@ fn markdown_stays_under_the_comment_limit_and_says_what_it_left_out() {
         "as many sections as fit are shown"
     );
     // The summary and the risky list come first, whole up to their own cap.
-    assert!(md.contains("400 changed"));
+    assert!(md.contains("| `dev` | 400 | 0 | 0 | 0 | 400 |"), "{md}");
     assert!(md.contains("… and 350 more"));
 }
 
@@ -289,7 +289,8 @@ fn diff_on_a_real_repository() {
     );
     assert_eq!(o.status.code(), Some(0), "{}", text(&o));
     let md = String::from_utf8_lossy(&o.stdout);
-    assert!(md.contains("### `dev`: 1 changed"), "{md}");
+    assert!(md.contains("| `dev` | 1 | 0 | 0 |"), "{md}");
+    assert!(md.contains("### `dev`\n"), "{md}");
     assert!(!md.contains("image changed"), "{md}");
 
     // markdown is for diff only.

@@ -280,7 +280,7 @@ fn a_policy_change_shows_added_and_lost_paths() {
     assert!(md.contains("```mermaid\nflowchart LR\n"), "{md}");
     let txt = text(std::slice::from_ref(&env_diff), &sides);
     assert!(
-        txt.contains("network paths: 1 added, 1 lost:\n  + openim-crontask -> openim-rpc-user: 10320/TCP\n  - openim-push -> openim-msggateway: 10140/TCP\n"),
+        txt.contains("network paths: 1 added, 1 lost (dev):\n  + openim-crontask -> openim-rpc-user: 10320/TCP\n  - openim-push -> openim-msggateway: 10140/TCP\n"),
         "{txt}"
     );
     let json = openim_gitops::diff::format::json(std::slice::from_ref(&env_diff), &sides);

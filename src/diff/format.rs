@@ -3,7 +3,7 @@
 
 use std::fmt::Write as _;
 
-use super::{ChangeKind, EnvDiff};
+use super::{group, ChangeKind, EnvDiff};
 
 /// GitHub refuses a comment body longer than this many characters.
 pub const GITHUB_COMMENT_LIMIT: usize = 65_536;
@@ -31,7 +31,36 @@ fn summary_line(d: &EnvDiff) -> String {
     )
 }
 
-/// Plain text: per environment a summary, the risky changes, the counts per kind, then every diff.
+/// The network path changes of every environment, those with the same text said once: (environments,
+/// change).
+fn path_groups(diffs: &[EnvDiff]) -> Vec<(Vec<&str>, &crate::netmap::MapDiff)> {
+    let mut out: Vec<(Vec<&str>, &crate::netmap::MapDiff)> = Vec::new();
+    for d in diffs {
+        let Some(p) = &d.paths else { continue };
+        let text = crate::netmap::format::diff_text(p);
+        match out
+            .iter_mut()
+            .find(|(_, q)| crate::netmap::format::diff_text(q) == text)
+        {
+            Some((envs, _)) => envs.push(&d.environment),
+            None => out.push((vec![d.environment.as_str()], p)),
+        }
+    }
+    out
+}
+
+/// The heading of a group: the environments it names, and whether they are all of them.
+fn group_heading(envs: &[&str], total: usize) -> String {
+    let list = envs.iter().map(|e| code(e)).collect::<Vec<_>>().join(", ");
+    if envs.len() == total || envs.len() == 1 && total == 1 {
+        list
+    } else {
+        format!("only {list}")
+    }
+}
+
+/// Plain text: a summary line per environment, then the changes grouped by the environments that
+/// share them (risks first), each said once.
 pub fn text(diffs: &[EnvDiff], sides: &Sides) -> String {
     let mut out = String::new();
     let _ = writeln!(out, "diff {} -> {}", sides.base, sides.head);
@@ -40,33 +69,40 @@ pub fn text(diffs: &[EnvDiff], sides: &Sides) -> String {
         for note in &d.notes {
             let _ = writeln!(out, "note: {note}");
         }
-        if let Some(p) = &d.paths {
-            let _ = writeln!(out, "\n{}:", crate::netmap::format::diff_summary(p));
-            out.push_str(&crate::netmap::format::diff_text(p));
-        }
-        if d.changes.is_empty() {
-            continue;
-        }
-        let risky: Vec<_> = d.risky().collect();
+    }
+    for (envs, p) in path_groups(diffs) {
+        let _ = writeln!(
+            out,
+            "\n{} ({}):",
+            crate::netmap::format::diff_summary(p),
+            envs.join(", ")
+        );
+        out.push_str(&crate::netmap::format::diff_text(p));
+    }
+    for g in group::group(diffs) {
+        let n = g.envs.len();
+        let _ = writeln!(
+            out,
+            "\n== {} ==",
+            group_heading(&g.envs, diffs.len()).replace('`', "")
+        );
+        let risky: Vec<_> = g.risky().collect();
         if !risky.is_empty() {
             let _ = writeln!(out, "\nrisky changes:");
-            for c in risky {
-                for r in &c.risks {
-                    let _ = writeln!(out, "  ! {}: {r}", c.title());
-                }
+            for (item, r) in risky {
+                let _ = writeln!(out, "  ! {}: {r}", item.title(n));
             }
         }
-        let per_kind = d.per_kind();
-        let width = per_kind.keys().map(|k| k.len()).max().unwrap_or(4).max(4);
-        let _ = writeln!(out, "\n  {:<width$}  added  removed  changed", "kind");
-        for (kind, [a, r, c]) in &per_kind {
-            let _ = writeln!(out, "  {kind:<width$}  {a:>5}  {r:>7}  {c:>7}");
-        }
-        for c in &d.changes {
-            let _ = writeln!(out, "\n{} {}", c.change.as_str(), c.title());
-            out.push_str(&c.diff);
-            if !c.diff.ends_with('\n') && !c.diff.is_empty() {
-                out.push('\n');
+        for item in &g.items {
+            let _ = writeln!(out, "\n{} {}", item.change.change.as_str(), item.title(n));
+            if item.rendered_differs {
+                let _ = writeln!(out, "(as rendered for {})", g.envs[0]);
+            }
+            for h in &item.hunks {
+                out.push_str(&h.text);
+                if !h.text.ends_with('\n') {
+                    out.push('\n');
+                }
             }
         }
     }
@@ -103,78 +139,121 @@ fn fence(body: &str) -> String {
     "`".repeat((longest + 1).max(3))
 }
 
-fn md_header(d: &EnvDiff) -> String {
+/// The top of the comment: a table of the environments, their notes, and the network paths.
+fn md_summary(diffs: &[EnvDiff]) -> String {
     let mut out = String::new();
-    let _ = writeln!(out, "### `{}`: {}\n", d.environment, summary_line(d));
-    for note in &d.notes {
-        let _ = writeln!(out, "> {}\n", note);
+    let _ = writeln!(
+        out,
+        "| Environment | Changed | Added | Removed | Unchanged | Risky |\n|---|---:|---:|---:|---:|---:|"
+    );
+    for d in diffs {
+        let _ = writeln!(
+            out,
+            "| {} | {} | {} | {} | {} | {} |",
+            code(&d.environment),
+            d.count(ChangeKind::Changed),
+            d.count(ChangeKind::Added),
+            d.count(ChangeKind::Removed),
+            d.unchanged,
+            d.risky().count()
+        );
     }
-    if d.changes.is_empty() {
-        return out;
+    out.push('\n');
+    for d in diffs {
+        for note in &d.notes {
+            let _ = writeln!(out, "> **{}**: {}\n", d.environment, note);
+        }
     }
-    let risks: Vec<(String, &String)> = d
-        .risky()
-        .flat_map(|c| c.risks.iter().map(move |r| (c.title(), r)))
-        .collect();
+    for (envs, p) in path_groups(diffs) {
+        let _ = writeln!(
+            out,
+            "#### Network paths in {}\n",
+            group_heading(&envs, diffs.len())
+        );
+        out.push_str(&crate::netmap::format::diff_markdown(p));
+    }
+    out
+}
+
+/// The head of a group: its heading and its risky changes.
+fn md_group_header(g: &group::Group<'_>, total: usize) -> String {
+    let mut out = String::new();
+    let _ = writeln!(out, "### {}\n", group_heading(&g.envs, total));
+    let risks: Vec<_> = g.risky().collect();
     if !risks.is_empty() {
         let _ = writeln!(out, "**Risky changes**\n");
-        for (title, r) in risks.iter().take(MAX_RISKS_LISTED) {
-            let _ = writeln!(out, "- :warning: {}: {}", code(title), r);
+        for (item, r) in risks.iter().take(MAX_RISKS_LISTED) {
+            let _ = writeln!(
+                out,
+                "- :warning: {}: {}",
+                code(&item.title(g.envs.len())),
+                r
+            );
         }
         if risks.len() > MAX_RISKS_LISTED {
             let _ = writeln!(out, "- … and {} more", risks.len() - MAX_RISKS_LISTED);
         }
         out.push('\n');
     }
-    if let Some(p) = &d.paths {
-        out.push_str(&crate::netmap::format::diff_markdown(p));
-    }
-    let _ = writeln!(
-        out,
-        "| Kind | Added | Removed | Changed |\n|---|---:|---:|---:|"
-    );
-    for (kind, [a, r, c]) in d.per_kind() {
-        let _ = writeln!(out, "| {kind} | {a} | {r} | {c} |");
-    }
-    out.push('\n');
     out
 }
 
-fn md_section(c: &super::Change) -> String {
-    let mark = if c.risks.is_empty() { "" } else { ":warning: " };
-    let f = fence(&c.diff);
-    format!(
-        "<details><summary>{mark}{} <code>{}</code></summary>\n\n{f}diff\n{}{}{f}\n\n</details>\n",
-        c.change.as_str(),
-        escape_html(&c.title()),
-        c.diff,
-        if c.diff.ends_with('\n') || c.diff.is_empty() {
-            ""
-        } else {
-            "\n"
-        },
-    )
+fn md_section(item: &group::Item<'_>, envs: &[&str]) -> String {
+    let mark = if item.risks.is_empty() {
+        ""
+    } else {
+        ":warning: "
+    };
+    let mut body = String::new();
+    for h in &item.hunks {
+        body.push_str(&h.text);
+        if !h.text.ends_with('\n') {
+            body.push('\n');
+        }
+    }
+    let mut out = format!(
+        "<details><summary>{mark}{} <code>{}</code></summary>\n\n",
+        item.change.change.as_str(),
+        escape_html(&item.title(envs.len())),
+    );
+    if item.rendered_differs {
+        let _ = writeln!(out, "As rendered for {}:\n", code(envs[0]));
+    }
+    if !body.is_empty() {
+        let f = fence(&body);
+        let _ = write!(out, "{f}diff\n{body}{f}\n\n");
+    }
+    out.push_str("</details>\n");
+    out
 }
 
-/// Markdown for a pull-request comment, at most `limit` characters. Summaries and risky changes always
-/// come first; resource sections follow, risky ones first, as many as fit; a note says what was left out.
+/// Markdown for a pull-request comment, at most `limit` characters. The summary and the risky changes
+/// always come first; resource sections follow, grouped by the environments that share them, risky
+/// ones first, as many as fit; a note says what was left out.
 pub fn markdown(diffs: &[EnvDiff], sides: &Sides, limit: usize) -> String {
     let title = format!(
         "## Rendered manifests diff\n\n{} → {}\n\n",
         code(&sides.base),
         code(&sides.head)
     );
-    let headers: Vec<String> = diffs.iter().map(md_header).collect();
-    let reserve = 400 + 120 * diffs.len();
-    let fixed = title.len() + headers.iter().map(String::len).sum::<usize>() + reserve;
+    let summary = md_summary(diffs);
+    let groups = group::group(diffs);
+    let headers: Vec<String> = groups
+        .iter()
+        .map(|g| md_group_header(g, diffs.len()))
+        .collect();
+    let reserve = 400 + 120 * groups.len();
+    let fixed =
+        title.len() + summary.len() + headers.iter().map(String::len).sum::<usize>() + reserve;
     let mut budget = limit.saturating_sub(fixed);
     let mut omitted_total = 0;
     let mut out = title;
-    for (d, header) in diffs.iter().zip(headers) {
+    out.push_str(&summary);
+    for (g, header) in groups.iter().zip(headers) {
         out.push_str(&header);
         let mut omitted = 0;
-        for c in &d.changes {
-            let section = md_section(c);
+        for item in &g.items {
+            let section = md_section(item, &g.envs);
             // Lengths in bytes: never fewer than characters, so the limit holds.
             if section.len() <= budget {
                 budget -= section.len();
@@ -186,14 +265,12 @@ pub fn markdown(diffs: &[EnvDiff], sides: &Sides, limit: usize) -> String {
         if omitted > 0 {
             let _ = writeln!(
                 out,
-                "\n_{omitted} more resource diff(s) of `{}` not shown._\n",
-                d.environment
+                "\n_{omitted} more resource diff(s) of `{}` not shown._",
+                group::env_list(&g.envs)
             );
             omitted_total += omitted;
         }
-        if !d.changes.is_empty() {
-            out.push('\n');
-        }
+        out.push('\n');
     }
     if omitted_total > 0 {
         let _ = writeln!(
@@ -257,5 +334,25 @@ pub fn json(diffs: &[EnvDiff], sides: &Sides) -> serde_json::Value {
             })
         })
         .collect();
-    serde_json::json!({ "base": sides.base, "head": sides.head, "environments": envs })
+    let groups: Vec<serde_json::Value> = group::group(diffs)
+        .iter()
+        .map(|g| {
+            serde_json::json!({
+                "environments": g.envs,
+                "changes": g.items.iter().map(|i| serde_json::json!({
+                    "kind": i.change.kind,
+                    "name": i.change.name,
+                    "change": i.change.change.as_str(),
+                    "risks": i.risks,
+                    "hunks": i.hunks.iter().map(|h| h.text.as_str()).collect::<Vec<_>>(),
+                })).collect::<Vec<_>>(),
+            })
+        })
+        .collect();
+    serde_json::json!({
+        "base": sides.base,
+        "head": sides.head,
+        "environments": envs,
+        "groups": groups,
+    })
 }
