@@ -995,7 +995,7 @@ fn literal_credential(value: &str) -> bool {
 /// whitespace (a `sh -c` script), each word of it (quotes around a word left out of its range).
 fn command_words(text: &str) -> Vec<Range<usize>> {
     if !text.contains(char::is_whitespace) {
-        return vec![0..text.len()];
+        return std::iter::once(0..text.len()).collect();
     }
     let mut out = Vec::new();
     let mut start = None;
@@ -1044,12 +1044,11 @@ pub fn command_line_credentials(elements: &[&str]) -> Vec<(usize, Range<usize>)>
         }
         let dashes = word.len() - option.len();
         match option.split_once('=') {
-            Some((key, value)) => {
-                if is_credential_key(key) && literal_credential(value) {
-                    let start = range.start + dashes + key.len() + 1;
-                    out.push((*i, unquoted(text, start..range.end)));
-                }
+            Some((key, value)) if is_credential_key(key) && literal_credential(value) => {
+                let start = range.start + dashes + key.len() + 1;
+                out.push((*i, unquoted(text, start..range.end)));
             }
+            Some(_) => {}
             None if dashes > 0 && is_credential_key(option) => {
                 let Some((j, next)) = words.get(n + 1) else {
                     continue;
