@@ -105,7 +105,7 @@ pub enum NetmapFormat {
 pub enum Command {
     /// Render environments into one file per resource, replacing the output tree as a whole
     #[command(
-        after_help = "Examples:\n  openim-gitops render --all\n  openim-gitops render --env dev --out /tmp/rendered\n  openim-gitops render --env release --release-version 3.8.3\n  openim-gitops render --env dev --tag main --exit-code"
+        after_help = "Examples:\n  openim-gitops render --all\n  openim-gitops render --env dev --out /tmp/rendered\n  openim-gitops render --env release --release-version 3.8.3\n  openim-gitops render --env dev --tag main --exit-code\n  openim-gitops render --env release --commit --proposed --push\n  openim-gitops render --env test --commit --branch environments/shared --path test"
     )]
     Render(RenderArgs),
     /// Show a rendered resource or field and the file and line that set each value
@@ -183,10 +183,13 @@ pub struct GitRenderArgs {
     /// Commit the rendered tree on the environment branch instead of writing --out, rendered from HEAD's objects (or --rev's), never the working tree (working tree, index and HEAD untouched)
     #[arg(long)]
     pub commit: bool,
-    /// The branch to commit to [default: environments/<env>]
+    /// The branch to commit to [default: commit.branch in env.yaml, else environments/<env>]
     #[arg(long, value_name = "BRANCH", requires = "commit")]
     pub branch: Option<String>,
-    /// Commit to the proposed branch <branch>-next instead of the active one, for GitOps Promoter (or a pull request) to promote
+    /// Write the environment into this folder of the branch, leaving every other folder as it is (a branch shared by environments) [default: commit.path in env.yaml, else the whole branch]
+    #[arg(long, value_name = "DIR", requires = "commit")]
+    pub path: Option<String>,
+    /// Commit to the proposed branch <branch>-next (<branch>-next/<DIR> with --path) instead of the active one, for GitOps Promoter (or a pull request) to promote [default: commit.proposed in env.yaml]
     #[arg(long, requires = "commit")]
     pub proposed: bool,
     /// Push the branch to this remote (name or URL) after committing; rebuilt on the remote tip if it moved, never forced

@@ -1,6 +1,7 @@
 //! `render`: compile environments and write each rendered tree under `--out` (`--exit-code` for a hook
 //! that keeps a committed tree up to date), from a revision's git objects with `--rev REV`, or as a
-//! commit on the environment branch with `--commit [--branch B] [--push [REMOTE]]`, behind the checks.
+//! commit on the environment branch with `--commit [--branch B] [--path DIR] [--proposed] [--push [REMOTE]]`
+//! (or where the environment's `commit:` block says), behind the checks.
 
 use std::io::Write;
 use std::path::Path;
@@ -10,10 +11,11 @@ use crate::check::{self, Severity};
 use crate::cli::{CheckFormat, RenderArgs, RenderFormat};
 use crate::diagnostics::Style;
 use crate::error::{Error, Result};
-use crate::git::commit::{self, Committed, Identity, Provenance};
+use crate::git::commit::{self, Committed, Identity, Place, Provenance};
 use crate::git::files::{discover, GitFiles};
 use crate::git::push::{self, PushSettings, Pushed};
 use crate::git::{self, GitEnv};
+use crate::load::commit::BranchPath;
 use crate::load::{DiskFiles, Files, Loader};
 use crate::node::{display_path, Sources};
 use crate::pipeline::{self, Compiled};
@@ -104,11 +106,25 @@ pub fn run(
             f.remote_url = git::remote::remote_url(&repo, remote).or(f.remote_url.take());
         }
     }
+    // The folder is untrusted input: refused before anything is rendered or committed.
+    let path = match &args.git.path {
+        Some(p) => Some(
+            BranchPath::parse(p).map_err(|e| Error::usage(e.message("--path")).help(e.help()))?,
+        ),
+        None => None,
+    };
     let envs = pipeline::select_envs(files, root, &args.select.envs, args.select.all)?;
     if args.git.branch.is_some() && envs.len() != 1 {
         return Err(
             Error::usage("--branch names one branch: give exactly one --env with it")
-                .help("without --branch each environment goes to environments/<env>"),
+                .help("without --branch each environment goes to commit.branch in its env.yaml, else environments/<env>"),
+        );
+    }
+    if path.is_some() && envs.len() != 1 {
+        return Err(
+            Error::usage("--path names one folder: give exactly one --env with it").help(
+                "environments sharing a branch set commit.path in their env.yaml, one folder each",
+            ),
         );
     }
     let inputs = super::tag_inputs(&args.tags);
@@ -209,23 +225,16 @@ pub fn run(
         None => discover(root)?,
     };
     let identity = Identity::resolve(&repo, env)?;
-    for c in &compiled {
-        let branch = args
-            .git
-            .branch
-            .clone()
-            .unwrap_or_else(|| commit::default_branch(&c.name));
-        let branch = if args.git.proposed {
-            commit::proposed_branch(&branch)
-        } else {
-            branch
-        };
+    let places = places(&compiled, &args.git, path.as_ref())?;
+    for (c, place) in compiled.iter().zip(places) {
+        let branch = place.target();
+        let folder = place.path.clone();
         let tree = c.render();
-        let provenance = Provenance::new(&c.meta);
+        let provenance = Provenance::new(&c.meta).at(place);
         let line = match &args.git.push {
             None => {
                 let done = commit::commit_tree(&repo, &branch, &tree, &provenance, &identity)?;
-                committed_line(args.format, &c.name, &branch, &done)
+                committed_line(args.format, &c.name, &branch, folder.as_ref(), &done)
             }
             Some(remote) => {
                 let settings = PushSettings::new(remote, env);
@@ -237,7 +246,14 @@ pub fn run(
                     &identity,
                     &settings,
                 )?;
-                pushed_line(args.format, &c.name, &branch, remote, &done)
+                pushed_line(
+                    args.format,
+                    &c.name,
+                    &branch,
+                    folder.as_ref(),
+                    remote,
+                    &done,
+                )
             }
         };
         write(out, &line)?;
@@ -267,23 +283,94 @@ fn dirty_note(format: RenderFormat, uncommitted: usize, facts: Option<&git::Repo
     }
 }
 
-fn committed_line(format: RenderFormat, env: &str, branch: &str, done: &Committed) -> String {
+/// Where each environment is committed: the command line's `--branch`, `--path` and `--proposed`, else
+/// the `commit:` block of its env.yaml, else the whole of `environments/<env>`. Every branch is checked,
+/// and environments that would overwrite each other on one branch are refused, before anything is
+/// committed.
+fn places(
+    compiled: &[Compiled],
+    args: &crate::cli::GitRenderArgs,
+    path: Option<&BranchPath>,
+) -> Result<Vec<Place>> {
+    let mut out: Vec<Place> = Vec::new();
+    for c in compiled {
+        let spec = c.build.env.commit.as_ref();
+        let from_file = spec.and_then(|s| s.branch.as_ref());
+        let place = Place {
+            branch: args
+                .branch
+                .clone()
+                .or_else(|| from_file.map(|b| b.value.clone()))
+                .unwrap_or_else(|| commit::default_branch(&c.name)),
+            path: path
+                .cloned()
+                .or_else(|| spec.and_then(|s| s.path.as_ref()).map(|p| p.value.clone())),
+            proposed: args.proposed || spec.is_some_and(|s| s.proposed),
+        };
+        for branch in [place.branch.clone(), place.target()] {
+            if let Err(e) = commit::branch_ref(&branch) {
+                return Err(match from_file.filter(|_| args.branch.is_none()) {
+                    Some(b) => {
+                        Error::at(b.origin, format!("`{branch}` is not a valid branch name"))
+                            .label("commit.branch")
+                    }
+                    None => e,
+                });
+            }
+        }
+        for (other, earlier) in compiled.iter().zip(&out) {
+            if earlier.target() != place.target() {
+                continue;
+            }
+            let overlap = match (&earlier.path, &place.path) {
+                (Some(a), Some(b)) => a.within(b) || b.within(a),
+                _ => true,
+            };
+            if overlap {
+                return Err(Error::usage(format!(
+                    "{} and {} would both be written to {}{}: the second would overwrite the first",
+                    other.name,
+                    c.name,
+                    place.target(),
+                    match (&earlier.path, &place.path) {
+                        (Some(a), Some(b)) => format!(" (folders `{a}` and `{b}`)"),
+                        _ => String::new(),
+                    }
+                ))
+                .help("environments sharing a branch need sibling folders: set commit.path in each env.yaml"));
+            }
+        }
+        out.push(place);
+    }
+    Ok(out)
+}
+
+fn committed_line(
+    format: RenderFormat,
+    env: &str,
+    branch: &str,
+    path: Option<&BranchPath>,
+    done: &Committed,
+) -> String {
+    let folder = path.map(|p| format!(" (folder {p}/)")).unwrap_or_default();
+    let path = path.map(|p| p.to_string());
     match (format, done) {
         (RenderFormat::Json, Committed::Created { commit, parent }) => format!(
             "{}\n",
             serde_json::json!({
-                "environment": env, "branch": branch, "status": "committed",
+                "environment": env, "branch": branch, "path": path, "status": "committed",
                 "commit": commit.to_string(), "parent": parent.map(|p| p.to_string()),
             })
         ),
         (RenderFormat::Json, Committed::Unchanged { tip }) => format!(
             "{}\n",
             serde_json::json!({
-                "environment": env, "branch": branch, "status": "unchanged", "commit": tip.to_string(),
+                "environment": env, "branch": branch, "path": path, "status": "unchanged",
+                "commit": tip.to_string(),
             })
         ),
         (_, Committed::Created { commit, parent }) => format!(
-            "committed {env} on {branch}: {}{}\n",
+            "committed {env} on {branch}{folder}: {}{}\n",
             short(&commit.to_string()),
             match parent {
                 Some(p) => format!(" (parent {})", short(&p.to_string())),
@@ -291,7 +378,7 @@ fn committed_line(format: RenderFormat, env: &str, branch: &str, done: &Committe
             }
         ),
         (_, Committed::Unchanged { tip }) => format!(
-            "unchanged {env}: the manifests equal {branch} at {}; no commit, the note on it names the DRY commit\n",
+            "unchanged {env}: the manifests equal {branch}{folder} at {}; no commit, the note on it names the DRY commit\n",
             short(&tip.to_string())
         ),
     }
@@ -301,33 +388,36 @@ fn pushed_line(
     format: RenderFormat,
     env: &str,
     branch: &str,
+    path: Option<&BranchPath>,
     remote: &str,
     done: &Pushed,
 ) -> String {
+    let folder = path.map(|p| format!(" (folder {p}/)")).unwrap_or_default();
+    let path = path.map(|p| p.to_string());
     match (format, done) {
         (RenderFormat::Json, Pushed::Created { commit, parent, rebuilt }) => format!(
             "{}\n",
             serde_json::json!({
-                "environment": env, "branch": branch, "remote": remote, "status": "pushed",
+                "environment": env, "branch": branch, "path": path, "remote": remote, "status": "pushed",
                 "commit": commit.to_string(), "parent": parent.map(|p| p.to_string()), "rebuilt": rebuilt,
             })
         ),
         (RenderFormat::Json, Pushed::Existing { commit }) => format!(
             "{}\n",
             serde_json::json!({
-                "environment": env, "branch": branch, "remote": remote, "status": "pushed-existing",
+                "environment": env, "branch": branch, "path": path, "remote": remote, "status": "pushed-existing",
                 "commit": commit.to_string(),
             })
         ),
         (RenderFormat::Json, Pushed::UpToDate { tip }) => format!(
             "{}\n",
             serde_json::json!({
-                "environment": env, "branch": branch, "remote": remote, "status": "unchanged",
+                "environment": env, "branch": branch, "path": path, "remote": remote, "status": "unchanged",
                 "commit": tip.to_string(),
             })
         ),
         (_, Pushed::Created { commit, parent, rebuilt }) => format!(
-            "committed {env} on {branch} and pushed to {remote}: {}{}{}\n",
+            "committed {env} on {branch}{folder} and pushed to {remote}: {}{}{}\n",
             short(&commit.to_string()),
             match parent {
                 Some(p) => format!(" (parent {})", short(&p.to_string())),
@@ -339,11 +429,11 @@ fn pushed_line(
             }
         ),
         (_, Pushed::Existing { commit }) => format!(
-            "unchanged {env}: no new commit; pushed {branch} at {} to {remote} (it held unpushed commits)\n",
+            "unchanged {env}: no new commit; pushed {branch}{folder} at {} to {remote} (it held unpushed commits)\n",
             short(&commit.to_string())
         ),
         (_, Pushed::UpToDate { tip }) => format!(
-            "unchanged {env}: {remote}'s {branch} at {} holds these manifests; nothing committed or pushed but the note naming the DRY commit\n",
+            "unchanged {env}: {remote}'s {branch}{folder} at {} holds these manifests; nothing committed or pushed but the note naming the DRY commit\n",
             short(&tip.to_string())
         ),
     }

@@ -13,6 +13,7 @@ use std::borrow::Cow;
 use git2::{ObjectType, Oid, Repository, Signature, Time};
 
 use crate::error::{Error, Result};
+use crate::load::commit::BranchPath;
 use crate::render::{Metadata, Tree, METADATA_FILE};
 
 use super::pack::{self, MemTree, Object};
@@ -44,6 +45,40 @@ pub fn default_branch(env: &str) -> String {
 /// `hydrateTo`) expects; the suffix is fixed by the promoter.
 pub fn proposed_branch(active: &str) -> String {
     format!("{active}-next")
+}
+
+/// Where a render is committed: the active branch, the folder of it (`None`: the whole branch) and
+/// whether it goes to the proposed branch instead.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Place {
+    pub branch: String,
+    pub path: Option<BranchPath>,
+    pub proposed: bool,
+}
+
+impl Place {
+    /// The branch the commit goes to: the active branch; or its proposed branch, `<branch>-next`, and
+    /// with a folder `<branch>-next/<path>` (GitOps Promoter's proposed branch for an `activePath`:
+    /// one per folder, so the note on each of its commits names one environment's DRY commit).
+    pub fn target(&self) -> String {
+        match (self.proposed, &self.path) {
+            (false, _) => self.branch.clone(),
+            (true, None) => proposed_branch(&self.branch),
+            (true, Some(p)) => format!("{}/{p}", proposed_branch(&self.branch)),
+        }
+    }
+
+    /// The command line that commits a render here.
+    pub fn flags(&self) -> String {
+        let mut out = format!("--commit --branch {}", self.branch);
+        if let Some(p) = &self.path {
+            out.push_str(&format!(" --path {p}"));
+        }
+        if self.proposed {
+            out.push_str(" --proposed");
+        }
+        out
+    }
 }
 
 /// Who made a commit and when.
@@ -254,6 +289,8 @@ pub struct Provenance<'a> {
     pub meta: &'a Metadata,
     /// `openim-gitops X.Y.Z`.
     pub tool: String,
+    /// Where the render goes, when known: the folder (path mode) and the command in the README.
+    pub place: Option<Place>,
 }
 
 impl Provenance<'_> {
@@ -261,7 +298,19 @@ impl Provenance<'_> {
         Provenance {
             meta,
             tool: format!("openim-gitops {}", env!("CARGO_PKG_VERSION")),
+            place: None,
         }
+    }
+
+    /// The same, committed to `place`.
+    pub fn at(mut self, place: Place) -> Self {
+        self.place = Some(place);
+        self
+    }
+
+    /// The folder of the branch the render goes to; `None`: the whole branch.
+    pub fn path(&self) -> Option<&BranchPath> {
+        self.place.as_ref().and_then(|p| p.path.as_ref())
     }
 
     fn source(&self) -> &str {
@@ -286,19 +335,25 @@ impl Provenance<'_> {
     /// The commit message: a subject, then trailers a tool can read back (`git interpret-trailers`).
     pub fn message(&self) -> String {
         let env = &self.meta.environment;
-        let subject = match &self.meta.source_commit {
+        let mut subject = match &self.meta.source_commit {
             Some(c) => format!("Render {env} from {}", c.get(..12).unwrap_or(c)),
             None => format!("Render {env}"),
         };
+        let mut path = String::new();
+        if let Some(p) = self.path() {
+            subject.push_str(&format!(" into {p}/"));
+            path = format!("Path: {p}\n");
+        }
         format!(
-            "{subject}\n\nSource-Commit: {}\nEnvironment: {env}\nImage-Tags: {}\nTool-Version: {}\n",
+            "{subject}\n\nSource-Commit: {}\nEnvironment: {env}\n{path}Image-Tags: {}\nTool-Version: {}\n",
             self.source(),
             self.tags(),
             self.tool
         )
     }
 
-    /// The README beside the manifests: what the branch is, how to reproduce it, what each file is.
+    /// The README beside the manifests: what the branch (or folder) is, how to reproduce it, what each
+    /// file is.
     pub fn readme(&self) -> String {
         let env = &self.meta.environment;
         let repo = self
@@ -306,20 +361,45 @@ impl Provenance<'_> {
             .repo_url
             .as_deref()
             .unwrap_or("<this repository's URL>");
-        let commands = crate::render::hydrator::commands(self.meta).join("\n");
+        let commands = crate::render::hydrator::commands(self.meta);
+        let render = commands.join("\n");
+        let (scope, replaced) = match (self.path(), &self.place) {
+            (Some(p), Some(place)) => (
+                format!("this folder (`{p}/` of branch `{}`)", place.target()),
+                "Every render replaces this whole folder and nothing else (the other folders of the branch \
+                 belong to other environments and stay as they are)"
+                    .to_string(),
+            ),
+            _ => (
+                "this branch".to_string(),
+                "Every render replaces the whole tree".to_string(),
+            ),
+        };
+        let commit = match &self.place {
+            Some(place) => {
+                let line = commands.last().map(String::as_str).unwrap_or_default();
+                let line = line.strip_suffix(" --out rendered").unwrap_or(line);
+                format!(
+                    "\n\nThe same render, committed here as this commit was (in that checkout):\n\n\
+                     ```shell\n{line} {}\n```",
+                    place.flags()
+                )
+            }
+            None => String::new(),
+        };
         format!(
             "# Rendered manifests of environment `{env}`\n\n\
              Generated by {tool} from the DRY commit `{source}` of {repo}, environment `{env}`.\n\n\
-             **Do not edit this branch.** Every render replaces the whole tree: change the environment in the \
+             **Do not edit {scope}.** {replaced}: change the environment in the \
              source repository (`environments/`) and render again (`openim-gitops render --env {env} --commit`).\n\n\
              ## Reproduce\n\n\
              ```shell\n\
              git clone {repo} openim-gitops\n\
              cd openim-gitops\n\
              git checkout {source}\n\
-             {commands}\n\
+             {render}\n\
              ```\n\n\
-             `rendered/{env}/` then holds the files of this folder, `README.md` and `.gitattributes` aside.\n\n\
+             `rendered/{env}/` then holds the files of this folder, `README.md` and `.gitattributes` aside.{commit}\n\n\
              ## Files\n\n\
              - `<namespace>/<kind>/<name>.yaml` (`_cluster/` for cluster-scoped kinds): one resource each, \
              what Argo CD syncs.\n\
@@ -335,16 +415,19 @@ impl Provenance<'_> {
 }
 
 /// A commit ready to be written on any parent: its tree (computed in memory, not yet written),
-/// message and signatures.
+/// message and signatures. With a folder (path mode) the tree is the folder's, put in place on each
+/// parent it is committed on, so a parent that moved (another environment's folder rendered in
+/// between) keeps everything but this folder.
 pub struct Prepared<'a> {
     pub tree: MemTree<'a>,
+    pub path: Option<BranchPath>,
     pub message: String,
     author: Signature<'static>,
     committer: Signature<'static>,
 }
 
 impl Prepared<'_> {
-    /// The root tree's id.
+    /// The id of the tree the render writes: the branch's root, or the folder's in path mode.
     pub fn tree_id(&self) -> Oid {
         self.tree.id()
     }
@@ -352,26 +435,194 @@ impl Prepared<'_> {
     /// The commit object on `parent`, written with whatever of its tree the repository lacks as one
     /// pack (no reference moved).
     pub fn commit_on(&self, repo: &Repository, parent: Option<Oid>) -> Result<Oid> {
+        let odb = repo
+            .odb()
+            .map_err(|e| git_error("cannot open the object database", e))?;
+        let base = match parent {
+            Some(p) => Some(
+                repo.find_commit(p)
+                    .and_then(|c| c.tree())
+                    .map_err(|e| git_error("cannot read the branch's tree", e))?,
+            ),
+            None => None,
+        };
+        let mut spliced = Vec::new();
+        let root = match &self.path {
+            None => {
+                if let Some(base) = &base {
+                    refuse_over_folders(base)?;
+                }
+                self.tree.id()
+            }
+            Some(path) => {
+                if let Some(base) = &base {
+                    refuse_nested(repo, base, path)?;
+                }
+                let parts: Vec<&str> = path.parts().collect();
+                splice(repo, base.as_ref(), &parts, self.tree.id(), &mut spliced)?
+            }
+        };
         let commit = Object::new(
             ObjectType::Commit,
             Cow::Owned(commit_bytes(
-                self.tree.id(),
+                root,
                 parent,
                 &self.author,
                 &self.committer,
                 &self.message,
             )),
         )?;
-        let odb = repo
-            .odb()
-            .map_err(|e| git_error("cannot open the object database", e))?;
         let mut objects = self.tree.missing(&odb)?;
+        for o in &spliced {
+            if !odb.exists_ext(o.id, git2::OdbLookupFlags::NO_REFRESH) {
+                objects.push(o);
+            }
+        }
         if !odb.exists_ext(commit.id, git2::OdbLookupFlags::NO_REFRESH) {
             objects.push(&commit);
         }
         pack::write_pack(&odb, &objects)?;
         Ok(commit.id)
     }
+
+    /// Whether the commit `tip` already holds these manifests (the provenance files aside): in its
+    /// root, or in the folder in path mode. Writes nothing.
+    pub fn same_as(&self, repo: &Repository, tip: Oid) -> Result<bool> {
+        let root = tree_of(repo, tip)?;
+        let Some(path) = &self.path else {
+            return same_manifests(repo, root, &self.tree);
+        };
+        let tree = repo
+            .find_tree(root)
+            .map_err(|e| git_error("cannot read a tree", e))?;
+        match tree.get_path(std::path::Path::new(path.as_str())) {
+            Ok(e) if e.kind() == Some(ObjectType::Tree) => same_manifests(repo, e.id(), &self.tree),
+            _ => Ok(false),
+        }
+    }
+}
+
+/// The tree `base` with the folder `parts` replaced by the tree `new` (created with its parents
+/// when missing); every other entry keeps its id and mode. The trees written on the way are pushed
+/// to `out`; returns the new root's id.
+fn splice(
+    repo: &Repository,
+    base: Option<&git2::Tree<'_>>,
+    parts: &[&str],
+    new: Oid,
+    out: &mut Vec<Object<'static>>,
+) -> Result<Oid> {
+    let Some((name, rest)) = parts.split_first() else {
+        return Ok(new);
+    };
+    let existing = base.and_then(|b| b.get_name(name));
+    let child = if rest.is_empty() {
+        new
+    } else {
+        let below = match &existing {
+            Some(e) if e.kind() == Some(ObjectType::Tree) => Some(
+                repo.find_tree(e.id())
+                    .map_err(|e| git_error("cannot read a tree", e))?,
+            ),
+            Some(_) => {
+                return Err(Error::usage(format!(
+                    "`{name}` is a file on the branch: it cannot hold the folder `{}`",
+                    parts.join("/")
+                )))
+            }
+            None => None,
+        };
+        splice(repo, below.as_ref(), rest, new, out)?
+    };
+    let mut entries: Vec<(Vec<u8>, Oid, i32)> = base
+        .map(|b| {
+            b.iter()
+                .filter(|e| e.name_bytes() != name.as_bytes())
+                .map(|e| (e.name_bytes().to_vec(), e.id(), e.filemode_raw()))
+                .collect()
+        })
+        .unwrap_or_default();
+    entries.push((name.as_bytes().to_vec(), child, 0o040000));
+    let object = pack::tree_object(entries)?;
+    let id = object.id;
+    out.push(object);
+    Ok(id)
+}
+
+/// Path mode refuses a branch whose root holds a whole-branch render, a folder above `path` that holds
+/// another environment's render (it would take this folder in), and a render below `path` (it would be
+/// deleted): environments that share a branch live in sibling folders.
+fn refuse_nested(repo: &Repository, base: &git2::Tree<'_>, path: &BranchPath) -> Result<()> {
+    let has_metadata = |dir: &str| {
+        let file = if dir.is_empty() {
+            METADATA_FILE.to_string()
+        } else {
+            format!("{dir}/{METADATA_FILE}")
+        };
+        base.get_path(std::path::Path::new(&file)).is_ok()
+    };
+    let help =
+        "give each environment on a shared branch its own sibling folder (apps/dev, apps/test), \
+                or commit to another branch with --branch";
+    if has_metadata("") {
+        return Err(Error::usage(format!(
+            "the branch holds a whole-branch render ({METADATA_FILE} at its root): writing the folder `{path}` \
+             into it would mix the two, and the next whole-branch render would delete the folder"
+        ))
+        .help(help));
+    }
+    let parts: Vec<&str> = path.parts().collect();
+    for n in 1..parts.len() {
+        let above = parts[..n].join("/");
+        if has_metadata(&above) {
+            return Err(Error::usage(format!(
+                "the folder `{above}` of the branch holds another render: `{path}` would be written inside it"
+            ))
+            .help(help));
+        }
+    }
+    if let Ok(entry) = base.get_path(std::path::Path::new(path.as_str())) {
+        if entry.kind() == Some(ObjectType::Tree) {
+            let tree = repo
+                .find_tree(entry.id())
+                .map_err(|e| git_error("cannot read a tree", e))?;
+            if let Some(inner) = nested_metadata(&tree) {
+                return Err(Error::usage(format!(
+                    "the folder `{path}/{inner}` of the branch holds another render: writing `{path}` would delete it"
+                ))
+                .help(help));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// A whole-branch render refuses a branch whose folders hold renders written with a path (and no
+/// whole-branch render at its root): replacing the whole tree would delete them.
+fn refuse_over_folders(base: &git2::Tree<'_>) -> Result<()> {
+    if base.get_name(METADATA_FILE).is_some() || base.is_empty() {
+        return Ok(());
+    }
+    if let Some(folder) = nested_metadata(base) {
+        return Err(Error::usage(format!(
+            "the branch holds renders in folders (`{folder}` has a {METADATA_FILE}): a whole-branch render would delete them"
+        ))
+        .help("commit this environment into a folder of its own with --path (or `commit.path` in its env.yaml), or to another branch"));
+    }
+    Ok(())
+}
+
+/// The first folder below the top of `tree` (not the top itself) that holds a `hydrator.metadata`.
+fn nested_metadata(tree: &git2::Tree<'_>) -> Option<String> {
+    let mut found = None;
+    let _ = tree.walk(git2::TreeWalkMode::PreOrder, |dir, entry| {
+        if !dir.is_empty() && entry.name_bytes() == METADATA_FILE.as_bytes() {
+            found = Some(dir.trim_end_matches('/').to_string());
+            return git2::TreeWalkResult::Abort;
+        }
+        git2::TreeWalkResult::Ok
+    });
+    found
 }
 
 /// A commit object's bytes, exactly as libgit2's `git_commit_create` writes them.
@@ -417,8 +668,8 @@ fn commit_bytes(
     out
 }
 
-/// Computes the tree (the rendered files plus the README and `.gitattributes`) in memory and prepares the commit. Nothing
-/// is written.
+/// Computes the tree (the rendered files plus the README and `.gitattributes`; in path mode, the
+/// folder's) in memory and prepares the commit. Nothing is written.
 pub fn prepare<'a>(
     tree: &'a Tree,
     readme: &'a str,
@@ -434,6 +685,7 @@ pub fn prepare<'a>(
     files.insert(GITATTRIBUTES_FILE, GITATTRIBUTES.as_bytes());
     Ok(Prepared {
         tree: MemTree::build(&files)?,
+        path: provenance.path().cloned(),
         message: provenance.message(),
         author: signature(&identity.author)?,
         committer: signature(&identity.committer)?,
@@ -627,7 +879,7 @@ pub fn commit_tree(
     let readme = provenance.readme();
     let prepared = prepare(tree, &readme, provenance, identity)?;
     if let Some(tip) = tip {
-        if same_manifests(repo, tree_of(repo, tip)?, &prepared.tree)? {
+        if prepared.same_as(repo, tip)? {
             note_on(repo, tip, provenance, identity)?;
             return Ok(Committed::Unchanged { tip });
         }

@@ -193,6 +193,29 @@ impl<'a> MemTree<'a> {
     }
 }
 
+/// A tree object from its entries (name, id, git file mode), ordered as git orders them: a folder's
+/// name compared as if it ended in `/`. The modes are written as given, so entries copied from an
+/// existing tree keep their ids.
+pub fn tree_object(mut entries: Vec<(Vec<u8>, Oid, i32)>) -> Result<Object<'static>> {
+    fn key(name: &[u8], mode: i32) -> Vec<u8> {
+        let mut k = name.to_vec();
+        if mode & 0o170000 == 0o040000 {
+            k.push(b'/');
+        }
+        k
+    }
+    entries.sort_by_cached_key(|(name, _, mode)| key(name, *mode));
+    let mut data = Vec::with_capacity(entries.len() * 40);
+    for (name, id, mode) in &entries {
+        data.extend_from_slice(format!("{mode:o}").as_bytes());
+        data.push(b' ');
+        data.extend_from_slice(name);
+        data.push(0);
+        data.extend_from_slice(id.as_bytes());
+    }
+    Object::new(ObjectType::Tree, Cow::Owned(data))
+}
+
 /// Whether the database holds `id`, without rescanning the pack folder on every miss (libgit2's
 /// default): the caller refreshed it once, and an object packed since then is at worst written again.
 fn holds(odb: &Odb<'_>, id: Oid) -> bool {
@@ -319,6 +342,27 @@ mod tests {
         // Computing ids wrote nothing.
         assert!(!repo.odb().unwrap().exists(tree.id()));
         assert_eq!(tree.id(), libgit2_tree(&repo, &pairs));
+    }
+
+    #[test]
+    fn tree_objects_from_entries_match_libgit2() {
+        let dir = tempfile::tempdir().unwrap();
+        let repo = Repository::init(dir.path()).unwrap();
+        let blob = repo.blob(b"x\n").unwrap();
+        let sub = libgit2_tree(&repo, &[("k.yaml", b"k\n")]);
+        let mut b = repo.treebuilder(None).unwrap();
+        let entries: Vec<(Vec<u8>, Oid, i32)> = vec![
+            (b"a0".to_vec(), blob, 0o100644),
+            (b"a".to_vec(), sub, 0o040000),
+            (b"a.yaml".to_vec(), blob, 0o100755),
+            (b"link".to_vec(), blob, 0o120000),
+            (b"a-b".to_vec(), sub, 0o040000),
+        ];
+        for (name, id, mode) in &entries {
+            b.insert(std::str::from_utf8(name).unwrap(), *id, *mode)
+                .unwrap();
+        }
+        assert_eq!(tree_object(entries).unwrap().id, b.write().unwrap());
     }
 
     #[test]

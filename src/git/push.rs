@@ -20,8 +20,7 @@ use crate::error::{Error, Result};
 use crate::render::Tree;
 
 use super::commit::{
-    self, branch_ref, local_tip, prepare, refuse_checked_out, same_manifests, tree_of, Identity,
-    Prepared, Provenance,
+    self, branch_ref, local_tip, prepare, refuse_checked_out, Identity, Prepared, Provenance,
 };
 use super::{notes, GitEnv};
 
@@ -232,7 +231,7 @@ fn next_commit(
         (_, Some(r)) => Some(r),
     };
     if let Some(b) = base {
-        if same_manifests(repo, tree_of(repo, b)?, &prepared.tree)? {
+        if prepared.same_as(repo, b)? {
             if Some(b) == remote {
                 return Ok(Step::UpToDate(b));
             }

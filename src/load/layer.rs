@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 
 use crate::error::{Error, Result};
+use crate::load::commit::{BranchPath, CommitSpec};
 use crate::load::{normalize, yaml, Loader};
 use crate::node::{FileRole, Node, Origin, Value};
 
@@ -114,6 +115,8 @@ pub struct Layer {
     pub replicas: Vec<ReplicaRule>,
     pub images: Vec<ImageRule>,
     pub tags: Option<TagSpec>,
+    /// Where `render --commit` writes the environment (environments only).
+    pub commit: Option<CommitSpec>,
     pub patches: Vec<PatchSpec>,
     pub generators: Vec<GeneratorSpec>,
 }
@@ -333,6 +336,8 @@ impl Layer {
             origin: t.origin,
         });
 
+        let commit = root.get("commit").map(load_commit).transpose()?;
+
         let mut patches = Vec::new();
         for p in list("patches") {
             patches.push(load_patch(loader, &dir, p)?);
@@ -358,10 +363,38 @@ impl Layer {
             replicas,
             images,
             tags,
+            commit,
             patches,
             generators,
         })
     }
+}
+
+fn load_commit(node: &Node) -> Result<CommitSpec> {
+    let path = match node.get("path") {
+        Some(p) => {
+            let text = p.as_str().unwrap_or_default();
+            let value = BranchPath::parse(text).map_err(|e| {
+                Error::at(p.origin, e.message("commit.path"))
+                    .label("this folder")
+                    .help(e.help())
+            })?;
+            Some(Spanned {
+                value,
+                origin: p.origin,
+            })
+        }
+        None => None,
+    };
+    Ok(CommitSpec {
+        branch: opt_str(node, "branch"),
+        path,
+        proposed: node
+            .get("proposed")
+            .and_then(Node::as_bool)
+            .unwrap_or(false),
+        origin: Some(node.origin),
+    })
 }
 
 fn load_target(node: &Node) -> Result<Target> {

@@ -4,6 +4,7 @@
 //!
 //! Files are read through [`Files`], so the same code loads a working tree or a git revision.
 
+pub mod commit;
 pub mod layer;
 pub mod manifests;
 pub mod yaml;
