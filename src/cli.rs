@@ -120,7 +120,7 @@ pub enum Command {
     Tag(TagCommandArgs),
     /// Render two revisions (or a revision and the working tree) and compare them per resource
     #[command(
-        after_help = "Examples:\n  openim-gitops diff --env dev\n  openim-gitops diff --env release --base origin/main --format markdown\n  openim-gitops diff --all --base v3.8.2 --head v3.8.3\n\nWithout --head the head side is the working tree. Differences are not failures: the exit code is 0."
+        after_help = "Examples:\n  openim-gitops diff --env dev\n  openim-gitops diff --env release --base origin/main --format markdown\n  openim-gitops diff --all --base v3.8.2 --head v3.8.3\n\nWithout --head the head side is the working tree. Differences are not failures: the exit code is 0,\nunless --exit-code asks for 1 when anything changed."
     )]
     Diff(DiffArgs),
     /// Render the next environment at the commit the previous one was tested at, commit it to the proposed branch, and print the pull-request body
@@ -218,6 +218,9 @@ pub struct DiffArgs {
     /// Output format
     #[arg(long, value_enum, default_value_t)]
     pub format: DiffFormat,
+    /// Exit 1 when any environment changed (0 when none did)
+    #[arg(long)]
+    pub exit_code: bool,
 }
 
 #[derive(Args, Debug)]

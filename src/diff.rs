@@ -8,8 +8,10 @@
 
 pub mod format;
 pub mod group;
+pub mod network;
 pub mod promotion;
 pub mod risk;
+pub mod source;
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -19,6 +21,7 @@ use similar::TextDiff;
 
 use crate::node::{FileRole, Node, Sources};
 use crate::render::{emit, Tree, METADATA_FILE};
+use crate::resource::Resource;
 
 /// How a resource file changed.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
@@ -63,6 +66,12 @@ pub struct Change {
     pub renamed_from: Option<String>,
     /// The workloads whose pods the change restarts (`Deployment/openim-api`).
     pub rollout: Vec<String>,
+    /// The renamed generated object whose new name is this workload's only change
+    /// (`ConfigMap/openim-server-config-1a2b3c4d5e`): the rollout that change causes.
+    pub rolled_by: Option<String>,
+    /// What a NetworkPolicy change does to the paths between workloads, in words (both ends' policies
+    /// read): a path opened, or no effective change and why.
+    pub effects: Vec<String>,
 }
 
 impl Change {
@@ -136,12 +145,15 @@ fn hunks(old: &str, new: &str, environment: &str, namespace: &str) -> Vec<Hunk> 
 
 /// A changed line with what only names its environment made equal: the namespace anywhere in it, and
 /// a value that is exactly the environment's name (`openim.io/environment: dev`).
-fn normalize(line: &str, environment: &str, namespace: &str) -> String {
+pub(crate) fn normalize(line: &str, environment: &str, namespace: &str) -> String {
     let line = if namespace.is_empty() {
         line.to_string()
     } else {
         line.replace(namespace, "\u{0}ns")
     };
+    if !environment.is_empty() && line == environment {
+        return "\u{0}env".to_string();
+    }
     match line.rsplit_once(": ") {
         Some((head, value))
             if !environment.is_empty() && value.trim_matches('"') == environment =>
@@ -164,6 +176,9 @@ pub struct EnvDiff {
     pub notes: Vec<String>,
     /// The network paths the change adds or loses (see [`crate::netmap`]), when both sides were mapped.
     pub paths: Option<crate::netmap::MapDiff>,
+    /// Image name -> its tags (or digests) at the base and at the head, for every container the
+    /// environment runs (known when the diff was made from compiled environments).
+    pub images: BTreeMap<String, [Option<String>; 2]>,
 }
 
 impl EnvDiff {
@@ -222,6 +237,276 @@ pub fn compare(environment: &str, base: &Tree, head: &Tree) -> EnvDiff {
         unchanged,
         notes: Vec::new(),
         paths: None,
+        images: BTreeMap::new(),
+    }
+}
+
+/// One side of a diff made from compiled environments: the rendered tree, the resources it was
+/// rendered from (every value with its origin), the files those origins name, and the repository's
+/// top folder (links are relative to it).
+pub struct Side<'a> {
+    pub tree: &'a Tree,
+    pub resources: &'a [Resource],
+    pub sources: &'a Sources,
+    pub top: &'a Path,
+}
+
+/// Compares two compiled renders of an environment: [`compare`], and then what only the compiled
+/// objects can tell: the source line of every changed field, a generated ConfigMap renamed by its new
+/// content as one change with the rollout it causes, NetworkPolicy changes in words with their
+/// effect on the network paths, and those paths.
+pub fn compare_sides(environment: &str, base: &Side<'_>, head: &Side<'_>) -> EnvDiff {
+    let mut d = compare(environment, base.tree, head.tree);
+    // Everything read from here on is redacted first.
+    let redacted = |rs: &[Resource]| -> Vec<Resource> {
+        rs.iter()
+            .cloned()
+            .map(|mut r| {
+                crate::redact::object(&mut r.node);
+                r
+            })
+            .collect()
+    };
+    let (b_res, h_res) = (redacted(base.resources), redacted(head.resources));
+    let index = |rs: &[Resource]| -> BTreeMap<String, usize> {
+        rs.iter()
+            .enumerate()
+            .map(|(i, r)| (crate::render::path_of(r), i))
+            .collect()
+    };
+    let (bi, hi) = (index(&b_res), index(&h_res));
+    let old_paths = pair_renames(
+        environment,
+        &mut d,
+        base.tree,
+        head.tree,
+        &b_res,
+        &h_res,
+        &bi,
+        &hi,
+    );
+    let (base_map, head_map) = (
+        crate::netmap::build(environment, &b_res),
+        crate::netmap::build(environment, &h_res),
+    );
+    let bo = source::Origins {
+        sources: base.sources,
+        top: base.top,
+    };
+    let ho = source::Origins {
+        sources: head.sources,
+        top: head.top,
+    };
+    for c in &mut d.changes {
+        let old_path = old_paths.get(&c.path).unwrap_or(&c.path);
+        let old = bi.get(old_path).map(|i| &b_res[*i]);
+        let new = hi.get(&c.path).map(|i| &h_res[*i]);
+        if let Some(g) = new.or(old).and_then(|r| r.generated.as_ref()) {
+            c.base_name = Some(g.base_name.clone());
+        }
+        c.fields = match (old, new) {
+            (Some(o), Some(n)) => {
+                source::fields(&o.node, &n.node, &bo, &ho, environment, &c.namespace)
+            }
+            // A whole resource added or removed: the file that defines it.
+            (None, Some(n)) => vec![whole(None, ho.place(n.name_origin()))],
+            (Some(o), None) => vec![whole(bo.place(o.name_origin()), None)],
+            (None, None) => Vec::new(),
+        };
+        if let (Some(o), Some(n)) = (old, new) {
+            if c.kind == "NetworkPolicy" {
+                let (words, effects) = network::reasons(o, n, &b_res, &h_res, &base_map, &head_map);
+                if !words.is_empty() {
+                    c.risks.retain(|r| !network::is_rule_reading(r));
+                    c.risks.extend(words);
+                }
+                c.effects = effects;
+            }
+        }
+    }
+    rollouts(&mut d);
+    d.changes
+        .sort_by(|a, b| (a.risks.is_empty(), &a.path).cmp(&(b.risks.is_empty(), &b.path)));
+    d.paths = Some(crate::netmap::compare(&base_map, &head_map)).filter(|p| !p.is_empty());
+    for (side, rs) in [(0, &b_res), (1, &h_res)] {
+        for (name, tag) in images(rs) {
+            let slot = &mut d.images.entry(name).or_default()[side];
+            *slot = Some(match slot.take() {
+                Some(t) if t != tag && !t.split(", ").any(|x| x == tag) => format!("{t}, {tag}"),
+                Some(t) => t,
+                None => tag,
+            });
+        }
+    }
+    d
+}
+
+/// Every container image the resources run: (name, tag or digest).
+fn images(resources: &[Resource]) -> Vec<(String, String)> {
+    let mut out = Vec::new();
+    for r in resources {
+        let Some(spec) = r.pod_spec() else { continue };
+        for c in crate::k8s::workload::containers(spec) {
+            let Some(text) = c.node.get("image").and_then(Node::as_str) else {
+                continue;
+            };
+            let image = crate::k8s::image::ImageRef::parse(text);
+            let tag = image
+                .digest
+                .clone()
+                .or(image.tag.clone())
+                .unwrap_or_else(|| "(no tag)".to_string());
+            out.push((image.name, tag));
+        }
+    }
+    out.sort();
+    out.dedup();
+    out
+}
+
+/// The field of a resource added or removed as a whole.
+fn whole(old_at: Option<Place>, new_at: Option<Place>) -> FieldChange {
+    let key = |p: &Option<Place>| {
+        p.as_ref()
+            .map(|p| format!("{}:{}", p.file, p.line))
+            .unwrap_or_default()
+    };
+    FieldChange {
+        path: String::new(),
+        old: None,
+        new: None,
+        key_old: key(&old_at),
+        key_new: key(&new_at),
+        new_at,
+        old_at,
+    }
+}
+
+/// Pairs a generated ConfigMap removed at the base with the one of the same generator added at the
+/// head (its hash suffix follows its content) into one change of content. Returns new path -> old path
+/// of the pairs.
+#[allow(clippy::too_many_arguments)]
+fn pair_renames(
+    environment: &str,
+    d: &mut EnvDiff,
+    base: &Tree,
+    head: &Tree,
+    b_res: &[Resource],
+    h_res: &[Resource],
+    bi: &BTreeMap<String, usize>,
+    hi: &BTreeMap<String, usize>,
+) -> BTreeMap<String, String> {
+    let generated = |r: &Resource| {
+        r.generated.as_ref().filter(|g| g.hash_suffix).map(|g| {
+            (
+                r.kind().to_string(),
+                r.namespace().to_string(),
+                g.base_name.clone(),
+            )
+        })
+    };
+    let mut pairs = BTreeMap::new();
+    let removed: Vec<(String, (String, String, String))> = d
+        .changes
+        .iter()
+        .filter(|c| c.change == ChangeKind::Removed)
+        .filter_map(|c| {
+            let r = &b_res[*bi.get(&c.path)?];
+            Some((c.path.clone(), generated(r)?))
+        })
+        .collect();
+    for (old_path, key) in removed {
+        let Some(new_path) = d
+            .changes
+            .iter()
+            .filter(|c| c.change == ChangeKind::Added)
+            .find(|c| {
+                hi.get(&c.path)
+                    .and_then(|i| generated(&h_res[*i]))
+                    .is_some_and(|k| k == key)
+            })
+            .map(|c| c.path.clone())
+        else {
+            continue;
+        };
+        let old_name = b_res[bi[&old_path]].name().to_string();
+        d.changes
+            .retain(|c| c.path != old_path && c.path != new_path);
+        let mut c = compare_file_pair(
+            environment,
+            &old_path,
+            &new_path,
+            ChangeKind::Changed,
+            base.files.get(&old_path),
+            head.files.get(&new_path),
+        );
+        c.base_name = Some(key.2.clone());
+        c.renamed_from = Some(old_name);
+        d.changes.push(c);
+        pairs.insert(new_path, old_path);
+    }
+    pairs
+}
+
+/// For each renamed generated object: the workloads whose change swaps its old name for its new one.
+fn rollouts(d: &mut EnvDiff) {
+    let renames: Vec<(usize, String, String, String)> = d
+        .changes
+        .iter()
+        .enumerate()
+        .filter_map(|(i, c)| {
+            Some((
+                i,
+                c.renamed_from.clone()?,
+                c.name.clone(),
+                format!("{}/{}", c.kind, c.name),
+            ))
+        })
+        .collect();
+    for (i, old, new, title) in renames {
+        // A workload whose every changed line is the old name turned into the new one.
+        for c in d.changes.iter_mut() {
+            let only = !c.hunks.is_empty()
+                && c.hunks.iter().all(|h| {
+                    let minus: Vec<String> = h
+                        .text
+                        .lines()
+                        .filter(|l| l.starts_with('-'))
+                        .map(|l| l[1..].replace(old.as_str(), new.as_str()))
+                        .collect();
+                    let plus: Vec<&str> = h
+                        .text
+                        .lines()
+                        .filter(|l| l.starts_with('+'))
+                        .map(|l| &l[1..])
+                        .collect();
+                    !minus.is_empty() && minus == plus
+                });
+            if only && c.change == ChangeKind::Changed && c.risks.is_empty() {
+                c.rolled_by = Some(title.clone());
+            }
+        }
+        let mut rolled: Vec<String> = d
+            .changes
+            .iter()
+            .filter(|c| {
+                c.change == ChangeKind::Changed
+                    && crate::resource::pod_template_path(&c.kind).is_some()
+            })
+            .filter(|c| {
+                c.hunks.iter().any(|h| {
+                    h.text
+                        .lines()
+                        .any(|l| l.starts_with('-') && l.contains(old.as_str()))
+                        && h.text
+                            .lines()
+                            .any(|l| l.starts_with('+') && l.contains(new.as_str()))
+                })
+            })
+            .map(|c| format!("{}/{}", c.kind, c.name))
+            .collect();
+        rolled.sort();
+        d.changes[i].rollout = rolled;
     }
 }
 
@@ -241,7 +526,19 @@ fn compare_file(
     old: Option<&Vec<u8>>,
     new: Option<&Vec<u8>>,
 ) -> Change {
-    let mut old_node = old.and_then(|b| parse(path, b));
+    compare_file_pair(environment, path, path, change, old, new)
+}
+
+/// One resource file at `old_path` on the base and `new_path` on the head.
+fn compare_file_pair(
+    environment: &str,
+    old_path: &str,
+    path: &str,
+    change: ChangeKind,
+    old: Option<&Vec<u8>>,
+    new: Option<&Vec<u8>>,
+) -> Change {
+    let mut old_node = old.and_then(|b| parse(old_path, b));
     let mut new_node = new.and_then(|b| parse(path, b));
     let either = new_node.as_ref().or(old_node.as_ref());
     let field = |keys: &[&str]| either.and_then(|n| n.str_at(keys)).map(str::to_string);
@@ -280,7 +577,7 @@ fn compare_file(
         (text(old), text(new))
     };
     let a = if old.is_some() {
-        format!("a/{path}")
+        format!("a/{old_path}")
     } else {
         "/dev/null".to_string()
     };
@@ -308,5 +605,7 @@ fn compare_file(
         base_name: None,
         renamed_from: None,
         rollout: Vec::new(),
+        rolled_by: None,
+        effects: Vec::new(),
     }
 }

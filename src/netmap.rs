@@ -580,6 +580,109 @@ fn resolve(specs: &[PortRule<'_>], dest: Option<&[ContainerPort]>) -> Ports {
     out
 }
 
+/// The environment's workloads one NetworkPolicy's rules admit as peers in a direction, by map id, with
+/// the ports (named ports stay names): what a rule of the policy reaches before the other end's
+/// policies have their say.
+pub fn reach(
+    pol: &NetworkPolicy<'_>,
+    dir: Direction,
+    resources: &[Resource],
+) -> BTreeMap<String, (Peer, Ports)> {
+    let pods = k8s::pods(resources);
+    let ns_labels = k8s::namespace_labels(resources);
+    let one = one_namespace(&pods);
+    let mut out: BTreeMap<String, (Peer, Ports)> = BTreeMap::new();
+    if !pol.applies(dir) {
+        return out;
+    }
+    for p in &pods {
+        let mut ports = Ports::default();
+        for rule in pol.rules(dir) {
+            if admits_pod(rule, pol.namespace, p, &ns_labels) {
+                ports.extend(resolve(&rule.ports, None));
+            }
+        }
+        if !ports.is_empty() {
+            let (id, peer) = workload(p, one);
+            out.entry(id)
+                .or_insert((peer, Ports::default()))
+                .1
+                .extend(ports);
+        }
+    }
+    out
+}
+
+/// The environment's workloads a NetworkPolicy selects, by map id.
+pub fn selected(pol: &NetworkPolicy<'_>, resources: &[Resource]) -> BTreeMap<String, Peer> {
+    let pods = k8s::pods(resources);
+    let one = one_namespace(&pods);
+    pods.iter()
+        .filter(|p| pol.selects(p.namespace, &p.labels))
+        .map(|p| workload(p, one))
+        .collect()
+}
+
+/// Why pods cannot reach others: the end whose policies allow nothing towards the other.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Blocked {
+    /// The source's egress: the NetworkPolicies that isolate it in that direction, by name.
+    Egress(Vec<String>),
+    /// The destination's ingress: the NetworkPolicies that isolate it.
+    Ingress(Vec<String>),
+    /// Both allow some ports, but not the same ones.
+    Ports { egress: Ports, ingress: Ports },
+}
+
+/// Why there is no path from the workload `from` to the workload `to` (map ids): `None` when there is
+/// one, or when either is not a workload of `resources`.
+pub fn blocked(resources: &[Resource], from: &str, to: &str) -> Option<Blocked> {
+    let pods = k8s::pods(resources);
+    let policies = netpol::policies(resources);
+    let ns_labels = k8s::namespace_labels(resources);
+    let one = one_namespace(&pods);
+    let find = |id: &str| pods.iter().find(|p| workload(p, one).0 == id);
+    let (src, dst) = (find(from)?, find(to)?);
+    let side = |p: &Pods<'_>, other: &Pods<'_>, dir: Direction| -> (Vec<String>, Ports) {
+        let pols: Vec<&NetworkPolicy<'_>> = policies
+            .iter()
+            .filter(|pol| pol.applies(dir) && pol.selects(p.namespace, &p.labels))
+            .collect();
+        if pols.is_empty() {
+            return (Vec::new(), Ports::any());
+        }
+        let mut ports = Ports::default();
+        for pol in &pols {
+            for rule in pol.rules(dir) {
+                if admits_pod(rule, pol.namespace, other, &ns_labels) {
+                    ports.extend(resolve(&rule.ports, dst.ports.as_deref()));
+                }
+            }
+        }
+        (pols.iter().map(|p| p.name().to_string()).collect(), ports)
+    };
+    let (out_pols, out) = side(src, dst, Direction::Egress);
+    if out.is_empty() {
+        return Some(Blocked::Egress(out_pols));
+    }
+    let (in_pols, inn) = side(dst, src, Direction::Ingress);
+    if inn.is_empty() {
+        return Some(Blocked::Ingress(in_pols));
+    }
+    out.intersect(&inn).is_empty().then_some(Blocked::Ports {
+        egress: out,
+        ingress: inn,
+    })
+}
+
+fn one_namespace(pods: &[Pods<'_>]) -> bool {
+    pods.iter()
+        .map(|p| p.namespace)
+        .collect::<BTreeSet<_>>()
+        .len()
+        <= 1
+}
+
 /// One path a change adds or loses, with the ports that changed.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct PathChange {

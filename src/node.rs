@@ -141,6 +141,11 @@ impl Sources {
         &self.files[id.0 as usize]
     }
 
+    /// The file of an origin that may come from another run's sources.
+    pub fn try_get(&self, id: FileId) -> Option<&SourceFile> {
+        self.files.get(id.0 as usize)
+    }
+
     pub fn find(&self, path: &Path) -> Option<FileId> {
         self.by_path.get(path).copied()
     }

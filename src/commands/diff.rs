@@ -16,7 +16,6 @@ use crate::error::{Error, Result};
 use crate::git::files::{discover, GitFiles};
 use crate::git::{self, RepoFacts};
 use crate::load::{find_environments, DiskFiles, Files, Loader};
-use crate::netmap::{self, NetMap};
 use crate::node::Sources;
 use crate::pipeline;
 use crate::render::Tree;
@@ -62,7 +61,7 @@ pub fn run(
     let base_label = base.label.clone();
     let base_files = base.files;
     let (envs_ref, inputs_ref, facts_ref, label) = (&envs, &inputs, facts.as_ref(), &base_label);
-    let (base_sides, head_sides) = std::thread::scope(|scope| {
+    let (base_sides, head_sides, base_sources) = std::thread::scope(|scope| {
         let base_job = scope.spawn(move || {
             let mut base_sources = Sources::new();
             let mut sides = Vec::new();
@@ -90,7 +89,7 @@ pub fn run(
                 };
                 sides.push((side, notes));
             }
-            sides
+            (sides, base_sources)
         });
         // The head side reports its errors with the run's sources.
         let mut head_sides = Vec::new();
@@ -111,12 +110,20 @@ pub fn run(
             };
             head_sides.push((side, notes));
         }
-        let base_sides = base_job
+        let joined = base_job
             .join()
             .map_err(|_| Error::usage("rendering the base side failed"));
-        (base_sides, head_sides)
+        match joined {
+            Ok((b, src)) => (Ok(b), head_sides, Some(src)),
+            Err(e) => (Err(e), head_sides, None),
+        }
     });
     let base_sides = base_sides?;
+    let base_sources = base_sources.unwrap_or_default();
+    let top = repo
+        .workdir()
+        .map(|p| p.canonicalize().unwrap_or_else(|_| p.to_path_buf()))
+        .unwrap_or_else(|| root.to_path_buf());
     let mut diffs = Vec::new();
     for (((name, base_file, head_file), (head_side, head_notes)), (base_side, base_notes)) in
         envs.iter().zip(head_sides).zip(base_sides)
@@ -136,19 +143,41 @@ pub fn run(
             ));
         }
         notes.dedup();
-        let empty = Tree::default();
-        let (base_tree, head_tree) = (
-            base_side.as_ref().map_or(&empty, |s| &s.0),
-            head_side.as_ref().map_or(&empty, |s| &s.0),
+        let empty = Rendered::default();
+        let (b, h) = (
+            base_side.as_ref().unwrap_or(&empty),
+            head_side.as_ref().unwrap_or(&empty),
         );
-        let mut d: EnvDiff = diff::compare(name, base_tree, head_tree);
+        let mut d: EnvDiff = diff::compare_sides(
+            name,
+            &diff::Side {
+                tree: &b.tree,
+                resources: &b.resources,
+                sources: &base_sources,
+                top: &top,
+            },
+            &diff::Side {
+                tree: &h.tree,
+                resources: &h.resources,
+                sources,
+                top: &top,
+            },
+        );
         d.notes = notes;
         // An environment added or removed as a whole would list every path: its resources say it all.
-        if let (Some((_, b)), Some((_, h))) = (&base_side, &head_side) {
-            d.paths = Some(netmap::compare(b, h)).filter(|p| !p.is_empty());
+        if base_side.is_none() || head_side.is_none() {
+            d.paths = None;
         }
-        diffs.push(d);
+        let rank = head_side
+            .as_ref()
+            .or(base_side.as_ref())
+            .map_or(3, |s| s.rank);
+        diffs.push((rank, d));
     }
+    // In the order changes travel: dev (branch tags), test (rc), release, then the others by name.
+    diffs.sort_by_key(|(rank, d)| (*rank, d.environment.clone()));
+    let diffs: Vec<EnvDiff> = diffs.into_iter().map(|(_, d)| d).collect();
+    let changed = diffs.iter().any(|d| !d.changes.is_empty());
     let sides = Sides {
         base: base_label,
         head: head.label,
@@ -161,7 +190,20 @@ pub fn run(
         DiffFormat::Json => json_text(&diff::format::json(&diffs, &sides)),
     };
     write(out, &text)?;
-    Ok(Status::Clean)
+    Ok(if args.exit_code && changed {
+        Status::Findings
+    } else {
+        Status::Clean
+    })
+}
+
+/// One side of one environment, compiled and rendered.
+#[derive(Default)]
+struct Rendered {
+    tree: Tree,
+    resources: Vec<crate::resource::Resource>,
+    /// Where the environment stands in the order changes travel (its tag rule).
+    rank: u8,
 }
 
 /// An environment's name and its env.yaml at the base and at the head.
@@ -224,7 +266,7 @@ fn render_side(
     inputs: &TagInputs,
     facts: Option<&RepoFacts>,
     notes: &mut Vec<String>,
-) -> Result<(Tree, NetMap)> {
+) -> Result<Rendered> {
     let mut loader = Loader::new(files, sources);
     let c = pipeline::compile(&mut loader, name, env_file, inputs, facts)?;
     if let Err(e) = &c.tag {
@@ -234,6 +276,15 @@ fn render_side(
             "no image tag could be decided for {name} ({reason}); its owned images keep the tags written in the source on both sides (give --tag, --rc or --release-version to set one)"
         ));
     }
-    let map = netmap::build(name, &c.build.resources);
-    Ok((c.render(), map))
+    let rank = match c.build.env.tags.as_ref().map(|t| t.rule.value.as_str()) {
+        Some("branch") => 0,
+        Some("rc") => 1,
+        Some("release") => 2,
+        _ => 3,
+    };
+    Ok(Rendered {
+        tree: c.render(),
+        resources: c.build.resources,
+        rank,
+    })
 }

@@ -1,6 +1,7 @@
 //! The diff as a reader sees it: plain text for a terminal, Markdown for a pull-request comment (a
 //! summary, the risky changes, a table per kind, and one collapsible section per resource), or JSON.
 
+use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
 use super::{group, ChangeKind, EnvDiff};
@@ -10,6 +11,9 @@ pub const GITHUB_COMMENT_LIMIT: usize = 65_536;
 
 /// Risky changes listed per environment before the rest is summed up, so that the summary always fits.
 const MAX_RISKS_LISTED: usize = 50;
+
+/// Changed fields listed per resource section.
+const MAX_FIELDS_LISTED: usize = 20;
 
 /// What the two sides were: `origin/main (1a2b3c4)`, `working tree`.
 #[derive(Clone, Debug)]
@@ -49,10 +53,15 @@ fn path_groups(diffs: &[EnvDiff]) -> Vec<(Vec<&str>, &crate::netmap::MapDiff)> {
     out
 }
 
+/// How many environments changed at all.
+fn touched_count(diffs: &[EnvDiff]) -> usize {
+    diffs.iter().filter(|d| !d.changes.is_empty()).count()
+}
+
 /// The heading of a group: the environments it names, and whether they are all of them.
 fn group_heading(envs: &[&str], total: usize) -> String {
     let list = envs.iter().map(|e| code(e)).collect::<Vec<_>>().join(", ");
-    if envs.len() == total || envs.len() == 1 && total == 1 {
+    if envs.len() >= total {
         list
     } else {
         format!("only {list}")
@@ -64,10 +73,44 @@ fn group_heading(envs: &[&str], total: usize) -> String {
 pub fn text(diffs: &[EnvDiff], sides: &Sides) -> String {
     let mut out = String::new();
     let _ = writeln!(out, "diff {} -> {}", sides.base, sides.head);
+    let sum = summary(diffs);
+    let (gained, lost) = diffs
+        .iter()
+        .map(path_counts)
+        .fold((0, 0), |a, b| (a.0 + b.0, a.1 + b.1));
+    let _ = writeln!(
+        out,
+        "environments changed: {}; network paths: {gained} gained, {lost} lost; risky changes: {}",
+        if sum.touched.is_empty() {
+            "none".to_string()
+        } else {
+            sum.touched.join(", ")
+        },
+        sum.risky
+    );
     for d in diffs {
         let _ = writeln!(out, "\n{}: {}", d.environment, summary_line(d));
         for note in &d.notes {
             let _ = writeln!(out, "note: {note}");
+        }
+        let changed: Vec<String> = d
+            .images
+            .iter()
+            .filter(|(_, [o, n])| o != n)
+            .map(|(name, t)| format!("{name} {}", tag_cell(Some(t), false)))
+            .collect();
+        let mut tags: Vec<&str> = d
+            .images
+            .values()
+            .filter_map(|[_, n]| n.as_deref())
+            .collect();
+        tags.sort();
+        tags.dedup();
+        if !tags.is_empty() {
+            let _ = writeln!(out, "image tags: {}", tags.join(", "));
+        }
+        for c in changed {
+            let _ = writeln!(out, "image tag changed: {c}");
         }
     }
     for (envs, p) in path_groups(diffs) {
@@ -84,7 +127,7 @@ pub fn text(diffs: &[EnvDiff], sides: &Sides) -> String {
         let _ = writeln!(
             out,
             "\n== {} ==",
-            group_heading(&g.envs, diffs.len()).replace('`', "")
+            group_heading(&g.envs, touched_count(diffs)).replace('`', "")
         );
         let risky: Vec<_> = g.risky().collect();
         if !risky.is_empty() {
@@ -93,7 +136,14 @@ pub fn text(diffs: &[EnvDiff], sides: &Sides) -> String {
                 let _ = writeln!(out, "  ! {}: {r}", item.title(n));
             }
         }
-        for item in &g.items {
+        let effects: Vec<_> = g.effects().collect();
+        if !effects.is_empty() {
+            let _ = writeln!(out, "\neffect on the network paths:");
+            for (item, e) in effects {
+                let _ = writeln!(out, "  > {}: {e}", item.title(n));
+            }
+        }
+        for item in g.items.iter().filter(|i| i.change.rolled_by.is_none()) {
             let _ = writeln!(out, "\n{} {}", item.change.change.as_str(), item.title(n));
             if item.rendered_differs {
                 let _ = writeln!(out, "(as rendered for {})", g.envs[0]);
@@ -103,6 +153,21 @@ pub fn text(diffs: &[EnvDiff], sides: &Sides) -> String {
                 if !h.text.ends_with('\n') {
                     out.push('\n');
                 }
+            }
+            if let Some(old) = &item.change.renamed_from {
+                let _ = writeln!(
+                    out,
+                    "content change: renamed {old} -> {}{}",
+                    item.change.name,
+                    if item.change.rollout.is_empty() {
+                        String::new()
+                    } else {
+                        format!("; rolls out {}", item.change.rollout.join(", "))
+                    }
+                );
+            }
+            for line in field_lines(&item.fields, false) {
+                let _ = writeln!(out, "  source: {line}");
             }
         }
     }
@@ -139,17 +204,87 @@ fn fence(body: &str) -> String {
     "`".repeat((longest + 1).max(3))
 }
 
-/// The top of the comment: a table of the environments, their notes, and the network paths.
+/// What the summary says, for every format.
+struct Summary<'a> {
+    touched: Vec<&'a str>,
+    /// Risk lines, each counted once across the environments that share it.
+    risky: usize,
+    /// Image -> per environment (in order) its tags at the base and the head.
+    images: BTreeMap<&'a str, Vec<Option<&'a [Option<String>; 2]>>>,
+}
+
+fn summary(diffs: &[EnvDiff]) -> Summary<'_> {
+    let mut images: BTreeMap<&str, Vec<Option<&[Option<String>; 2]>>> = BTreeMap::new();
+    for (i, d) in diffs.iter().enumerate() {
+        for (name, tags) in &d.images {
+            images
+                .entry(name.as_str())
+                .or_insert_with(|| vec![None; diffs.len()])[i] = Some(tags);
+        }
+    }
+    Summary {
+        touched: diffs
+            .iter()
+            .filter(|d| !d.changes.is_empty())
+            .map(|d| d.environment.as_str())
+            .collect(),
+        risky: group::group(diffs).iter().map(|g| g.risky().count()).sum(),
+        images,
+    }
+}
+
+fn path_counts(d: &EnvDiff) -> (usize, usize) {
+    d.paths
+        .as_ref()
+        .map_or((0, 0), |p| (p.added.len(), p.lost.len()))
+}
+
+/// A tag cell: `main`, or `old → new` when it changed.
+fn tag_cell(tags: Option<&[Option<String>; 2]>, markdown: bool) -> String {
+    let show = |t: &Option<String>| match t {
+        Some(t) if markdown => code(t),
+        Some(t) => t.clone(),
+        None => "-".to_string(),
+    };
+    match tags {
+        None => "-".to_string(),
+        Some([old, new]) if old == new => show(new),
+        Some([old, new]) => format!("{} → {}", show(old), show(new)),
+    }
+}
+
+/// The top of the comment: what changed where, the effective network paths, the risky count, the
+/// image tags each environment runs, and the notes.
 fn md_summary(diffs: &[EnvDiff]) -> String {
+    let sum = summary(diffs);
     let mut out = String::new();
+    let touched = if sum.touched.is_empty() {
+        "none".to_string()
+    } else {
+        sum.touched
+            .iter()
+            .map(|e| code(e))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    let (gained, lost) = diffs
+        .iter()
+        .map(path_counts)
+        .fold((0, 0), |a, b| (a.0 + b.0, a.1 + b.1));
     let _ = writeln!(
         out,
-        "| Environment | Changed | Added | Removed | Unchanged | Risky |\n|---|---:|---:|---:|---:|---:|"
+        "**Environments changed**: {touched} · **Network paths**: {gained} gained, {lost} lost · **Risky changes**: {}\n",
+        sum.risky
+    );
+    let _ = writeln!(
+        out,
+        "| Environment | Changed | Added | Removed | Unchanged | Risky | Paths gained | Paths lost |\n|---|---:|---:|---:|---:|---:|---:|---:|"
     );
     for d in diffs {
+        let (g, l) = path_counts(d);
         let _ = writeln!(
             out,
-            "| {} | {} | {} | {} | {} | {} |",
+            "| {} | {} | {} | {} | {} | {} | {g} | {l} |",
             code(&d.environment),
             d.count(ChangeKind::Changed),
             d.count(ChangeKind::Added),
@@ -159,6 +294,35 @@ fn md_summary(diffs: &[EnvDiff]) -> String {
         );
     }
     out.push('\n');
+    if !sum.images.is_empty() {
+        let changed = sum
+            .images
+            .values()
+            .flatten()
+            .flatten()
+            .filter(|[o, n]| o != n)
+            .count();
+        let _ = writeln!(
+            out,
+            "<details><summary>Image tags each environment will run ({} image(s), {changed} tag change(s))</summary>\n",
+            sum.images.len()
+        );
+        let with: Vec<usize> = (0..diffs.len())
+            .filter(|i| !diffs[*i].images.is_empty())
+            .collect();
+        let envs: Vec<String> = with.iter().map(|i| code(&diffs[*i].environment)).collect();
+        let _ = writeln!(
+            out,
+            "| Image | {} |\n|---|{}",
+            envs.join(" | "),
+            "---|".repeat(envs.len())
+        );
+        for (name, per_env) in &sum.images {
+            let cells: Vec<String> = with.iter().map(|i| tag_cell(per_env[*i], true)).collect();
+            let _ = writeln!(out, "| {} | {} |", code(name), cells.join(" | "));
+        }
+        out.push_str("\n</details>\n\n");
+    }
     for d in diffs {
         for note in &d.notes {
             let _ = writeln!(out, "> **{}**: {}\n", d.environment, note);
@@ -168,7 +332,7 @@ fn md_summary(diffs: &[EnvDiff]) -> String {
         let _ = writeln!(
             out,
             "#### Network paths in {}\n",
-            group_heading(&envs, diffs.len())
+            group_heading(&envs, touched_count(diffs))
         );
         out.push_str(&crate::netmap::format::diff_markdown(p));
     }
@@ -192,6 +356,20 @@ fn md_group_header(g: &group::Group<'_>, total: usize) -> String {
         }
         if risks.len() > MAX_RISKS_LISTED {
             let _ = writeln!(out, "- … and {} more", risks.len() - MAX_RISKS_LISTED);
+        }
+        out.push('\n');
+    }
+    let effects: Vec<_> = g.effects().collect();
+    if !effects.is_empty() {
+        let _ = writeln!(
+            out,
+            "**Effect on the network paths** (both ends' policies)\n"
+        );
+        for (item, e) in effects.iter().take(MAX_RISKS_LISTED) {
+            let _ = writeln!(out, "- {}: {}", code(&item.title(g.envs.len())), e);
+        }
+        if effects.len() > MAX_RISKS_LISTED {
+            let _ = writeln!(out, "- … and {} more", effects.len() - MAX_RISKS_LISTED);
         }
         out.push('\n');
     }
@@ -223,8 +401,128 @@ fn md_section(item: &group::Item<'_>, envs: &[&str]) -> String {
         let f = fence(&body);
         let _ = write!(out, "{f}diff\n{body}{f}\n\n");
     }
+    out.push_str(&md_cause(item));
     out.push_str("</details>\n");
     out
+}
+
+/// A link to a source line, relative to the repository's top: `[environments/base/x.yaml:12](environments/base/x.yaml#L12)`.
+fn md_link(p: &super::Place) -> String {
+    let text = p
+        .file
+        .replace('\\', "\\\\")
+        .replace('[', "\\[")
+        .replace(']', "\\]")
+        .replace('<', "&lt;");
+    let mut url = String::new();
+    for b in p.file.bytes() {
+        match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'/' | b'-' | b'_' | b'.' | b'~' => {
+                url.push(b as char)
+            }
+            _ => {
+                let _ = write!(url, "%{b:02X}");
+            }
+        }
+    }
+    format!("[{text}:{}]({url}#L{})", p.line, p.line)
+}
+
+/// What a rename rolls out, and the source line behind each changed field.
+fn md_cause(item: &group::Item<'_>) -> String {
+    let mut out = String::new();
+    let c = item.change;
+    if let Some(old) = &c.renamed_from {
+        let _ = write!(
+            out,
+            "Content change: the generated name follows the content, {} → {}",
+            code(old),
+            code(&c.name)
+        );
+        if c.rollout.is_empty() {
+            out.push_str(".\n\n");
+        } else {
+            let _ = writeln!(
+                out,
+                "; rolls out {} (their only change is the new name).\n",
+                c.rollout
+                    .iter()
+                    .map(|w| code(w))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            );
+        }
+    }
+    if item.fields.is_empty() {
+        return out;
+    }
+    let _ = writeln!(out, "**Source**\n");
+    for line in field_lines(&item.fields, true) {
+        let _ = writeln!(out, "- {line}");
+    }
+    out.push('\n');
+    out
+}
+
+/// The fields of an item as lines, the first [`MAX_FIELDS_LISTED`] of them and a count of the rest.
+fn field_lines(fields: &[&super::FieldChange], markdown: bool) -> Vec<String> {
+    let mut out: Vec<String> = fields
+        .iter()
+        .take(MAX_FIELDS_LISTED)
+        .map(|f| field_line(f, markdown))
+        .collect();
+    if fields.len() > MAX_FIELDS_LISTED {
+        out.push(format!(
+            "… and {} more field(s)",
+            fields.len() - MAX_FIELDS_LISTED
+        ));
+    }
+    out
+}
+
+/// One changed field and where its values were set, as Markdown (links) or text.
+fn field_line(f: &super::FieldChange, markdown: bool) -> String {
+    let at = |p: &super::Place| {
+        if markdown {
+            md_link(p)
+        } else {
+            format!("{}:{}", p.file, p.line)
+        }
+    };
+    let val = |v: &str| {
+        if markdown {
+            code(v)
+        } else {
+            v.to_string()
+        }
+    };
+    if f.path.is_empty() {
+        return match (&f.new_at, &f.old_at) {
+            (Some(n), _) => format!("defined at {}", at(n)),
+            (None, Some(o)) => format!("was defined at {}", at(o)),
+            (None, None) => "defined in no known file".to_string(),
+        };
+    }
+    let what = match (&f.old, &f.new) {
+        (Some(o), Some(n)) => format!("{} → {}", val(o), val(n)),
+        (None, Some(n)) => format!("added: {}", val(n)),
+        (Some(o), None) => format!("removed (was {})", val(o)),
+        (None, None) => String::new(),
+    };
+    let mut line = format!("{}: {what}", val(&f.path));
+    match (&f.new_at, &f.old_at) {
+        (Some(n), Some(o)) if n != o => {
+            let _ = write!(line, ", set at {} (before: {})", at(n), at(o));
+        }
+        (Some(n), _) => {
+            let _ = write!(line, ", set at {}", at(n));
+        }
+        (None, Some(o)) => {
+            let _ = write!(line, ", was set at {}", at(o));
+        }
+        (None, None) => {}
+    }
+    line
 }
 
 /// Markdown for a pull-request comment, at most `limit` characters. The summary and the risky changes
@@ -240,7 +538,7 @@ pub fn markdown(diffs: &[EnvDiff], sides: &Sides, limit: usize) -> String {
     let groups = group::group(diffs);
     let headers: Vec<String> = groups
         .iter()
-        .map(|g| md_group_header(g, diffs.len()))
+        .map(|g| md_group_header(g, touched_count(diffs)))
         .collect();
     let reserve = 400 + 120 * groups.len();
     let fixed =
@@ -252,7 +550,7 @@ pub fn markdown(diffs: &[EnvDiff], sides: &Sides, limit: usize) -> String {
     for (g, header) in groups.iter().zip(headers) {
         out.push_str(&header);
         let mut omitted = 0;
-        for item in &g.items {
+        for item in g.items.iter().filter(|i| i.change.rolled_by.is_none()) {
             let section = md_section(item, &g.envs);
             // Lengths in bytes: never fewer than characters, so the limit holds.
             if section.len() <= budget {
@@ -342,16 +640,56 @@ pub fn json(diffs: &[EnvDiff], sides: &Sides) -> serde_json::Value {
                 "changes": g.items.iter().map(|i| serde_json::json!({
                     "kind": i.change.kind,
                     "name": i.change.name,
+                    "namespace": (g.envs.len() == 1).then_some(&i.change.namespace),
                     "change": i.change.change.as_str(),
+                    "renamed_from": i.change.renamed_from,
+                    "rollout": i.change.rollout,
                     "risks": i.risks,
+                    "effects": i.effects,
                     "hunks": i.hunks.iter().map(|h| h.text.as_str()).collect::<Vec<_>>(),
+                    "fields": i.fields.iter().map(|f| {
+                        let at = |p: &Option<super::Place>| p.as_ref().map(|p| serde_json::json!({"file": p.file, "line": p.line}));
+                        serde_json::json!({
+                            "path": f.path,
+                            "old": f.old,
+                            "new": f.new,
+                            "set_at": at(&f.new_at),
+                            "was_set_at": at(&f.old_at),
+                        })
+                    }).collect::<Vec<_>>(),
                 })).collect::<Vec<_>>(),
             })
+        })
+        .collect();
+    let sum = summary(diffs);
+    let (gained, lost) = diffs
+        .iter()
+        .map(path_counts)
+        .fold((0, 0), |a, b| (a.0 + b.0, a.1 + b.1));
+    let images: serde_json::Map<String, serde_json::Value> = diffs
+        .iter()
+        .map(|d| {
+            let tags: serde_json::Map<String, serde_json::Value> = d
+                .images
+                .iter()
+                .map(|(name, [old, new])| {
+                    (name.clone(), serde_json::json!({"base": old, "head": new}))
+                })
+                .collect();
+            (d.environment.clone(), serde_json::Value::Object(tags))
         })
         .collect();
     serde_json::json!({
         "base": sides.base,
         "head": sides.head,
+        "summary": {
+            "changed": !sum.touched.is_empty(),
+            "environments_changed": sum.touched,
+            "paths_gained": gained,
+            "paths_lost": lost,
+            "risky": sum.risky,
+            "images": images,
+        },
         "environments": envs,
         "groups": groups,
     })

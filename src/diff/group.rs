@@ -17,6 +17,7 @@ pub struct Item<'a> {
     pub change: &'a Change,
     pub hunks: Vec<&'a Hunk>,
     pub risks: Vec<&'a String>,
+    pub effects: Vec<&'a String>,
     pub fields: Vec<&'a FieldChange>,
     /// Whether the hunks read differently in the other environments of the set (other line numbers or
     /// context, another namespace): then the text shown is the first environment's.
@@ -50,6 +51,12 @@ impl Group<'_> {
             .iter()
             .flat_map(|i| i.risks.iter().map(move |r| (i, *r)))
     }
+
+    pub fn effects(&self) -> impl Iterator<Item = (&Item<'_>, &String)> {
+        self.items
+            .iter()
+            .flat_map(|i| i.effects.iter().map(move |r| (i, *r)))
+    }
 }
 
 /// A resource across environments: its kind, its name (a generated ConfigMap's without the hash
@@ -69,6 +76,7 @@ pub fn group(diffs: &[EnvDiff]) -> Vec<Group<'_>> {
     enum Part<'a> {
         Hunk(&'a str),
         Risk(&'a str),
+        Effect(&'a str),
         Field(&'a str, &'a str, &'a str),
     }
     let mut having: BTreeMap<(ResKey<'_>, Part<'_>), Vec<usize>> = BTreeMap::new();
@@ -80,6 +88,7 @@ pub fn group(diffs: &[EnvDiff]) -> Vec<Group<'_>> {
                 .iter()
                 .map(|h| Part::Hunk(&h.key))
                 .chain(c.risks.iter().map(|r| Part::Risk(r.as_str())))
+                .chain(c.effects.iter().map(|r| Part::Effect(r.as_str())))
                 .chain(
                     c.fields
                         .iter()
@@ -93,6 +102,19 @@ pub fn group(diffs: &[EnvDiff]) -> Vec<Group<'_>> {
             }
         }
     }
+    // Each environment's changes by resource, and their hunk texts.
+    let by_res: Vec<BTreeMap<ResKey<'_>, Vec<&str>>> = diffs
+        .iter()
+        .map(|d| {
+            let mut m: BTreeMap<ResKey<'_>, Vec<&str>> = BTreeMap::new();
+            for c in &d.changes {
+                m.entry(res_key(c))
+                    .or_default()
+                    .extend(c.hunks.iter().map(|h| h.text.as_str()));
+            }
+            m
+        })
+        .collect();
     // Env set -> resource -> item (taken from the first environment of the set).
     let mut groups: Groups<'_> = BTreeMap::new();
     for (i, d) in diffs.iter().enumerate() {
@@ -105,11 +127,9 @@ pub fn group(diffs: &[EnvDiff]) -> Vec<Group<'_>> {
                 if let Some(item) = touch(&mut groups, set, i, k, c) {
                     item.hunks.push(h);
                     let differs = others.iter().any(|j| {
-                        diffs[*j]
-                            .changes
-                            .iter()
-                            .filter(|o| res_key(o) == k)
-                            .all(|o| !o.hunks.iter().any(|oh| oh.text == h.text))
+                        !by_res[*j]
+                            .get(&k)
+                            .is_some_and(|texts| texts.contains(&h.text.as_str()))
                     });
                     item.rendered_differs |= differs;
                 }
@@ -117,6 +137,11 @@ pub fn group(diffs: &[EnvDiff]) -> Vec<Group<'_>> {
             for r in &c.risks {
                 if let Some(item) = touch(&mut groups, set_of(Part::Risk(r)), i, k, c) {
                     item.risks.push(r);
+                }
+            }
+            for e in &c.effects {
+                if let Some(item) = touch(&mut groups, set_of(Part::Effect(e)), i, k, c) {
+                    item.effects.push(e);
                 }
             }
             for f in &c.fields {
@@ -127,7 +152,11 @@ pub fn group(diffs: &[EnvDiff]) -> Vec<Group<'_>> {
             }
             // A change with no part at all (a file whose text did not change as lines): under its own
             // environment.
-            if c.hunks.is_empty() && c.risks.is_empty() && c.fields.is_empty() {
+            if c.hunks.is_empty()
+                && c.risks.is_empty()
+                && c.fields.is_empty()
+                && c.effects.is_empty()
+            {
                 touch(&mut groups, vec![i], i, k, c);
             }
         }
@@ -186,6 +215,7 @@ fn touch<'g, 'a>(
         change: c,
         hunks: Vec::new(),
         risks: Vec::new(),
+        effects: Vec::new(),
         fields: Vec::new(),
         rendered_differs: false,
     }))

@@ -10,8 +10,9 @@
 use serde_json::Value;
 
 use super::ChangeKind;
-use crate::k8s::netpol::{Direction, NetworkPolicy};
+use crate::k8s::netpol::{Direction, Namespaces, NetworkPolicy, PeerKind, Peers, PortSel, Rule};
 use crate::k8s::quantity::quantity;
+use crate::k8s::selector::{Op, Selector};
 use crate::k8s::workload::{containers, has_replicas, pod_template_path};
 use crate::node::{Key, Node};
 use crate::resource::Resource;
@@ -102,14 +103,163 @@ fn netpol_loosened(old: &Node, new: &Node) -> Vec<String> {
         for rule in new.rules(dir) {
             if !old.rules(dir).iter().any(|o| rule.within(o)) {
                 out.push(format!(
-                    "NetworkPolicy loosened: {} rule allows more than before: {}",
-                    dir.key(),
-                    compact(&rule.node.to_json())
+                    "NetworkPolicy loosened: {}",
+                    rule_gain(rule, old.rules(dir))
                 ));
             }
         }
     }
     out
+}
+
+/// A peer in words: `pods app.kubernetes.io/name=openim-api`, `namespace kb-system`, `ipBlock
+/// 10.0.0.0/8`, `anywhere`.
+pub fn peer_words(kind: &PeerKind<'_>) -> String {
+    match kind {
+        PeerKind::Everything => "anywhere".to_string(),
+        PeerKind::IpBlock(b) => format!("ipBlock {}", b.text()),
+        PeerKind::Pods {
+            namespaces, pods, ..
+        } => {
+            let pods_text = if pods.is_empty() {
+                "every pod".to_string()
+            } else {
+                format!("pods {}", pods.text())
+            };
+            match namespaces {
+                Namespaces::Own => pods_text,
+                Namespaces::Selected(sel) => {
+                    let ns = match sel.pinned_namespaces() {
+                        Some(names) if names.len() == 1 => {
+                            format!("namespace {}", names.iter().next().map_or("", |n| n))
+                        }
+                        Some(names) => format!(
+                            "namespaces {}",
+                            names.into_iter().collect::<Vec<_>>().join(", ")
+                        ),
+                        None if sel.is_empty() => "every namespace".to_string(),
+                        None => format!("namespaces {}", sel.text()),
+                    };
+                    format!("{pods_text} of {ns}")
+                }
+            }
+        }
+    }
+}
+
+/// The ports of a rule in words: `any port`, `27017/TCP`, `10002/TCP, http/TCP`.
+pub fn ports_words(rule: &Rule<'_>) -> String {
+    if rule.ports.is_empty() {
+        return "any port".to_string();
+    }
+    rule.ports
+        .iter()
+        .map(|p| match &p.port {
+            PortSel::Number { from, to } if from == to => format!("{from}/{}", p.protocol),
+            PortSel::Number { from, to } => format!("{from}-{to}/{}", p.protocol),
+            PortSel::Name(n) => format!("{n}/{}", p.protocol),
+            PortSel::Every => format!("every {} port", p.protocol),
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// When `new` is `old` with values added to one `In` term of its pod selector: those values, in words
+/// (`pods app.kubernetes.io/name=openim-crontask`).
+fn widened(new: &PeerKind<'_>, old: &PeerKind<'_>) -> Option<String> {
+    let (
+        PeerKind::Pods {
+            namespaces: nn,
+            pods: np,
+            ..
+        },
+        PeerKind::Pods {
+            namespaces: on,
+            pods: op,
+            ..
+        },
+    ) = (new, old)
+    else {
+        return None;
+    };
+    if nn != on || np.requirements.len() != op.requirements.len() {
+        return None;
+    }
+    let mut added: Option<(String, Vec<String>)> = None;
+    for n in &np.requirements {
+        if op.requirements.iter().any(|o| o == n) {
+            continue;
+        }
+        let o = op.requirements.iter().find(|o| {
+            o.key == n.key
+                && o.op == Op::In
+                && n.op == Op::In
+                && o.value_set().is_subset(&n.value_set())
+        })?;
+        if added.is_some() {
+            return None;
+        }
+        let values = n
+            .values
+            .iter()
+            .filter(|v| !o.values.contains(v))
+            .cloned()
+            .collect();
+        added = Some((n.key.clone(), values));
+    }
+    let (key, values) = added?;
+    let mut sel = Selector::default();
+    sel.requirements.push(crate::k8s::selector::Requirement {
+        key,
+        op: Op::In,
+        from_match_labels: values.len() == 1,
+        values,
+        unknown_op: None,
+        origin: np.requirements[0].origin,
+    });
+    Some(peer_words(&PeerKind::Pods {
+        namespaces: nn.clone(),
+        pods_written: true,
+        pods: sel,
+    }))
+}
+
+/// What a rule admits that no rule of `old` did, in words: the peers it adds, or the ports it widens.
+fn rule_gain(rule: &Rule<'_>, old: &[Rule<'_>]) -> String {
+    let dir = rule.direction;
+    let word = match dir {
+        Direction::Ingress => "ingress from",
+        Direction::Egress => "egress to",
+    };
+    let peers: Vec<String> = match &rule.peers {
+        Peers::Any { .. } => vec!["anywhere".to_string()],
+        Peers::Listed(list) => list
+            .iter()
+            .filter(|p| {
+                !old.iter().any(|o| match &o.peers {
+                    Peers::Any { .. } => true,
+                    Peers::Listed(l) => l.iter().any(|q| p.kind.within(&q.kind)),
+                })
+            })
+            .map(|p| {
+                // The same peer with values added to one `In` term: name only what was added.
+                old.iter()
+                    .flat_map(|o| o.listed_peers())
+                    .find_map(|q| widened(&p.kind, &q.kind))
+                    .unwrap_or_else(|| peer_words(&p.kind))
+            })
+            .collect(),
+    };
+    if peers.is_empty() {
+        format!(
+            "{} rule {} admits more ports than before: {}",
+            dir.key(),
+            rule.index + 1,
+            ports_words(rule)
+        )
+    } else {
+        format!("{word} {} added ({})", peers.join(", "), ports_words(rule))
+    }
 }
 
 /// A NetworkPolicy object around `node`, for reading it: the rendered file may lack `apiVersion`.

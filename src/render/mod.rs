@@ -44,17 +44,22 @@ pub struct Metadata {
 pub fn render(resources: &[Resource], meta: &Metadata) -> Tree {
     let mut files = BTreeMap::new();
     for r in resources {
-        let mut id = r.id();
-        if is_cluster_scoped(&id.group, &id.kind) {
-            id.namespace.clear();
-        }
-        files.insert(rendered_path(&id), emit::document(&r.node).into_bytes());
+        files.insert(path_of(r), emit::document(&r.node).into_bytes());
     }
     files.insert(
         METADATA_FILE.to_string(),
         metadata_json(meta, resources.len()).into_bytes(),
     );
     Tree { files }
+}
+
+/// The path of a resource's file in the rendered tree.
+pub fn path_of(r: &Resource) -> String {
+    let mut id = r.id();
+    if is_cluster_scoped(&id.group, &id.kind) {
+        id.namespace.clear();
+    }
+    rendered_path(&id)
 }
 
 fn metadata_json(meta: &Metadata, count: usize) -> String {
