@@ -221,6 +221,10 @@ pub struct DiffArgs {
     /// Exit 1 when any environment changed (0 when none did)
     #[arg(long)]
     pub exit_code: bool,
+    /// What the source links start with, `{rev}` standing for each side's commit (e.g.
+    /// https://github.com/OWNER/REPO/blob/{rev}/) [default: links relative to the repository's top]
+    #[arg(long, value_name = "URL")]
+    pub link_base: Option<String>,
 }
 
 #[derive(Args, Debug)]

@@ -95,6 +95,9 @@ impl Change {
 pub struct Place {
     pub file: String,
     pub line: u32,
+    /// The link to it: the file's path percent-encoded, after the side's link prefix when one was
+    /// given, with `#L<line>`.
+    pub url: String,
 }
 
 /// A field whose rendered value changed, with the source line behind each side.
@@ -249,6 +252,9 @@ pub struct Side<'a> {
     pub resources: &'a [Resource],
     pub sources: &'a Sources,
     pub top: &'a Path,
+    /// What source links start with (`https://github.com/o/r/blob/<commit>/`); none: relative to the
+    /// repository's top.
+    pub link_base: Option<&'a str>,
 }
 
 /// Compares two compiled renders of an environment: [`compare`], and then what only the compiled
@@ -292,10 +298,12 @@ pub fn compare_sides(environment: &str, base: &Side<'_>, head: &Side<'_>) -> Env
     let bo = source::Origins {
         sources: base.sources,
         top: base.top,
+        link_base: base.link_base,
     };
     let ho = source::Origins {
         sources: head.sources,
         top: head.top,
+        link_base: head.link_base,
     };
     for c in &mut d.changes {
         let old_path = old_paths.get(&c.path).unwrap_or(&c.path);

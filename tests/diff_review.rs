@@ -218,6 +218,101 @@ fn an_environment_only_replica_change_stays_under_its_environment() {
     assert_eq!(c.json["summary"]["risky"], 1);
 }
 
+/// `--link-base` with `{rev}`: each side's links name that side's commit (the Action's links to the
+/// server, which a relative link in a comment would not reach).
+#[test]
+fn link_base_names_each_sides_commit() {
+    let r = repo();
+    let before = r
+        .repo
+        .head()
+        .unwrap()
+        .peel_to_commit()
+        .unwrap()
+        .id()
+        .to_string();
+    // A value that moves: release sets openim-push's replicas on another line than before.
+    edit(
+        r.path(),
+        "environments/release/env.yaml",
+        "  - name: openim-push\n    count: 3\n",
+        "",
+    );
+    edit(
+        r.path(),
+        "environments/release/env.yaml",
+        "  - name: openim-admin-rpc\n    count: 3\n",
+        "  - name: openim-admin-rpc\n    count: 3\n  - name: openim-push\n    count: 2\n",
+    );
+    let after = commit_all(&r, "moved", 1_600_000_100).to_string();
+    let (_, md) = diff(
+        &r,
+        "markdown",
+        &["--link-base", "https://example.com/o/r/blob/{rev}/"],
+    );
+    let new = format!("(https://example.com/o/r/blob/{after}/environments/release/env.yaml#L");
+    let old = format!("(https://example.com/o/r/blob/{before}/environments/release/env.yaml#L23)");
+    assert!(
+        md.contains("- `spec.replicas`: `3` → `2`, set at [environments/release/env.yaml:"),
+        "{md}"
+    );
+    assert!(md.contains(&new), "{md}");
+    assert!(
+        md.contains(&format!("(before: [environments/release/env.yaml:23]{old}")),
+        "{md}"
+    );
+    valid_markdown(&md);
+}
+
+/// The effect on paths read from both ends: the same base change with crontask's egress opened too
+/// opens the path; a value taken out of the list loses one.
+#[test]
+fn a_path_opened_by_both_ends_and_one_lost() {
+    let r = repo();
+    let policies = "environments/base/network-policies";
+    edit(
+        r.path(),
+        &format!("{policies}/30-data-stores.yaml"),
+        "                  - openim-chat-rpc\n",
+        "                  - openim-chat-rpc\n                  - openim-crontask\n",
+    );
+    edit(
+        r.path(),
+        &format!("{policies}/30-data-stores.yaml"),
+        "                  - openim-push\n",
+        "",
+    );
+    edit(
+        r.path(),
+        &format!("{policies}/20-workloads-egress.yaml"),
+        "      app.kubernetes.io/name: openim-crontask\n  policyTypes: [Egress]\n  egress:\n",
+        "      app.kubernetes.io/name: openim-crontask\n  policyTypes: [Egress]\n  egress:\n    - to:\n        - podSelector:\n            matchLabels:\n              app.kubernetes.io/instance: openim-mongodb\n      ports:\n        - port: 27017\n          protocol: TCP\n",
+    );
+    commit_all(&r, "crontask reads MongoDB", 1_600_000_100);
+    let (_, md) = diff(&r, "markdown", &[]);
+    assert!(
+        md.contains("ingress from openim-crontask added (27017/TCP)"),
+        "{md}"
+    );
+    assert!(
+        md.contains("ingress from openim-push removed (was 27017/TCP)"),
+        "{md}"
+    );
+    assert!(
+        md.contains("`NetworkPolicy/openim-mongodb`: opens the path openim-crontask -> openim-mongodb/mongodb (27017/TCP)"),
+        "{md}"
+    );
+    assert!(
+        md.contains("egress to openim-mongodb/mongodb added (27017/TCP)"),
+        "{md}"
+    );
+    assert!(
+        md.contains("**Network paths**: 3 gained, 3 lost"),
+        "one gained and one lost per environment: {md}"
+    );
+    valid_markdown(&md);
+}
+
 #[test]
 fn an_image_tag_change_names_old_and_new_and_the_tags_each_environment_runs() {
     let c = case("image_tag", |root| {
@@ -476,7 +571,10 @@ fn big_tree(n: usize, v: &str) -> Tree {
 fn a_ten_thousand_resource_change_fits_one_comment_and_still_parses() {
     let base = big_tree(10_000, "v1");
     let head = big_tree(10_000, "v2");
-    let diffs = vec![compare("dev", &base, &head), compare("test", &base, &head)];
+    let dev = compare("dev", &base, &head);
+    let mut test = dev.clone();
+    test.environment = "test".into();
+    let diffs = vec![dev, test];
     assert_eq!(diffs[0].changes.len(), 10_000);
     let sides = Sides {
         base: "a".into(),
@@ -484,6 +582,8 @@ fn a_ten_thousand_resource_change_fits_one_comment_and_still_parses() {
     };
     let md = format::markdown(&diffs, &sides, GITHUB_COMMENT_LIMIT);
     assert!(md.chars().count() <= GITHUB_COMMENT_LIMIT, "{}", md.len());
+    // Room for the Action's hidden marker, so that it never cuts the text itself.
+    assert!(md.len() + 100 <= GITHUB_COMMENT_LIMIT, "{}", md.len());
     // Said once for both environments, cut with a note.
     assert!(md.contains("### `dev`, `test`\n"), "{}", &md[..2000]);
     assert!(md.contains("more resource diff(s) of `dev, test` not shown"));

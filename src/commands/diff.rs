@@ -23,10 +23,11 @@ use crate::tags::TagInputs;
 
 use super::{json_text, short, write, Status};
 
-/// One side of the diff: where its files come from and what to call it.
+/// One side of the diff: where its files come from, what to call it, and its commit.
 struct Side {
     files: Box<dyn Files + Send>,
     label: String,
+    commit: Option<String>,
 }
 
 pub fn run(
@@ -40,6 +41,7 @@ pub fn run(
         let files = GitFiles::open_rev(&repo, rev)?;
         let label = format!("{rev} ({})", short(&files.commit_id()));
         Ok(Side {
+            commit: Some(files.commit_id()),
             files: Box::new(files),
             label,
         })
@@ -50,11 +52,22 @@ pub fn run(
         None => Side {
             files: Box::new(DiskFiles),
             label: "working tree".to_string(),
+            commit: None,
         },
     };
+    let facts = git::repo_facts(root).ok();
+    // `{rev}` in the link prefix is each side's commit (the working tree's: HEAD's).
+    let link = |commit: Option<&str>| -> Option<String> {
+        let base = args.link_base.as_deref()?;
+        let commit = commit
+            .map(str::to_string)
+            .or_else(|| facts.as_ref().and_then(|f| f.head_commit.clone()))
+            .unwrap_or_default();
+        Some(base.replace("{rev}", &commit))
+    };
+    let (base_link, head_link) = (link(base.commit.as_deref()), link(head.commit.as_deref()));
 
     let envs = environments(root, args, &base, &head)?;
-    let facts = git::repo_facts(root).ok();
     let inputs = super::tag_inputs(&args.tags);
     // The two sides compile independently: the base on a thread of its own (with its own sources),
     // the head here, so a diff costs about one render on a machine with two cores.
@@ -155,12 +168,14 @@ pub fn run(
                 resources: &b.resources,
                 sources: &base_sources,
                 top: &top,
+                link_base: base_link.as_deref(),
             },
             &diff::Side {
                 tree: &h.tree,
                 resources: &h.resources,
                 sources,
                 top: &top,
+                link_base: head_link.as_deref(),
             },
         );
         d.notes = notes;

@@ -406,7 +406,8 @@ fn md_section(item: &group::Item<'_>, envs: &[&str]) -> String {
     out
 }
 
-/// A link to a source line, relative to the repository's top: `[environments/base/x.yaml:12](environments/base/x.yaml#L12)`.
+/// A link to a source line: `[environments/base/x.yaml:12](environments/base/x.yaml#L12)` (relative to
+/// the repository's top, or after `--link-base`).
 fn md_link(p: &super::Place) -> String {
     let text = p
         .file
@@ -414,18 +415,7 @@ fn md_link(p: &super::Place) -> String {
         .replace('[', "\\[")
         .replace(']', "\\]")
         .replace('<', "&lt;");
-    let mut url = String::new();
-    for b in p.file.bytes() {
-        match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'/' | b'-' | b'_' | b'.' | b'~' => {
-                url.push(b as char)
-            }
-            _ => {
-                let _ = write!(url, "%{b:02X}");
-            }
-        }
-    }
-    format!("[{text}:{}]({url}#L{})", p.line, p.line)
+    format!("[{text}:{}]({})", p.line, p.url)
 }
 
 /// What a rename rolls out, and the source line behind each changed field.

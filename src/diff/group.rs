@@ -225,3 +225,45 @@ fn touch<'g, 'a>(
 pub fn env_list(envs: &[&str]) -> String {
     envs.join(", ")
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::render::Tree;
+
+    fn tree(ns: &str, replicas: u32, image: &str) -> Tree {
+        let mut files = BTreeMap::new();
+        files.insert(
+            format!("{ns}/deployment/api.yaml"),
+            format!(
+                "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: api\n  namespace: {ns}\nspec:\n  replicas: {replicas}\n  a: 1\n  b: 2\n  c: 3\n  d: 4\n  e: 5\n  f: 6\n  g: 7\n  template:\n    spec:\n      containers:\n        - name: api\n          image: {image}\n"
+            )
+            .into_bytes(),
+        );
+        Tree { files }
+    }
+
+    #[test]
+    fn a_shared_hunk_once_and_an_environment_hunk_under_its_environment() {
+        let diffs: Vec<EnvDiff> = [("dev", 2, 2), ("test", 2, 2), ("release", 3, 1)]
+            .iter()
+            .map(|(env, old, new)| {
+                let ns = format!("openim-{env}");
+                super::super::compare(env, &tree(&ns, *old, "api:1"), &tree(&ns, *new, "api:2"))
+            })
+            .collect();
+        let groups = group(&diffs);
+        let sets: Vec<Vec<&str>> = groups.iter().map(|g| g.envs.clone()).collect();
+        assert_eq!(sets, [vec!["dev", "test", "release"], vec!["release"]]);
+        let shared = &groups[0].items[0];
+        assert_eq!(shared.hunks.len(), 1);
+        assert!(shared.hunks[0].text.contains("+          image: api:2"));
+        assert!(shared.risks.iter().any(|r| r.contains("image changed")));
+        assert!(!shared.rendered_differs, "the namespace is not in the hunk");
+        let own = &groups[1].items[0];
+        assert!(own.hunks[0].text.contains("-  replicas: 3\n+  replicas: 1"));
+        assert_eq!(own.risks, [&"replicas reduced: 3 -> 1".to_string()]);
+        assert_eq!(own.title(1), "Deployment/api (openim-release)");
+        assert_eq!(shared.title(3), "Deployment/api");
+    }
+}

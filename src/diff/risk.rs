@@ -461,6 +461,49 @@ mod tests {
     }
 
     #[test]
+    fn what_a_rule_gains_is_said_in_words() {
+        let ingress = |from: Value| {
+            np(
+                json!({"podSelector": {}, "policyTypes": ["Ingress"], "ingress": [{"from": from, "ports": [{"port": 27017}]}]}),
+            )
+        };
+        let in_list = |values: Value| json!([{"podSelector": {"matchExpressions": [{"key": "app", "operator": "In", "values": values}]}}]);
+        // Values added to an `In` list: only the new ones named.
+        assert_eq!(
+            loosened(
+                &ingress(in_list(json!(["a", "b"]))),
+                &ingress(in_list(json!(["a", "b", "c"])))
+            ),
+            ["NetworkPolicy loosened: ingress from pods app=c added (27017/TCP)"]
+        );
+        let ns = json!([{"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "kb-system"}}}]);
+        assert_eq!(
+            loosened(&ingress(in_list(json!(["a"]))), &ingress(ns)),
+            ["NetworkPolicy loosened: ingress from every pod of namespace kb-system added (27017/TCP)"]
+        );
+        let egress = |to: Value| {
+            np(
+                json!({"podSelector": {}, "policyTypes": ["Egress"], "egress": [{"to": to, "ports": [{"port": 443, "protocol": "TCP"}]}]}),
+            )
+        };
+        assert_eq!(
+            loosened(
+                &egress(json!([{"ipBlock": {"cidr": "10.0.0.0/8"}}])),
+                &egress(json!([{"ipBlock": {"cidr": "10.0.0.0/8"}}, {"ipBlock": {"cidr": "0.0.0.0/0", "except": ["10.0.0.0/8"]}}]))
+            ),
+            ["NetworkPolicy loosened: egress to ipBlock 0.0.0.0/0 except 10.0.0.0/8 added (443/TCP)"]
+        );
+        // The same peers on more ports.
+        let wide = np(
+            json!({"podSelector": {}, "policyTypes": ["Ingress"], "ingress": [{"from": in_list(json!(["a"])), "ports": [{"port": 27017}, {"port": 27018}]}]}),
+        );
+        assert_eq!(
+            loosened(&ingress(in_list(json!(["a"]))), &wide),
+            ["NetworkPolicy loosened: ingress rule 1 admits more ports than before: 27017/TCP, 27018/TCP"]
+        );
+    }
+
+    #[test]
     fn a_narrower_policy_is_not_loosened() {
         let old = np(
             json!({"podSelector": {}, "policyTypes": ["Ingress"], "ingress": [

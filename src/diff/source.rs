@@ -16,16 +16,41 @@ pub struct Origins<'a> {
     pub sources: &'a Sources,
     /// The repository's top folder (absolute).
     pub top: &'a Path,
+    /// What links start with; none: relative to the repository's top.
+    pub link_base: Option<&'a str>,
 }
 
 impl Origins<'_> {
     pub fn place(&self, origin: Origin) -> Option<Place> {
         let f = self.sources.try_get(origin.file)?;
+        let file = relative(self.top, &f.path)?;
+        let url = format!(
+            "{}{}#L{}",
+            self.link_base.unwrap_or(""),
+            encode(&file),
+            origin.line
+        );
         Some(Place {
-            file: relative(self.top, &f.path)?,
+            file,
             line: origin.line,
+            url,
         })
     }
+}
+
+/// A repository path as a URL path: unreserved characters and `/` kept, the rest percent-encoded (a
+/// file name is repository content: nothing in it may end the link or open another).
+pub fn encode(path: &str) -> String {
+    let mut url = String::new();
+    for b in path.bytes() {
+        match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'/' | b'-' | b'_' | b'.' | b'~' => {
+                url.push(b as char)
+            }
+            _ => url.push_str(&format!("%{b:02X}")),
+        }
+    }
+    url
 }
 
 /// `path` relative to `top`, with `/`: `None` for a file outside it.
@@ -179,8 +204,27 @@ impl Walker<'_, '_> {
                         }
                     }
                 } else {
-                    for i in 0..o.len().max(n.len()) {
-                        self.walk(format!("{path}[{i}]"), o.get(i), n.get(i));
+                    // Items equal on both sides are no change wherever they moved; the others pair
+                    // up in order, and what is left over was added or removed.
+                    let json_o: Vec<serde_json::Value> = o.iter().map(Node::to_json).collect();
+                    let mut taken = vec![false; o.len()];
+                    let mut fresh = Vec::new();
+                    for (i, item) in n.iter().enumerate() {
+                        let j = item.to_json();
+                        match (0..o.len()).find(|k| !taken[*k] && json_o[*k] == j) {
+                            Some(k) => taken[k] = true,
+                            None => fresh.push(i),
+                        }
+                    }
+                    let mut gone = (0..o.len()).filter(|k| !taken[*k]);
+                    for i in fresh {
+                        match gone.next() {
+                            Some(k) => self.walk(format!("{path}[{i}]"), Some(&o[k]), Some(&n[i])),
+                            None => self.walk(format!("{path}[{i}]"), None, Some(&n[i])),
+                        }
+                    }
+                    for k in gone {
+                        self.walk(format!("{path}[{k}]"), Some(&o[k]), None);
                     }
                 }
             }
