@@ -125,7 +125,7 @@ pub enum Command {
     Diff(DiffArgs),
     /// Render the next environment at the commit the previous one was tested at, commit it to the proposed branch, and print the pull-request body
     #[command(
-        after_help = "Examples:\n  openim-gitops promote --from test --to release --release-version 3.8.3\n  openim-gitops promote --from test --to release --push --format markdown > body.md\n  openim-gitops promote --from dev --to test --rc 2\n\nThe target is rendered at the DRY commit the source environment's branch names (its hydrator note, else its\nhydrator.metadata), checked, and committed to <target branch>-next. A release version whose tag vX.Y.Z names a\ncommit the source environment never rendered is refused (exit 1)."
+        after_help = "Examples:\n  openim-gitops promote --from test --to release --release-version 3.8.3\n  openim-gitops promote --from test --to release --push --format markdown > body.md\n  openim-gitops promote --from dev --to test --rc 2\n\nThe target is rendered at the DRY commit the source environment's branch names (its hydrator note, else its\nhydrator.metadata), checked, and committed to <target branch>-next. A release version whose tag vX.Y.Z names a\ncommit the source environment never rendered is refused (exit 1).\n\nBranches and folders are the environments' own (commit: in env.yaml): an environment in a\nfolder of a shared branch is read from <path>/ and proposed on <branch>-next/<path>."
     )]
     Promote(PromoteArgs),
     /// Check environments (rendered in memory) or manifest files against the policy checks

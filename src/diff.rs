@@ -617,3 +617,48 @@ fn compare_file_pair(
         effects: Vec::new(),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn side(sources: &mut Sources, name: &str, text: &str) -> (Tree, Vec<Resource>) {
+        let id = sources.add(Path::new(name), Arc::from(text), FileRole::Resource);
+        let docs = crate::load::yaml::parse(id, sources.get(id)).unwrap();
+        let resources: Vec<Resource> = docs.into_iter().map(|d| Resource::new(d.root)).collect();
+        let meta = crate::render::Metadata::default();
+        (crate::render::render(&resources, &meta), resources)
+    }
+
+    #[test]
+    fn secret_content_is_redacted_in_fields_and_risks() {
+        let secret = |v: &str| {
+            format!("apiVersion: v1\nkind: Secret\nmetadata:\n  name: db\n  namespace: ns\nstringData:\n  password: {v}\n")
+        };
+        let (mut bs, mut hs) = (Sources::new(), Sources::new());
+        let top = std::env::current_dir().unwrap();
+        let (bt, br) = side(&mut bs, "base/secret.yaml", &secret("hunter2-old-value"));
+        let (ht, hr) = side(&mut hs, "base/secret.yaml", &secret("hunter2-new-value"));
+        let at = |tree, resources, sources| Side {
+            tree,
+            resources,
+            sources,
+            top: &top,
+            link_base: None,
+        };
+        let d = compare_sides("dev", &at(&bt, &br, &bs), &at(&ht, &hr, &hs));
+        let c = &d.changes[0];
+        let shown = format!("{:?}", c);
+        assert!(!shown.contains("hunter2"), "{shown}");
+        let f = &c.fields[0];
+        assert_eq!(f.path, "stringData.password");
+        assert!(f.old.as_deref().unwrap().starts_with(crate::redact::MARKER));
+        assert!(f.new.as_deref().unwrap().starts_with(crate::redact::MARKER));
+        assert_ne!(f.old, f.new, "the change is visible, the values not");
+        assert_eq!(f.new_at.as_ref().map(|p| p.line), Some(7));
+        assert_eq!(
+            f.new_at.as_ref().map(|p| p.url.as_str()),
+            Some("base/secret.yaml#L7")
+        );
+    }
+}

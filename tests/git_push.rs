@@ -13,9 +13,10 @@ use std::time::{Duration, Instant};
 
 use common::*;
 use git2::{Oid, Repository, Signature, Time};
-use openim_gitops::git::commit::{Identity, Provenance};
+use openim_gitops::git::commit::{Identity, Place, Provenance};
 use openim_gitops::git::push::{commit_and_push, PushSettings, Pushed};
 use openim_gitops::git::GitEnv;
+use openim_gitops::load::commit::BranchPath;
 use openim_gitops::render::{Metadata, Tree};
 
 const BRANCH: &str = "environments/dev";
@@ -48,6 +49,11 @@ fn bare() -> (tempfile::TempDir, Repository) {
     let dir = tempfile::tempdir().unwrap();
     let repo = Repository::init_bare(dir.path().join("remote.git")).unwrap();
     (dir, repo)
+}
+
+/// Push settings for the bare repository at `path`, by its file:// URL.
+fn file_settings(path: &Path) -> PushSettings {
+    PushSettings::new(&format!("file://{}", path.display()), &GitEnv::default())
 }
 
 fn remote_tip(remote: &Repository) -> Option<Oid> {
@@ -150,10 +156,7 @@ fn a_remote_that_moved_gets_the_commit_rebuilt_on_its_tip() {
     let r = source_repo();
     let (dir, remote) = bare();
     let remote_path = dir.path().join("remote.git");
-    let mut settings = PushSettings::new(
-        &format!("file://{}", remote_path.display()),
-        &GitEnv::default(),
-    );
+    let mut settings = file_settings(&remote_path);
     assert!(matches!(
         push(&r, 1, &settings).unwrap(),
         Pushed::Created {
@@ -250,6 +253,100 @@ fn a_remote_that_moved_gets_the_commit_rebuilt_on_its_tip() {
     assert_eq!(tip(&r.repo, BRANCH), before);
 }
 
+/// Path mode against a remote that moved: another environment's pipeline pushes its own folder of the
+/// shared branch between our fetch and our push; our folder is written onto its commit and its folder
+/// survives with the ids it pushed.
+#[test]
+fn a_folder_rebuilt_on_a_moved_remote_keeps_the_other_folder() {
+    const LIVE: &str = "environments/live";
+    let r = source_repo();
+    let (dir, remote) = bare();
+    let remote_path = dir.path().join("remote.git");
+    let mut settings = file_settings(&remote_path);
+    let identity = Identity::resolve(&r.repo, &fixed_env()).unwrap();
+    let m = meta();
+    let place = Place {
+        branch: LIVE.to_string(),
+        path: Some(BranchPath::parse("apps/dev").unwrap()),
+        proposed: false,
+    };
+    let push_dev = |replicas: u32, settings: &PushSettings| {
+        let provenance = Provenance::new(&m).at(place.clone());
+        commit_and_push(
+            &r.repo,
+            LIVE,
+            &tree(replicas),
+            &provenance,
+            &identity,
+            settings,
+        )
+        .unwrap()
+    };
+    assert!(matches!(
+        push_dev(1, &settings),
+        Pushed::Created { rebuilt: 0, .. }
+    ));
+
+    let competitor = remote_path.clone();
+    settings.before_push = Some(Box::new(move |attempt| {
+        if attempt > 0 {
+            return;
+        }
+        // The test environment's folder, added beside apps/dev on the remote tip.
+        let remote = Repository::open_bare(&competitor).unwrap();
+        let parent = remote.find_commit(tip(&remote, LIVE).unwrap()).unwrap();
+        let apps_id = parent.tree().unwrap().get_name("apps").unwrap().id();
+        let apps = remote.find_tree(apps_id).unwrap();
+        let mut test = remote.treebuilder(None).unwrap();
+        let blob = remote.blob(b"kind: ConfigMap\n").unwrap();
+        test.insert("cm.yaml", blob, 0o100644).unwrap();
+        let mut apps = remote.treebuilder(Some(&apps)).unwrap();
+        apps.insert("test", test.write().unwrap(), 0o040000)
+            .unwrap();
+        let mut root = remote.treebuilder(Some(&parent.tree().unwrap())).unwrap();
+        root.insert("apps", apps.write().unwrap(), 0o040000)
+            .unwrap();
+        let tree = remote.find_tree(root.write().unwrap()).unwrap();
+        let sig = Signature::new("Other", "o@example.com", &Time::new(1_700_000_500, 0)).unwrap();
+        remote
+            .commit(
+                Some(&format!("refs/heads/{LIVE}")),
+                &sig,
+                &sig,
+                "test",
+                &tree,
+                &[&parent],
+            )
+            .unwrap();
+    }));
+    let Pushed::Created {
+        commit,
+        parent,
+        rebuilt,
+    } = push_dev(2, &settings)
+    else {
+        panic!("no commit");
+    };
+    assert_eq!(rebuilt, 1);
+    assert_eq!(tip(&remote, LIVE), Some(commit));
+    let theirs = parent.unwrap();
+    let folder = |c: Oid, path: &str| {
+        let tree = remote.find_commit(c).unwrap().tree().unwrap();
+        tree.get_path(Path::new(path)).unwrap().id()
+    };
+    assert_eq!(folder(commit, "apps/test"), folder(theirs, "apps/test"));
+    assert_ne!(folder(commit, "apps/dev"), folder(theirs, "apps/dev"));
+    let files = files_of(&remote, commit);
+    assert!(
+        String::from_utf8_lossy(&files["apps/dev/openim-dev/deployment/api.yaml"])
+            .contains("replicas: 2")
+    );
+    assert!(
+        !files.contains_key("hydrator.metadata"),
+        "nothing at the root"
+    );
+}
+
 /// `git daemon` on a free loopback port, serving `base` with pushes enabled; killed on drop.
 struct Daemon {
     child: Child,
@@ -311,6 +408,12 @@ fn push_over_git_daemon_and_a_refused_push() {
         panic!("{done:?}")
     };
     assert_eq!(remote_tip(&remote), Some(commit));
+    // The hydrator note went with it, over the network too.
+    let note = remote
+        .find_note(Some("refs/notes/hydrator.metadata"), commit)
+        .unwrap();
+    let expected = format!("{{\"drySha\":\"{}\"}}\n", meta().source_commit.unwrap());
+    assert_eq!(note.message().ok(), Some(expected.as_str()));
 
     // A protected branch: the server's hook declines; the local branch is put back.
     let hook = dir.path().join("remote.git/hooks/pre-receive");

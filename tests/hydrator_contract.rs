@@ -746,6 +746,12 @@ fn bad_paths_are_refused_and_nothing_is_committed() {
     );
     assert!(text(&o).contains("env.yaml"), "{}", text(&o));
     assert_eq!(r.repo.branches(None).unwrap().count(), 1);
+    // A branch the README's commands could not hold safely: refused at its line too.
+    set_commit_block(&r, "test", "commit:\n  branch: env/$(id)\n", 1_700_000_401);
+    let o = render_into(&r, "test", "t1", &[]);
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    assert!(text(&o).contains("commit.branch"), "{}", text(&o));
+    assert_eq!(r.repo.branches(None).unwrap().count(), 1);
 }
 
 #[test]

@@ -106,20 +106,7 @@ fn promotes_the_tested_commit_to_the_proposed_branch_and_describes_it() {
     assert_eq!(o.status.code(), Some(0), "{}", text(&o));
     tag(&r, "v1.0.0");
 
-    let o = run(
-        r.path(),
-        &[
-            "promote",
-            "--from",
-            "test",
-            "--to",
-            "release",
-            "--release-version",
-            "1.0.0",
-            "--format",
-            "markdown",
-        ],
-    );
+    let o = promote_release(&r, "1.0.0", "markdown");
     assert_eq!(o.status.code(), Some(0), "{}", text(&o));
     assert_snapshot(&golden("first.md"), &stdout(&o));
     let proposed = tip(&r.repo, "environments/release-next").expect("the proposed branch");
@@ -196,6 +183,28 @@ fn promotes_the_tested_commit_to_the_proposed_branch_and_describes_it() {
     assert_eq!(tip(&r.repo, "environments/release"), Some(proposed));
 }
 
+/// `promote --from test --to release --release-version VERSION --format FORMAT`.
+fn promote_release(r: &Repo, version: &str, format: &str) -> std::process::Output {
+    let args = ["promote", "--from", "test", "--to", "release"];
+    let mut args = args.to_vec();
+    args.extend(["--release-version", version, "--format", format]);
+    run(r.path(), &args)
+}
+
+/// Commits a change test never rendered, tags it v2.0.0 and promotes it to release (refused).
+fn promote_untested(r: &Repo) -> (Oid, std::process::Output) {
+    write(
+        r,
+        "environments/base/api.yaml",
+        &DEPLOYMENT.replace("REPLICAS", "2"),
+    );
+    let untested: Oid = commit_all(r, "feat: untested", 1_600_000_200);
+    tag(r, "v2.0.0");
+    let o = promote_release(r, "2.0.0", "human");
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    (untested, o)
+}
+
 #[test]
 fn refuses_a_release_whose_commit_test_never_rendered() {
     let r = fixture();
@@ -204,26 +213,7 @@ fn refuses_a_release_whose_commit_test_never_rendered() {
         &["render", "--env", "test", "--rc", "0", "--commit"],
     );
     assert_eq!(o.status.code(), Some(0), "{}", text(&o));
-    write(
-        &r,
-        "environments/base/api.yaml",
-        &DEPLOYMENT.replace("REPLICAS", "2"),
-    );
-    let untested: Oid = commit_all(&r, "feat: untested", 1_600_000_200);
-    tag(&r, "v2.0.0");
-    let o = run(
-        r.path(),
-        &[
-            "promote",
-            "--from",
-            "test",
-            "--to",
-            "release",
-            "--release-version",
-            "2.0.0",
-        ],
-    );
-    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    let (untested, o) = promote_untested(&r);
     let out = stdout(&o);
     assert!(
         out.contains("refused: release 2.0.0 is tag v2.0.0 on commit"),
@@ -245,4 +235,69 @@ fn refuses_a_release_whose_commit_test_never_rendered() {
         text(&o)
     );
     assert_eq!(tip(&r.repo, "environments/test-next"), None);
+}
+
+/// Both environments in folders of one shared branch (their `commit:` blocks): test's folder is read for
+/// the tested commit, release's render goes to its folder's proposed branch, and test's folder is kept.
+#[test]
+fn promotes_between_folders_of_a_shared_branch() {
+    let r = fixture();
+    for (env, rule) in [("test", "rc"), ("release", "release")] {
+        let block = format!("commit:\n  branch: environments/live\n  path: apps/{env}\n");
+        write(
+            &r,
+            &format!("environments/{env}/env.yaml"),
+            &(env_file(env, rule) + &block),
+        );
+    }
+    let tested = commit_all(&r, "ci: a shared branch", 1_600_000_100);
+    let o = run(
+        r.path(),
+        &["render", "--env", "test", "--rc", "0", "--commit"],
+    );
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    let live = tip(&r.repo, "environments/live").expect("the shared branch");
+    tag(&r, "v1.0.0");
+
+    let o = promote_release(&r, "1.0.0", "json");
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    let body: serde_json::Value = serde_json::from_str(&stdout(&o)).unwrap();
+    assert_eq!(body["drySha"], serde_json::json!(tested.to_string()));
+    assert_eq!(
+        body["branch"],
+        serde_json::json!("environments/live-next/apps/release")
+    );
+    let proposed =
+        tip(&r.repo, "environments/live-next/apps/release").expect("the folder's proposed branch");
+    assert_eq!(
+        tip(&r.repo, "environments/live"),
+        Some(live),
+        "the active branch moved"
+    );
+    let files = files_of(&r.repo, proposed);
+    assert!(files.contains_key("apps/release/hydrator.metadata"));
+    assert!(
+        files.keys().all(|k| k.starts_with("apps/release/")),
+        "{:?}",
+        files.keys()
+    );
+    let meta: serde_json::Value =
+        serde_json::from_slice(&files["apps/release/hydrator.metadata"]).unwrap();
+    assert_eq!(meta["drySha"], serde_json::json!(tested.to_string()));
+    assert_eq!(
+        meta["tags"]["openim/openim-api"],
+        serde_json::json!("release-v1.0.0")
+    );
+
+    // A release test's folder never rendered: refused, naming the folder.
+    let (_, o) = promote_untested(&r);
+    assert!(
+        stdout(&o).contains("(apps/test/ of environments/live was rendered at 1 commit(s)"),
+        "{}",
+        text(&o)
+    );
+    assert_eq!(
+        tip(&r.repo, "environments/live-next/apps/release"),
+        Some(proposed)
+    );
 }

@@ -2,7 +2,8 @@
 //! the DRY commit the source environment was tested at, with the target's tag rule, checks it, commits
 //! it to the target's proposed branch (`<branch>-next`), and prints the pull-request body that moves it
 //! to the active branch. A release whose version tag names a commit the source never rendered is
-//! refused, saying why.
+//! refused, saying why. Both environments are read and written where their `commit:` blocks say: a
+//! folder of a shared branch goes to that folder's proposed branch, `<branch>-next/<path>`.
 
 use std::io::Write;
 use std::path::Path;
@@ -11,12 +12,13 @@ use crate::cli::{PromoteArgs, PromoteFormat, RenderFormat, TagArgs};
 use crate::diagnostics::Style;
 use crate::diff::{self, promotion};
 use crate::error::{Error, Result};
-use crate::git::commit::{self, Committed, Identity, Provenance, PROVENANCE_FILES};
+use crate::git::commit::{self, Committed, Identity, Place, Provenance, PROVENANCE_FILES};
 use crate::git::files::{discover, GitFiles};
 use crate::git::promotion::{dry_commits_between, newest, rendered_dry_commits, tree_at};
 use crate::git::push::{self, PushSettings, Pushed};
 use crate::git::{self, GitEnv};
-use crate::load::Loader;
+use crate::load::layer::CommitSpec;
+use crate::load::{DiskFiles, Layer, LayerKind, Loader};
 use crate::node::Sources;
 use crate::pipeline;
 use crate::render::hydrator::{Reference, ReferencedCommit};
@@ -39,16 +41,22 @@ pub fn run(
         return Err(Error::usage("--from and --to name the same environment"));
     }
     let repo = discover(root)?;
-    let from_branch = commit::default_branch(&args.from);
-    let active = commit::default_branch(&args.to);
-    let proposed = commit::proposed_branch(&active);
+    // Where the source environment is rendered, as its env.yaml (`commit:`) says.
+    let from_spec = commit_spec(root, &args.from, sources)?;
+    let from = place_of(&args.from, from_spec.as_ref());
+    let from_branch = from.branch.clone();
+    let from_folder = from.path.as_ref();
+    let where_from = match from_folder {
+        Some(f) => format!("{f}/ of {from_branch}"),
+        None => from_branch.clone(),
+    };
 
     // What the source environment was tested at.
-    let Some(tested) = newest(&repo, &from_branch)? else {
+    let Some(tested) = newest(&repo, &from_branch, from_folder)? else {
         write(
             out,
             &format!(
-                "refused: {} was never rendered ({from_branch} does not exist): there is no tested commit to promote\n",
+                "refused: {} was never rendered ({where_from} does not exist): there is no tested commit to promote\n",
                 args.from
             ),
         )?;
@@ -63,13 +71,13 @@ pub fn run(
                 .map_err(|e| git::git_error(&format!("tag {tag} names no commit"), e))?
                 .id()
                 .to_string();
-            let rendered = rendered_dry_commits(&repo, &from_branch)?;
+            let rendered = rendered_dry_commits(&repo, &from_branch, from_folder)?;
             if !rendered.contains(&tagged) {
                 write(
                     out,
                     &format!(
                         "refused: release {version} is tag {tag} on commit {}, which {} never rendered \
-                         ({from_branch} was rendered at {} commit(s), the newest {}); render {} at {} and let it pass first\n",
+                         ({where_from} was rendered at {} commit(s), the newest {}); render {} at {} and let it pass first\n",
                         short(&tagged),
                         args.from,
                         rendered.len(),
@@ -133,9 +141,16 @@ pub fn run(
         return Ok(Status::Findings);
     }
 
-    // Committed to the proposed branch, never to the active one.
+    // Committed to the proposed branch (of the target's folder, in path mode), never to the active one.
+    let target = Place {
+        proposed: true,
+        ..place_of(&args.to, compiled.build.env.commit.as_ref())
+    };
+    let active = target.branch.clone();
+    let proposed = target.target();
+    let folder = target.path.clone();
     let tree = compiled.render();
-    let provenance = Provenance::new(&compiled.meta);
+    let provenance = Provenance::new(&compiled.meta).at(target);
     let identity = Identity::resolve(&repo, env)?;
     let (tip, created) = match &args.push {
         None => match commit::commit_tree(&repo, &proposed, &tree, &provenance, &identity)? {
@@ -154,12 +169,13 @@ pub fn run(
     };
 
     // The body: active vs proposed, the DRY commits between them, the images.
-    let active_render = newest(&repo, &active).ok().flatten();
+    let folder = folder.as_ref();
+    let active_render = newest(&repo, &active, folder).ok().flatten();
     let active_tree = match &active_render {
-        Some(a) => manifests(tree_at(&repo, a.hydrated)?),
+        Some(a) => manifests(tree_at(&repo, a.hydrated, folder)?),
         None => Tree::default(),
     };
-    let proposed_tree = manifests(tree_at(&repo, tip)?);
+    let proposed_tree = manifests(tree_at(&repo, tip, folder)?);
     let body = promotion::Promotion {
         from: args.from.clone(),
         to: args.to.clone(),
@@ -204,6 +220,25 @@ pub fn run(
     };
     write(out, &text)?;
     Ok(Status::Clean)
+}
+
+/// The `commit:` block of an environment, as the working tree has it.
+fn commit_spec(root: &Path, name: &str, sources: &mut Sources) -> Result<Option<CommitSpec>> {
+    let envs = pipeline::select_envs(&DiskFiles, root, &[name.to_string()], false)?;
+    let mut loader = Loader::new(&DiskFiles, sources);
+    Ok(Layer::load(&mut loader, &envs[0].1, LayerKind::Environment)?.commit)
+}
+
+/// The active branch and folder of an environment: its `commit:` block, else `environments/<env>`.
+fn place_of(env: &str, spec: Option<&CommitSpec>) -> Place {
+    Place {
+        branch: spec
+            .and_then(|s| s.branch.as_ref())
+            .map(|b| b.value.clone())
+            .unwrap_or_else(|| commit::default_branch(env)),
+        path: spec.and_then(|s| s.path.as_ref()).map(|p| p.value.clone()),
+        proposed: false,
+    }
 }
 
 /// A rendered tree without the files that only record provenance (they change with every render).

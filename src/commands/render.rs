@@ -230,7 +230,7 @@ pub fn run(
         let branch = place.target();
         let folder = place.path.clone();
         let tree = c.render();
-        let provenance = Provenance::new(&c.meta).at(place);
+        let provenance = Provenance::new(&c.meta).at(place).by_render();
         let line = match &args.git.push {
             None => {
                 let done = commit::commit_tree(&repo, &branch, &tree, &provenance, &identity)?;

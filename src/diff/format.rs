@@ -12,6 +12,9 @@ pub const GITHUB_COMMENT_LIMIT: usize = 65_536;
 /// Risky changes listed per environment before the rest is summed up, so that the summary always fits.
 const MAX_RISKS_LISTED: usize = 50;
 
+/// Images listed in the summary's table.
+const MAX_IMAGES_LISTED: usize = 60;
+
 /// Changed fields listed per resource section.
 const MAX_FIELDS_LISTED: usize = 20;
 
@@ -210,8 +213,11 @@ struct Summary<'a> {
     /// Risk lines, each counted once across the environments that share it.
     risky: usize,
     /// Image -> per environment (in order) its tags at the base and the head.
-    images: BTreeMap<&'a str, Vec<Option<&'a [Option<String>; 2]>>>,
+    images: BTreeMap<&'a str, PerEnvTags<'a>>,
 }
+
+/// Per environment (in order) an image's tags at the base and the head, if it runs it.
+type PerEnvTags<'a> = Vec<Option<&'a [Option<String>; 2]>>;
 
 fn summary(diffs: &[EnvDiff]) -> Summary<'_> {
     let mut images: BTreeMap<&str, Vec<Option<&[Option<String>; 2]>>> = BTreeMap::new();
@@ -317,9 +323,22 @@ fn md_summary(diffs: &[EnvDiff]) -> String {
             envs.join(" | "),
             "---|".repeat(envs.len())
         );
-        for (name, per_env) in &sum.images {
+        // Changed tags first; the table is capped so that the summary always fits.
+        let mut rows: Vec<(&&str, &PerEnvTags<'_>)> = sum.images.iter().collect();
+        rows.sort_by_key(|(name, per_env)| {
+            let same = per_env.iter().flatten().all(|[o, n]| o == n);
+            (same, **name)
+        });
+        for (name, per_env) in rows.iter().take(MAX_IMAGES_LISTED) {
             let cells: Vec<String> = with.iter().map(|i| tag_cell(per_env[*i], true)).collect();
             let _ = writeln!(out, "| {} | {} |", code(name), cells.join(" | "));
+        }
+        if rows.len() > MAX_IMAGES_LISTED {
+            let _ = writeln!(
+                out,
+                "\n_… and {} more image(s): `--format json` lists them all._",
+                rows.len() - MAX_IMAGES_LISTED
+            );
         }
         out.push_str("\n</details>\n\n");
     }

@@ -68,9 +68,10 @@ impl Place {
         }
     }
 
-    /// The command line that commits a render here.
+    /// The command line that commits a render here (the branch quoted for a POSIX shell when it holds
+    /// anything but letters, digits and `._/-`).
     pub fn flags(&self) -> String {
-        let mut out = format!("--commit --branch {}", self.branch);
+        let mut out = format!("--commit --branch {}", shell_word(&self.branch));
         if let Some(p) = &self.path {
             out.push_str(&format!(" --path {p}"));
         }
@@ -79,6 +80,15 @@ impl Place {
         }
         out
     }
+}
+
+/// `word` as one word of a POSIX shell command line.
+fn shell_word(word: &str) -> String {
+    let plain = |c: char| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '/' | '-');
+    if !word.is_empty() && !word.starts_with('-') && word.chars().all(plain) {
+        return word.to_string();
+    }
+    format!("'{}'", word.replace('\'', "'\\''"))
 }
 
 /// Who made a commit and when.
@@ -289,8 +299,11 @@ pub struct Provenance<'a> {
     pub meta: &'a Metadata,
     /// `openim-gitops X.Y.Z`.
     pub tool: String,
-    /// Where the render goes, when known: the folder (path mode) and the command in the README.
+    /// Where the render goes, when known: the folder (path mode) the README speaks of.
     pub place: Option<Place>,
+    /// The command line that commits this render there, for the README (none when the commit cannot be
+    /// made again by one command, as `promote`'s, whose metadata names the tested render).
+    pub command: Option<String>,
 }
 
 impl Provenance<'_> {
@@ -299,12 +312,25 @@ impl Provenance<'_> {
             meta,
             tool: format!("openim-gitops {}", env!("CARGO_PKG_VERSION")),
             place: None,
+            command: None,
         }
     }
 
     /// The same, committed to `place`.
     pub fn at(mut self, place: Place) -> Self {
         self.place = Some(place);
+        self
+    }
+
+    /// The same, with the `render` command line that commits it to its place (in a checkout of the DRY
+    /// commit) in the README.
+    pub fn by_render(mut self) -> Self {
+        if let Some(place) = &self.place {
+            let commands = crate::render::hydrator::commands(self.meta);
+            let line = commands.last().map(String::as_str).unwrap_or_default();
+            let line = line.strip_suffix(" --out rendered").unwrap_or(line);
+            self.command = Some(format!("{line} {}", place.flags()));
+        }
         self
     }
 
@@ -375,16 +401,11 @@ impl Provenance<'_> {
                 "Every render replaces the whole tree".to_string(),
             ),
         };
-        let commit = match &self.place {
-            Some(place) => {
-                let line = commands.last().map(String::as_str).unwrap_or_default();
-                let line = line.strip_suffix(" --out rendered").unwrap_or(line);
-                format!(
-                    "\n\nThe same render, committed here as this commit was (in that checkout):\n\n\
-                     ```shell\n{line} {}\n```",
-                    place.flags()
-                )
-            }
+        let commit = match &self.command {
+            Some(line) => format!(
+                "\n\nThe same render, committed here as this commit was (in that checkout):\n\n\
+                 ```shell\n{line}\n```"
+            ),
             None => String::new(),
         };
         format!(
@@ -924,6 +945,24 @@ mod tests {
         assert_eq!(parse_date("1970-01-01"), Some((0, 0)));
         assert_eq!(parse_date("yesterday"), None);
         assert_eq!(parse_date("2023-13-01T00:00:00Z"), None);
+    }
+
+    #[test]
+    fn the_commit_command_quotes_an_unusual_branch() {
+        let place = |branch: &str| Place {
+            branch: branch.to_string(),
+            path: Some(BranchPath::parse("apps/dev").unwrap()),
+            proposed: true,
+        };
+        assert_eq!(
+            place("environments/live").flags(),
+            "--commit --branch environments/live --path apps/dev --proposed"
+        );
+        assert_eq!(
+            place("env/$(id)'x").flags(),
+            "--commit --branch 'env/$(id)'\\''x' --path apps/dev --proposed"
+        );
+        assert_eq!(place("env/$(id)").target(), "env/$(id)-next/apps/dev");
     }
 
     #[test]

@@ -1,12 +1,14 @@
 //! What `promote` reads from the rendered branches: which DRY commit an environment was tested at (the
 //! note on its tip, else its `hydrator.metadata`), every DRY commit it was ever rendered at, the DRY
-//! commits between two renders, and a branch's files as a [`Tree`].
+//! commits between two renders, and a branch's files as a [`Tree`]. An environment in a folder of a
+//! shared branch (path mode) is read from that folder, its `hydrator.metadata` only.
 
 use std::collections::BTreeSet;
 
 use git2::{ObjectType, Oid, Repository, TreeWalkMode, TreeWalkResult};
 
 use crate::error::{Error, Result};
+use crate::load::commit::BranchPath;
 use crate::render::hydrator::HydratorMetadata;
 use crate::render::{Tree, METADATA_FILE};
 
@@ -21,13 +23,27 @@ pub struct Rendered {
     pub metadata: Option<HydratorMetadata>,
 }
 
-/// The metadata file at the root of a commit, read.
-pub fn metadata_at(repo: &Repository, commit: Oid) -> Result<Option<HydratorMetadata>> {
+/// Where on a rendered branch an environment is: the whole branch, or one folder of it (path mode).
+pub type Folder<'a> = Option<&'a BranchPath>;
+
+fn in_folder(folder: Folder<'_>, name: &str) -> String {
+    match folder {
+        Some(f) => format!("{f}/{name}"),
+        None => name.to_string(),
+    }
+}
+
+/// The metadata file at the root of a commit (or of its folder), read.
+pub fn metadata_at(
+    repo: &Repository,
+    commit: Oid,
+    folder: Folder<'_>,
+) -> Result<Option<HydratorMetadata>> {
     let tree = repo
         .find_commit(commit)
         .and_then(|c| c.tree())
         .map_err(|e| git_error("cannot read a rendered commit", e))?;
-    let Ok(entry) = tree.get_path(std::path::Path::new(METADATA_FILE)) else {
+    let Ok(entry) = tree.get_path(std::path::Path::new(&in_folder(folder, METADATA_FILE))) else {
         return Ok(None);
     };
     let blob = repo
@@ -37,34 +53,57 @@ pub fn metadata_at(repo: &Repository, commit: Oid) -> Result<Option<HydratorMeta
 }
 
 /// The DRY commit a hydrated commit stands for: its note (the newest DRY commit rendered to it), else
-/// the `drySha` of its metadata.
-pub fn dry_of(repo: &Repository, hydrated: Oid) -> Result<Option<String>> {
-    if let Some(sha) = notes::read(repo, hydrated)? {
-        return Ok(Some(sha));
+/// the `drySha` of its metadata. In a folder of a shared branch only the folder's metadata counts: the
+/// note on a commit there may have been moved by another environment's render.
+pub fn dry_of(repo: &Repository, hydrated: Oid, folder: Folder<'_>) -> Result<Option<String>> {
+    if folder.is_none() {
+        if let Some(sha) = notes::read(repo, hydrated)? {
+            return Ok(Some(sha));
+        }
     }
-    Ok(metadata_at(repo, hydrated)?.and_then(|m| m.dry_sha))
+    Ok(metadata_at(repo, hydrated, folder)?.and_then(|m| m.dry_sha))
 }
 
-/// The newest render on `branch`; `None` when the branch does not exist.
-pub fn newest(repo: &Repository, branch: &str) -> Result<Option<Rendered>> {
+/// The newest render on `branch` (in `folder`); `None` when the branch does not exist, or the folder
+/// is not on it.
+pub fn newest(repo: &Repository, branch: &str, folder: Folder<'_>) -> Result<Option<Rendered>> {
     let Some(tip) = local_tip(repo, branch)? else {
         return Ok(None);
     };
-    let Some(dry) = dry_of(repo, tip)? else {
+    let Some(dry) = dry_of(repo, tip, folder)? else {
+        if let Some(f) = folder {
+            if !has_path(repo, tip, f.as_str())? {
+                return Ok(None);
+            }
+        }
         return Err(Error::Git(format!(
-            "{branch} at {} names no DRY commit: it has neither a hydrator note nor a drySha in hydrator.metadata",
-            &tip.to_string()[..12]
+            "{branch} at {} names no DRY commit: it has neither a hydrator note nor a drySha in {}",
+            &tip.to_string()[..12],
+            in_folder(folder, METADATA_FILE)
         )));
     };
     Ok(Some(Rendered {
         hydrated: tip,
         dry,
-        metadata: metadata_at(repo, tip)?,
+        metadata: metadata_at(repo, tip, folder)?,
     }))
 }
 
-/// Every DRY commit `branch` was rendered at, from the metadata and the notes of its whole history.
-pub fn rendered_dry_commits(repo: &Repository, branch: &str) -> Result<BTreeSet<String>> {
+fn has_path(repo: &Repository, commit: Oid, path: &str) -> Result<bool> {
+    let tree = repo
+        .find_commit(commit)
+        .and_then(|c| c.tree())
+        .map_err(|e| git_error("cannot read a rendered commit", e))?;
+    Ok(tree.get_path(std::path::Path::new(path)).is_ok())
+}
+
+/// Every DRY commit `branch` (its `folder`) was rendered at, from the metadata and the notes of its
+/// whole history (the folder's metadata only, in path mode).
+pub fn rendered_dry_commits(
+    repo: &Repository,
+    branch: &str,
+    folder: Folder<'_>,
+) -> Result<BTreeSet<String>> {
     let mut out = BTreeSet::new();
     let Some(tip) = local_tip(repo, branch)? else {
         return Ok(out);
@@ -76,10 +115,12 @@ pub fn rendered_dry_commits(repo: &Repository, branch: &str) -> Result<BTreeSet<
         .map_err(|e| git_error("cannot walk the history", e))?;
     for id in walk {
         let id = id.map_err(|e| git_error("cannot walk the history", e))?;
-        if let Some(sha) = notes::read(repo, id)? {
-            out.insert(sha);
+        if folder.is_none() {
+            if let Some(sha) = notes::read(repo, id)? {
+                out.insert(sha);
+            }
         }
-        if let Some(sha) = metadata_at(repo, id)?.and_then(|m| m.dry_sha) {
+        if let Some(sha) = metadata_at(repo, id, folder)?.and_then(|m| m.dry_sha) {
             out.insert(sha);
         }
     }
@@ -132,13 +173,24 @@ pub fn dry_commits_between(
     Ok(out)
 }
 
-/// The files of a commit as a rendered [`Tree`] (paths with `/`).
-pub fn tree_at(repo: &Repository, commit: Oid) -> Result<Tree> {
-    let tree = repo
+/// The files of a commit (of its `folder`, paths relative to it) as a rendered [`Tree`] (paths with
+/// `/`); empty when the folder is not there.
+pub fn tree_at(repo: &Repository, commit: Oid, folder: Folder<'_>) -> Result<Tree> {
+    let mut tree = repo
         .find_commit(commit)
         .and_then(|c| c.tree())
         .map_err(|e| git_error("cannot read a rendered commit", e))?;
     let mut out = Tree::default();
+    if let Some(f) = folder {
+        match tree.get_path(std::path::Path::new(f.as_str())) {
+            Ok(e) if e.kind() == Some(ObjectType::Tree) => {
+                tree = repo
+                    .find_tree(e.id())
+                    .map_err(|e| git_error("cannot read a rendered tree", e))?;
+            }
+            _ => return Ok(out),
+        }
+    }
     let mut failed = None;
     tree.walk(TreeWalkMode::PreOrder, |dir, entry| {
         if entry.kind() == Some(ObjectType::Blob) {

@@ -1,12 +1,9 @@
-//! Where an environment's render is committed: the `commit:` block of its `env.yaml` (branch, folder,
-//! proposed branch), and [`BranchPath`], the one reading of a folder of a rendered branch that both
-//! `env.yaml` and `render --commit --path` go through. The folder comes from untrusted input (the
-//! repository, the command line), so only a clean relative path is accepted.
+//! [`BranchPath`]: the one reading of a folder of a rendered branch, which both the `commit.path` of an
+//! `env.yaml` (see [`super::layer::CommitSpec`]) and `render --commit --path` go through. The folder
+//! comes from untrusted input (the repository, the command line), so only a clean relative path is
+//! accepted.
 
 use std::fmt;
-
-use super::layer::Spanned;
-use crate::node::Origin;
 
 /// The longest folder accepted, in bytes, and the longest part of it.
 const MAX_LEN: usize = 1024;
@@ -151,19 +148,6 @@ fn clean_form(text: &str) -> Option<String> {
         return None;
     }
     Some(parts.join("/"))
-}
-
-/// The `commit:` block of an environment: where `render --commit` puts it unless the command line says
-/// otherwise.
-#[derive(Clone, Debug, Default)]
-pub struct CommitSpec {
-    /// The active branch [default: `environments/<env>`].
-    pub branch: Option<Spanned<String>>,
-    /// The folder of the branch the environment is written to [default: the root].
-    pub path: Option<Spanned<BranchPath>>,
-    /// Commit to the proposed branch (`<branch>-next`, or `<branch>-next/<path>` with a path).
-    pub proposed: bool,
-    pub origin: Option<Origin>,
 }
 
 #[cfg(test)]

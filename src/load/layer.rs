@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 
 use crate::error::{Error, Result};
-use crate::load::commit::{BranchPath, CommitSpec};
+use crate::load::commit::BranchPath;
 use crate::load::{normalize, yaml, Loader};
 use crate::node::{FileRole, Node, Origin, Value};
 
@@ -49,6 +49,18 @@ pub struct TagSpec {
     pub images: Vec<Spanned<String>>,
     pub require_tested_release: bool,
     pub origin: Origin,
+}
+
+/// The `commit:` block of an environment: where `render --commit` puts it unless the command line says
+/// otherwise.
+#[derive(Clone, Debug, Default)]
+pub struct CommitSpec {
+    /// The active branch [default: `environments/<env>`].
+    pub branch: Option<Spanned<String>>,
+    /// The folder of the branch the environment is written to [default: the root].
+    pub path: Option<Spanned<BranchPath>>,
+    /// Commit to the proposed branch (`<branch>-next`, or `<branch>-next/<path>` with a path).
+    pub proposed: bool,
 }
 
 #[derive(Clone, Debug, Default)]
@@ -393,7 +405,6 @@ fn load_commit(node: &Node) -> Result<CommitSpec> {
             .get("proposed")
             .and_then(Node::as_bool)
             .unwrap_or(false),
-        origin: Some(node.origin),
     })
 }
 
