@@ -18,11 +18,16 @@ const GLOBAL: &str = "Global options";
 (dev, test, release) into a deterministic rendered manifest tree, with every value traceable to the line \
 that set it. It needs no kustomize, kubectl or git CLI.\n\n\
 Exit codes: 0 success, 1 findings at error level or a refused commit, 2 usage or tool failure.",
-    after_help = "Examples:\n  openim-gitops render --all\n  openim-gitops render --env release --release-version 3.8.3\n  openim-gitops explain --env release Deployment/openim-api spec.replicas",
+    after_help = "Examples:\n  openim-gitops render --all\n  openim-gitops render --env release --release-version 3.8.3\n  openim-gitops explain --env release Deployment/openim-rpc-msg spec.replicas",
     arg_required_else_help = true
 )]
 pub struct Cli {
-    /// The folder holding base/, components/ and one folder per environment
+    /// The folder holding base/, components/ and one folder per environment (relative: to the repository root)
+    ///
+    /// A relative --root (and render's --out) is read from the repository root, whichever of its
+    /// folders the command runs in: the nearest folder up holding environments/, not above the git
+    /// work tree's top; else that top. The files check and --policy are given are read from the
+    /// current folder.
     #[arg(
         long,
         global = true,
@@ -105,7 +110,7 @@ pub enum NetmapFormat {
 pub enum Command {
     /// Render environments into one file per resource, replacing the output tree as a whole
     #[command(
-        after_help = "Examples:\n  openim-gitops render --all\n  openim-gitops render --env dev --out /tmp/rendered\n  openim-gitops render --env release --release-version 3.8.3\n  openim-gitops render --env dev --tag main --exit-code\n  openim-gitops render --env release --commit --proposed --push\n  openim-gitops render --env test --commit --branch environments/shared --path test"
+        after_help = "Examples:\n  openim-gitops render --all\n  openim-gitops render --env dev --out /tmp/rendered\n  openim-gitops render --env release --release-version 3.8.3\n  openim-gitops render --env dev --tag main --exit-code\n  openim-gitops render --env release --commit --proposed --push\n  openim-gitops render --env test --commit --branch environments/shared --path test\n\nWritten to --out, an environment whose tag the repository does not decide (test or release on a\ncommit without an rc or version tag) is skipped, with the reason on standard error; --strict fails\ninstead. --rev and --commit render every environment they are given, or fail."
     )]
     Render(RenderArgs),
     /// Show a rendered resource or field and the file and line that set each value
@@ -113,9 +118,9 @@ pub enum Command {
         after_help = "Examples:\n  openim-gitops explain --env release Deployment/openim-api\n  openim-gitops explain --env dev Deployment/openim-api 'spec.template.spec.containers[0].image'\n  openim-gitops explain --env test ConfigMap/openim-server-config --format json"
     )]
     Explain(ExplainArgs),
-    /// Print the image tag each environment's rule gives, and why (which ref, tag or CI variable)
+    /// Print the image tag each environment's rule gives (standard output), and why (standard error)
     #[command(
-        after_help = "Examples:\n  openim-gitops tag --env dev\n  openim-gitops tag --all --rc 2 --release-version 3.8.3\n\nRules: dev = the branch as a legal OCI tag (on a detached HEAD in CI: GITHUB_HEAD_REF, then GITHUB_REF_NAME),\ntest = rcN from the newest vX.Y.Z-rc.N tag reachable from HEAD, release = release-vX.Y.Z from a vX.Y.Z tag on HEAD."
+        after_help = "Examples:\n  openim-gitops tag --env dev\n  openim-gitops tag --all --rc 2 --release-version 3.8.3\n  openim-gitops tag --env release --release-version 3.8.3 --format json\n\nStandard output is the tag alone (a line `<env> <tag>` per environment when there are several);\nthe reason is on standard error, and --format json gives both. An environment whose rule decides\nno tag exits 1 or 2.\n\nRules: dev = the branch as a legal OCI tag (on a detached HEAD in CI: GITHUB_HEAD_REF, then GITHUB_REF_NAME),\ntest = rcN from the newest vX.Y.Z-rc.N tag reachable from HEAD, release = release-vX.Y.Z from a vX.Y.Z tag on HEAD."
     )]
     Tag(TagCommandArgs),
     /// Render two revisions (or a revision and the working tree) and compare them per resource
@@ -279,6 +284,10 @@ pub struct RenderArgs {
     /// Parent folder of the rendered trees: each environment goes to <out>/<env>
     #[arg(long, default_value = "rendered", value_name = "DIR")]
     pub out: PathBuf,
+    /// Fail when the repository decides no image tag for an environment (no branch, no rc or version
+    /// tag), instead of skipping it with the reason on standard error. --rev and --commit always fail
+    #[arg(long)]
+    pub strict: bool,
     /// Exit 1 when a tree differs from the one already in <out>/<env> (then written); when only
     /// hydrator.metadata would change, leave the folder as it is. For a pre-commit hook that keeps a
     /// committed rendered/ up to date

@@ -95,6 +95,16 @@ impl Error {
         self
     }
 
+    /// The hint given with the error, if any.
+    pub fn help_text(&self) -> Option<&str> {
+        match self {
+            Error::At(l) => l.help.as_deref(),
+            Error::Usage { help, .. } => help.as_deref(),
+            Error::Refused(inner) => inner.help_text(),
+            _ => None,
+        }
+    }
+
     /// Exit code 1 (a rule refused it) rather than 2 (a tool or usage failure).
     pub fn is_refusal(&self) -> bool {
         match self {

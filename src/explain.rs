@@ -127,6 +127,7 @@ pub fn select<'a>(root: &'a Node, steps: &[Step]) -> Result<(&'a Node, String)> 
     let mut node = root;
     let mut path = String::new();
     for step in steps {
+        let parent = path.clone();
         let next = match (step, &node.value) {
             (Step::Key(k), Value::Map(m)) => {
                 push_key(&mut path, k);
@@ -155,7 +156,7 @@ pub fn select<'a>(root: &'a Node, steps: &[Step]) -> Result<(&'a Node, String)> 
             };
             Error::usage(format!(
                 "the rendered object has no `{shown}` at `{}`",
-                if path.is_empty() { "." } else { &path }
+                if parent.is_empty() { "." } else { &parent }
             ))
         })?;
     }
@@ -225,7 +226,10 @@ pub fn explain(sources: &Sources, r: &Resource, path: Option<&str>) -> Result<Ve
     // Values the redaction rule hides are shown as their marker and short hash (origins kept).
     let mut hidden = r.node.clone();
     crate::redact::object(&mut hidden);
-    let (node, shown) = select(&hidden, &steps)?;
+    let (node, shown) = match select(&hidden, &steps) {
+        Ok(found) => found,
+        Err(e) => return Err(removed_by(sources, r, &steps).unwrap_or(e)),
+    };
     let mut out = Vec::new();
     leaves(
         sources,
@@ -235,6 +239,52 @@ pub fn explain(sources: &Sources, r: &Resource, path: Option<&str>) -> Result<Ve
         &mut out,
     );
     Ok(out)
+}
+
+/// The path steps as the overlay records a removed field: `replicas`, `[name=api]`, `[0]`.
+fn step_names(steps: &[Step]) -> Vec<String> {
+    steps
+        .iter()
+        .map(|s| match s {
+            Step::Key(k) => k.clone(),
+            Step::Index(i) => format!("[{i}]"),
+            Step::Select(k, v) => format!("[{k}={v}]"),
+        })
+        .collect()
+}
+
+/// When a field is missing because an overlay step removed it (or removed what held it): the error
+/// that says which step, at the line that did it.
+fn removed_by(sources: &Sources, r: &Resource, steps: &[Step]) -> Option<Error> {
+    let asked = step_names(steps);
+    let gone = r
+        .removed
+        .iter()
+        .rev()
+        .find(|g| asked.starts_with(&g.path))?;
+    let mut field = String::new();
+    for step in &gone.path {
+        if step.starts_with('[') {
+            field.push_str(step);
+        } else {
+            push_key(&mut field, step);
+        }
+    }
+    let file = sources.get(gone.origin.file);
+    Some(
+        Error::at(
+            gone.origin,
+            format!(
+                "{}/{} has no `{field}`: the patch at {}:{} removes it",
+                r.kind(),
+                r.name(),
+                file.display,
+                gone.origin.line
+            ),
+        )
+        .label("removed here")
+        .help("the rendered object is what the cluster gets; explain the fields it keeps, or change this patch"),
+    )
 }
 
 /// One line per field: `path = value    file:line:column (source)`.

@@ -7,7 +7,13 @@ use openim_gitops::{cli::Cli, diagnostics::Style, run};
 fn main() -> ExitCode {
     // Before any thread or git2 call: libgit2 reads the CA bundle only when a command goes online.
     openim_gitops::git::tls::start_without_ca();
-    let cli = Cli::parse();
+    let mut cli = Cli::parse();
+    // Started in a subfolder of the repository, a command reads --root and --out from its root.
+    if let Ok(cwd) = std::env::current_dir() {
+        if let Some(root) = openim_gitops::commands::repository_root(&cwd) {
+            openim_gitops::commands::anchor(&mut cli, &cwd, &root);
+        }
+    }
     let style = Style::detect(std::io::stderr().is_terminal());
     let status = run(
         cli,

@@ -165,10 +165,28 @@ impl Sources {
 }
 
 /// A path relative to the working directory when it lies below it, with `/` separators on every platform.
+/// The repository root, when a command runs in one of its subfolders (set once, by `main`).
+static DISPLAY_ROOT: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
+
+/// Files outside the working directory but below `root` are shown relative to `root`.
+pub fn set_display_root(root: &Path) {
+    let _ = DISPLAY_ROOT.set(root.to_path_buf());
+}
+
 pub fn display_path(path: &Path) -> String {
-    let rel = std::env::current_dir()
-        .ok()
-        .and_then(|cwd| path.strip_prefix(&cwd).ok().map(Path::to_path_buf))
+    let cwd = std::env::current_dir().ok();
+    // A relative path is the shell's, shown as given; an absolute one outside `cwd`, from the root.
+    let from_root = || {
+        let root = DISPLAY_ROOT.get().filter(|_| path.is_absolute())?;
+        crate::load::normalize(path)
+            .strip_prefix(root)
+            .ok()
+            .map(Path::to_path_buf)
+    };
+    let rel = cwd
+        .as_ref()
+        .and_then(|cwd| path.strip_prefix(cwd).ok().map(Path::to_path_buf))
+        .or_else(from_root)
         .unwrap_or_else(|| path.to_path_buf());
     let mut out = String::new();
     for (i, c) in rel.components().enumerate() {

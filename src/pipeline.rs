@@ -20,6 +20,8 @@ pub struct Compiled {
     /// The environment's tag, applied to its owned images: `Ok(None)` when it has no tag rule, `Err`
     /// when its rule could not decide one (then the images keep the tags the files give them).
     pub tag: Result<Option<TagDecision>, Error>,
+    /// Whether that `Err` is the repository's state (no branch, no rc or version tag), not the flags.
+    undecided: bool,
 }
 
 impl Compiled {
@@ -29,6 +31,16 @@ impl Compiled {
         let tag = std::mem::replace(&mut self.tag, Ok(None))?;
         self.tag = Ok(tag);
         Ok(self)
+    }
+
+    /// Why no tag could be decided, when the repository's state leaves the rule without one (no
+    /// branch, no rc or version tag, a CI build of a tag); `None` when the tag is decided, or when
+    /// the flags are wrong (those stay errors for every command).
+    pub fn undecided(&self) -> Option<&Error> {
+        match &self.tag {
+            Err(e) if self.undecided => Some(e),
+            _ => None,
+        }
     }
 
     pub fn render(&self) -> Tree {
@@ -107,9 +119,10 @@ pub fn compile(
         repo_url: facts.and_then(|f| f.remote_url.clone()),
         ..Metadata::default()
     };
+    let mut undecided = false;
     let tag = match build.env.tags.clone() {
         None => Ok(None),
-        Some(spec) => match decide_tag(&spec, tags, facts) {
+        Some(spec) => match decide(&spec, tags, facts) {
             Ok(decision) => {
                 images::set_owned_tag(
                     &mut build.resources,
@@ -123,7 +136,10 @@ pub fn compile(
                 meta.tag_source = Some(decision.to_string());
                 Ok(Some(decision))
             }
-            Err(e) => Err(e),
+            Err((e, repository_state)) => {
+                undecided = repository_state;
+                Err(e)
+            }
         },
     };
     render::check_names(&build.resources)?;
@@ -132,6 +148,7 @@ pub fn compile(
         build,
         meta,
         tag,
+        undecided,
     })
 }
 
@@ -142,8 +159,21 @@ pub fn decide_tag(
     inputs: &TagInputs,
     facts: Option<&RepoFacts>,
 ) -> Result<TagDecision> {
+    decide(spec, inputs, facts).map_err(|(e, _)| e)
+}
+
+/// [`decide_tag`], and with its error whether the repository's state left the rule undecided
+/// ([`tags::TagError::is_undecided`]).
+pub fn decide(
+    spec: &TagSpec,
+    inputs: &TagInputs,
+    facts: Option<&RepoFacts>,
+) -> Result<TagDecision, (Error, bool)> {
     let rule: TagRule = spec.rule.value.parse().map_err(|e: tags::TagError| {
-        Error::at(spec.rule.origin, e.to_string()).label("this rule")
+        (
+            Error::at(spec.rule.origin, e.to_string()).label("this rule"),
+            false,
+        )
     })?;
     let mut inputs = inputs.clone();
     if rule != TagRule::Rc {
@@ -157,10 +187,11 @@ pub fn decide_tag(
         let err = Error::at(spec.rule.origin, e.to_string())
             .label(format!("the {rule} rule"))
             .help(e.hint());
-        if e.is_policy() {
+        let err = if e.is_policy() {
             Error::Refused(Box::new(err))
         } else {
             err
-        }
+        };
+        (err, e.is_undecided())
     })
 }

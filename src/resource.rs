@@ -34,10 +34,21 @@ pub struct Generated {
     pub origin: Origin,
 }
 
+/// A field an overlay step removed (a patch's `null`, `$patch: delete`, a JSON patch `remove`), and
+/// the line that removed it: `explain` says so when asked for a field the object no longer has.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Removed {
+    /// The field's path, one step each: a key (`replicas`), a named list item (`[name=api]`).
+    pub path: Vec<String>,
+    pub origin: Origin,
+}
+
 #[derive(Clone, Debug)]
 pub struct Resource {
     pub node: Node,
     pub generated: Option<Generated>,
+    /// What the overlay removed from it, in order.
+    pub removed: Vec<Removed>,
 }
 
 impl Resource {
@@ -45,6 +56,7 @@ impl Resource {
         Resource {
             node,
             generated: None,
+            removed: Vec::new(),
         }
     }
 

@@ -347,28 +347,65 @@ pub enum TagSource {
     ExplicitRc,
     /// `--release-version`.
     ExplicitVersion { version: Version },
-    /// The branch HEAD is on.
-    Branch { branch: String },
+    /// The branch HEAD is on, or (`rev`) the branch `--rev` named or whose tip the revision is.
+    Branch { branch: String, rev: Option<String> },
     /// HEAD is detached (or there is no repository): the branch a CI variable names.
     CiVariable { variable: String, branch: String },
-    /// The newest release-candidate tag reachable from HEAD.
+    /// The newest release-candidate tag reachable from HEAD (or from the revision `rev`).
     RcTag {
         tag: String,
         commit: String,
         distance: usize,
+        rev: Option<String>,
     },
-    /// The version tag on HEAD.
-    ReleaseTag { tag: String, commit: String },
+    /// The version tag on HEAD (or on the revision `rev`).
+    ReleaseTag {
+        tag: String,
+        commit: String,
+        rev: Option<String>,
+    },
 }
 
 fn short(commit: &str) -> &str {
     commit.get(..7).unwrap_or(commit)
 }
 
-fn short_head(head: &Option<String>) -> String {
-    match head {
-        Some(commit) => format!("HEAD {}", short(commit)),
-        None => "HEAD (no commits yet)".to_string(),
+/// The commit a rule read: HEAD, or the revision `render --rev` named.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Subject {
+    /// The full commit id; `None` before the first commit.
+    pub commit: Option<String>,
+    /// The revision as it was named, when it is not HEAD.
+    pub rev: Option<String>,
+}
+
+impl Subject {
+    pub fn head(commit: Option<String>) -> Subject {
+        Subject { commit, rev: None }
+    }
+
+    /// `HEAD`, or the revision in backquotes.
+    fn name(&self) -> String {
+        rev_name(&self.rev)
+    }
+}
+
+fn rev_name(rev: &Option<String>) -> String {
+    match rev {
+        Some(rev) => format!("`{rev}`"),
+        None => "HEAD".to_string(),
+    }
+}
+
+impl fmt::Display for Subject {
+    /// `HEAD 1a2b3c4`, `HEAD (no commits yet)` or `` `v3.8.2` (1a2b3c4) ``.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match (&self.rev, &self.commit) {
+            (None, Some(commit)) => write!(f, "HEAD {}", short(commit)),
+            (None, None) => f.write_str("HEAD (no commits yet)"),
+            (Some(rev), Some(commit)) => write!(f, "`{rev}` ({})", short(commit)),
+            (Some(rev), None) => write!(f, "`{rev}`"),
+        }
     }
 }
 
@@ -380,7 +417,15 @@ impl fmt::Display for TagSource {
             TagSource::ExplicitVersion { version } => {
                 write!(f, "the --release-version flag ({version})")
             }
-            TagSource::Branch { branch } => write!(f, "branch {branch}"),
+            TagSource::Branch { branch, rev: None } => write!(f, "branch {branch}"),
+            TagSource::Branch {
+                branch,
+                rev: Some(rev),
+            } if rev == branch => write!(f, "branch {branch}"),
+            TagSource::Branch {
+                branch,
+                rev: Some(rev),
+            } => write!(f, "branch {branch}, whose tip is `{rev}`"),
             TagSource::CiVariable { variable, branch } => {
                 write!(f, "branch {branch} in CI variable {variable}")
             }
@@ -388,21 +433,24 @@ impl fmt::Display for TagSource {
                 tag,
                 commit,
                 distance: 0,
-            } => write!(f, "git tag {tag} on HEAD {}", short(commit)),
+                rev,
+            } => write!(f, "git tag {tag} on {} {}", rev_name(rev), short(commit)),
             TagSource::RcTag {
                 tag,
                 commit,
                 distance,
+                rev,
             } => {
                 let s = if *distance == 1 { "" } else { "s" };
                 write!(
                     f,
-                    "git tag {tag} on {}, {distance} commit{s} before HEAD",
-                    short(commit)
+                    "git tag {tag} on {}, {distance} commit{s} before {}",
+                    short(commit),
+                    rev_name(rev)
                 )
             }
-            TagSource::ReleaseTag { tag, commit } => {
-                write!(f, "git tag {tag} on HEAD {}", short(commit))
+            TagSource::ReleaseTag { tag, commit, rev } => {
+                write!(f, "git tag {tag} on {} {}", rev_name(rev), short(commit))
             }
         }
     }
@@ -425,6 +473,22 @@ pub struct RepoFacts {
     pub remote_url: Option<String>,
     /// HEAD's (or the revision's) author, date and message, for `hydrator.metadata`.
     pub dry: Option<crate::render::hydrator::DryCommit>,
+    /// The revision `render --rev` named, when it is not HEAD's commit: the facts are about it, and the
+    /// CI variables (which describe HEAD) do not count.
+    pub rev: Option<String>,
+    /// For such a revision that is no branch itself: the local branches whose tip it is (`branch` is
+    /// set when there is exactly one).
+    pub branches_at_rev: Vec<String>,
+}
+
+impl RepoFacts {
+    /// The commit the facts are about, as messages name it.
+    pub fn subject(&self) -> Subject {
+        Subject {
+            commit: self.head_commit.clone(),
+            rev: self.rev.clone(),
+        }
+    }
 }
 
 /// The tag an environment gets, and why.
@@ -453,8 +517,13 @@ pub enum TagError {
     EmptyBranch,
     #[error("`HEAD` is not a branch name: HEAD is detached")]
     HeadIsNotABranch,
-    #[error("{} is detached and no CI variable names the branch", short_head(.commit))]
+    #[error("{} is detached and no CI variable names the branch", Subject::head(.commit.clone()))]
     DetachedHead { commit: Option<String> },
+    #[error("{at} is not a branch, and {}", match .branches.as_slice() {
+        [] => "no branch has it as its tip".to_string(),
+        several => format!("several branches have it as their tip: {}", several.join(", ")),
+    })]
+    NotABranch { at: Subject, branches: Vec<String> },
     #[error("no git repository to take the {} from", match .rule {
         TagRule::Branch => "branch name",
         TagRule::Rc => "release-candidate tag",
@@ -483,22 +552,20 @@ pub enum TagError {
         rule: TagRule,
         reason: &'static str,
     },
-    #[error("no release-candidate tag is reachable from {}", short_head(.head))]
-    NoRcTag { head: Option<String> },
-    #[error("{} has no version tag vX.Y.Z, and release renders only tagged commits", short_head(.head))]
-    NoVersionTag { head: Option<String> },
-    #[error("{} has several version tags: {}", short_head(.head), .tags.join(", "))]
-    SeveralVersionTags {
-        head: Option<String>,
+    #[error("no release-candidate tag is reachable from {head}")]
+    NoRcTag { head: Subject },
+    #[error("{head} has no version tag vX.Y.Z, and release renders only tagged commits")]
+    NoVersionTag { head: Subject },
+    #[error("{head} has several version tags: {}", .tags.join(", "))]
+    SeveralVersionTags { head: Subject, tags: Vec<String> },
+    #[error("version {given} disagrees with the version tag {} on {}", .tags.join(", "), .head.name())]
+    VersionMismatch {
+        given: Version,
         tags: Vec<String>,
+        head: Subject,
     },
-    #[error("version {given} disagrees with the version tag {} on HEAD", .tags.join(", "))]
-    VersionMismatch { given: Version, tags: Vec<String> },
-    #[error("v{version} was never a tested candidate: {} has no tag v{version}-rc.N", short_head(.head))]
-    UntestedRelease {
-        version: Version,
-        head: Option<String>,
-    },
+    #[error("v{version} was never a tested candidate: {head} has no tag v{version}-rc.N")]
+    UntestedRelease { version: Version, head: Subject },
     #[error("cannot check that v{version} was a tested candidate without a git repository")]
     CannotVerifyTested { version: Version },
 }
@@ -509,6 +576,12 @@ impl TagError {
         match self {
             TagError::UnknownRule { .. } => {
                 "set tags.rule to branch (dev), rc (test) or release (release)".to_string()
+            }
+            TagError::NotABranch { branches, .. } if !branches.is_empty() => {
+                "name one of those branches with --rev, or pass --tag".to_string()
+            }
+            TagError::NotABranch { .. } => {
+                "give --rev a branch (or a revision some branch has as its tip), or pass --tag".to_string()
             }
             TagError::EmptyBranch | TagError::HeadIsNotABranch | TagError::DetachedHead { .. } => {
                 "check out a branch, run in CI (GITHUB_HEAD_REF or GITHUB_REF_NAME when GITHUB_ACTIONS=true), or pass --tag".to_string()
@@ -584,6 +657,23 @@ impl TagError {
         )
     }
 
+    /// The repository's state leaves the rule without a tag here (no branch, no rc or version tag, a CI
+    /// build of a tag): nothing the flags got wrong. A working-copy render skips such an environment.
+    pub fn is_undecided(&self) -> bool {
+        matches!(
+            self,
+            TagError::EmptyBranch
+                | TagError::HeadIsNotABranch
+                | TagError::DetachedHead { .. }
+                | TagError::NotABranch { .. }
+                | TagError::NoRepository { .. }
+                | TagError::CiTagBuild { .. }
+                | TagError::NoRcTag { .. }
+                | TagError::NoVersionTag { .. }
+                | TagError::SeveralVersionTags { .. }
+        )
+    }
+
     /// The process exit code this error maps to.
     pub fn exit_code(&self) -> u8 {
         if self.is_policy() {
@@ -641,11 +731,21 @@ fn resolve_branch(
         check_tag(TagRule::Branch, tag)?;
         return Ok((tag.clone(), TagSource::ExplicitTag));
     }
-    if let Some(branch) = facts.and_then(|f| f.branch.as_ref()) {
-        let source = TagSource::Branch {
-            branch: branch.clone(),
-        };
-        return Ok((branch_to_tag(branch)?, source));
+    if let Some(f) = facts {
+        if let Some(branch) = &f.branch {
+            let source = TagSource::Branch {
+                branch: branch.clone(),
+                rev: f.rev.clone(),
+            };
+            return Ok((branch_to_tag(branch)?, source));
+        }
+        // The CI variables name the branch of HEAD's build, not of another revision.
+        if f.rev.is_some() {
+            return Err(TagError::NotABranch {
+                at: f.subject(),
+                branches: f.branches_at_rev.clone(),
+            });
+        }
     }
     match ci_branch(&inputs.ci_env)? {
         Some((variable, branch)) => {
@@ -742,10 +842,11 @@ fn resolve_rc(
                 tag: name.clone(),
                 commit: commit.clone(),
                 distance,
+                rev: facts.rev.clone(),
             },
         )),
         None => Err(TagError::NoRcTag {
-            head: facts.head_commit.clone(),
+            head: facts.subject(),
         }),
     }
 }
@@ -763,7 +864,7 @@ fn resolve_release(
         })
         .unwrap_or_default();
     on_head.sort();
-    let head = facts.and_then(|f| f.head_commit.clone());
+    let head = facts.map(RepoFacts::subject).unwrap_or_default();
     let explicit = |given: Version| {
         if on_head.is_empty() || on_head.iter().any(|(v, _)| *v == given) {
             Ok(given)
@@ -771,6 +872,7 @@ fn resolve_release(
             Err(TagError::VersionMismatch {
                 given,
                 tags: on_head.iter().map(|(_, t)| t.to_string()).collect(),
+                head: head.clone(),
             })
         }
     };
@@ -794,7 +896,8 @@ fn resolve_release(
                 *version,
                 TagSource::ReleaseTag {
                     tag: tag.to_string(),
-                    commit: head.clone().unwrap_or_default(),
+                    commit: head.commit.clone().unwrap_or_default(),
+                    rev: head.rev.clone(),
                 },
             ),
             several => {
@@ -1148,6 +1251,8 @@ mod tests {
             reachable_tags: all,
             remote_url: None,
             dry: None,
+            rev: None,
+            branches_at_rev: Vec::new(),
         }
     }
 
@@ -1613,6 +1718,69 @@ mod tests {
     }
 
     #[test]
+    fn a_revision_is_named_as_given_never_as_head() {
+        let mut at_rev = facts(None, &["v3.8.2"], &[("v3.8.2-rc.1", HEAD, 0)]);
+        at_rev.rev = Some("v3.8.2".into());
+        let d = resolve(TagRule::Release, &TagInputs::default(), Some(&at_rev)).unwrap();
+        assert_eq!(
+            d.to_string(),
+            "release-v3.8.2 from git tag v3.8.2 on `v3.8.2` 1a2b3c4"
+        );
+        let d = resolve(TagRule::Rc, &TagInputs::default(), Some(&at_rev)).unwrap();
+        assert_eq!(
+            d.to_string(),
+            "rc1 from git tag v3.8.2-rc.1 on `v3.8.2` 1a2b3c4"
+        );
+
+        // No branch there: the dev rule names the revision, and ignores the CI's branch (it is HEAD's).
+        let github = ci(&[("GITHUB_ACTIONS", "true"), ("GITHUB_REF_NAME", "main")]);
+        let err = resolve(TagRule::Branch, &github, Some(&at_rev)).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "`v3.8.2` (1a2b3c4) is not a branch, and no branch has it as its tip"
+        );
+        assert!(!err.to_string().contains("HEAD"), "{err}");
+        assert!(err.is_undecided() && !err.is_policy());
+        at_rev.branches_at_rev = vec!["a".into(), "b".into()];
+        let err = resolve(TagRule::Branch, &TagInputs::default(), Some(&at_rev)).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "`v3.8.2` (1a2b3c4) is not a branch, and several branches have it as their tip: a, b"
+        );
+        assert_eq!(
+            err.hint(),
+            "name one of those branches with --rev, or pass --tag"
+        );
+
+        // The one branch whose tip it is gives the tag.
+        at_rev.branch = Some("release/3.8".into());
+        let d = resolve(TagRule::Branch, &TagInputs::default(), Some(&at_rev)).unwrap();
+        assert_eq!(
+            d.to_string(),
+            format!(
+                "release-3.8-{} from branch release/3.8, whose tip is `v3.8.2`",
+                hash("release/3.8")
+            )
+        );
+
+        let given = TagInputs {
+            version: Some("3.8.3".into()),
+            ..TagInputs::default()
+        };
+        let err = resolve(TagRule::Release, &given, Some(&at_rev)).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "version 3.8.3 disagrees with the version tag v3.8.2 on `v3.8.2`"
+        );
+        at_rev.tags_on_head.clear();
+        let err = resolve(TagRule::Release, &TagInputs::default(), Some(&at_rev)).unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "`v3.8.2` (1a2b3c4) has no version tag vX.Y.Z, and release renders only tagged commits"
+        );
+    }
+
+    #[test]
     fn every_error_has_a_hint() {
         let errors = [
             TagError::UnknownRule { name: "x".into() },
@@ -1644,10 +1812,25 @@ mod tests {
                 rule: TagRule::Rc,
                 reason: "r",
             },
-            TagError::NoRcTag { head: None },
-            TagError::NoVersionTag { head: None },
+            TagError::NotABranch {
+                at: Subject {
+                    commit: None,
+                    rev: Some("v1.0.0".into()),
+                },
+                branches: vec![],
+            },
+            TagError::NotABranch {
+                at: Subject::default(),
+                branches: vec!["a".into(), "b".into()],
+            },
+            TagError::NoRcTag {
+                head: Subject::default(),
+            },
+            TagError::NoVersionTag {
+                head: Subject::default(),
+            },
             TagError::SeveralVersionTags {
-                head: None,
+                head: Subject::default(),
                 tags: vec![],
             },
             TagError::VersionMismatch {
@@ -1657,6 +1840,7 @@ mod tests {
                     patch: 0,
                 },
                 tags: vec![],
+                head: Subject::default(),
             },
             TagError::UntestedRelease {
                 version: Version {
@@ -1664,7 +1848,7 @@ mod tests {
                     minor: 0,
                     patch: 0,
                 },
-                head: None,
+                head: Subject::default(),
             },
             TagError::CannotVerifyTested {
                 version: Version {

@@ -170,8 +170,12 @@ fn the_old_version_flag_after_a_command_still_works_and_warns() {
         repo(),
     );
     assert_eq!(code, Some(0), "{err}");
-    assert!(err.is_empty(), "{err}");
-    assert!(new.contains("release-v3.8.3"), "{new}");
+    // Standard output is the tag alone; the reason is on standard error.
+    assert_eq!(new, "release-v3.8.3\n");
+    assert_eq!(
+        err,
+        "release: release-v3.8.3 from the --release-version flag (3.8.3)\n"
+    );
 
     let (code, old, err) = run(&["tag", "--env", "release", "--version", "3.8.3"], repo());
     assert_eq!(code, Some(0), "{err}");

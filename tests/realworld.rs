@@ -25,6 +25,10 @@ fn every_repository_is_checked_to_the_end_and_its_counts_are_stable() {
         let out = Command::new(env!("CARGO_BIN_EXE_openim-gitops"))
             .current_dir(&root)
             .args(["check", "--format", "json", repo])
+            // The built-in policy: a --root of the corpus's own, so that the policy beside this
+            // repository's environments (found from any subfolder) does not apply to it.
+            .arg("--root")
+            .arg(root.join("environments"))
             .env("NO_COLOR", "1")
             .env("OPENIM_GITOPS_TODAY", "2026-06-15")
             .output()

@@ -126,7 +126,8 @@ fn dev_tags_come_from_the_branch() {
         assert_eq!(
             decision.source,
             TagSource::Branch {
-                branch: branch.to_string()
+                branch: branch.to_string(),
+                rev: None,
             }
         );
         assert_eq!(decision.to_string(), format!("{tag} from branch {branch}"));
@@ -246,7 +247,8 @@ fn test_takes_the_newest_reachable_candidate() {
         TagSource::RcTag {
             tag: "v3.8.3-rc.2".into(),
             commit: c.to_string(),
-            distance: 1
+            distance: 1,
+            rev: None,
         }
     );
     assert_eq!(

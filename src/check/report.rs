@@ -92,6 +92,11 @@ pub struct Target<'a> {
     pub load: Option<&'a Manifests>,
 }
 
+/// How many threads the machine runs at once (1 when it cannot tell).
+fn parallelism() -> usize {
+    std::thread::available_parallelism().map_or(1, |n| n.get())
+}
+
 /// The rule that compares owned images with the tag the environment's rule gives; meaningless when no
 /// tag was applied.
 const OWNED_TAG_RULE: &str = "images/owned-tag-rule";
@@ -109,20 +114,22 @@ pub fn check_targets(
     let mut codes = codes();
     codes.extend(user_codes.iter().map(String::as_str));
     let known = |code: &str| codes.contains(&code);
-    let mut ledger = Ledger::default();
-    let mut checked = Vec::new();
-    for t in targets {
-        let mut p = policy.resolve(t.env, &codes);
-        if t.untagged.is_some() && codes.contains(&OWNED_TAG_RULE) {
-            p.severities
-                .insert(OWNED_TAG_RULE.to_string(), (None, None));
-        }
-        let ctx = Context::new(t.env, t.resources, sources, t.layer, &p);
+    let policies: Vec<_> = targets
+        .iter()
+        .map(|t| {
+            let mut p = policy.resolve(t.env, &codes);
+            if t.untagged.is_some() && codes.contains(&OWNED_TAG_RULE) {
+                p.severities
+                    .insert(OWNED_TAG_RULE.to_string(), (None, None));
+            }
+            p
+        })
+        .collect();
+    // The rules of each target run on their own thread (every environment of a repository at once);
+    // waivers are applied afterwards, in target order, so the report does not depend on scheduling.
+    let run_one = |(t, p): (&Target<'_>, &check::Policy)| {
+        let ctx = Context::new(t.env, t.resources, sources, t.layer, p);
         let mut found = check::run(&ctx);
-        let mut note = t.untagged.map(|why| {
-            format!("no image tag applied ({why}); images checked as the files tag them")
-        });
-        let mut skipped = std::collections::BTreeMap::new();
         if let Some(m) = t.load {
             for problem in &m.problems {
                 let mut f = check::load::finding(problem);
@@ -132,6 +139,37 @@ pub fn check_targets(
                 }
             }
             check::sort_findings(sources, &mut found);
+        }
+        found
+    };
+    let work: Vec<_> = targets.iter().zip(&policies).collect();
+    let found: Vec<Vec<Finding>> = if work.len() > 1 && parallelism() > 1 {
+        std::thread::scope(|scope| {
+            let handles: Vec<_> = work
+                .iter()
+                .map(|&w| scope.spawn(move || run_one(w)))
+                .collect();
+            handles
+                .into_iter()
+                .map(|h| {
+                    h.join()
+                        .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
+                })
+                .collect()
+        })
+    } else {
+        work.into_iter().map(run_one).collect()
+    };
+
+    let mut ledger = Ledger::default();
+    let mut checked = Vec::new();
+    for ((t, p), found) in targets.iter().zip(&policies).zip(found) {
+        let ctx = Context::new(t.env, t.resources, sources, t.layer, p);
+        let mut note = t.untagged.map(|why| {
+            format!("no image tag applied ({why}); images checked as the files tag them")
+        });
+        let mut skipped = std::collections::BTreeMap::new();
+        if let Some(m) = t.load {
             note = note.or(m.skipped_note());
             skipped = m.skipped.iter().map(|(why, n)| (why.key(), *n)).collect();
         }

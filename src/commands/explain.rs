@@ -15,9 +15,23 @@ pub fn run(
     args: &ExplainArgs,
     sources: &mut Sources,
     out: &mut dyn Write,
+    err: &mut dyn Write,
 ) -> Result<Status> {
-    let c =
-        super::compile_one(root, &args.env, &super::tag_inputs(&args.tags), sources)?.tagged()?;
+    let c = super::compile_one(root, &args.env, &super::tag_inputs(&args.tags), sources)?;
+    // Explaining needs no tag: without one, the owned images show the tags the files give them.
+    let c = match c.undecided() {
+        Some(e) => {
+            write(
+                err,
+                &format!(
+                    "note: no image tag for {}: {e}; its owned images show the tags written in the files\n",
+                    args.env
+                ),
+            )?;
+            c
+        }
+        None => c.tagged()?,
+    };
     let name = &c.name;
     let r = explain::find(&c.build.resources, &args.resource)?;
     let fields = explain::explain(sources, r, args.field.as_deref())?;

@@ -87,7 +87,7 @@ pub fn run(cli: Cli, out: &mut dyn Write, err: &mut dyn Write, style: Style) -> 
             );
         }
     }
-    match dispatch(&cli, &mut sources, out, style) {
+    match dispatch(&cli, &mut sources, out, err, style) {
         Ok(status) => status,
         Err(e) => {
             let status = if e.is_refusal() {
@@ -106,7 +106,13 @@ pub fn run(cli: Cli, out: &mut dyn Write, err: &mut dyn Write, style: Style) -> 
     }
 }
 
-fn dispatch(cli: &Cli, sources: &mut Sources, out: &mut dyn Write, style: Style) -> Result<Status> {
+fn dispatch(
+    cli: &Cli,
+    sources: &mut Sources,
+    out: &mut dyn Write,
+    err: &mut dyn Write,
+    style: Style,
+) -> Result<Status> {
     let Some(command) = &cli.command else {
         if cli.print_version {
             write(
@@ -129,11 +135,12 @@ fn dispatch(cli: &Cli, sources: &mut Sources, out: &mut dyn Write, style: Style)
             args,
             sources,
             out,
+            err,
             &GitEnv::from_process(),
             style,
         ),
-        Command::Explain(args) => explain::run(&cli.root, args, sources, out),
-        Command::Tag(args) => tag::run(&cli.root, args, sources, out),
+        Command::Explain(args) => explain::run(&cli.root, args, sources, out, err),
+        Command::Tag(args) => tag::run(&cli.root, args, sources, out, err),
         Command::Diff(args) => diff::run(&cli.root, args, sources, out),
         Command::Check(args) => check::run(&cli.root, args, sources, out, style),
         Command::Netmap(args) => netmap::run(&cli.root, args, sources, out),
@@ -148,6 +155,41 @@ fn dispatch(cli: &Cli, sources: &mut Sources, out: &mut dyn Write, style: Style)
         Command::Completions(args) => completions::run(args, out),
         Command::Man(args) => man::run(args, out),
     }
+}
+
+/// The repository root a command run in `cwd` works from: the nearest folder from `cwd` up that holds
+/// `environments/`, not looking above the git work tree's top; else that top. `None` outside any
+/// work tree with no `environments/` above: then the command works from `cwd`.
+pub fn repository_root(cwd: &std::path::Path) -> Option<std::path::PathBuf> {
+    let top = git::work_tree(cwd);
+    for dir in cwd.ancestors() {
+        if dir.join("environments").is_dir() {
+            return Some(dir.to_path_buf());
+        }
+        if top.as_deref() == Some(dir) {
+            break;
+        }
+    }
+    top
+}
+
+/// Reads a relative `--root` and `--out` from the repository root instead of `cwd`, so a command
+/// started in any of its folders works on the repository's environments and writes its `rendered/`;
+/// messages then name a file below `cwd` from there and any other below the root from the root.
+/// The files a command is given to read (`check`'s PATHS, `--policy`) stay where the shell has them.
+pub fn anchor(cli: &mut Cli, cwd: &std::path::Path, root: &std::path::Path) {
+    if cwd == root {
+        return;
+    }
+    if cli.root.is_relative() {
+        cli.root = root.join(&cli.root);
+    }
+    if let Some(Command::Render(args)) = &mut cli.command {
+        if args.out.is_relative() {
+            args.out = root.join(&args.out);
+        }
+    }
+    crate::node::set_display_root(root);
 }
 
 /// The tag flags of a command, for those that take them.

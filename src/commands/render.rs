@@ -69,6 +69,7 @@ pub fn run(
     args: &RenderArgs,
     sources: &mut Sources,
     out: &mut dyn Write,
+    err: &mut dyn Write,
     env: &GitEnv,
     style: Style,
 ) -> Result<Status> {
@@ -128,11 +129,20 @@ pub fn run(
         );
     }
     let inputs = super::tag_inputs(&args.tags);
+    // The working-copy render (a pre-commit hook, a developer) renders what the repository decides a
+    // tag for and says why it skips the rest; a commit, a push or a past revision needs every tag.
+    let skip_undecided = !args.strict && !args.git.commit && args.git.rev.is_none();
     let mut loader = Loader::new(files, sources);
     let mut compiled = Vec::new();
     for (name, file) in &envs {
-        compiled
-            .push(pipeline::compile(&mut loader, name, file, &inputs, facts.as_ref())?.tagged()?);
+        let c = pipeline::compile(&mut loader, name, file, &inputs, facts.as_ref())?;
+        if skip_undecided {
+            if let Some(e) = c.undecided() {
+                write(err, &skipped_line(args.format, name, e))?;
+                continue;
+            }
+        }
+        compiled.push(c.tagged()?);
     }
 
     if !args.git.commit {
@@ -280,6 +290,25 @@ fn dirty_note(format: RenderFormat, uncommitted: usize, facts: Option<&git::Repo
             "note: the working tree has {uncommitted} uncommitted change(s); they are not in this commit, \
              which is rendered from HEAD's objects ({head}); commit them and render again to include them\n"
         ),
+    }
+}
+
+/// Why an environment was not rendered: its reason and what would decide its tag.
+fn skipped_line(format: RenderFormat, env: &str, e: &Error) -> String {
+    let reason = e.to_string();
+    let help = e
+        .help_text()
+        .unwrap_or("pass the tag with --tag, --rc or --release-version");
+    match format {
+        RenderFormat::Json => format!(
+            "{}\n",
+            serde_json::json!({
+                "environment": env, "status": "skipped", "reason": reason, "help": help,
+            })
+        ),
+        RenderFormat::Human => {
+            format!("skipped {env}: {reason} ({help}; --strict fails instead)\n")
+        }
     }
 }
 

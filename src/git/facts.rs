@@ -40,6 +40,12 @@ impl GitError {
     }
 }
 
+/// The top folder of the git work tree that holds `start`, if any (a bare repository has none).
+pub fn work_tree(start: &Path) -> Option<PathBuf> {
+    let repo = Repository::discover(start).ok()?;
+    repo.workdir().map(Path::to_path_buf)
+}
+
 /// Read the [`RepoFacts`] of the repository at or above `path`.
 ///
 /// Tags are read once and peeled to commits (tags of trees or blobs are skipped); HEAD's ancestry is
@@ -64,8 +70,9 @@ pub fn repo_facts(path: &Path) -> Result<RepoFacts, GitError> {
     facts_of(&repo, branch, head, &root)
 }
 
-/// The [`RepoFacts`] of a revision instead of HEAD (`render --rev`): its commit, the branch when the
-/// revision names a local branch, and the tags on and behind it.
+/// The [`RepoFacts`] of a revision instead of HEAD (`render --rev`): its commit, the tags on and behind
+/// it, and its branch: the local branch it names, else the one local branch whose tip it is. `HEAD`
+/// itself, or a revision at HEAD's commit, reads as HEAD does (its branch, or the CI's variables).
 pub fn repo_facts_at(path: &Path, rev: &str) -> Result<RepoFacts, GitError> {
     let repo = Repository::discover(path).map_err(|e| GitError::NoRepository {
         path: path.to_path_buf(),
@@ -82,10 +89,52 @@ pub fn repo_facts_at(path: &Path, rev: &str) -> Result<RepoFacts, GitError> {
         what: "the revision",
         message: e.message().to_string(),
     })?;
-    let branch = reference
+    let (head_branch, head) = head_of(&repo).map_err(|e| GitError::Read {
+        path: root.clone(),
+        what: "HEAD",
+        message: e.message().to_string(),
+    })?;
+    let named = reference
+        .as_ref()
         .filter(|r| r.is_branch())
         .and_then(|r| r.name_bytes().strip_prefix(b"refs/heads/").map(lossy));
-    facts_of(&repo, branch, Some(commit.id()), &root)
+    if named.is_none() && head == Some(commit.id()) {
+        return facts_of(&repo, head_branch, head, &root);
+    }
+    let (branch, branches_at_rev) = match named {
+        Some(b) => (Some(b), Vec::new()),
+        None => {
+            let at = branches_at(&repo, commit.id()).map_err(|e| GitError::Read {
+                path: root.clone(),
+                what: "the branches",
+                message: e.message().to_string(),
+            })?;
+            match at.as_slice() {
+                [one] => (Some(one.clone()), Vec::new()),
+                _ => (None, at),
+            }
+        }
+    };
+    let mut facts = facts_of(&repo, branch, Some(commit.id()), &root)?;
+    facts.rev = Some(rev.to_string());
+    facts.branches_at_rev = branches_at_rev;
+    Ok(facts)
+}
+
+/// The local branches whose tip is `commit`, sorted.
+fn branches_at(repo: &Repository, commit: Oid) -> Result<Vec<String>, git2::Error> {
+    let mut out = Vec::new();
+    for branch in repo.branches(Some(git2::BranchType::Local))? {
+        let (branch, _) = branch?;
+        let reference = branch.get();
+        if reference.peel_to_commit().map(|c| c.id()).ok() == Some(commit) {
+            if let Some(name) = reference.name_bytes().strip_prefix(b"refs/heads/") {
+                out.push(lossy(name));
+            }
+        }
+    }
+    out.sort();
+    Ok(out)
 }
 
 fn facts_of(

@@ -389,11 +389,15 @@ pub fn check_unique(resources: &[Resource]) -> Result<()> {
 /// The environments under a root: every folder that holds an `env.yaml`, by name.
 pub fn find_environments(files: &dyn Files, root: &Path) -> Result<Vec<(String, PathBuf)>> {
     if !files.is_dir(root) {
+        let looked = std::env::current_dir()
+            .map(|cwd| cwd.join(root))
+            .unwrap_or_else(|_| root.to_path_buf());
         return Err(Error::usage(format!(
-            "the environments folder `{}` does not exist",
-            crate::node::display_path(root)
+            "the environments folder `{}` does not exist: looked for {}",
+            crate::node::display_path(root),
+            looked.display()
         ))
-        .help("run from the repository root, or pass --root DIR"));
+        .help("run inside the repository (a folder below its git work tree, or below a folder holding environments/), or pass --root DIR"));
     }
     let dirs = files.subdirs(root).map_err(|source| Error::Read {
         path: root.to_path_buf(),

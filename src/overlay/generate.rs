@@ -165,6 +165,7 @@ pub fn generate(
                         hash_suffix: !g.disable_hash,
                         origin: g.origin,
                     }),
+                    removed: Vec::new(),
                 });
             }
         }

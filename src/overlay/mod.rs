@@ -15,7 +15,7 @@ use crate::error::{Error, Result};
 use crate::load::layer::{Layer, LayerKind, PatchBody, PatchSpec, ReplicaRule, Target};
 use crate::load::{check_unique, Loader};
 use crate::node::{Key, Node, Origin, Value};
-use crate::resource::{group_of, is_cluster_scoped, Resource};
+use crate::resource::{group_of, is_cluster_scoped, Removed, Resource};
 
 /// An environment after the overlay: ready for its tag and for rendering.
 #[derive(Clone, Debug)]
@@ -154,6 +154,15 @@ fn apply_patch(resources: &mut [Resource], p: &PatchSpec) -> Result<()> {
                 continue;
             }
             hits += 1;
+            // What the patch removes is remembered for `explain`, from a copy taken only when the
+            // patch can remove anything.
+            let before = match doc {
+                Some(d) => may_remove(d),
+                None => ops
+                    .iter()
+                    .any(|op| matches!(op.str_at(&["op"]), Some("remove" | "move" | "replace"))),
+            }
+            .then(|| r.node.clone());
             match doc {
                 Some(d) => {
                     // With an explicit target, the patch's own identity fields do not rename the object.
@@ -174,6 +183,17 @@ fn apply_patch(resources: &mut [Resource], p: &PatchSpec) -> Result<()> {
                 None => json_patch::apply(&mut r.node, &ops)
                     .map_err(|e| e.related(p.origin, "patch entry"))?,
             }
+            if let Some(before) = before {
+                let mut gone = Vec::new();
+                removed_paths(&before, &r.node, &mut Vec::new(), &mut gone);
+                for path in gone {
+                    let origin = match doc {
+                        Some(d) => origin_in_patch(d, &path),
+                        None => p.origin,
+                    };
+                    r.removed.push(Removed { path, origin });
+                }
+            }
         }
         if hits == 0 {
             let at = target.origin.unwrap_or(p.origin);
@@ -187,6 +207,79 @@ fn apply_patch(resources: &mut [Resource], p: &PatchSpec) -> Result<()> {
         }
     }
     Ok(())
+}
+
+/// Whether a strategic merge patch can remove anything: it holds a `null` or a `$patch` directive.
+fn may_remove(patch: &Node) -> bool {
+    match &patch.value {
+        Value::Null => true,
+        Value::Map(m) => m
+            .iter()
+            .any(|(k, v)| k.name.starts_with('$') || may_remove(v)),
+        Value::Seq(items) => items.iter().any(may_remove),
+        _ => false,
+    }
+}
+
+/// The step of a list item in a removed path: `[name=x]` for an item with a name, else none (a list
+/// item without one is not told apart).
+fn item_step(item: &Node) -> Option<String> {
+    item.get("name")
+        .and_then(Node::as_str)
+        .map(|n| format!("[name={n}]"))
+}
+
+/// The fields of `before` that `after` no longer has: map keys, and named list items.
+fn removed_paths(before: &Node, after: &Node, path: &mut Vec<String>, out: &mut Vec<Vec<String>>) {
+    match (&before.value, &after.value) {
+        (Value::Map(b), Value::Map(a)) => {
+            for (k, v) in b.iter() {
+                path.push(k.name.clone());
+                match a.get(&k.name) {
+                    None => out.push(path.clone()),
+                    Some(now) => removed_paths(v, now, path, out),
+                }
+                path.pop();
+            }
+        }
+        (Value::Seq(b), Value::Seq(a)) => {
+            for item in b {
+                let Some(step) = item_step(item) else {
+                    continue;
+                };
+                path.push(step.clone());
+                match a
+                    .iter()
+                    .find(|i| item_step(i).as_deref() == Some(step.as_str()))
+                {
+                    None => out.push(path.clone()),
+                    Some(now) => removed_paths(item, now, path, out),
+                }
+                path.pop();
+            }
+        }
+        _ => {}
+    }
+}
+
+/// The line of a strategic merge patch that removed `path`: the `null` or `$patch: delete` there, else
+/// the deepest place of the patch on the way to it.
+fn origin_in_patch(patch: &Node, path: &[String]) -> Origin {
+    let mut node = patch;
+    for step in path {
+        let next = match &node.value {
+            Value::Map(m) => m.get(step),
+            Value::Seq(items) => items
+                .iter()
+                .find(|i| item_step(i).as_deref() == Some(step.as_str())),
+            _ => None,
+        };
+        match next {
+            Some(n) => node = n,
+            None => break,
+        }
+    }
+    node.origin
 }
 
 fn describe(t: &Target) -> String {

@@ -474,11 +474,8 @@ fn evaluate(
             return hits;
         }
     };
-    let object = objects.value(index);
-    let ns_value = objects
-        .namespace(r.namespace())
-        .map(|n| value_of(&n.node))
-        .unwrap_or(Value::Null);
+    let object = objects.prepared(index);
+    let ns_value = objects.namespace_prepared(r.namespace());
     let req = request(r, plural);
     let failed = |w: &Written, e: String, hits: &mut Vec<Hit>| {
         if policy.fail_closed {
@@ -500,11 +497,11 @@ fn evaluate(
         let mut vars: BTreeMap<String, Value> = BTreeMap::new();
         let scope = |vars_value: &Value, f: &dyn Fn(&Scope<'_>) -> Result<Value, String>| {
             let mut s = Scope::default();
-            s.bind("object", object)
+            s.bind_prepared("object", object)
                 .bind("oldObject", &Value::Null)
                 .bind("params", &param_value)
                 .bind("request", &req)
-                .bind("namespaceObject", &ns_value)
+                .bind_prepared("namespaceObject", ns_value)
                 .bind("variables", vars_value);
             f(&s)
         };

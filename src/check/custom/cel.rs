@@ -9,6 +9,8 @@ use std::fmt;
 use std::sync::{Arc, OnceLock};
 
 use cel::common::ast::{Expr, IdedExpr, LiteralValue};
+use cel::common::value::{CowVal, Val};
+use cel::context::VariableResolver;
 use cel::extractors::{Arguments, This};
 use cel::objects::{Key, Map, Opaque, OptionalValue};
 use cel::{Context, Env, ExecutionError, FunctionContext, Program, Value};
@@ -49,9 +51,14 @@ impl Expression {
     /// Runs the expression in a scope that binds `vars` over the shared functions.
     pub fn eval(&self, vars: &Scope<'_>) -> Result<Value, String> {
         ROOT.with(|root| {
+            // Declared before the scope that borrows it, so it outlives it.
+            let prepared = Prepared(&vars.prepared);
             let mut ctx = root.new_inner_scope();
             for (name, value) in &vars.vars {
                 ctx.add_variable_from_value(*name, (*value).clone());
+            }
+            if !vars.prepared.is_empty() {
+                ctx.set_variable_resolver(&prepared);
             }
             self.program.execute(&ctx).map_err(|e| message(&e))
         })
@@ -69,13 +76,45 @@ impl Expression {
 /// The variables of one evaluation.
 #[derive(Default)]
 pub struct Scope<'a> {
+    /// Converted into the interpreter's form when the expression runs.
     vars: Vec<(&'a str, &'a Value)>,
+    /// Already in the interpreter's form ([`prepare`]): looked up in place, never copied.
+    prepared: Vec<(&'a str, &'a dyn Val)>,
 }
 
 impl<'a> Scope<'a> {
     pub fn bind(&mut self, name: &'a str, value: &'a Value) -> &mut Self {
         self.vars.push((name, value));
         self
+    }
+
+    /// Binds a value made once by [`prepare`] and shared by every evaluation that reads it: binding a
+    /// [`Value`] converts the whole tree each time, which for an object read by many rules costs more
+    /// than the rules themselves.
+    pub fn bind_prepared(&mut self, name: &'a str, value: &'a dyn Val) -> &mut Self {
+        self.prepared.push((name, value));
+        self
+    }
+}
+
+/// A value in the interpreter's own form, made once and bound by reference ([`Scope::bind_prepared`]).
+pub fn prepare(value: &Value) -> Box<dyn Val> {
+    // Only opaque values fail to convert, and object trees hold none.
+    value
+        .clone()
+        .try_into()
+        .unwrap_or_else(|_| Value::Null.try_into().expect("null converts"))
+}
+
+/// The prepared variables of one evaluation, found by name before the scope's own.
+struct Prepared<'a>(&'a [(&'a str, &'a dyn Val)]);
+
+impl VariableResolver for Prepared<'_> {
+    fn resolve<'b>(&'b self, variable: &str) -> Option<CowVal<'b, 'b>> {
+        self.0
+            .iter()
+            .find(|(name, _)| *name == variable)
+            .map(|(_, v)| CowVal::Borrowed(*v))
     }
 }
 

@@ -15,7 +15,7 @@
 
 use ::cel::Value;
 
-use crate::check::custom::cel::{as_text, field_read, value_of, Expression, Scope};
+use crate::check::custom::cel::{as_text, field_read, Expression, Scope};
 use crate::check::custom::{strings, Hit, Objects};
 use crate::check::Severity;
 use crate::node::{Node, Origin};
@@ -86,14 +86,10 @@ pub fn run(rules: &[CustomRule], env: Option<&str>, objects: &Objects<'_>, out: 
             if !admits(&rule.kinds, r.kind()) || !admits(&rule.namespaces, r.namespace()) {
                 continue;
             }
-            let ns = objects
-                .namespace(r.namespace())
-                .map(|n| value_of(&n.node))
-                .unwrap_or(Value::Null);
             let mut scope = Scope::default();
             scope
-                .bind("object", objects.value(i))
-                .bind("namespaceObject", &ns)
+                .bind_prepared("object", objects.prepared(i))
+                .bind_prepared("namespaceObject", objects.namespace_prepared(r.namespace()))
                 .bind("environment", &environment);
             match expr.eval(&scope) {
                 Ok(Value::Bool(true)) => {}

@@ -273,7 +273,11 @@ pub struct Objects<'a> {
     pub resources: &'a [Resource],
     pub extra: &'a [Resource],
     values: Vec<OnceCell<::cel::Value>>,
+    /// The same in the interpreter's own form, bound by reference (see [`cel::prepare`]).
+    prepared: Vec<OnceCell<Box<dyn ::cel::common::value::Val>>>,
     namespaces: BTreeMap<&'a str, &'a Resource>,
+    /// The CEL value of each Namespace object, made on first use (many objects share one).
+    namespace_values: BTreeMap<&'a str, OnceCell<Box<dyn ::cel::common::value::Val>>>,
     plurals: BTreeMap<(String, String), String>,
 }
 
@@ -303,6 +307,8 @@ impl<'a> Objects<'a> {
             resources,
             extra,
             values: resources.iter().map(|_| OnceCell::new()).collect(),
+            prepared: resources.iter().map(|_| OnceCell::new()).collect(),
+            namespace_values: namespaces.keys().map(|k| (*k, OnceCell::new())).collect(),
             namespaces,
             plurals,
         }
@@ -316,6 +322,29 @@ impl<'a> Objects<'a> {
     /// The CEL value of the `i`-th object of the tree, made on first use.
     pub fn value(&self, i: usize) -> &::cel::Value {
         self.values[i].get_or_init(|| cel::value_of(&self.resources[i].node))
+    }
+
+    /// The `i`-th object of the tree in the interpreter's own form, made on first use and shared by
+    /// every rule that reads it.
+    pub fn prepared(&self, i: usize) -> &dyn ::cel::common::value::Val {
+        self.prepared[i]
+            .get_or_init(|| cel::prepare(self.value(i)))
+            .as_ref()
+    }
+
+    /// The Namespace object named `name` in the interpreter's own form (`null` when the tree has
+    /// none), made on first use.
+    pub fn namespace_prepared(&self, name: &str) -> &dyn ::cel::common::value::Val {
+        static NULL: std::sync::OnceLock<Box<dyn ::cel::common::value::Val>> =
+            std::sync::OnceLock::new();
+        match (self.namespace_values.get(name), self.namespace(name)) {
+            (Some(cell), Some(n)) => cell
+                .get_or_init(|| cel::prepare(&cel::value_of(&n.node)))
+                .as_ref(),
+            _ => NULL
+                .get_or_init(|| cel::prepare(&::cel::Value::Null))
+                .as_ref(),
+        }
     }
 
     pub fn namespace(&self, name: &str) -> Option<&'a Resource> {
