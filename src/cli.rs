@@ -185,7 +185,7 @@ pub struct GitRenderArgs {
     /// Render the environments as they are in this revision (branch, tag, commit), read from git objects without a checkout
     #[arg(long, value_name = "REV")]
     pub rev: Option<String>,
-    /// Commit the rendered tree on the environment branch instead of writing --out (working tree, index and HEAD untouched)
+    /// Commit the rendered tree on the environment branch instead of writing --out, rendered from HEAD's objects (or --rev's), never the working tree (working tree, index and HEAD untouched)
     #[arg(long)]
     pub commit: bool,
     /// The branch to commit to [default: commit.branch in env.yaml, else environments/<env>]

@@ -7,7 +7,8 @@
 use std::fmt;
 
 use miette::{
-    Diagnostic, GraphicalReportHandler, GraphicalTheme, LabeledSpan, NamedSource, Severity,
+    Diagnostic, GraphicalReportHandler, GraphicalTheme, LabeledSpan, MietteError,
+    MietteSpanContents, Severity, SourceCode, SourceSpan, SpanContents,
 };
 
 use crate::error::{Error, Located};
@@ -40,7 +41,7 @@ struct Report {
     severity: Severity,
     code: Option<String>,
     help: Option<String>,
-    source: Option<NamedSource<String>>,
+    source: Option<Snippet>,
     labels: Vec<LabeledSpan>,
     related: Vec<Report>,
 }
@@ -88,9 +89,91 @@ impl Diagnostic for Report {
     }
 }
 
-fn span(o: Origin, text_len: usize) -> (usize, usize) {
-    let start = (o.start as usize).min(text_len);
-    let len = o.len().min(text_len - start);
+/// The widest source line a report quotes whole; a longer line (a minified JSON file, a 1 MB one-line
+/// file) is quoted as a window of this many bytes around the place reported.
+pub const SNIPPET_WIDTH: usize = 160;
+
+/// A file as a report may quote it (already redacted), cut to [`SNIPPET_WIDTH`] where a line is longer.
+struct Snippet {
+    name: String,
+    text: String,
+    /// Where the reported place starts: the window of a long line is cut around it.
+    focus: usize,
+}
+
+impl Snippet {
+    /// The start and end of the line holding `offset`.
+    fn line_of(&self, offset: usize) -> (usize, usize) {
+        let offset = offset.min(self.text.len());
+        let start = self.text[..offset].rfind('\n').map_or(0, |i| i + 1);
+        let end = self.text[offset..]
+            .find('\n')
+            .map_or(self.text.len(), |i| offset + i);
+        (start, end)
+    }
+
+    fn floor(&self, mut i: usize) -> usize {
+        i = i.min(self.text.len());
+        while !self.text.is_char_boundary(i) {
+            i -= 1;
+        }
+        i
+    }
+}
+
+impl SourceCode for Snippet {
+    fn read_span<'a>(
+        &'a self,
+        span: &SourceSpan,
+        before: usize,
+        after: usize,
+    ) -> Result<Box<dyn SpanContents<'a> + 'a>, MietteError> {
+        let whole = self.text.read_span(span, before, after)?;
+        let data = whole.data();
+        if data
+            .split(|b| *b == b'\n')
+            .all(|l| l.len() <= SNIPPET_WIDTH)
+        {
+            return Ok(Box::new(MietteSpanContents::new_named(
+                self.name.clone(),
+                data,
+                *whole.span(),
+                whole.line(),
+                whole.column(),
+                whole.line_count(),
+            )));
+        }
+        // The reported place's line alone, cut to a window that starts a little before it.
+        let focus = if (span.offset()..=span.offset() + span.len()).contains(&self.focus) {
+            self.focus
+        } else {
+            span.offset()
+        };
+        let (line_start, line_end) = self.line_of(focus);
+        let from = self.floor(focus.saturating_sub(SNIPPET_WIDTH / 4).max(line_start));
+        let to = self.floor((from + SNIPPET_WIDTH).min(line_end));
+        let line = self.text[..line_start].matches('\n').count();
+        Ok(Box::new(MietteSpanContents::new_named(
+            self.name.clone(),
+            &self.text.as_bytes()[from..to],
+            SourceSpan::new(from.into(), to - from),
+            line,
+            self.text[line_start..from].chars().count(),
+            1,
+        )))
+    }
+}
+
+/// The span of an origin, for a label: whole, unless its line is too long to quote, in which case it
+/// is cut to fit the window [`Snippet`] quotes.
+fn span(o: Origin, text: &str) -> (usize, usize) {
+    let start = (o.start as usize).min(text.len());
+    let len = o.len().min(text.len() - start);
+    let line_end = text[start..].find('\n').map_or(text.len(), |i| start + i);
+    let line_start = text[..start].rfind('\n').map_or(0, |i| i + 1);
+    if line_end - line_start > SNIPPET_WIDTH {
+        return (start, len.min(line_end - start).min(SNIPPET_WIDTH / 2));
+    }
     (start, len)
 }
 
@@ -120,10 +203,11 @@ fn located_report(
         related: Vec::new(),
     };
     if quotable {
-        report.source = Some(
-            NamedSource::new(&file.display, redact::quotable(sources, primary.0.file))
-                .with_language("yaml"),
-        );
+        report.source = Some(Snippet {
+            name: file.display.clone(),
+            text: redact::quotable(sources, primary.0.file),
+            focus: primary.0.start as usize,
+        });
         let label = if primary.1.is_empty() {
             None
         } else {
@@ -131,14 +215,14 @@ fn located_report(
         };
         report.labels.push(LabeledSpan::new_primary_with_span(
             label,
-            span(primary.0, file.text.len()),
+            span(primary.0, &file.text),
         ));
     }
     for (o, label) in others {
         if o.file == primary.0.file && quotable {
             report.labels.push(LabeledSpan::new_with_span(
                 Some(label.clone()),
-                span(*o, file.text.len()),
+                span(*o, &file.text),
             ));
         } else {
             report.related.push(located_report(

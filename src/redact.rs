@@ -84,7 +84,27 @@ fn walk(node: &mut Node, key: &str) -> usize {
                 })
                 .sum()
         }
-        Value::Seq(items) => items.iter_mut().map(|n| walk(n, key)).sum(),
+        Value::Seq(items) => {
+            // A command line: the word after `--password` is flagged by its place, not its text.
+            let flagged: Vec<usize> = {
+                let texts: Vec<&str> = items.iter().map(|n| n.as_str().unwrap_or("")).collect();
+                secrets::command_line_credentials(&texts)
+                    .into_iter()
+                    .map(|(i, _)| i)
+                    .collect()
+            };
+            items
+                .iter_mut()
+                .enumerate()
+                .map(|(i, n)| match &n.value {
+                    Value::Str(s) if flagged.contains(&i) => {
+                        n.value = Value::Str(hidden(s));
+                        1
+                    }
+                    _ => walk(n, key),
+                })
+                .sum()
+        }
         Value::Str(s) if secrets::flags_value(key, s) => {
             let h = hidden(s);
             node.value = Value::Str(h);
@@ -178,11 +198,21 @@ fn mask_changed(orig: &Node, hid: &Node, file: FileId, mask: &mut dyn FnMut(usiz
 /// Byte ranges of the values of `key: value` / `key=value` lines whose key names a credential.
 fn credential_lines(text: &str) -> Vec<(usize, usize)> {
     static LINE: OnceLock<regex::Regex> = OnceLock::new();
-    let re = LINE.get_or_init(|| {
+    static FLOW: OnceLock<regex::Regex> = OnceLock::new();
+    let line = LINE.get_or_init(|| {
         regex::Regex::new(r#"(?m)^[ \t]*(?:-[ \t]*)?["']?([\w.-]+)["']?[ \t]*[:=][ \t]*(\S.*)$"#)
             .unwrap_or_else(|e| panic!("built-in pattern: {e}"))
     });
-    re.captures_iter(text)
+    // Pairs inside flow collections and one-line JSON, anywhere on a line: `{"password": "v", ...}`.
+    let flow = FLOW.get_or_init(|| {
+        regex::Regex::new(
+            r#"[{,]\s*["']?([\w.-]+)["']?\s*:\s*("(?:[^"\\\n]|\\.)*"|'[^'\n]*'|[^\s,{}\[\]]+)"#,
+        )
+        .unwrap_or_else(|e| panic!("built-in pattern: {e}"))
+    });
+    let mut out: Vec<(usize, usize)> = [line, flow]
+        .into_iter()
+        .flat_map(|re| re.captures_iter(text))
         .filter_map(|c| {
             let key = c.get(1)?.as_str();
             let v = c.get(2)?;
@@ -190,7 +220,17 @@ fn credential_lines(text: &str) -> Vec<(usize, usize)> {
                 && secrets::classify(v.as_str()) != secrets::Class::Placeholder)
                 .then_some((v.start(), v.end()))
         })
-        .collect()
+        .collect();
+    // Overlapping ranges (a line both patterns read) become one.
+    out.sort_unstable();
+    let mut merged: Vec<(usize, usize)> = Vec::with_capacity(out.len());
+    for (start, end) in out {
+        match merged.last_mut() {
+            Some(last) if start < last.1 => last.1 = last.1.max(end),
+            _ => merged.push((start, end)),
+        }
+    }
+    merged
 }
 
 /// Free text that may quote any value of an object (a user policy's message): the value of every
@@ -294,6 +334,32 @@ mod tests {
         );
         assert_eq!(object(&mut root), 1);
         assert!(!root.to_json().to_string().contains("Zq8r2LxT9"));
+    }
+
+    #[test]
+    fn command_line_credentials_are_hidden_with_their_option() {
+        let (_, mut root) = parse(
+            "apiVersion: v1\nkind: Pod\nmetadata: {name: p, annotations: {db-password: Zq8r2LxT1}}\nspec:\n  containers:\n    - name: a\n      args: [--password=Zq8r2LxT2, --db-password, Zq8r2LxT3, --level, info]\n",
+        );
+        assert_eq!(object(&mut root), 3);
+        let text = root.to_json().to_string();
+        for v in ["Zq8r2LxT1", "Zq8r2LxT2", "Zq8r2LxT3"] {
+            assert!(!text.contains(v), "{v} in {text}");
+        }
+        assert!(text.contains("--db-password") && text.contains("info"));
+    }
+
+    #[test]
+    fn a_file_that_does_not_parse_is_masked_in_flow_pairs_too() {
+        // A duplicate key: the file is judged on its text, one-line JSON included.
+        let text = "{\"kind\": \"ConfigMap\", \"data\": {\"db_password\": \"Zq8r2LxT9\", \"a\": \"x\", \"a\": \"y\"}}\nplain_token: Zq8r2LxT8 and more\n";
+        let mut sources = Sources::new();
+        let id = sources.add(Path::new("x.yaml"), text.into(), FileRole::Resource);
+        let q = quotable(&sources, id);
+        assert_eq!(q.len(), text.len());
+        assert!(!q.contains("Zq8r2LxT9") && !q.contains("Zq8r2LxT8"), "{q}");
+        assert!(!q.contains("and more"), "a line's whole value: {q}");
+        assert!(q.contains("\"a\": \"x\""), "{q}");
     }
 
     #[test]

@@ -94,6 +94,14 @@ mod secrets {
     fn default_password() {
         snapshot("secrets/default-password", &Policy::default());
     }
+    #[test]
+    fn command_line_credential() {
+        snapshot("secrets/command-line-credential", &Policy::default());
+    }
+    #[test]
+    fn metadata_credential() {
+        snapshot("secrets/metadata-credential", &Policy::default());
+    }
 }
 
 mod refs {

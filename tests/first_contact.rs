@@ -7,8 +7,8 @@ mod common;
 use std::path::Path;
 use std::process::Output;
 
-use common::{bin, commit_all, copy_dir, text, Repo};
-use git2::{Repository, RepositoryInitOptions};
+use common::{action_step, bin, commit_all, copy_dir, repository_copy, text, Repo};
+use git2::Repository;
 
 fn manifest() -> &'static Path {
     Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -17,16 +17,7 @@ fn manifest() -> &'static Path {
 /// `environments/`, `policies/` and `schemas/` on `main`: a first commit tagged `v3.8.2` (and the
 /// maintenance branch `release/3.8` at it, when `branch`), then an untagged commit, checked out.
 fn repository(branch: bool) -> Repo {
-    let dir = tempfile::tempdir().unwrap();
-    let repo = Repository::init_opts(
-        dir.path(),
-        RepositoryInitOptions::new().initial_head("main"),
-    )
-    .unwrap();
-    for folder in ["environments", "policies", "schemas"] {
-        copy_dir(&manifest().join(folder), &dir.path().join(folder));
-    }
-    let r = Repo { dir, repo };
+    let r = repository_copy();
     let released = commit_all(&r, "release 3.8.2", 1_600_000_000);
     {
         let object = r.repo.find_object(released, None).unwrap();
@@ -432,4 +423,61 @@ fn without_git_the_root_is_the_nearest_folder_holding_environments() {
         "{}",
         text(&o)
     );
+}
+
+/// The Action's render step with its defaults (`environments: all`) on a push to an untagged main, run
+/// as the runner runs it (bash, with this build): dev is committed and pushed, test and release get a
+/// notice with their reason, and the step passes.
+#[test]
+fn the_actions_render_step_on_an_untagged_push_renders_what_it_can() {
+    let script = action_step("Render, commit and push");
+    let r = repository(false);
+    let origin = tempfile::tempdir().unwrap();
+    Repository::init_bare(origin.path()).unwrap();
+    r.repo
+        .remote("origin", origin.path().to_str().unwrap())
+        .unwrap();
+    let runner = tempfile::tempdir().unwrap();
+    let home = tempfile::tempdir().unwrap();
+    let mut step = std::process::Command::new("bash");
+    step.current_dir(r.path())
+        .args(["-c", &script])
+        .env("OPENIM_GITOPS", env!("CARGO_BIN_EXE_openim-gitops"))
+        .env("ENV_FLAGS", "--all")
+        .env("TAG_ARGS", "")
+        .env("ROOT", "environments")
+        .env("PUSH_REMOTE", "origin")
+        .env("RUNNER_TEMP", runner.path())
+        .env("HOME", home.path())
+        .env("NO_COLOR", "1")
+        .envs(common::FIXED);
+    for (k, _) in std::env::vars() {
+        if k.starts_with("GITHUB_") || k.starts_with("GIT_") || k == "GH_TOKEN" {
+            step.env_remove(k);
+        }
+    }
+    let o = step.output().unwrap();
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    let out = stdout(&o);
+    let head = head_short(&r);
+    assert!(
+        out.contains(&format!("::notice title=openim-gitops::release not rendered: HEAD {head} has no version tag vX.Y.Z")),
+        "{out}"
+    );
+    assert!(
+        out.contains(&format!("::notice title=openim-gitops::test not rendered: no release-candidate tag is reachable from HEAD {head}")),
+        "{out}"
+    );
+    assert!(
+        out.contains("committed dev on environments/dev and pushed to origin"),
+        "{out}"
+    );
+    let pushed = Repository::open_bare(origin.path()).unwrap();
+    assert!(pushed.find_reference("refs/heads/environments/dev").is_ok());
+    assert!(pushed
+        .find_reference("refs/heads/environments/test")
+        .is_err());
+    assert!(pushed
+        .find_reference("refs/heads/environments/release")
+        .is_err());
 }

@@ -132,6 +132,7 @@ fn files_of_a_removed_resource_disappear() {
     let first = tip(&r.repo, "environments/dev").unwrap();
     assert!(files_of(&r.repo, first).contains_key("openim-dev/role/discovery.yaml"));
     std::fs::remove_file(r.path().join("environments/base/rbac.yaml")).unwrap();
+    commit_all(&r, "no rbac", 1_600_000_100);
     let o = commit_dev(&r);
     assert_eq!(o.status.code(), Some(0), "{}", text(&o));
     let second = tip(&r.repo, "environments/dev").unwrap();
@@ -394,6 +395,7 @@ fn error_findings_refuse_the_commit() {
     let r = source_repo();
     // Without the test policy, the fixture breaks netpol/ and resources/ rules at error level.
     std::fs::remove_file(r.path().join("policies/policy.yaml")).unwrap();
+    commit_all(&r, "no policy", 1_600_000_100);
     let before = snapshot(r.path());
     let out = commit_dev(&r);
     assert_eq!(out.status.code(), Some(1), "{}", text(&out));
@@ -579,6 +581,7 @@ fn a_commit_is_one_pack_and_an_unchanged_render_writes_nothing() {
 fn the_gate_speaks_json_under_format_json() {
     let r = source_repo();
     std::fs::remove_file(r.path().join("policies/policy.yaml")).unwrap();
+    commit_all(&r, "no policy", 1_600_000_100);
     let out = run(
         r.path(),
         &[

@@ -11,6 +11,8 @@ mod inputs;
 mod limits;
 #[path = "hostile/outputs.rs"]
 mod outputs;
+#[path = "hostile/provenance.rs"]
+mod provenance;
 #[path = "hostile/redaction.rs"]
 mod redaction;
 #[path = "hostile/support.rs"]

@@ -1,9 +1,10 @@
 //! `.pre-commit-hooks.yaml` as the pre-commit tool uses it: `pre-commit try-repo <this repository>` in a
 //! temporary git repository, which installs the `language: rust` hooks with `cargo install --path`
 //! exactly as a user's pre-commit does. The check hook passes on a valid tree and fails on a planted
-//! token; the render hook writes rendered/ and fails until it is staged. The `-release` check hook
-//! installs the binary of a fake release served on loopback (this build, as the release workflow would
-//! package it), and refuses one whose checksum does not match.
+//! token; on an untagged commit, the render hook writes rendered/dev, names test and release as
+//! skipped (no rc or version tag to take), fails until rendered/ is staged and then passes. The
+//! `-release` check hook installs the binary of a fake release served on loopback (this build, as the
+//! release workflow would package it), and refuses one whose checksum does not match.
 //!
 //! Skipped only when `pre-commit` is not on PATH (`.ci/run` installs it, so CI always runs this).
 //! Each try-repo installs into a fresh store (a release build of this crate); `CARGO_TARGET_DIR` (this
@@ -131,7 +132,23 @@ fn the_hooks_work_with_pre_commit_try_repo() {
     std::fs::remove_file(r.path().join("environments/base/leaked.yaml")).unwrap();
     commit_all(&r, "token removed", 1_600_000_200);
 
-    // The render hook: rendered/ is missing, so it is written and the hook fails until it is staged.
+    // The render hook on an ordinary, untagged commit, with the three tag rules: dev takes the branch,
+    // test and release have no rc or version tag to take and are skipped, each with its reason.
+    write(
+        r.path(),
+        "environments/base/app.yaml",
+        "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: app\nspec:\n  selector:\n    matchLabels: {app: app}\n  template:\n    metadata:\n      labels: {app: app}\n    spec:\n      containers:\n        - name: app\n          image: example/app:1.0\n",
+    );
+    for (env, rule) in [("dev", "branch"), ("test", "rc"), ("release", "release")] {
+        write(
+            r.path(),
+            &format!("environments/{env}/env.yaml"),
+            &format!("apiVersion: gitops.openim.io/v1\nkind: Environment\nmetadata:\n  name: {env}\nnamespace: demo-{env}\nresources:\n  - ../base\ntags:\n  rule: {rule}\n  images: [example/app]\n"),
+        );
+    }
+    commit_all(&r, "three environments", 1_600_000_300);
+
+    // rendered/ is missing, so it is written and the hook fails until it is staged.
     let run = try_repo(r.path(), "openim-gitops-render");
     assert_eq!(run.code, Some(1), "{}", run.output);
     assert!(
@@ -140,7 +157,15 @@ fn the_hooks_work_with_pre_commit_try_repo() {
         "{}",
         run.output
     );
-    let rendered = r.path().join("rendered/dev/demo/configmap/settings.yaml");
+    for skipped in [
+        "skipped test: no release-candidate tag is reachable from HEAD ",
+        "skipped release: HEAD ",
+    ] {
+        assert!(run.output.contains(skipped), "{skipped}: {}", run.output);
+    }
+    let rendered = r
+        .path()
+        .join("rendered/dev/demo-dev/configmap/settings.yaml");
     assert!(
         std::fs::read_to_string(&rendered)
             .unwrap()
@@ -148,6 +173,22 @@ fn the_hooks_work_with_pre_commit_try_repo() {
         "{}",
         rendered.display()
     );
+    let app = r.path().join("rendered/dev/demo-dev/deployment/app.yaml");
+    assert!(
+        std::fs::read_to_string(&app)
+            .unwrap()
+            .contains("image: example/app:main"),
+        "{}",
+        app.display()
+    );
+    assert!(!r.path().join("rendered/test").exists());
+    assert!(!r.path().join("rendered/release").exists());
+
+    // Staged and committed (still untagged): the hook passes.
+    commit_all(&r, "rendered", 1_600_000_400);
+    let run = try_repo(r.path(), "openim-gitops-render");
+    assert_eq!(run.code, Some(0), "{}", run.output);
+    assert!(run.output.contains("Passed"), "{}", run.output);
 }
 
 #[test]

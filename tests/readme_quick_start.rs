@@ -5,13 +5,21 @@
 //! anything else fails the test, so the README cannot drift into a command nobody runs.
 //!
 //! And every command line of the block must appear in `.ci/run` as written, so CI runs them all.
+//!
+//! Then every `openim-gitops` example the README and the `--help` texts give (the README's code spans
+//! and blocks, every command's `Examples:`) runs as written in a copy of the repository with a real
+//! history: `v3.8.2` with a maintenance branch at it, then `v3.8.3-rc.2` and `v3.8.3` on `main`, an
+//! `origin` to push to, and the files the examples name. A pipe or a redirection hands the output to
+//! another program or a file: the test runs the `openim-gitops` part and checks its exit code.
 
 mod common;
 
 use std::path::Path;
 use std::process::Command;
 
-use common::{commit_all, copy_dir, Repo};
+use clap::CommandFactory;
+use common::{bin, commit_all, repository_copy, text, Repo, FIXED};
+use openim_gitops::cli::Cli;
 
 fn repo() -> &'static Path {
     Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -117,16 +125,7 @@ fn the_quick_start_main_command_works() {
     assert_eq!(verbs, ["render", "check"], "`{main}`");
 
     // A fresh clone: the three folders, committed on `main` (the dev rule tags images with the branch).
-    let dir = tempfile::tempdir().unwrap();
-    for folder in ["environments", "policies", "schemas"] {
-        copy_dir(&repo().join(folder), &dir.path().join(folder));
-    }
-    let git = git2::Repository::init_opts(
-        dir.path(),
-        git2::RepositoryInitOptions::new().initial_head("main"),
-    )
-    .unwrap();
-    let r = Repo { dir, repo: git };
+    let r = repository_copy();
     commit_all(&r, "quick start", 1_600_000_000);
 
     let mut outputs = Vec::new();
@@ -209,4 +208,170 @@ fn the_parser_refuses_what_it_cannot_run() {
             "`{bad}` should be refused"
         );
     }
+}
+
+/// The part of an example line that runs `openim-gitops`: up to the first pipe or redirection outside
+/// quotes (what follows feeds another program or names a file).
+fn tool_part(line: &str) -> &str {
+    let mut quote = None;
+    for (i, c) in line.char_indices() {
+        match (quote, c) {
+            (None, '\'' | '"') => quote = Some(c),
+            (Some(q), c) if c == q => quote = None,
+            (None, '|' | '>') => return line[..i].trim(),
+            _ => {}
+        }
+    }
+    line.trim()
+}
+
+/// Every `openim-gitops` example of the README: the lines of its `sh` blocks that run the tool, and
+/// its code spans that start with `openim-gitops ` (placeholders such as `<command>` aside).
+fn readme_examples(readme: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut in_sh = false;
+    for line in readme.lines() {
+        if line.starts_with("```") {
+            in_sh = !in_sh && line.trim() == "```sh";
+            continue;
+        }
+        if in_sh {
+            let line = line.split(" #").next().unwrap_or("").trim();
+            if line.contains("openim-gitops ") && !line.starts_with("cargo test") {
+                let runs_tool = line.starts_with("openim-gitops ")
+                    || line.starts_with("cargo run ")
+                    || line.starts_with("./target/");
+                if runs_tool {
+                    out.push(line.to_string());
+                }
+            }
+            continue;
+        }
+        for (i, span) in line.split('`').enumerate() {
+            if i % 2 == 1 && span.starts_with("openim-gitops ") && !span.contains('<') {
+                out.push(span.to_string());
+            }
+        }
+    }
+    out
+}
+
+/// Every command's `Examples:` lines, from the same clap definitions `--help` prints.
+fn help_examples() -> Vec<String> {
+    let root = Cli::command();
+    let mut texts = vec![root.get_after_help().map(|h| h.to_string())];
+    texts.extend(
+        root.get_subcommands()
+            .map(|c| c.get_after_help().map(|h| h.to_string())),
+    );
+    texts
+        .into_iter()
+        .flatten()
+        .flat_map(|t| {
+            t.lines()
+                .map(str::trim)
+                .filter(|l| l.starts_with("openim-gitops "))
+                .map(str::to_string)
+                .collect::<Vec<_>>()
+        })
+        .collect()
+}
+
+/// The repository the examples run in (see the module doc), and the bare `origin`.
+fn example_repository() -> (Repo, tempfile::TempDir) {
+    let r = repository_copy();
+    let v382 = commit_all(&r, "release 3.8.2", 1_600_000_000);
+    std::fs::write(r.path().join("CHANGELOG.md"), "3.8.3\n").unwrap();
+    // The files the examples name besides the environments.
+    let manifest = "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: settings\n  namespace: tools\ndata:\n  LOG_LEVEL: info\n";
+    std::fs::write(r.path().join("other.yaml"), manifest).unwrap();
+    std::fs::create_dir_all(r.path().join("third-party")).unwrap();
+    std::fs::write(r.path().join("third-party/manifests.yaml"), manifest).unwrap();
+    let v383 = commit_all(&r, "release 3.8.3", 1_600_000_100);
+    {
+        let tag = |name: &str, id: git2::Oid| {
+            let object = r.repo.find_object(id, None).unwrap();
+            r.repo.tag_lightweight(name, &object, false).unwrap();
+        };
+        tag("v3.8.2", v382);
+        tag("v3.8.3-rc.2", v383);
+        tag("v3.8.3", v383);
+        let old = r.repo.find_commit(v382).unwrap();
+        r.repo.branch("release-3.8", &old, false).unwrap();
+    }
+    let origin = tempfile::tempdir().unwrap();
+    git2::Repository::init_bare(origin.path()).unwrap();
+    r.repo
+        .remote("origin", origin.path().to_str().unwrap())
+        .unwrap();
+    r.repo
+        .reference("refs/remotes/origin/main", v383, true, "as fetched")
+        .unwrap();
+    (r, origin)
+}
+
+#[test]
+fn every_documented_example_runs_as_documented() {
+    let readme = std::fs::read_to_string(repo().join("README.md")).unwrap();
+    let mut examples: Vec<(&str, String)> = readme_examples(&readme)
+        .into_iter()
+        .map(|l| ("README.md", l))
+        .collect();
+    examples.extend(help_examples().into_iter().map(|l| ("--help", l)));
+    assert!(examples.len() >= 30, "{examples:#?}");
+    for expected in [
+        "openim-gitops render --env dev --rev v3.8.2",
+        "openim-gitops explain --env release Deployment/openim-rpc-msg spec.replicas",
+        "openim-gitops tag --env dev",
+        "openim-gitops man | man -l -",
+    ] {
+        assert!(
+            examples.iter().any(|(_, l)| l == expected),
+            "`{expected}` not found among {examples:#?}"
+        );
+    }
+
+    let (r, _origin) = example_repository();
+    // Where a pipeline would already have rendered: promote reads test's and dev's branches.
+    let home = tempfile::tempdir().unwrap();
+    let scratch = tempfile::tempdir().unwrap();
+    let run = |args: &[String]| {
+        let mut c = bin(r.path(), home.path());
+        c.envs(FIXED)
+            .env("OPENIM_GITOPS_TODAY", "2026-06-15")
+            .args(args);
+        c.output().unwrap()
+    };
+    for setup in [
+        ["render", "--env", "test", "--commit"],
+        ["render", "--env", "dev", "--commit"],
+    ] {
+        let args: Vec<String> = setup.iter().map(|s| s.to_string()).collect();
+        let o = run(&args);
+        assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    }
+
+    let mut failures = Vec::new();
+    for (source, line) in &examples {
+        for command in tool_part(line).split("&&") {
+            let mut args = tool_args(command.trim());
+            // An absolute scratch folder of the example's becomes one of the test's.
+            for a in &mut args {
+                if let Some(rest) = a.strip_prefix("/tmp/") {
+                    *a = scratch.path().join(rest).to_string_lossy().into_owned();
+                }
+            }
+            let o = run(&args);
+            // Every example documents a success, 0 (`render ... --exit-code` too: the quick start
+            // line before it rendered the same dev tree, so nothing changes).
+            if o.status.code() != Some(0) {
+                failures.push(format!(
+                    "{source}: `{line}` exits {:?}, documented 0\n{}",
+                    o.status.code(),
+                    text(&o)
+                ));
+            }
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n\n"));
 }

@@ -27,6 +27,8 @@ pub static RULES: &[Rule] = &[
     KNOWN_TOKEN,
     HIGH_ENTROPY,
     DEFAULT_PASSWORD,
+    COMMAND_LINE_CREDENTIAL,
+    METADATA_CREDENTIAL,
 ];
 
 const PLAINTEXT_SECRET: Rule = Rule {
@@ -65,6 +67,19 @@ const DEFAULT_PASSWORD: Rule = Rule {
     default_severity: Severity::Error,
     summary: "a credential is set to a well-known default password",
     run: default_password,
+};
+
+const COMMAND_LINE_CREDENTIAL: Rule = Rule {
+    code: "secrets/command-line-credential",
+    default_severity: Severity::Error,
+    summary: "a container's args, command, exec probe or hook passes a credential as a literal (`--password=...`)",
+    run: command_line_credential,
+};
+const METADATA_CREDENTIAL: Rule = Rule {
+    code: "secrets/metadata-credential",
+    default_severity: Severity::Error,
+    summary: "a label or annotation named like a credential (`db-password`) holds a literal value",
+    run: metadata_credential,
 };
 
 // ---------------------------------------------------------------------------------------------------------
@@ -956,6 +971,238 @@ fn default_password(ctx: &Context<'_>, out: &mut Vec<Finding>) {
 }
 
 // ---------------------------------------------------------------------------------------------------------
+// Credentials on command lines and in metadata
+
+/// Whether a value given to a credential option or key is a literal worth reporting: not empty, not a
+/// placeholder or a reference (`$VAR`, `$(cat /run/secrets/x)`, a file path), not a switch (`true`,
+/// `false`) or a number.
+fn literal_credential(value: &str) -> bool {
+    let v = value.trim().trim_matches(['"', '\'']);
+    !v.is_empty()
+        && !v.starts_with('$')
+        && !v.contains("$(")
+        && !v.contains("${")
+        && !v.starts_with('`')
+        && !matches!(
+            v.to_ascii_lowercase().as_str(),
+            "true" | "false" | "yes" | "no" | "on" | "off" | "none" | "null"
+        )
+        && !v.bytes().all(|b| b.is_ascii_digit())
+        && classify(v) != Class::Placeholder
+}
+
+/// The words of one command-line element with their byte ranges: the element itself, or, when it holds
+/// whitespace (a `sh -c` script), each word of it (quotes around a word left out of its range).
+fn command_words(text: &str) -> Vec<Range<usize>> {
+    if !text.contains(char::is_whitespace) {
+        return std::iter::once(0..text.len()).collect();
+    }
+    let mut out = Vec::new();
+    let mut start = None;
+    for (i, c) in text.char_indices() {
+        match (c.is_whitespace() || c == ';', start) {
+            (true, Some(s)) => {
+                out.push(s..i);
+                start = None;
+            }
+            (false, None) => start = Some(i),
+            _ => {}
+        }
+    }
+    if let Some(s) = start {
+        out.push(s..text.len());
+    }
+    out
+}
+
+/// A value's range without the quotes around it.
+fn unquoted(text: &str, range: Range<usize>) -> Range<usize> {
+    let v = &text[range.clone()];
+    let trimmed = v.trim_start_matches(['"', '\'']);
+    let start = range.start + (v.len() - trimmed.len());
+    let trimmed = trimmed.trim_end_matches(['"', '\'']);
+    start..start + trimmed.len()
+}
+
+/// The credentials passed as literals in a command line (`args`, `command`, an exec probe's or hook's
+/// `command`), each element a word or a shell script: `--password=V`, `-password=V`, `PASSWORD=V`,
+/// `--password V` (the next word), for any option or variable named like a credential. Each is the
+/// index of the element and the byte range of the value in it.
+pub fn command_line_credentials(elements: &[&str]) -> Vec<(usize, Range<usize>)> {
+    let words: Vec<(usize, Range<usize>)> = elements
+        .iter()
+        .enumerate()
+        .flat_map(|(i, text)| command_words(text).into_iter().map(move |r| (i, r)))
+        .collect();
+    let mut out = Vec::new();
+    for (n, (i, range)) in words.iter().enumerate() {
+        let text = elements[*i];
+        let word = &text[range.clone()];
+        let option = word.trim_start_matches('-');
+        if option.is_empty() || !option.starts_with(|c: char| c.is_ascii_alphabetic() || c == '_') {
+            continue;
+        }
+        let dashes = word.len() - option.len();
+        match option.split_once('=') {
+            Some((key, value)) if is_credential_key(key) && literal_credential(value) => {
+                let start = range.start + dashes + key.len() + 1;
+                out.push((*i, unquoted(text, start..range.end)));
+            }
+            Some(_) => {}
+            None if dashes > 0 && is_credential_key(option) => {
+                let Some((j, next)) = words.get(n + 1) else {
+                    continue;
+                };
+                let value = &elements[*j][next.clone()];
+                if !value.starts_with('-') && literal_credential(value) {
+                    out.push((*j, unquoted(elements[*j], next.clone())));
+                }
+            }
+            None => {}
+        }
+    }
+    out
+}
+
+/// The command lines of a container: `command`, `args`, and the exec `command` of its probes and
+/// lifecycle hooks, each with the path a message names it by.
+fn command_lines(c: &Node) -> Vec<(String, &[Node])> {
+    let mut out = Vec::new();
+    for field in ["command", "args"] {
+        if let Some(items) = c.get(field).and_then(Node::as_seq) {
+            out.push((field.to_string(), items));
+        }
+    }
+    for probe in ["livenessProbe", "readinessProbe", "startupProbe"] {
+        if let Some(items) = c.path(&[probe, "exec", "command"]).and_then(Node::as_seq) {
+            out.push((format!("{probe}.exec.command"), items));
+        }
+    }
+    for hook in ["postStart", "preStop"] {
+        if let Some(items) = c
+            .path(&["lifecycle", hook, "exec", "command"])
+            .and_then(Node::as_seq)
+        {
+            out.push((format!("lifecycle.{hook}.exec.command"), items));
+        }
+    }
+    out
+}
+
+/// Checks that no container passes a credential on its command line as a literal: `args`, `command`,
+/// and the exec commands of probes and lifecycle hooks, as separate words or inside a `sh -c` script
+/// (`--password=V`, `--db-password V`, `PGPASSWORD=V psql ...`). References (`$(DB_PASSWORD)`,
+/// `$REDIS_PASSWORD`, `$(cat /run/secrets/pw)`), placeholders and switches (`--use-credentials=true`)
+/// are fine.
+///
+/// Why: a command line is in the manifest in git, in `kubectl describe`, and in every process listing
+/// on the node.
+///
+/// Bad:
+/// ```yaml
+/// args: ["--password=9f8Qe2xLr4"]
+/// ```
+/// Good:
+/// ```yaml
+/// env: [{name: DB_PASSWORD, valueFrom: {secretKeyRef: {name: db, key: password}}}]
+/// args: ["--password=$(DB_PASSWORD)"]
+/// ```
+fn command_line_credential(ctx: &Context<'_>, out: &mut Vec<Finding>) {
+    for r in ctx.resources {
+        if is_sops(r) {
+            continue;
+        }
+        let Some(spec) = r.pod_spec() else { continue };
+        for c in containers(spec) {
+            for (place, items) in command_lines(c.node) {
+                let texts: Vec<&str> = items.iter().map(|n| n.as_str().unwrap_or("")).collect();
+                for (i, range) in command_line_credentials(&texts) {
+                    let node = &items[i];
+                    let locator = Locator::new(ctx.sources, node, texts[i]);
+                    out.push(
+                        COMMAND_LINE_CREDENTIAL
+                            .finding(
+                                locator.origin(ctx.sources, node, range),
+                                Some(r),
+                                format!(
+                                    "{} container `{}` {place}[{i}]: a credential passed on the command line as a literal",
+                                    object(r),
+                                    c.name
+                                ),
+                            )
+                            .help("keep it in a Secret, inject it as an env variable from `secretKeyRef`, and pass `$(VAR)`"),
+                    );
+                }
+            }
+        }
+    }
+}
+
+/// Whether a label or annotation key names a credential: as [`is_credential_key`], except keys that
+/// only name a Secret (`...-secret`: a Secret's name, not its value) or a hash of one
+/// (`checksum/secret`).
+fn is_metadata_credential_key(key: &str) -> bool {
+    let w = words(key);
+    is_credential_key(key)
+        && w.last().is_some_and(|l| l != "secret" && l != "secrets")
+        && !w
+            .iter()
+            .any(|x| HASH_CONTEXT.iter().any(|h| x.ends_with(h)) && x != "id")
+}
+
+/// Checks that no label or annotation (of the object or of its pod template) named like a credential
+/// holds a literal value (`db-password: ...`, `example.com/api-token: ...`). Keys that name a Secret
+/// (`...-secret`) or a hash of one (`checksum/secret`) are fine, as are references and placeholders.
+///
+/// Why: metadata is shown by every tool that lists objects (`kubectl get -o wide`, dashboards, audit
+/// logs) and is readable by anyone who may list the object.
+///
+/// Bad: `metadata: {annotations: {db-password: 9f8Qe2xLr4}}`. Good: the value in a Secret.
+fn metadata_credential(ctx: &Context<'_>, out: &mut Vec<Finding>) {
+    for r in ctx.resources {
+        if is_sops(r) {
+            continue;
+        }
+        let mut places = vec![
+            (r.node.path(&["metadata", "annotations"]), "annotation"),
+            (r.node.path(&["metadata", "labels"]), "label"),
+        ];
+        if let Some(t) = r.pod_template() {
+            places.push((
+                t.path(&["metadata", "annotations"]),
+                "pod template annotation",
+            ));
+            places.push((t.path(&["metadata", "labels"]), "pod template label"));
+        }
+        for (map, what) in places {
+            for (k, v) in map
+                .and_then(Node::as_map)
+                .map(|m| m.entries.as_slice())
+                .unwrap_or(&[])
+            {
+                let Some(value) = v.as_str() else { continue };
+                if !is_metadata_credential_key(&k.name) || !literal_credential(value) {
+                    continue;
+                }
+                out.push(
+                    METADATA_CREDENTIAL
+                        .finding(
+                            v.origin,
+                            Some(r),
+                            format!(
+                                "{} {what} `{}`: a credential in metadata as a literal",
+                                object(r),
+                                k.name
+                            ),
+                        )
+                        .help("keep it in a Secret made outside git; metadata is shown wherever the object is listed"),
+                );
+            }
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------------------------
 // Known token formats
 
 /// The token formats: a name for the message, and the pattern.
@@ -1456,6 +1703,7 @@ fn high_entropy(ctx: &Context<'_>, out: &mut Vec<Finding>) {
 /// a random-looking token.
 pub fn flags_value(key: &str, value: &str) -> bool {
     (is_credential_key(key) && classify(value) != Class::Placeholder)
+        || !command_line_credentials(&[value]).is_empty()
         || !find_tokens(value).is_empty()
         || !random_tokens(value, key).is_empty()
 }
@@ -1469,6 +1717,47 @@ pub fn token_ranges(text: &str) -> Vec<Range<usize>> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn command_lines() {
+        let found = |args: &[&str]| -> Vec<(usize, String)> {
+            command_line_credentials(args)
+                .into_iter()
+                .map(|(i, r)| (i, args[i][r].to_string()))
+                .collect()
+        };
+        assert_eq!(found(&["--password=Zq8r2LxT"]), [(0, "Zq8r2LxT".into())]);
+        assert_eq!(
+            found(&["--db-password", "Zq8r2LxT", "--level", "info"]),
+            [(1, "Zq8r2LxT".into())]
+        );
+        assert_eq!(
+            found(&[
+                "sh",
+                "-c",
+                "PGPASSWORD='Zq8r2LxT' psql; redis-cli --pass \"Yx7q\" ping"
+            ]),
+            [(2, "Zq8r2LxT".into()), (2, "Yx7q".into())]
+        );
+        for quiet in [
+            &["--password=$(DB_PASSWORD)"][..],
+            &["--password", "$DB_PASSWORD"],
+            &["--password", "--next"],
+            &["--use-service-account-credentials=true"],
+            &["--password-file=/run/secrets/db"],
+            &["--token-ttl=3600"],
+            &["--secret-name=openim"],
+            &["--password="],
+            &["--password"],
+            &[
+                "sh",
+                "-c",
+                "mysqladmin ping --password=$(cat /run/secrets/pw)",
+            ],
+        ] {
+            assert!(found(quiet).is_empty(), "{quiet:?}: {:?}", found(quiet));
+        }
+    }
 
     #[test]
     fn credential_keys() {

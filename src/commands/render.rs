@@ -73,20 +73,32 @@ pub fn run(
     env: &GitEnv,
     style: Style,
 ) -> Result<Status> {
-    let git_files = match &args.git.rev {
-        Some(rev) => Some(GitFiles::open(root, rev)?),
-        None => None,
+    // A commit records the commit its sources come from, so it is built from that commit's objects:
+    // `--rev`, or HEAD. The working tree is never read for a commit, dirty or not.
+    let (git_files, facts) = match (&args.git.rev, args.git.commit) {
+        (Some(rev), _) => (
+            Some(GitFiles::open(root, rev)?),
+            Some(
+                git::repo_facts_at(root, rev)
+                    .map_err(|e| Error::Git(format!("{e}\nhelp: {}", e.hint())))?,
+            ),
+        ),
+        (None, true) => {
+            let facts = git::repo_facts(root)
+                .map_err(|e| Error::Git(format!("{e}\nhelp: {}", e.hint())))?;
+            let Some(head) = facts.head_commit.clone() else {
+                return Err(Error::usage(
+                    "HEAD has no commit yet: a rendered commit names the commit its sources come from",
+                )
+                .help("commit the environments first, then render --commit"));
+            };
+            (Some(GitFiles::open(root, &head)?), Some(facts))
+        }
+        (None, false) => (None, git::repo_facts(root).ok()),
     };
     let files: &dyn Files = match &git_files {
         Some(g) => g,
         None => &DiskFiles,
-    };
-    let facts = match &args.git.rev {
-        Some(rev) => Some(
-            git::repo_facts_at(root, rev)
-                .map_err(|e| Error::Git(format!("{e}\nhelp: {}", e.hint())))?,
-        ),
-        None => git::repo_facts(root).ok(),
     };
     // hydrator.metadata and the Argo CD objects name the repository the push goes to.
     let mut facts = facts;
@@ -185,6 +197,12 @@ pub fn run(
         return Ok(Status::Clean);
     }
 
+    if let (None, Some(g)) = (&args.git.rev, &git_files) {
+        let uncommitted = git::files::uncommitted_changes(g.repository())?;
+        if uncommitted > 0 {
+            write(out, &dirty_note(args.format, uncommitted, facts.as_ref()))?;
+        }
+    }
     // Nothing is committed unless every environment passes the gate (or findings are allowed).
     let refused = gate(&mut loader, root, &compiled, args.format, out, style)?;
     if !refused.is_empty() {
@@ -251,6 +269,28 @@ pub fn run(
         write(out, &line)?;
     }
     Ok(Status::Clean)
+}
+
+/// Says that the working tree's changes are not what is committed: the commit is HEAD's sources.
+fn dirty_note(format: RenderFormat, uncommitted: usize, facts: Option<&git::RepoFacts>) -> String {
+    let head = facts
+        .and_then(|f| f.head_commit.as_deref())
+        .map(short)
+        .unwrap_or("?");
+    match format {
+        RenderFormat::Json => format!(
+            "{}\n",
+            serde_json::json!({
+                "status": "note",
+                "uncommittedChanges": uncommitted,
+                "renderedFrom": facts.and_then(|f| f.head_commit.clone()),
+            })
+        ),
+        RenderFormat::Human => format!(
+            "note: the working tree has {uncommitted} uncommitted change(s); they are not in this commit, \
+             which is rendered from HEAD's objects ({head}); commit them and render again to include them\n"
+        ),
+    }
 }
 
 /// Why an environment was not rendered: its reason and what would decide its tag.

@@ -159,6 +159,24 @@ impl GitFiles {
     }
 }
 
+/// How many paths of the working tree differ from HEAD (modified, staged, deleted, or new and not
+/// ignored): what a render from the working tree would hold that HEAD does not.
+pub fn uncommitted_changes(repo: &Repository) -> Result<usize> {
+    if repo.is_bare() {
+        return Ok(0);
+    }
+    let mut options = git2::StatusOptions::new();
+    options
+        .include_untracked(true)
+        .recurse_untracked_dirs(false)
+        .include_ignored(false)
+        .exclude_submodules(true);
+    let statuses = repo
+        .statuses(Some(&mut options))
+        .map_err(|e| git_error("cannot read the working tree's status", e))?;
+    Ok(statuses.len())
+}
+
 /// A regular file, executable or not (symbolic links and submodules are not followed).
 fn is_regular(mode: i32) -> bool {
     mode == 0o100644 || mode == 0o100755

@@ -72,6 +72,46 @@ pub fn source_repo() -> Repo {
     r
 }
 
+/// A new repository on branch `main` holding a copy of this repository's `environments/`, `policies/`
+/// and `schemas/`, nothing committed yet.
+pub fn repository_copy() -> Repo {
+    let dir = tempfile::tempdir().unwrap();
+    let here = Path::new(env!("CARGO_MANIFEST_DIR"));
+    for folder in ["environments", "policies", "schemas"] {
+        copy_dir(&here.join(folder), &dir.path().join(folder));
+    }
+    let repo = Repository::init_opts(
+        dir.path(),
+        RepositoryInitOptions::new().initial_head("main"),
+    )
+    .unwrap();
+    Repo { dir, repo }
+}
+
+/// The `run:` script of the step of `action.yml` whose name starts with `name`.
+pub fn action_step(name: &str) -> String {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("action.yml");
+    let text = std::fs::read_to_string(&path).unwrap();
+    let mut sources = openim_gitops::node::Sources::new();
+    let id = sources.add(
+        &path,
+        std::sync::Arc::from(text.as_str()),
+        openim_gitops::node::FileRole::Other,
+    );
+    let action = openim_gitops::load::yaml::parse(id, sources.get(id)).unwrap()[0]
+        .root
+        .to_json();
+    action["runs"]["steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["name"].as_str().is_some_and(|n| n.starts_with(name)))
+        .unwrap_or_else(|| panic!("no step `{name}` in action.yml"))["run"]
+        .as_str()
+        .unwrap()
+        .to_string()
+}
+
 /// Stages everything and commits it on HEAD (test setup only: the tool itself never does this).
 pub fn commit_all(r: &Repo, message: &str, time: i64) -> Oid {
     let mut index = r.repo.index().unwrap();

@@ -212,3 +212,48 @@ fn a_file_past_the_size_bound_is_refused() {
     assert!(String::from_utf8_lossy(&o.stderr).contains("larger than the 256 MiB"));
     assert!(start.elapsed() < Duration::from_secs(20));
 }
+
+/// A 1 MB file on one line (minified JSON) with a mistake at its end: the report quotes a window of
+/// the line around the mistake, never the whole line, in `check` and in `render`'s error; a credential
+/// next to the mistake stays masked.
+#[test]
+fn a_one_megabyte_line_is_quoted_in_a_bounded_window() {
+    const PLANT: &str = "Pl4ntedLongLinePw";
+    let items: Vec<String> = (0..40_000)
+        .map(|i| format!("\"k{i}\": \"value-{i}\""))
+        .collect();
+    let file = |tail: &str| {
+        format!(
+            "{{\"apiVersion\": \"v1\", \"kind\": \"ConfigMap\", \"metadata\": {{\"name\": \"x\"}}, \"data\": {{{}, \"db_password\": \"{PLANT}\", {tail}}}}}\n",
+            items.join(", ")
+        )
+    };
+    // A duplicate key (a load error: check reports it, render stops) and a value of the wrong type (a
+    // schema finding of check; render has nothing to say).
+    for (tail, render_code) in [("\"k7\": \"dup\"", 2), ("\"bad\": [1]", 0)] {
+        let text = file(tail);
+        assert!(text.len() > 950_000 && text.lines().count() == 1);
+        let t = Target::new();
+        t.write("environments/dev/env.yaml", ENV);
+        t.write("environments/base/x.yaml", &text);
+        for args in [
+            &["check", "environments/base/x.yaml"][..],
+            &["render", "--env", "dev", "--out", "rendered"],
+        ] {
+            let o = t.run(args);
+            let all = both(&o);
+            let expect = if args[0] == "check" { 1 } else { render_code };
+            assert_eq!(
+                o.status.code(),
+                Some(expect),
+                "{args:?}: {}",
+                &all[..all.len().min(2000)]
+            );
+            assert!(all.len() < 4_000, "{args:?}: {} bytes of output", all.len());
+            let widest = all.lines().map(|l| l.chars().count()).max().unwrap_or(0);
+            assert!(widest <= 200, "{args:?}: a line of {widest} characters");
+            assert!(expect == 0 || all.contains("x.yaml:1:"), "{args:?}: {all}");
+            assert!(!all.contains(PLANT), "{args:?}: {all}");
+        }
+    }
+}

@@ -4,6 +4,7 @@
 
 use std::collections::BTreeMap;
 use std::path::Path;
+use std::time::{Duration, Instant};
 
 use crate::support::{assert_json_error, both, Target, DEPLOYMENT};
 
@@ -59,7 +60,9 @@ fn assert_bad_name(replace: &str, with: &str, line: u64, message: &str) {
     // The parent of the temporary folder holds no escaped file either.
     let parent = t.path().parent().unwrap();
     assert!(!parent.join("ESC.yaml").exists() && !parent.join("x").exists());
-    // A commit on the environment branch is refused the same way, before anything is written.
+    // A commit on the environment branch (built from HEAD's objects, so the name is committed first) is
+    // refused the same way, before anything is written.
+    t.commit("bad name");
     let o = t.run(&["render", "--env", "dev", "--commit", "--allow-findings"]);
     assert_eq!(o.status.code(), Some(2), "{}", both(&o));
     assert!(t
@@ -227,4 +230,105 @@ fn a_render_replaces_the_tree_whole() {
     std::fs::write(&stale, "kind: Old\n").unwrap();
     assert_eq!(render_ok(&t), good);
     assert!(!stale.exists());
+}
+
+/// A tree big enough that a render takes a while: `n` ConfigMaps, each holding `value`.
+fn big_tree(t: &Target, n: usize, value: &str) {
+    let mut text = String::new();
+    for i in 0..n {
+        text.push_str(&format!(
+            "---\napiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: settings-{i}\ndata:\n  value: {value}-{i}\n"
+        ));
+    }
+    t.write("environments/base/many.yaml", &text);
+}
+
+/// `rendered/dev` as it is on disk: every file below it, by relative path.
+fn tree_at(dir: &std::path::Path) -> BTreeMap<String, Vec<u8>> {
+    crate::common::read_tree(dir)
+}
+
+/// Leftovers of a swap beside the tree.
+fn leftovers(out: &std::path::Path) -> Vec<String> {
+    std::fs::read_dir(out)
+        .map(|d| {
+            d.filter_map(|e| e.ok())
+                .map(|e| e.file_name().to_string_lossy().into_owned())
+                .filter(|n| n.contains("openim-gitops-"))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// A render killed (SIGKILL) at delays spread over its whole run, again and again, each time replacing
+/// one complete tree by another: after every kill `rendered/dev` is the complete old tree or the
+/// complete new one (never missing, never a mix), and the next render recovers and succeeds.
+#[test]
+#[cfg(unix)]
+fn a_render_killed_at_any_moment_leaves_the_old_tree_or_the_new() {
+    let t = Target::new();
+    let out = t.path().join("rendered");
+    let dev = out.join("dev");
+    // The two trees, each rendered once whole.
+    let mut trees = Vec::new();
+    let mut took = Duration::ZERO;
+    for value in ["first", "second"] {
+        big_tree(&t, 1200, value);
+        let start = Instant::now();
+        render_ok(&t);
+        took = took.max(start.elapsed());
+        trees.push(tree_at(&dev));
+    }
+    assert_ne!(trees[0], trees[1]);
+    assert!(trees[0].len() > 1200, "{} files", trees[0].len());
+
+    let rounds: u32 = 16;
+    let mut outcomes = [0usize; 2];
+    for round in 0..rounds {
+        // On disk: trees[old]; the sources now say trees[new].
+        let (old, new) = ((round as usize + 1) % 2, round as usize % 2);
+        big_tree(&t, 1200, ["first", "second"][new]);
+        // Delays from almost nothing to past the end of a whole run.
+        let delay = took.mul_f64(1.2 * f64::from(round) / f64::from(rounds - 1));
+        let mut child = t.spawn(&["render", "--env", "dev", "--out", "rendered"]);
+        std::thread::sleep(delay);
+        let _ = child.kill();
+        let _ = child.wait();
+        let now = tree_at(&dev);
+        assert!(
+            dev.is_dir(),
+            "round {round} ({delay:?}): rendered/dev is missing"
+        );
+        let which = trees
+            .iter()
+            .position(|tree| *tree == now)
+            .unwrap_or_else(|| {
+                panic!(
+                    "round {round} ({delay:?}): rendered/dev is neither tree ({} files; old {}, new {})",
+                    now.len(),
+                    trees[old].len(),
+                    trees[new].len()
+                )
+            });
+        outcomes[usize::from(which == new)] += 1;
+        // The next render recovers whatever was left and gives the new tree.
+        render_ok(&t);
+        assert_eq!(
+            tree_at(&dev),
+            trees[new],
+            "round {round}: the render after the kill"
+        );
+        assert!(
+            leftovers(&out).is_empty(),
+            "round {round}: {:?}",
+            leftovers(&out)
+        );
+    }
+    // The kills landed on both sides of the swap.
+    assert!(
+        outcomes[0] > 0 && outcomes[1] > 0,
+        "old {} / new {}",
+        outcomes[0],
+        outcomes[1]
+    );
 }

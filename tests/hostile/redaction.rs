@@ -9,6 +9,8 @@ const URL_PASSWORD: &str = "Pl4ntedUrlPw9x";
 const ENV_PASSWORD: &str = "Pl4ntedEnvPw7q";
 const SECRET_VALUE: &str = "Pl4ntedSecretVal3";
 const JSON_SECRET_VALUE: &str = "Pl4ntedJsonVal8";
+const ANNOTATION_PASSWORD: &str = "Pl4ntedAnnotPw5";
+const ARG_PASSWORD: &str = "Pl4ntedArgPw6";
 const PLANTED: [&str; 5] = [
     AWS_KEY,
     URL_PASSWORD,
@@ -86,10 +88,24 @@ fn no_output_prints_a_planted_credential() {
         ],
         &["netmap", "--env", "dev"],
         &["netmap", "--env", "dev", "--format", "json"],
-        &["render", "--env", "dev", "--commit"],
     ] {
         let o = t.run(args);
         assert!(o.status.code().is_some(), "{args:?} ended by a signal");
+        assert_clean(args, &o);
+    }
+    // The commit gate reads what is committed: the credentials are committed first.
+    t.commit("credentials");
+    for args in [
+        &["render", "--env", "dev", "--commit"][..],
+        &["render", "--env", "dev", "--commit", "--format", "json"],
+    ] {
+        let o = t.run(args);
+        assert_eq!(
+            o.status.code(),
+            Some(1),
+            "{args:?} is refused: {}",
+            both(&o)
+        );
         assert_clean(args, &o);
     }
     // The check found them (so the rule that hides them is the rule that flags them).
@@ -205,4 +221,56 @@ fn push_errors_drop_url_credentials() {
     let all = both(&o);
     assert!(!all.contains("Pl4ntedPushPw"), "{all}");
     assert!(!all.contains("deploy:"), "{all}");
+}
+
+/// A pull request plants credentials (in objects and in its commit message) that reach `promote`: the
+/// pull-request body, in every format, shows none of them, though it shows the objects that hold them.
+#[test]
+fn promote_bodies_never_print_a_planted_credential() {
+    let t = Target::new();
+    t.write(
+        "policies/policy.yaml",
+        "apiVersion: gitops.openim.io/v1\nkind: Policy\ndefaults:\n  rules:\n    netpol/*: off\n    resources/*: off\n    images/*: off\n",
+    );
+    t.write(
+        "environments/prod/env.yaml",
+        &CLEAN_ENV
+            .replace("name: dev", "name: prod")
+            .replace("openim-dev", "openim-prod"),
+    );
+    t.commit("prod");
+    plant(&t);
+    t.write(
+        "environments/base/worker.yaml",
+        &format!(
+            "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: worker\n  annotations:\n    db-password: {ANNOTATION_PASSWORD}\nspec:\n  selector:\n    matchLabels: {{app: worker}}\n  template:\n    metadata:\n      labels: {{app: worker}}\n    spec:\n      containers:\n        - name: worker\n          image: openim/openim-worker:v3.8.3\n          args: [\"--password={ARG_PASSWORD}\", \"--db-password\", \"{ARG_PASSWORD}\"]\n"
+        ),
+    );
+    t.commit(&format!(
+        "feat: connect to postgres://app:{URL_PASSWORD}@db:5432/app with {AWS_KEY}"
+    ));
+    let o = t.run(&["render", "--env", "dev", "--commit", "--allow-findings"]);
+    assert_eq!(o.status.code(), Some(0), "{}", both(&o));
+    for format in ["human", "json", "markdown"] {
+        let args = [
+            "promote",
+            "--from",
+            "dev",
+            "--to",
+            "prod",
+            "--allow-findings",
+            "--format",
+            format,
+        ];
+        let o = t.run(&args);
+        assert_eq!(o.status.code(), Some(0), "{args:?}: {}", both(&o));
+        let all = both(&o);
+        for p in PLANTED.iter().chain(&[ANNOTATION_PASSWORD, ARG_PASSWORD]) {
+            assert!(!all.contains(p), "{args:?} printed `{p}`:\n{all}");
+        }
+        // The body is about the objects that hold them.
+        for name in ["app-config", "app-secret", "worker"] {
+            assert!(all.contains(name), "{args:?} does not show {name}:\n{all}");
+        }
+    }
 }

@@ -107,19 +107,32 @@ impl Target {
             .unwrap();
     }
 
-    /// Runs the binary in the repository, with the planted variable in its environment.
-    pub fn run(&self, args: &[&str]) -> Output {
-        let home = tempfile::tempdir().unwrap();
-        Command::new(env!("CARGO_BIN_EXE_openim-gitops"))
-            .args(args)
+    /// The binary in the repository, with the planted variable in its environment and a home of its own.
+    fn command(&self, args: &[&str], home: &Path) -> Command {
+        let mut c = Command::new(env!("CARGO_BIN_EXE_openim-gitops"));
+        c.args(args)
             .current_dir(self.path())
             .env("HOSTILE_PLANTED_TOKEN", ENV_PLANT)
-            .env("HOME", home.path())
-            .env("XDG_CONFIG_HOME", home.path())
+            .env("HOME", home)
+            .env("XDG_CONFIG_HOME", home)
             .env("NO_COLOR", "1")
             .env_remove("GITHUB_ACTIONS")
-            .env_remove("GITLAB_CI")
-            .output()
+            .env_remove("GITLAB_CI");
+        c
+    }
+
+    /// Runs the binary in the repository to its end.
+    pub fn run(&self, args: &[&str]) -> Output {
+        let home = tempfile::tempdir().unwrap();
+        self.command(args, home.path()).output().unwrap()
+    }
+
+    /// Starts the binary in the repository (its output discarded), for a test that kills it.
+    pub fn spawn(&self, args: &[&str]) -> std::process::Child {
+        self.command(args, self.outside.path())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
             .unwrap()
     }
 }
