@@ -110,6 +110,23 @@ fn walk(node: &mut Node, key: &str) -> usize {
             node.value = Value::Str(h);
             1
         }
+        // A config file held in a value: its credentials hidden in place, the rest still readable.
+        Value::Str(s) => {
+            let ranges = secrets::embedded_credential_ranges(s);
+            if ranges.is_empty() {
+                return 0;
+            }
+            let mut out = String::with_capacity(s.len());
+            let mut at = 0;
+            for r in &ranges {
+                out.push_str(&s[at..r.start]);
+                out.push_str(&hidden(&s[r.clone()]));
+                at = r.end;
+            }
+            out.push_str(&s[at..]);
+            node.value = Value::Str(out);
+            ranges.len()
+        }
         _ => 0,
     }
 }
@@ -347,6 +364,23 @@ mod tests {
             assert!(!text.contains(v), "{v} in {text}");
         }
         assert!(text.contains("--db-password") && text.contains("info"));
+    }
+
+    #[test]
+    fn credentials_inside_config_files_are_hidden_in_place() {
+        let (_, mut root) = parse(
+            "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: c}\ndata:\n  app.yaml: |\n    level: info\n    password: Zq8r2LxT9\n  redis.conf: |\n    port 6379\n    requirepass Zq8r2LxT8\n",
+        );
+        assert_eq!(object(&mut root), 2);
+        let text = root.to_json().to_string();
+        assert!(
+            !text.contains("Zq8r2LxT9") && !text.contains("Zq8r2LxT8"),
+            "{text}"
+        );
+        assert!(
+            text.contains("level: info") && text.contains("port 6379"),
+            "{text}"
+        );
     }
 
     #[test]

@@ -138,8 +138,9 @@ pub fn is_credential_key(key: &str) -> bool {
         "privatekey",
         "credentials",
     ];
-    const NOT_BEFORE_KEY: [&str; 14] = [
+    const NOT_BEFORE_KEY: [&str; 15] = [
         "public",
+        "publishable",
         "cache",
         "primary",
         "partition",
@@ -154,15 +155,26 @@ pub fn is_credential_key(key: &str) -> bool {
         "object",
         "idempotency",
     ];
+    // Words before `key` that make it the name of a key in a Secret (`adminPasswordKey: admin-password`).
+    const NAMES_A_KEY: [&str; 5] = ["password", "passwd", "token", "user", "username"];
     let w = words(key);
     let Some(last) = w.last() else {
         return false;
     };
+    // `existingSecret`, `existingPasswordSecret`: the name of a Secret that holds the value.
+    if w.first().is_some_and(|f| f == "existing") {
+        return false;
+    }
     if LAST.contains(&last.as_str()) || ENDS.iter().any(|e| last.ends_with(e)) {
         return true;
     }
+    // A kubeconfig's `client-key-data`: a private key, base64 encoded.
+    if last == "data" && w.len() >= 2 && w[w.len() - 2] == "key" {
+        return w.len() < 3 || !NOT_BEFORE_KEY.contains(&w[w.len() - 3].as_str());
+    }
     if last == "key" && w.len() >= 2 {
-        return !NOT_BEFORE_KEY.contains(&w[w.len() - 2].as_str());
+        let before = w[w.len() - 2].as_str();
+        return !NOT_BEFORE_KEY.contains(&before) && !NAMES_A_KEY.contains(&before);
     }
     false
 }
@@ -302,6 +314,13 @@ pub fn classify(value: &str) -> Class {
     if is_reference(v) || is_nss_sources(v) {
         return Class::Placeholder;
     }
+    // A switch (`MYSQL_RANDOM_ROOT_PASSWORD: "yes"`), not a password.
+    if matches!(
+        lower.as_str(),
+        "yes" | "no" | "true" | "false" | "on" | "off"
+    ) {
+        return Class::Placeholder;
+    }
     if v.chars()
         .all(|c| matches!(c, '*' | 'x' | 'X' | '.' | '#' | '-' | '_' | '•'))
     {
@@ -356,6 +375,8 @@ fn is_reference(v: &str) -> bool {
         || (v.starts_with('<') && v.ends_with('>'))
         || (v.starts_with("%(") && v.ends_with(")s"))
         || v.starts_with("ENC[")
+        // Grafana's `$__file{/path}` and `$__env{VAR}`.
+        || v.starts_with("$__")
         || v.starts_with("ref+")
         || v.starts_with("vault:")
         || v.starts_with("file://")
@@ -493,6 +514,15 @@ fn embedded_credentials(text: &str) -> Vec<Embedded> {
         return out;
     }
     for (start, line) in lines(text) {
+        if let Some((key, range)) = directive(line) {
+            let range = start + range.start..start + range.end;
+            out.push(Embedded {
+                path: key.to_string(),
+                value: text[range.clone()].to_string(),
+                range,
+            });
+            continue;
+        }
         if let Some((key, range)) = key_value(line) {
             if is_credential_key(key) {
                 let range = start + range.start..start + range.end;
@@ -507,10 +537,30 @@ fn embedded_credentials(text: &str) -> Vec<Embedded> {
     out
 }
 
+/// A space-separated directive of Redis and Sentinel that sets a password (`requirepass V`,
+/// `masterauth V`, `sentinel auth-pass <master> V`): its name and the value's range in the line.
+fn directive(line: &str) -> Option<(&'static str, Range<usize>)> {
+    let words: Vec<(usize, &str)> = line
+        .split_whitespace()
+        .map(|w| (w.as_ptr() as usize - line.as_ptr() as usize, w))
+        .collect();
+    let (name, value) = match words.as_slice() {
+        [(_, "requirepass"), v] => ("requirepass", v),
+        [(_, "masterauth"), v] => ("masterauth", v),
+        [(_, "sentinel"), (_, "auth-pass"), _, v] => ("sentinel auth-pass", v),
+        _ => return None,
+    };
+    let (at, text) = *value;
+    let inner = text.trim_matches(['"', '\'']);
+    let at = at + text.find(inner).unwrap_or(0);
+    Some((name, at..at + inner.len()))
+}
+
 /// Whether a text holds any word a credential key ends with (case-insensitive): a cheap test before parsing.
 fn may_name_credential(text: &str) -> bool {
-    const STEMS: [&[u8]; 7] = [
+    const STEMS: [&[u8]; 8] = [
         b"pass",
+        b"auth",
         b"pwd",
         b"secret",
         b"token",
@@ -546,6 +596,17 @@ fn parse_yaml(text: &str) -> Option<Vec<yaml::Document>> {
     structured.then_some(docs)
 }
 
+/// A Docker config's `auth`: base64 of `user:password`.
+fn is_basic_auth(key: &str, value: &Node) -> bool {
+    key == "auth"
+        && value
+            .as_str()
+            .and_then(base64_decode)
+            .and_then(|b| String::from_utf8(b).ok())
+            .and_then(|t| t.split_once(':').map(|(_, p)| !p.is_empty()))
+            .unwrap_or(false)
+}
+
 fn walk_yaml(node: &Node, path: &mut String, out: &mut Vec<Embedded>) {
     match &node.value {
         Value::Map(m) => {
@@ -555,7 +616,9 @@ fn walk_yaml(node: &Node, path: &mut String, out: &mut Vec<Embedded>) {
                     path.push('.');
                 }
                 path.push_str(&k.name);
-                if is_credential_key(&k.name) && !matches!(v.value, Value::Map(_) | Value::Seq(_)) {
+                if (is_credential_key(&k.name) || is_basic_auth(&k.name, v))
+                    && !matches!(v.value, Value::Map(_) | Value::Seq(_))
+                {
                     if let (Some(value), false) =
                         (scalar_text(v), matches!(v.value, Value::Bool(_)))
                     {
@@ -866,11 +929,14 @@ fn plaintext_secret(ctx: &Context<'_>, out: &mut Vec<Finding>) {
     }
 }
 
-/// Checks that ConfigMaps carry no credentials: a key named like a credential (`DB_PASSWORD`, `apiKey`)
-/// with a literal value, directly or inside a config file the ConfigMap holds (YAML or JSON, any number of
-/// documents, block scalars included; properties, .env, ini and TOML lines). Empty values, references
-/// (`${VAR}`, `$(VAR)`, `{{ .x }}`, `<path:...>`, a file path) and placeholder phrases (`not-a-secret`,
-/// `your-password-here`, `****`) are fine; known default passwords are left to `secrets/default-password`.
+/// Checks that ConfigMaps carry no credentials: a key named like a credential (`DB_PASSWORD`, `apiKey`,
+/// a kubeconfig's `client-key-data`) with a literal value, directly or inside a config file the ConfigMap
+/// holds (YAML or JSON, any number of documents, block scalars included; properties, .env, ini and TOML
+/// lines; Redis and Sentinel directives `requirepass`, `masterauth`, `sentinel auth-pass`; a Docker
+/// config's `auth`). Empty values, references (`${VAR}`, `$(VAR)`, `{{ .x }}`, `<path:...>`, Grafana's
+/// `$__file{...}`, a file path), switches (`yes`, `false`), names of keys or Secrets that hold the value
+/// (`adminPasswordKey`, `existingSecret`) and placeholder phrases (`not-a-secret`, `your-password-here`,
+/// `****`) are fine; known default passwords are left to `secrets/default-password`.
 ///
 /// Why: a ConfigMap is readable by anyone who may read the namespace's configuration and is committed as
 /// is; OpenIM reads credentials from `IMENV_*` variables, which can come from a Secret.
@@ -1035,9 +1101,25 @@ pub fn command_line_credentials(elements: &[&str]) -> Vec<(usize, Range<usize>)>
         .flat_map(|(i, text)| command_words(text).into_iter().map(move |r| (i, r)))
         .collect();
     let mut out = Vec::new();
+    // The program the options belong to: its own short options name a password
+    // (`mysql -p<pw>`, `redis-cli -a <pw>`, `curl -u user:<pw>`).
+    let mut program = "";
     for (n, (i, range)) in words.iter().enumerate() {
         let text = elements[*i];
         let word = &text[range.clone()];
+        let next = words.get(n + 1).map(|(j, r)| (*j, r.clone()));
+        if !word.starts_with('-') && !word.contains('=') {
+            let name = word.rsplit('/').next().unwrap_or(word);
+            if PROGRAMS.contains(&name) {
+                program = name;
+            }
+        }
+        if let Some((j, range)) =
+            short_option_password(program, word, range.clone(), next, elements)
+        {
+            out.push((if j == usize::MAX { *i } else { j }, range));
+            continue;
+        }
         let option = word.trim_start_matches('-');
         if option.is_empty() || !option.starts_with(|c: char| c.is_ascii_alphabetic() || c == '_') {
             continue;
@@ -1062,6 +1144,51 @@ pub fn command_line_credentials(elements: &[&str]) -> Vec<(usize, Range<usize>)>
         }
     }
     out
+}
+
+/// Programs whose short options carry a password.
+const PROGRAMS: [&str; 8] = [
+    "mysql",
+    "mysqladmin",
+    "mysqldump",
+    "mariadb",
+    "mariadb-admin",
+    "mariadb-dump",
+    "redis-cli",
+    "curl",
+];
+
+/// A password given with a program's short option: `-p<pw>` to MySQL's tools (attached: `-p pw` would
+/// prompt), `-a <pw>` to redis-cli, `-u user:<pw>` / `--user user:<pw>` to curl. The element (`usize::MAX`
+/// for the word's own) and the value's range.
+fn short_option_password(
+    program: &str,
+    word: &str,
+    range: Range<usize>,
+    next: Option<(usize, Range<usize>)>,
+    elements: &[&str],
+) -> Option<(usize, Range<usize>)> {
+    let unquote = |r: Range<usize>, text: &str| unquoted(text, r);
+    match program {
+        "mysql" | "mysqladmin" | "mysqldump" | "mariadb" | "mariadb-admin" | "mariadb-dump" => {
+            let value = word.strip_prefix("-p")?;
+            (!word.starts_with("--") && literal_credential(value))
+                .then(|| (usize::MAX, range.start + 2..range.end))
+        }
+        "redis-cli" if word == "-a" => {
+            let (j, r) = next?;
+            let value = &elements[j][r.clone()];
+            literal_credential(value).then(|| (j, unquote(r, elements[j])))
+        }
+        "curl" if word == "-u" || word == "--user" => {
+            let (j, r) = next?;
+            let value = &elements[j][r.clone()];
+            let colon = value.find(':')?;
+            let pw = &value[colon + 1..];
+            literal_credential(pw).then(|| (j, unquote(r.start + colon + 1..r.end, elements[j])))
+        }
+        _ => None,
+    }
 }
 
 /// The command lines of a container: `command`, `args`, and the exec `command` of its probes and
@@ -1091,7 +1218,8 @@ fn command_lines(c: &Node) -> Vec<(String, &[Node])> {
 
 /// Checks that no container passes a credential on its command line as a literal: `args`, `command`,
 /// and the exec commands of probes and lifecycle hooks, as separate words or inside a `sh -c` script
-/// (`--password=V`, `--db-password V`, `PGPASSWORD=V psql ...`). References (`$(DB_PASSWORD)`,
+/// (`--password=V`, `--db-password V`, `PGPASSWORD=V psql ...`), and the short options of the tools that
+/// take one (`mysqladmin -pV`, `redis-cli -a V`, `curl -u user:V`). References (`$(DB_PASSWORD)`,
 /// `$REDIS_PASSWORD`, `$(cat /run/secrets/pw)`), placeholders and switches (`--use-credentials=true`)
 /// are fine.
 ///
@@ -1254,7 +1382,7 @@ const TOKEN_PATTERNS: [(&str, &str); 15] = [
     // The password (group 1) is checked against the placeholders: `$(PASSWORD)` is fine.
     (
         "a URL with a password",
-        r"(?-u:\b)[A-Za-z][A-Za-z0-9+.-]*://[^\s:/@'\x22]+:([^\s/@'\x22]+)@",
+        r"(?-u:\b)[A-Za-z][A-Za-z0-9+.-]*://[^\s:/@'\x22]*:([^\s/@'\x22]+)@",
     ),
 ];
 
@@ -1343,7 +1471,8 @@ fn is_encoded(r: &Resource, path: &str) -> bool {
 /// encrypted files skipped) for the shapes of known tokens and keys: AWS access key IDs, GitHub
 /// (`ghp_`, `gho_`, `github_pat_`), GitLab, Slack (`xoxb-`, webhooks), JWTs, PEM private keys, Google API
 /// keys, Stripe, npm, SendGrid, Alibaba Cloud, Azure storage keys, and URLs with a password
-/// (`mongodb://user:pass@host`, unless the password is a reference such as `$(PASSWORD)`).
+/// (`mongodb://user:pass@host`, `redis://:pass@host`, unless the password is a reference such as
+/// `$(PASSWORD)`).
 ///
 /// Why: these formats are never placeholders; one in git is a leaked credential to revoke.
 ///
@@ -1453,6 +1582,7 @@ const HASH_CONTEXT: [&str; 9] = [
 /// names, identifiers).
 fn random_tokens(text: &str, key: &str) -> Vec<(&'static str, Range<usize>)> {
     let mut out = Vec::new();
+    let has_pem = text.contains("-----BEGIN ");
     let bytes = text.as_bytes();
     // `=` only as padding at the end of a run: `--seed=<value>` is a key and a value.
     let is_b64 = |b: u8| b.is_ascii_alphanumeric() || matches!(b, b'+' | b'/' | b'_' | b'-');
@@ -1472,6 +1602,15 @@ fn random_tokens(text: &str, key: &str) -> Vec<(&'static str, Range<usize>)> {
         }
         let run = &text[start..i];
         let before = &text[..start];
+        // Public by design: subresource-integrity hashes, publishable keys, PEM blocks of certificates
+        // and public keys.
+        if ["sha256-", "sha384-", "sha512-", "pk_live_", "pk_test_"]
+            .iter()
+            .any(|p| run.starts_with(p))
+            || (has_pem && in_public_block(text, start))
+        {
+            continue;
+        }
         if before.ends_with("sha256:")
             || before.ends_with("sha512:")
             || before.ends_with("sha1:")
@@ -1507,9 +1646,41 @@ fn random_tokens(text: &str, key: &str) -> Vec<(&'static str, Range<usize>)> {
 }
 
 fn hash_context(key: &str) -> bool {
-    words(key)
-        .iter()
-        .any(|w| HASH_CONTEXT.contains(&w.as_str()))
+    words(key).iter().any(|w| {
+        HASH_CONTEXT.contains(&w.as_str())
+            || ["sha", "md5"].iter().any(|p| w.starts_with(p))
+            || w.ends_with("sum")
+            || w.ends_with("hash")
+            || w.ends_with("digest")
+    })
+}
+
+/// The members of a JSON Web Key that are public (`n` and `e` of an RSA key, `x` and `y` of an EC key,
+/// its certificate chain and thumbprints); the private ones (`d`, `p`, `q`, `k`, ...) are not here.
+const PUBLIC_JWK_MEMBERS: [&str; 7] = ["n", "e", "x", "y", "x5c", "x5t", "x5t#S256"];
+
+/// Whether `at` is inside a PEM block of public material: a certificate, a public key, a PGP public key.
+fn in_public_block(text: &str, at: usize) -> bool {
+    const PUBLIC: [&str; 6] = [
+        "CERTIFICATE",
+        "PUBLIC KEY",
+        "RSA PUBLIC KEY",
+        "PGP PUBLIC KEY BLOCK",
+        "X509 CRL",
+        "CERTIFICATE REQUEST",
+    ];
+    let Some(begin) = text[..at].rfind("-----BEGIN ") else {
+        return false;
+    };
+    let label = &text[begin + 11..];
+    let Some(label) = label.split("-----").next() else {
+        return false;
+    };
+    if !PUBLIC.contains(&label) {
+        return false;
+    }
+    // Inside when the block has not ended before `at`.
+    !text[begin..at].contains("-----END ")
 }
 
 /// The parts of `s` between characters for which `sep` holds, with their offsets.
@@ -1619,8 +1790,10 @@ fn searched(r: &Resource) -> Vec<Searched<'_>> {
 /// container `args` and `command`; annotations) for random-looking strings: runs of base64 characters of
 /// 20 or more with upper case, lower case and digits and an entropy of at least 0.87 * log2(length) bits
 /// per character, and hex runs of 32 or more with an entropy of at least 3.0. Image digests, hashes after
-/// `sha256:`, UUIDs, hex under keys that say commit/sha/hash/digest/checksum, and values already reported
-/// (known tokens, credential-named keys) are left out.
+/// `sha256:`, UUIDs, hex under keys that say commit/sha/hash/digest/checksum (`sha256sum`), and values
+/// already reported (known tokens, credential-named keys) are left out, as is public material: PEM blocks
+/// of certificates and public keys, a JSON Web Key's public members (`n`, `e`, `x`, `y`, `x5c`),
+/// subresource-integrity hashes (`sha384-...`) and publishable keys (`pk_live_...`).
 ///
 /// Why: most leaked secrets are random strings with no recognisable prefix; this catches them where a
 /// key name does not give them away. It is a warning: a random-looking value may be an identifier.
@@ -1663,7 +1836,10 @@ fn high_entropy(ctx: &Context<'_>, out: &mut Vec<Finding>) {
                 let line_key = key_value(&text[line_start..line_end])
                     .map(|(k, _)| k)
                     .unwrap_or("");
-                if is_credential_key(line_key) || (kind == "hex" && hash_context(line_key)) {
+                if is_credential_key(line_key)
+                    || (kind == "hex" && hash_context(line_key))
+                    || PUBLIC_JWK_MEMBERS.contains(&line_key)
+                {
                     continue;
                 }
                 let decoded = if s.encoded { " (base64-decoded)" } else { "" };
@@ -1706,6 +1882,25 @@ pub fn flags_value(key: &str, value: &str) -> bool {
         || !command_line_credentials(&[value]).is_empty()
         || !find_tokens(value).is_empty()
         || !random_tokens(value, key).is_empty()
+}
+
+/// Where the credentials of a config file held in a string are (a ConfigMap value): what
+/// `secrets/configmap-credential` would flag in it, placeholders and references left out.
+pub fn embedded_credential_ranges(text: &str) -> Vec<Range<usize>> {
+    let mut out: Vec<Range<usize>> = embedded_credentials(text)
+        .into_iter()
+        .filter(|e| classify(&e.value) != Class::Placeholder)
+        .map(|e| e.range)
+        .filter(|r| {
+            r.start < r.end
+                && r.end <= text.len()
+                && text.is_char_boundary(r.start)
+                && text.is_char_boundary(r.end)
+        })
+        .collect();
+    out.sort_by_key(|r| (r.start, r.end));
+    out.dedup_by(|b, a| b.start < a.end);
+    out
 }
 
 /// Where known tokens (and passwords in URLs) are in a text that is not parsed as objects, such as a
