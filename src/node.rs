@@ -164,7 +164,27 @@ impl Sources {
     }
 }
 
-/// A path relative to the working directory when it lies below it, with `/` separators on every platform.
+/// Resolves `.` and `..` without touching the file system (paths may name git objects).
+pub fn normalize(path: &Path) -> PathBuf {
+    use std::path::Component;
+    let mut out = PathBuf::new();
+    for c in path.components() {
+        match c {
+            Component::CurDir => {}
+            // `..` past the start is kept (`../../x` stays outside), and `..` at the root stays there.
+            Component::ParentDir => match out.components().next_back() {
+                Some(Component::Normal(_)) => {
+                    out.pop();
+                }
+                Some(Component::RootDir | Component::Prefix(_)) => {}
+                _ => out.push(".."),
+            },
+            other => out.push(other.as_os_str()),
+        }
+    }
+    out
+}
+
 /// The repository root, when a command runs in one of its subfolders (set once, by `main`).
 static DISPLAY_ROOT: std::sync::OnceLock<PathBuf> = std::sync::OnceLock::new();
 
@@ -173,12 +193,13 @@ pub fn set_display_root(root: &Path) {
     let _ = DISPLAY_ROOT.set(root.to_path_buf());
 }
 
+/// A path relative to the working directory when it lies below it, with `/` separators on every platform.
 pub fn display_path(path: &Path) -> String {
     let cwd = std::env::current_dir().ok();
     // A relative path is the shell's, shown as given; an absolute one outside `cwd`, from the root.
     let from_root = || {
         let root = DISPLAY_ROOT.get().filter(|_| path.is_absolute())?;
-        crate::load::normalize(path)
+        normalize(path)
             .strip_prefix(root)
             .ok()
             .map(Path::to_path_buf)

@@ -172,25 +172,7 @@ impl Files for DiskFiles {
     }
 }
 
-/// Resolves `.` and `..` without touching the file system (paths may name git objects).
-pub fn normalize(path: &Path) -> PathBuf {
-    let mut out = PathBuf::new();
-    for c in path.components() {
-        match c {
-            Component::CurDir => {}
-            // `..` past the start is kept (`../../x` stays outside), and `..` at the root stays there.
-            Component::ParentDir => match out.components().next_back() {
-                Some(Component::Normal(_)) => {
-                    out.pop();
-                }
-                Some(Component::RootDir | Component::Prefix(_)) => {}
-                _ => out.push(".."),
-            },
-            other => out.push(other.as_os_str()),
-        }
-    }
-    out
-}
+pub use crate::node::normalize;
 
 pub fn is_yaml(path: &Path) -> bool {
     matches!(
