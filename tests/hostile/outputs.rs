@@ -284,12 +284,19 @@ fn a_render_killed_at_any_moment_leaves_the_old_tree_or_the_new() {
 
     let rounds: u32 = 16;
     let mut outcomes = [0usize; 2];
-    for round in 0..rounds {
+    let mut round = 0;
+    // On a busy machine a run can take longer than the ones timed above: past the planned rounds, the
+    // delay doubles until a run is seen to finish (at most 8 more rounds).
+    while round < rounds || (outcomes[1] == 0 && round < rounds + 8) {
         // On disk: trees[old]; the sources now say trees[new].
         let (old, new) = ((round as usize + 1) % 2, round as usize % 2);
         big_tree(&t, 1200, ["first", "second"][new]);
-        // Delays from almost nothing to past the end of a whole run.
-        let delay = took.mul_f64(1.2 * f64::from(round) / f64::from(rounds - 1));
+        // Delays from almost nothing to past the end of a whole run, then longer.
+        let delay = if round < rounds {
+            took.mul_f64(1.2 * f64::from(round) / f64::from(rounds - 1))
+        } else {
+            took.mul_f64(1.2 * f64::from(1u32 << (round - rounds + 1)))
+        };
         let mut child = t.spawn(&["render", "--env", "dev", "--out", "rendered"]);
         std::thread::sleep(delay);
         let _ = child.kill();
@@ -312,7 +319,9 @@ fn a_render_killed_at_any_moment_leaves_the_old_tree_or_the_new() {
             });
         outcomes[usize::from(which == new)] += 1;
         // The next render recovers whatever was left and gives the new tree.
+        let start = Instant::now();
         render_ok(&t);
+        took = took.max(start.elapsed());
         assert_eq!(
             tree_at(&dev),
             trees[new],
@@ -323,6 +332,7 @@ fn a_render_killed_at_any_moment_leaves_the_old_tree_or_the_new() {
             "round {round}: {:?}",
             leftovers(&out)
         );
+        round += 1;
     }
     // The kills landed on both sides of the swap.
     assert!(
