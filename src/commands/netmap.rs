@@ -18,7 +18,14 @@ pub fn run(
 ) -> Result<Status> {
     // The map does not depend on image tags: whatever the tag stage decides (or not), it draws the same.
     let c = super::compile_one(root, &args.env, &super::ci_inputs(), sources)?;
-    let map = netmap::build(&c.name, &c.build.resources);
+    // The map prints labels and names: read it from objects the redaction rule has passed over, so a
+    // label value a `secrets/` rule flags shows as its marker (the same value gives the same marker,
+    // so selectors still match the labels they matched).
+    let mut resources = c.build.resources;
+    for r in &mut resources {
+        crate::redact::object(&mut r.node);
+    }
+    let map = netmap::build(&c.name, &resources);
     let text = match args.format {
         NetmapFormat::Mermaid => format::mermaid(&map),
         NetmapFormat::Dot => format::dot(&map),

@@ -274,3 +274,30 @@ fn promote_bodies_never_print_a_planted_credential() {
         }
     }
 }
+
+/// The network map names peers outside the tree by the selectors that admit them: a selector value that
+/// a `secrets/` rule flags is drawn as its marker, in every format, and the map still has the peer.
+#[test]
+fn netmap_draws_a_credential_in_a_selector_as_its_marker() {
+    const LABEL_PASSWORD: &str = "Pl4ntedLabelPw4";
+    let t = Target::new();
+    t.write("environments/dev/env.yaml", CLEAN_ENV);
+    t.write("environments/base/api.yaml", DEPLOYMENT);
+    t.write(
+        "environments/base/policy.yaml",
+        &format!(
+            "apiVersion: networking.k8s.io/v1\nkind: NetworkPolicy\nmetadata:\n  name: api\nspec:\n  podSelector: {{}}\n  policyTypes: [Ingress]\n  ingress:\n    - from:\n        - namespaceSelector:\n            matchLabels: {{kubernetes.io/metadata.name: elsewhere}}\n          podSelector:\n            matchLabels: {{db-password: {LABEL_PASSWORD}}}\n"
+        ),
+    );
+    for format in ["human", "json", "mermaid", "dot"] {
+        let o = t.run(&["netmap", "--env", "dev", "--format", format]);
+        assert_eq!(o.status.code(), Some(0), "{format}: {}", both(&o));
+        let all = both(&o);
+        assert!(!all.contains(LABEL_PASSWORD), "{format} printed it:\n{all}");
+        assert!(
+            all.contains("db-password"),
+            "{format}: the peer is gone:\n{all}"
+        );
+        assert!(all.contains("redacted"), "{format}: no marker:\n{all}");
+    }
+}
