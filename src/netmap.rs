@@ -240,17 +240,21 @@ pub struct NetMap {
 
 const ANYWHERE: &str = "anywhere";
 
+/// Whether every set of pods runs in one namespace (the map then leaves namespaces out of labels).
+fn one_namespace(pods: &[Pods<'_>]) -> bool {
+    pods.iter()
+        .map(|p| p.namespace)
+        .collect::<BTreeSet<_>>()
+        .len()
+        <= 1
+}
+
 /// For each set of pods the resources run (by map id), whether some NetworkPolicy of its namespace
 /// isolates it for ingress and for egress: the directions in which the map admits only what rules allow.
 pub fn isolation(resources: &[Resource]) -> BTreeMap<String, (bool, bool)> {
     let pods = k8s::pods(resources);
     let policies = netpol::policies(resources);
-    let one_namespace = pods
-        .iter()
-        .map(|p| p.namespace)
-        .collect::<BTreeSet<_>>()
-        .len()
-        <= 1;
+    let one_namespace = one_namespace(&pods);
     pods.iter()
         .map(|p| {
             let isolated = |dir: Direction| {
@@ -311,12 +315,7 @@ pub fn build(environment: &str, resources: &[Resource]) -> NetMap {
     let pods = k8s::pods(resources);
     let policies = netpol::policies(resources);
     let ns_labels = k8s::namespace_labels(resources);
-    let one_namespace = pods
-        .iter()
-        .map(|p| p.namespace)
-        .collect::<BTreeSet<_>>()
-        .len()
-        <= 1;
+    let one_namespace = one_namespace(&pods);
 
     let mut map = NetMap {
         environment: environment.to_string(),
@@ -713,14 +712,6 @@ pub fn blocked(resources: &[Resource], from: &str, to: &str) -> Option<Blocked> 
         egress: out,
         ingress: inn,
     })
-}
-
-fn one_namespace(pods: &[Pods<'_>]) -> bool {
-    pods.iter()
-        .map(|p| p.namespace)
-        .collect::<BTreeSet<_>>()
-        .len()
-        <= 1
 }
 
 /// One path a change adds or loses, with the ports that changed.
