@@ -198,3 +198,82 @@ fn the_policy_declares_pods_an_operator_makes() {
         "{with:#?}"
     );
 }
+
+#[test]
+fn a_limit_without_a_request_is_the_request() {
+    let found = findings(&fixture("limit-defaults-request.yaml"));
+    let requests: Vec<_> = found
+        .iter()
+        .filter(|f| f.0 == "resources/missing-requests")
+        .map(|f| (f.1, f.2.as_str()))
+        .collect();
+    // The hub's limits are its requests; the sidecar limits memory only, so only its cpu is missing.
+    assert_eq!(
+        requests,
+        [(
+            24,
+            "container `sidecar` of Deployment hub sets no cpu request"
+        )],
+        "{found:#?}"
+    );
+    // The limits themselves are still required where they are missing.
+    assert_eq!(
+        lines(&found, "resources/missing-limits"),
+        [25],
+        "{found:#?}"
+    );
+}
+
+#[test]
+fn a_random_looking_value_is_never_shown_as_a_key() {
+    let found = findings(&fixture("limit-defaults-request.yaml"));
+    let entropy: Vec<_> = found
+        .iter()
+        .filter(|f| f.0 == "secrets/high-entropy")
+        .collect();
+    assert_eq!(entropy.len(), 1, "{found:#?}");
+    for f in &found {
+        for part in ["AQAMgXhV", "QVFBTWdY", "DvQ"] {
+            assert!(!f.2.contains(part) && !f.3.contains(part), "{f:?}");
+        }
+    }
+}
+
+#[test]
+fn another_tools_file_with_a_numeric_api_version_is_passed_over_in_a_folder() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/false-alarms");
+    let out = Command::new(env!("CARGO_BIN_EXE_openim-gitops"))
+        .current_dir(&dir)
+        .args(["check", "--format", "json", "tool-files", "--root"])
+        .arg(dir.join("no-environments"))
+        .env("NO_COLOR", "1")
+        .env("OPENIM_GITOPS_TODAY", "2026-06-15")
+        .output()
+        .expect("run openim-gitops");
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON");
+    let found: Vec<(&str, &str)> = v["findings"]
+        .as_array()
+        .expect("findings")
+        .iter()
+        .map(|f| {
+            (
+                f["code"].as_str().unwrap_or(""),
+                f["file"].as_str().unwrap_or(""),
+            )
+        })
+        .collect();
+    // The broken manifest is reported; Grafana's file is counted as not Kubernetes, never reported.
+    assert_eq!(
+        found,
+        [("load/not-an-object", "tool-files/broken.yaml")],
+        "{v:#}"
+    );
+    assert_eq!(v["summary"][0]["skipped"]["not_kubernetes"], 1, "{v:#}");
+}
+
+#[test]
+fn a_cluster_role_written_with_a_namespace_is_still_found() {
+    let found = findings(&fixture("cluster-role-namespace.yaml"));
+    // Only the binding to a ClusterRole that does not exist.
+    assert_eq!(lines(&found, "refs/missing-role"), [33], "{found:#?}");
+}

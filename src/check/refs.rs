@@ -631,9 +631,16 @@ fn missing_role(ctx: &Context<'_>, out: &mut Vec<Finding>) {
             continue;
         };
         let ns = if kind == "Role" { r.namespace() } else { "" };
-        if index
-            .get("rbac.authorization.k8s.io", kind, ns, name)
-            .is_some()
+        // A ClusterRole is cluster-scoped: a `metadata.namespace` written on it is ignored by the API
+        // server, so it is found by name alone.
+        let cluster_role = kind == "ClusterRole"
+            && index
+                .of_kind("ClusterRole")
+                .any(|c| c.group() == "rbac.authorization.k8s.io" && c.name() == name);
+        if cluster_role
+            || index
+                .get("rbac.authorization.k8s.io", kind, ns, name)
+                .is_some()
             || builtin(kind, ns, name)
             || external(ctx, kind, ns, name).is_some()
         {

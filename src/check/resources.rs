@@ -102,10 +102,21 @@ fn missing(ctx: &Context<'_>, out: &mut Vec<Finding>, which: &str, required: &Re
         let Some(spec) = r.pod_spec() else { continue };
         // Pod-level resources (Kubernetes 1.34+) cover every container.
         let pod_level = spec.path(&["resources", which]);
+        // An unset request is defaulted by the API server to the limit of the same resource (container
+        // and pod level alike): a limit alone is a request.
+        fn defaulted<'a>(which: &str, n: &'a Node) -> Option<&'a Node> {
+            if which == "requests" {
+                n.path(&["resources", "limits"])
+            } else {
+                None
+            }
+        }
+        let pod_limit = defaulted(which, spec);
         for c in sized_containers(spec) {
             let have = c.node.path(&["resources", which]);
+            let limit = defaulted(which, c.node);
             let set = |name: &str| {
-                [have, pod_level]
+                [have, pod_level, limit, pod_limit]
                     .iter()
                     .any(|m| m.and_then(|m| m.get(name)).is_some_and(|v| !v.is_null()))
             };
@@ -166,7 +177,8 @@ fn missing(ctx: &Context<'_>, out: &mut Vec<Finding>, which: &str, required: &Re
 }
 
 /// Checks that every container and init container requests the resources the policy requires
-/// (`resources.requests` in `policies/`; cpu and memory by default). Pod-level `spec.resources` count.
+/// (`resources.requests` in `policies/`; cpu and memory by default). Pod-level `spec.resources` count,
+/// and so does a limit without a request: the API server copies it into the unset request.
 ///
 /// Why: the scheduler places pods by their requests; a pod without them lands on a full node, is the
 /// first evicted under pressure, and makes capacity planning guesswork.

@@ -1833,7 +1833,10 @@ fn high_entropy(ctx: &Context<'_>, out: &mut Vec<Finding>) {
                     .find('\n')
                     .map(|i| range.start + i)
                     .unwrap_or(text.len());
+                // A key only where the token lies in its value: a line that is the token itself
+                // (`QVFB...==` reads as `key=value` at its padding) has none, and shows nothing.
                 let line_key = key_value(&text[line_start..line_end])
+                    .filter(|(_, v)| line_start + v.start <= range.start)
                     .map(|(k, _)| k)
                     .unwrap_or("");
                 if is_credential_key(line_key)

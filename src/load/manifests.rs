@@ -324,9 +324,11 @@ fn read_file(loader: &mut Loader<'_>, file: &Path, named: bool, out: &mut Manife
             return Ok(());
         }
     };
+    // An `apiVersion` that is no string and no `kind` is another tool's file (Grafana's provisioning
+    // files say `apiVersion: 1`), not a broken object.
     let kubernetes = docs.iter().any(|d| {
-        (d.root.get("apiVersion").is_some() || d.root.get("kind").is_some())
-            && !d.root.str_at(&["apiVersion"]).is_some_and(is_tool_config)
+        let api = d.root.str_at(&["apiVersion"]);
+        (api.is_some() || d.root.get("kind").is_some()) && !api.is_some_and(is_tool_config)
     });
     if !kubernetes && !named {
         *out.skipped.entry(SkipReason::NotKubernetes).or_default() += 1;
