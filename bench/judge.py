@@ -17,6 +17,7 @@ complete and current.
     python3 bench/judge.py [--ours BINARY] [--markdown]
     python3 bench/judge.py --oracle     # append the oracle's verdicts for unjudged mechanical findings
     python3 bench/judge.py --todo       # list the unjudged findings (code, file, line, message)
+    python3 bench/judge.py --prune      # drop the stale judgements (after a rule stopped a false alarm)
 
 The oracle covers the large mechanical families (resources/missing-*, images/latest-or-untagged,
 netpol/workload-not-selected, load/duplicate-object). It reads the YAML itself with PyYAML, never our
@@ -398,6 +399,7 @@ def main():
     ap.add_argument("--markdown", action="store_true", help="print the per-code table as Markdown")
     ap.add_argument("--oracle", action="store_true", help="append oracle verdicts for unjudged mechanical findings")
     ap.add_argument("--todo", action="store_true", help="list unjudged findings")
+    ap.add_argument("--prune", action="store_true", help="drop stale judgements from the file")
     args = ap.parse_args()
 
     findings = run(args.ours)
@@ -430,6 +432,22 @@ def main():
                 fh.write("\t".join(key(f) + v) + "\n")
                 added += 1
         print(f"{added} oracle judgements appended")
+        return 0
+
+    if args.prune:
+        extra = collections.Counter({k: judged[k] - found[k] for k in stale})
+        kept = []
+        with open(JUDGEMENTS, encoding="utf-8") as fh:
+            for line in fh:
+                parts = line.rstrip("\n").split("\t")
+                k = tuple(parts[:4])
+                if len(parts) == 6 and not line.startswith("#") and extra[k] > 0:
+                    extra[k] -= 1
+                    print(f"dropped: {parts[2]} {parts[0]}:{parts[1]} ({parts[4]})")
+                    continue
+                kept.append(line)
+        with open(JUDGEMENTS, "w", encoding="utf-8") as fh:
+            fh.writelines(kept)
         return 0
 
     if args.todo:

@@ -240,7 +240,7 @@ fn a_random_looking_value_is_never_shown_as_a_key() {
 }
 
 #[test]
-fn another_tools_file_with_a_numeric_api_version_is_passed_over_in_a_folder() {
+fn other_tools_files_are_passed_over_in_a_folder() {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/false-alarms");
     let out = Command::new(env!("CARGO_BIN_EXE_openim-gitops"))
         .current_dir(&dir)
@@ -262,13 +262,14 @@ fn another_tools_file_with_a_numeric_api_version_is_passed_over_in_a_folder() {
             )
         })
         .collect();
-    // The broken manifest is reported; Grafana's file is counted as not Kubernetes, never reported.
+    // The broken manifest is reported; Grafana's file and the kube-scheduler's policy file are counted
+    // as not Kubernetes, never reported.
     assert_eq!(
         found,
         [("load/not-an-object", "tool-files/broken.yaml")],
         "{v:#}"
     );
-    assert_eq!(v["summary"][0]["skipped"]["not_kubernetes"], 1, "{v:#}");
+    assert_eq!(v["summary"][0]["skipped"]["not_kubernetes"], 2, "{v:#}");
 }
 
 #[test]
@@ -276,4 +277,29 @@ fn a_cluster_role_written_with_a_namespace_is_still_found() {
     let found = findings(&fixture("cluster-role-namespace.yaml"));
     // Only the binding to a ClusterRole that does not exist.
     assert_eq!(lines(&found, "refs/missing-role"), [33], "{found:#?}");
+}
+
+#[test]
+fn prometheus_operator_pods_are_known() {
+    let found = findings(&fixture("prometheus-operator.yaml"));
+    for code in [
+        "netpol/peer-selects-nothing",
+        "netpol/policy-selects-nothing",
+        "refs/pdb-selects-nothing",
+    ] {
+        assert_eq!(lines(&found, code), NONE, "{code}: {found:#?}");
+    }
+    // Only the Service with a misspelt name selects nothing.
+    assert_eq!(
+        lines(&found, "refs/service-selects-nothing"),
+        [82],
+        "{found:#?}"
+    );
+}
+
+#[test]
+fn a_certificate_makes_its_secret() {
+    let found = findings(&fixture("certificate-secret.yaml"));
+    // The misspelt Secret is still missing; the Certificate's is not.
+    assert_eq!(lines(&found, "refs/missing-secret"), [28], "{found:#?}");
 }

@@ -166,8 +166,8 @@ fn known(keys: BTreeSet<&str>) -> Keys<'_> {
 }
 
 /// The Secret an object makes: a Secret, the target of an ExternalSecret (`spec.data[].secretKey` and
-/// `spec.target.template.data` keys; `dataFrom` makes the keys unknown) or of a SealedSecret
-/// (`spec.encryptedData` and template keys).
+/// `spec.target.template.data` keys; `dataFrom` makes the keys unknown), of a SealedSecret
+/// (`spec.encryptedData` and template keys) or of a cert-manager Certificate (`spec.secretName`).
 fn secret(r: &Resource) -> Option<(&str, Keys<'_>)> {
     match (r.group(), r.kind()) {
         ("", "Secret") => Some((r.name(), known(map_keys(r, &[&["data"], &["stringData"]])))),
@@ -199,6 +199,12 @@ fn secret(r: &Resource) -> Option<(&str, Keys<'_>)> {
             );
             Some((name, known(keys)))
         }
+        // cert-manager writes the certificate into `spec.secretName` (tls.crt, tls.key, ca.crt, and
+        // keystores when asked: the keys are left open).
+        ("cert-manager.io", "Certificate") => r
+            .node
+            .str_at(&["spec", "secretName"])
+            .map(|name| (name, None)),
         _ => None,
     }
 }
@@ -423,7 +429,7 @@ fn missing_keyed(ctx: &Context<'_>, out: &mut Vec<Finding>, rule: &Rule, kind: &
 
 /// Checks that every Secret a pod refers to (`env[].valueFrom.secretKeyRef`, `envFrom[].secretRef`,
 /// `secret` volumes and projected sources) is made by the tree in the pod's namespace (a Secret, an
-/// ExternalSecret's target, a SealedSecret) or declared external, and that every key it needs is one the
+/// ExternalSecret's target, a SealedSecret, a cert-manager Certificate's `secretName`) or declared external, and that every key it needs is one the
 /// object will have (when the tree can tell: a Secret with data, an ExternalSecret's `data[].secretKey`
 /// and template keys; `dataFrom` makes any key possible). `optional: true` references are not checked.
 ///
@@ -723,7 +729,8 @@ fn selects_nothing(ctx: &Context<'_>, ns: &str, selector: &Selector) -> bool {
 }
 
 /// Checks that every Service with a `selector` selects some pod the tree runs in its namespace (pod
-/// templates of workloads, and the pods KubeBlocks makes for a `Cluster`). Services without a selector
+/// templates of workloads, the pods KubeBlocks makes for a `Cluster`, and those prometheus-operator
+/// makes for a `Prometheus`, `Alertmanager` or `ThanosRuler`). Services without a selector
 /// (ExternalName, hand-made Endpoints) are not checked.
 ///
 /// Why: a Service that selects nothing has no endpoints; clients get connection refused, and nothing

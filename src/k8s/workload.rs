@@ -97,10 +97,19 @@ pub struct Pods<'a> {
 }
 
 /// Label keys KubeBlocks puts on the pods of a `Cluster` (apps.kubeblocks.io): the instance is the
-/// cluster's name, the component name the `componentSpecs` entry's.
+/// cluster's name, the component name the `componentSpecs` entry's. prometheus-operator uses the same
+/// instance and managed-by keys.
 const KUBEBLOCKS_INSTANCE: &str = "app.kubernetes.io/instance";
 const KUBEBLOCKS_MANAGED_BY: &str = "app.kubernetes.io/managed-by";
 const KUBEBLOCKS_COMPONENT: &str = "apps.kubeblocks.io/component-name";
+
+/// The kinds of prometheus-operator (monitoring.coreos.com) that run pods, each with the value of
+/// `app.kubernetes.io/name` and the label key (valued with the object's name) the operator puts on them.
+const PROMETHEUS_OPERATOR_KINDS: [(&str, &str, &str); 3] = [
+    ("Prometheus", "prometheus", "prometheus"),
+    ("Alertmanager", "alertmanager", "alertmanager"),
+    ("ThanosRuler", "thanos-ruler", "thanos-ruler"),
+];
 
 /// Labels the Job controller puts on its pods, with the Job's name as the value.
 const JOB_NAME_LABELS: [&str; 2] = ["job-name", "batch.kubernetes.io/job-name"];
@@ -153,6 +162,23 @@ pub fn pods_of<'a>(r: &'a Resource, out: &mut Vec<Pods<'a>>) {
                 template: None,
             });
         }
+    } else if let Some((_, app, key)) = PROMETHEUS_OPERATOR_KINDS
+        .iter()
+        .find(|(kind, ..)| r.group() == "monitoring.coreos.com" && r.kind() == *kind)
+    {
+        // The operator's StatefulSet labels its pods with `spec.podMetadata.labels`, then its own.
+        let mut l = labels(r.node.path(&["spec", "podMetadata", "labels"]));
+        l.insert("app.kubernetes.io/name".into(), (*app).into());
+        l.insert(KUBEBLOCKS_INSTANCE.into(), r.name().into());
+        l.insert(KUBEBLOCKS_MANAGED_BY.into(), "prometheus-operator".into());
+        l.insert((*key).into(), r.name().into());
+        out.push(Pods {
+            owner: r,
+            namespace: r.namespace(),
+            labels: l,
+            ports: None,
+            template: None,
+        });
     }
 }
 

@@ -325,10 +325,14 @@ fn read_file(loader: &mut Loader<'_>, file: &Path, named: bool, out: &mut Manife
         }
     };
     // An `apiVersion` that is no string and no `kind` is another tool's file (Grafana's provisioning
-    // files say `apiVersion: 1`), not a broken object.
+    // files say `apiVersion: 1`), not a broken object; so is the kube-scheduler's old policy file
+    // (`v1` `Policy`, a kind the core API never had).
     let kubernetes = docs.iter().any(|d| {
         let api = d.root.str_at(&["apiVersion"]);
-        (api.is_some() || d.root.get("kind").is_some()) && !api.is_some_and(is_tool_config)
+        let scheduler_policy = api == Some("v1") && d.root.str_at(&["kind"]) == Some("Policy");
+        (api.is_some() || d.root.get("kind").is_some())
+            && !api.is_some_and(is_tool_config)
+            && !scheduler_policy
     });
     if !kubernetes && !named {
         *out.skipped.entry(SkipReason::NotKubernetes).or_default() += 1;
