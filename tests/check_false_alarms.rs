@@ -303,3 +303,45 @@ fn a_certificate_makes_its_secret() {
     // The misspelt Secret is still missing; the Certificate's is not.
     assert_eq!(lines(&found, "refs/missing-secret"), [28], "{found:#?}");
 }
+
+#[test]
+fn what_kustomize_and_skaffold_make_is_known_in_a_folder() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/false-alarms");
+    let out = Command::new(env!("CARGO_BIN_EXE_openim-gitops"))
+        .current_dir(&dir)
+        .args(["check", "--format", "json", "tool-made", "--root"])
+        .arg(dir.join("no-environments"))
+        .env("NO_COLOR", "1")
+        .env("OPENIM_GITOPS_TODAY", "2026-06-15")
+        .output()
+        .expect("run openim-gitops");
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON");
+    let found: Vec<(&str, &str, u64)> = v["findings"]
+        .as_array()
+        .expect("findings")
+        .iter()
+        .filter(|f| {
+            matches!(
+                f["code"].as_str(),
+                Some("refs/missing-configmap" | "images/latest-or-untagged")
+            )
+        })
+        .map(|f| {
+            (
+                f["code"].as_str().unwrap_or(""),
+                f["file"].as_str().unwrap_or(""),
+                f["line"].as_u64().unwrap_or(0),
+            )
+        })
+        .collect();
+    // The generated ConfigMap and the skaffold artifact are known; a misspelt ConfigMap and an untagged
+    // image skaffold does not build are still reported.
+    assert_eq!(
+        found,
+        [
+            ("images/latest-or-untagged", "tool-made/app/web.yaml", 16),
+            ("refs/missing-configmap", "tool-made/base/cronjob.yaml", 23),
+        ],
+        "{v:#}"
+    );
+}

@@ -126,7 +126,9 @@ pub fn tag_breaks_rule(rule: &str, tag: &str) -> Option<String> {
     })
 }
 
-/// Checks that every container image has a tag other than `latest`, or a digest.
+/// Checks that every container image has a tag other than `latest`, or a digest. The images a skaffold
+/// configuration among the checked files builds (its artifacts) are left out: skaffold deploys them with
+/// the tag of what it built.
 ///
 /// Why: `latest` (or no tag, which means `latest`) names whatever was pushed last: two nodes may run
 /// different code, a rollback rolls back to nothing, and the rendered tree no longer says what runs.
@@ -135,7 +137,8 @@ pub fn tag_breaks_rule(rule: &str, tag: &str) -> Option<String> {
 /// Good: `image: redis:7.2.4`, `image: openim/openim-api:release-v3.8.3`, or a `@sha256:` digest.
 fn latest_or_untagged(ctx: &Context<'_>, out: &mut Vec<Finding>) {
     for i in all_images(ctx.resources) {
-        if i.parsed.digest.is_some() {
+        // A digest pins it; a skaffold artifact is replaced by the image skaffold built, tagged.
+        if i.parsed.digest.is_some() || ctx.policy.built_images.contains(&i.parsed.name) {
             continue;
         }
         let what = match i.parsed.tag.as_deref() {

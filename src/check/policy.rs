@@ -148,6 +148,9 @@ pub struct Policy {
     pub external: Vec<External>,
     /// Kinds with no vendored schema that are allowed anyway, as `<apiVersion>|<Kind>`.
     pub allowed_kinds: Vec<String>,
+    /// Image names a build tool among the checked files builds and replaces with what it built (a
+    /// skaffold artifact): untagged in the manifests, tagged when deployed.
+    pub built_images: Vec<String>,
     /// Whether the environment asks for high availability (replicas, PodDisruptionBudgets, spreading).
     pub high_availability: bool,
     /// The policy line that set `highAvailability`.

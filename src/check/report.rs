@@ -4,7 +4,7 @@
 
 use std::path::{Path, PathBuf};
 
-use crate::check::policy::{Date, Ledger, Waived};
+use crate::check::policy::{Date, External, Ledger, Waived};
 use crate::check::policy_file::PolicySet;
 use crate::check::{self, Context, Finding, Severity};
 use crate::error::Result;
@@ -118,6 +118,19 @@ pub fn check_targets(
         .iter()
         .map(|t| {
             let mut p = policy.resolve(t.env, &codes);
+            // What the files' own tools make: kustomize's generated ConfigMaps and Secrets exist, and
+            // skaffold's artifacts are tagged when deployed.
+            if let Some(m) = t.load {
+                p.external
+                    .extend(m.generated.iter().map(|(kind, name, namespace)| External {
+                        kind: kind.to_string(),
+                        name: name.clone(),
+                        namespace: namespace.clone(),
+                        keys: Vec::new(),
+                        labels: Default::default(),
+                    }));
+                p.built_images.extend(m.built_images.iter().cloned());
+            }
             if t.untagged.is_some() && codes.contains(&OWNED_TAG_RULE) {
                 p.severities
                     .insert(OWNED_TAG_RULE.to_string(), (None, None));

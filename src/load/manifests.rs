@@ -91,6 +91,13 @@ pub struct Manifests {
     pub problems: Vec<Problem>,
     /// Files a folder walk passed over, by reason.
     pub skipped: BTreeMap<SkipReason, usize>,
+    /// What the kustomizations of a walked folder generate (`configMapGenerator`, `secretGenerator`):
+    /// kind, name and namespace (empty: wherever the kustomization is applied). Their resources refer
+    /// to them, and kustomize rewrites the references to the generated names.
+    pub generated: Vec<(&'static str, String, String)>,
+    /// The images a skaffold configuration among the files builds (`build.artifacts[].image`, in
+    /// profiles too): skaffold replaces these names in the manifests with the images it built, tagged.
+    pub built_images: BTreeSet<String>,
 }
 
 impl Manifests {
@@ -125,7 +132,7 @@ pub fn load(loader: &mut Loader<'_>, paths: &[PathBuf]) -> Result<Manifests> {
                 path: p.clone(),
                 source,
             })?;
-            let walked = walk_selection(loader, p, &all, &mut out.skipped)?;
+            let walked = walk_selection(loader, p, &all, &mut out.skipped, &mut out.generated)?;
             files.extend(walked.into_iter().map(|f| (f, false)));
         } else if loader.files.is_file(p) {
             files.push((p.clone(), true));
@@ -153,6 +160,7 @@ fn walk_selection(
     root: &Path,
     all: &[PathBuf],
     skipped: &mut BTreeMap<SkipReason, usize>,
+    generated: &mut Vec<(&'static str, String, String)>,
 ) -> Result<Vec<PathBuf>> {
     let mut candidates = Vec::new();
     for f in all {
@@ -175,6 +183,7 @@ fn walk_selection(
     for f in &candidates {
         if is_kustomization(f) {
             patches.extend(kustomize_patches(loader, f));
+            generated.extend(kustomize_generated(loader, f));
         }
     }
     let charts: BTreeSet<PathBuf> = all
@@ -270,6 +279,51 @@ fn kustomize_patches(loader: &mut Loader<'_>, file: &Path) -> Vec<PathBuf> {
     out
 }
 
+/// The ConfigMaps and Secrets a kustomization generates: kind, name, namespace (the generator's, else
+/// the kustomization's, else empty).
+fn kustomize_generated(
+    loader: &mut Loader<'_>,
+    file: &Path,
+) -> Vec<(&'static str, String, String)> {
+    let Ok(docs) = loader.documents(file, FileRole::Other) else {
+        return Vec::new();
+    };
+    let mut out = Vec::new();
+    for doc in docs.iter() {
+        let namespace = doc.root.str_at(&["namespace"]).unwrap_or("");
+        for (key, kind) in [
+            ("configMapGenerator", "ConfigMap"),
+            ("secretGenerator", "Secret"),
+        ] {
+            for item in doc.root.get(key).and_then(Node::as_seq).unwrap_or(&[]) {
+                if let Some(name) = item.str_at(&["name"]) {
+                    let ns = item.str_at(&["namespace"]).unwrap_or(namespace);
+                    out.push((kind, name.to_string(), ns.to_string()));
+                }
+            }
+        }
+    }
+    out
+}
+
+/// The images a skaffold configuration builds: `build.artifacts[].image`, in its profiles too.
+fn skaffold_artifacts(doc: &Node, out: &mut BTreeSet<String>) {
+    let builds = std::iter::once(doc.get("build")).chain(
+        doc.get("profiles")
+            .and_then(Node::as_seq)
+            .unwrap_or(&[])
+            .iter()
+            .map(|p| p.get("build")),
+    );
+    for build in builds.flatten() {
+        for a in build.get("artifacts").and_then(Node::as_seq).unwrap_or(&[]) {
+            if let Some(image) = a.str_at(&["image"]) {
+                out.insert(image.to_string());
+            }
+        }
+    }
+}
+
 /// Reads one file's documents into `out`. `named`: given on the command line (not found by a walk),
 /// so a file with nothing Kubernetes in it is a problem rather than a file to pass over.
 fn read_file(loader: &mut Loader<'_>, file: &Path, named: bool, out: &mut Manifests) -> Result<()> {
@@ -324,6 +378,14 @@ fn read_file(loader: &mut Loader<'_>, file: &Path, named: bool, out: &mut Manife
             return Ok(());
         }
     };
+    for d in docs.iter() {
+        if d.root
+            .str_at(&["apiVersion"])
+            .is_some_and(|a| a.starts_with("skaffold/"))
+        {
+            skaffold_artifacts(&d.root, &mut out.built_images);
+        }
+    }
     // An `apiVersion` that is no string and no `kind` is another tool's file (Grafana's provisioning
     // files say `apiVersion: 1`), not a broken object; so is the kube-scheduler's old policy file
     // (`v1` `Policy`, a kind the core API never had).
