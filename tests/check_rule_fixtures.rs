@@ -36,6 +36,7 @@ fn run_fixture(code: &str) -> String {
         policy: policy.is_file().then_some(policy.as_path()),
         tags: &TagInputs::default(),
         today: today(),
+        kube: Default::default(),
     };
     let mut sources = Sources::new();
     let report = collect(&DiskFiles, &mut sources, &opts)
