@@ -51,17 +51,30 @@ fn main() {
         "/// `(\"<apiVersion>|<Kind>\", path below schemas/, schema text)`, sorted by key.\n",
     );
     out.push_str("pub static SCHEMAS: &[(&str, &str, &str)] = &[\n");
-    // The path is spelled from the crate's own folder when the library compiles, not written out here:
-    // a build script's output can outlive the folder it ran in (a shared target/ built from a
-    // temporary clone), and an absolute path would then point at files that are gone.
-    for (key, label, _) in &entries {
+    // What is embedded is each schema without its descriptions (see `lean`), written beside this
+    // table in OUT_DIR and spelled from OUT_DIR when the library compiles (never as an absolute path
+    // written out here: a build script's output can outlive the folder it ran in).
+    let out_dir = PathBuf::from(std::env::var("OUT_DIR").expect("cargo sets OUT_DIR"));
+    for (key, label, path) in &entries {
+        let text = fs::read_to_string(path)
+            .unwrap_or_else(|e| panic!("cannot read {}: {e}", path.display()));
+        let mut schema: serde_json::Value = serde_json::from_str(&text)
+            .unwrap_or_else(|e| panic!("{} is not JSON: {e}", path.display()));
+        lean(&mut schema);
+        let dest = out_dir.join("schemas").join(label);
+        fs::create_dir_all(dest.parent().expect("a schema file has a folder"))
+            .expect("cannot create a folder in OUT_DIR");
+        fs::write(
+            &dest,
+            serde_json::to_string(&schema).expect("a JSON value serializes"),
+        )
+        .expect("cannot write a schema to OUT_DIR");
         out.push_str(&format!(
-            "    ({key:?}, {label:?}, include_str!(concat!(env!(\"CARGO_MANIFEST_DIR\"), \"/schemas/\", {label:?}))),\n"
+            "    ({key:?}, {label:?}, include_str!(concat!(env!(\"OUT_DIR\"), \"/schemas/\", {label:?}))),\n"
         ));
     }
     out.push_str("];\n");
-    let dest = PathBuf::from(std::env::var("OUT_DIR").expect("cargo sets OUT_DIR"))
-        .join("vendored_schemas.rs");
+    let dest = out_dir.join("vendored_schemas.rs");
     fs::write(&dest, out).expect("cannot write the schema table");
 }
 
@@ -104,4 +117,38 @@ fn read_index(path: &Path) -> Vec<(String, String)> {
         .chunks(2)
         .map(|p| (p[0].to_string(), p[1].to_string()))
         .collect()
+}
+
+/// Removes what only documents a schema: `description` and `$comment` of every schema in it (not a
+/// property *named* `description`, nor anything inside `enum`, `const`, `default` or `examples`,
+/// which are data). The validator keeps every keyword it does not know as an annotation, a copy per
+/// compiled subschema: the descriptions were most of the bytes, and of the time, of compiling a
+/// Kubernetes schema. Validation is unchanged, and no message quotes a description.
+fn lean(schema: &mut serde_json::Value) {
+    match schema {
+        serde_json::Value::Object(map) => {
+            if map
+                .get("description")
+                .is_some_and(serde_json::Value::is_string)
+            {
+                map.remove("description");
+            }
+            map.remove("$comment");
+            for (key, value) in map.iter_mut() {
+                match key.as_str() {
+                    "enum" | "const" | "default" | "examples" => {}
+                    // Maps from a name to a schema: the names stay, the schemas are made lean.
+                    "properties" | "patternProperties" | "$defs" | "definitions"
+                    | "dependentSchemas" => {
+                        if let serde_json::Value::Object(named) = value {
+                            named.values_mut().for_each(lean);
+                        }
+                    }
+                    _ => lean(value),
+                }
+            }
+        }
+        serde_json::Value::Array(items) => items.iter_mut().for_each(lean),
+        _ => {}
+    }
 }
