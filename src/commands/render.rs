@@ -34,11 +34,12 @@ pub(super) fn gate(
     root: &Path,
     compiled: &[Compiled],
     format: RenderFormat,
+    kube: check::vendored::KubeVersion,
     out: &mut dyn Write,
     style: Style,
 ) -> Result<Vec<String>> {
     let policy = load_policy(loader, root, None)?;
-    gate_under(loader.sources, &policy, compiled, format, out, style)
+    gate_under(loader.sources, &policy, compiled, format, kube, out, style)
 }
 
 /// The gate under a policy already read.
@@ -47,11 +48,12 @@ fn gate_under(
     policy: &PolicySet,
     compiled: &[Compiled],
     format: RenderFormat,
+    kube: check::vendored::KubeVersion,
     out: &mut dyn Write,
     style: Style,
 ) -> Result<Vec<String>> {
     let today = gate_today()?;
-    let targets = super::check::targets(compiled);
+    let targets = super::check::targets(compiled, kube);
     let report = check::check_targets(sources, policy, &targets, today);
     let refused: Vec<String> = report
         .checked
@@ -160,6 +162,7 @@ pub fn run(
     env: &GitEnv,
     style: Style,
 ) -> Result<Status> {
+    let kube = super::kube_version(&args.kube)?;
     // A commit records the commit its sources come from, so it is built from that commit's objects:
     // `--rev`, or HEAD. The working tree is never read for a commit, dirty or not.
     let (git_files, facts) = match (&args.git.rev, args.git.commit) {
@@ -292,7 +295,10 @@ pub fn run(
     }
     let policy = load_policy(&mut loader, root, None)?;
     let trees: Vec<render::Tree> = compiled.iter().map(|c| c.render()).collect();
-    if let (None, Some(g)) = (&args.git.push, &git_files) {
+    // The Kubernetes version checked against is the tool's default unless given: a given one may
+    // not be the one the tip was judged under.
+    let default_kube = args.kube.kube_version.is_none();
+    if let (None, Some(g), true) = (&args.git.push, &git_files, default_kube) {
         let known = judged(
             g,
             root,
@@ -319,7 +325,15 @@ pub fn run(
         }
     }
     // Nothing is committed unless every environment passes the gate (or findings are allowed).
-    let refused = gate_under(loader.sources, &policy, &compiled, args.format, out, style)?;
+    let refused = gate_under(
+        loader.sources,
+        &policy,
+        &compiled,
+        args.format,
+        kube,
+        out,
+        style,
+    )?;
     if !refused.is_empty() {
         let allowed = args.git.allow_findings;
         let line = match args.format {
