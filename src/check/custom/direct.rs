@@ -212,6 +212,8 @@ enum Ex {
     StrTest(StrTest, Box<Ex>, Box<Ex>),
     Matches(Box<Ex>, Pattern),
     Quantity(Box<Ex>),
+    /// `quantity('2Gi')`: parsed once (`None`: it does not parse, an error at every call).
+    QuantityOf(Option<f64>),
     QTest(QTest, Box<Ex>, Box<Ex>),
     List(Vec<Ex>),
     Loop(Box<Loop>),
@@ -380,7 +382,12 @@ fn compile_call(call: &cel::common::ast::CallExpr, scope: &mut Vec<String>) -> O
             let p = next()?;
             Ex::Matches(s, pattern(*p, &call.args[1]))
         }
-        ("quantity", 1) => Ex::Quantity(next()?),
+        ("quantity", 1) => match &call.args[0].expr {
+            Expr::Literal(LiteralValue::String(s)) => {
+                Ex::QuantityOf(parse_quantity(s.inner()).ok())
+            }
+            _ => Ex::Quantity(next()?),
+        },
         _ => return None,
     })
 }
@@ -566,6 +573,7 @@ fn eval<'a>(e: &'a Ex, scope: &mut Vec<(&'a str, V<'a>)>) -> R<'a> {
             let s = v.str().ok_or(Stop::Defer)?;
             parse_quantity(s).map(V::Quantity).map_err(|_| Stop::Error)
         }
+        Ex::QuantityOf(q) => q.map(V::Quantity).ok_or(Stop::Error),
         Ex::QTest(t, a, c) => {
             let (a, c) = (eval(a, scope)?, eval(c, scope)?);
             let (V::Quantity(a), V::Quantity(c)) = (a, c) else {
