@@ -140,7 +140,7 @@ pub enum Command {
     Check(CheckArgs),
     /// Draw which workloads may reach which, from the NetworkPolicies
     #[command(
-        after_help = "A path from A to B needs both A's egress and B's ingress to allow it (a pod no policy selects for a\ndirection is open in that direction). Peers outside the environment (other namespaces, the ingress\ncontroller's, ipBlocks) are nodes too. Ports are the destination's.\n\nExamples:\n  openim-gitops netmap --env release\n  openim-gitops netmap --env dev --format mermaid > netmap.mmd\n  openim-gitops netmap --env test --format dot | dot -Tsvg > netmap.svg\n  openim-gitops netmap --env release --format json"
+        after_help = "A path from A to B needs both A's egress and B's ingress to allow it (a pod no policy selects for a\ndirection is open in that direction). Peers outside the environment (other namespaces, the ingress\ncontroller's, ipBlocks) are nodes too. Ports are the destination's.\n\nWorkloads the NetworkPolicies treat alike (same namespace, same rules selecting them, admitted\nby the same rules, same ports) are one node, a class, with its members listed.\n\n--from, --to and --focus take a workload's name (openim-api), its label in the map,\n<namespace>/<name> or its id (<namespace>/<Kind>/<name>); * matches any run of characters\n(openim-rpc-*). Each may be given more than once. A name that matches no workload is an error\n(exit 2).\n\nExamples:\n  openim-gitops netmap --env release\n  openim-gitops netmap --env release --focus openim-api\n  openim-gitops netmap --env release --from openim-crontask --to 'openim-rpc-*'\n  openim-gitops netmap --env dev --format mermaid > netmap.mmd\n  openim-gitops netmap --env test --format dot | dot -Tsvg > netmap.svg\n  openim-gitops netmap --env release --format json"
     )]
     Netmap(NetmapArgs),
     /// Print a shell completion script for openim-gitops
@@ -163,6 +163,15 @@ pub struct NetmapArgs {
     /// Output format
     #[arg(long, value_enum, default_value_t)]
     pub format: NetmapFormat,
+    /// Only the paths out of these workloads (with --to: out of these, into those)
+    #[arg(long, value_name = "NAME", conflicts_with = "focus")]
+    pub from: Vec<String>,
+    /// Only the paths into these workloads
+    #[arg(long, value_name = "NAME", conflicts_with = "focus")]
+    pub to: Vec<String>,
+    /// Only the paths in and out of these workloads, each drawn on its own
+    #[arg(long, value_name = "NAME")]
+    pub focus: Vec<String>,
 }
 
 #[derive(Args, Debug)]

@@ -291,13 +291,17 @@ pub fn compare_sides(environment: &str, base: &Side<'_>, head: &Side<'_>) -> Env
         &bi,
         &hi,
     );
-    // The maps only when something they read changed (see `netmap::same_inputs`).
-    let maps = (!crate::netmap::same_inputs(&b_res, &h_res)).then(|| {
+    // The maps only when something they read changed (see `netmap::same_inputs`), from one reading
+    // of each side that every changed NetworkPolicy's words share.
+    let readings = (!crate::netmap::same_inputs(&b_res, &h_res)).then(|| {
         (
-            crate::netmap::build(environment, &b_res),
-            crate::netmap::build(environment, &h_res),
+            crate::netmap::Reading::new(&b_res),
+            crate::netmap::Reading::new(&h_res),
         )
     });
+    let maps = readings
+        .as_ref()
+        .map(|(b, h)| (b.map(environment), h.map(environment)));
     let bo = source::Origins {
         sources: base.sources,
         top: base.top,
@@ -325,8 +329,10 @@ pub fn compare_sides(environment: &str, base: &Side<'_>, head: &Side<'_>) -> Env
             (None, None) => Vec::new(),
         };
         if let (Some(o), Some(n)) = (old, new) {
-            if let (true, Some((base_map, head_map))) = (c.kind == "NetworkPolicy", &maps) {
-                let (words, effects) = network::reasons(o, n, &b_res, &h_res, base_map, head_map);
+            if let (true, Some((base_map, head_map)), Some((b_read, h_read))) =
+                (c.kind == "NetworkPolicy", &maps, &readings)
+            {
+                let (words, effects) = network::reasons(o, n, b_read, h_read, base_map, head_map);
                 if !words.is_empty() {
                     c.risks.retain(|r| !network::is_rule_reading(r));
                     c.risks.extend(words);

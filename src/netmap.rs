@@ -1,23 +1,29 @@
 //! The network map: which workloads of a compiled environment may reach which, derived from its
 //! NetworkPolicies as the network plugin enforces them, with the peers outside the environment (other
 //! namespaces, the ingress controller's among them, ipBlocks, anywhere) as nodes too. [`format`] draws
-//! it (text, JSON, Mermaid, DOT) and [`compare`] says which paths a change adds or loses, for `diff`.
+//! it (text, JSON, Mermaid, DOT), [`NetMap::focus`] keeps the paths in and out of chosen workloads, and
+//! [`compare`] says which paths a change adds or loses, for `diff`.
 //!
 //! A path from pods A to pods B exists when A's egress allows it and B's ingress allows it. A direction
 //! in which no NetworkPolicy of the pods' namespace selects them is open. The ports of a path are the
 //! destination's: a named port resolves against the destination's containers. Label selectors, the pods
 //! a tree runs and the namespaces it renders come from `k8s`, the same as the `netpol/` checks see.
+//!
+//! The map is computed over classes of workloads the network cannot tell apart ([`Reading`] says how
+//! they are formed): a node per class, listing its members, and a path between two classes stands for
+//! the path between every member of one and every member of the other. [`NetMap::paths`] expands it.
 
 pub mod format;
+#[cfg(test)]
+mod pairwise;
+mod reading;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 
-use crate::k8s::netpol::{
-    self, Direction, Namespaces, NetworkPolicy, PeerKind as PeerKind8s, Peers, PortRule, PortSel,
-    Rule,
-};
-use crate::k8s::{self, ContainerPort, Labels, Pods};
+pub use reading::Reading;
+
+use crate::k8s::{self, ContainerPort, Labels};
 use crate::resource::Resource;
 
 /// What a node of the map stands for.
@@ -51,12 +57,25 @@ impl PeerKind {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Peer {
     pub kind: PeerKind,
-    /// What a reader sees: `openim-api`, `namespace ingress-nginx`, `ipBlock 0.0.0.0/0`.
+    /// What a reader sees: `openim-api`, `namespace ingress-nginx`, `ipBlock 0.0.0.0/0`; for a class of
+    /// several workloads, its first member's and how many more: `app0000 (+1999 more)`.
     pub label: String,
     /// The namespace of a workload.
     pub namespace: Option<String>,
-    /// The object that runs a workload's pods: `Deployment/openim-api`.
+    /// The object that runs a workload's pods: `Deployment/openim-api` (a class of one workload).
     pub owner: Option<String>,
+    /// The workloads of a class, by map id (empty for peers outside the tree).
+    pub members: Vec<Member>,
+}
+
+/// A workload of a class.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Member {
+    /// `<namespace>/<Kind>/<name>[/<component>]`.
+    pub id: String,
+    pub label: String,
+    /// `Deployment/openim-api`.
+    pub owner: String,
 }
 
 /// A port a path allows, on the destination.
@@ -227,50 +246,238 @@ impl fmt::Display for Ports {
     }
 }
 
-/// Which workloads may reach which, and which outside peers they reach or are reached from.
+/// Which classes of workloads may reach which, and which outside peers they reach or are reached from.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct NetMap {
     pub environment: String,
-    /// Every node, by id (`<namespace>/<Kind>/<name>[/<component>]` for workloads, `namespace:<name>`,
-    /// `ipBlock:<cidr>`, ... for the others).
+    /// Every node, by id: a class of workloads by its first member's id
+    /// (`<namespace>/<Kind>/<name>[/<component>]`), the others as `namespace:<name>`, `ipBlock:<cidr>`, ...
     pub nodes: BTreeMap<String, Peer>,
-    /// The allowed paths, `(from, to)` by id, with the destination ports they allow.
+    /// The allowed paths, `(from, to)` by node id, with the destination ports they allow.
     pub edges: BTreeMap<(String, String), Ports>,
+    /// Each workload's class, by map id.
+    pub class_of: BTreeMap<String, String>,
+    /// What [`NetMap::focus`] kept, in words (`paths in and out of openim-api`).
+    pub focus: Option<String>,
 }
 
-const ANYWHERE: &str = "anywhere";
+/// Which workloads `--from`, `--to` or `--focus` name: each entry is matched as [`NetMap::matching`] says.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Selection {
+    pub from: Vec<String>,
+    pub to: Vec<String>,
+    pub focus: Vec<String>,
+}
 
-/// Whether every set of pods runs in one namespace (the map then leaves namespaces out of labels).
-fn one_namespace(pods: &[Pods<'_>]) -> bool {
-    pods.iter()
-        .map(|p| p.namespace)
-        .collect::<BTreeSet<_>>()
-        .len()
-        <= 1
+impl Selection {
+    pub fn is_empty(&self) -> bool {
+        self.from.is_empty() && self.to.is_empty() && self.focus.is_empty()
+    }
+}
+
+/// A `*` in a pattern matches any run of characters (`/` included); everything else matches itself.
+fn glob(pattern: &str, text: &str) -> bool {
+    let parts: Vec<&str> = pattern.split('*').collect();
+    if parts.len() == 1 {
+        return pattern == text;
+    }
+    let (first, last) = (parts[0], parts[parts.len() - 1]);
+    if !text.starts_with(first) || text.len() < first.len() + last.len() || !text.ends_with(last) {
+        return false;
+    }
+    let mut rest = &text[first.len()..text.len() - last.len()];
+    for part in &parts[1..parts.len() - 1] {
+        match rest.find(part) {
+            Some(i) => rest = &rest[i + part.len()..],
+            None => return false,
+        }
+    }
+    true
+}
+
+impl NetMap {
+    /// The workload with this map id, and its class's id.
+    pub fn member(&self, id: &str) -> Option<(&str, &Member)> {
+        let class = self.class_of.get(id)?;
+        let m = self.nodes.get(class)?.members.iter().find(|m| m.id == id)?;
+        Some((class.as_str(), m))
+    }
+
+    /// The label of a node or of a workload.
+    pub fn label<'a>(&'a self, id: &'a str) -> &'a str {
+        match self.member(id) {
+            Some((_, m)) => &m.label,
+            None => self.nodes.get(id).map_or(id, |p| p.label.as_str()),
+        }
+    }
+
+    /// The ports of the path from one workload (or outside peer) to another, by id: their classes'.
+    pub fn path(&self, from: &str, to: &str) -> Option<&Ports> {
+        let class = |id: &str| {
+            self.class_of
+                .get(id)
+                .cloned()
+                .unwrap_or_else(|| id.to_string())
+        };
+        self.edges.get(&(class(from), class(to)))
+    }
+
+    /// Every path between single workloads and outside peers: each class's paths expanded to its
+    /// members. What the map means, for comparing it with a path-by-path computation.
+    pub fn paths(&self) -> BTreeMap<(String, String), Ports> {
+        let ends = |id: &str| -> Vec<String> {
+            match self.nodes.get(id) {
+                Some(p) if !p.members.is_empty() => {
+                    p.members.iter().map(|m| m.id.clone()).collect()
+                }
+                _ => vec![id.to_string()],
+            }
+        };
+        let mut out: BTreeMap<(String, String), Ports> = BTreeMap::new();
+        for ((from, to), ports) in &self.edges {
+            for a in ends(from) {
+                for b in ends(to) {
+                    out.entry((a.clone(), b)).or_default().extend(ports.clone());
+                }
+            }
+        }
+        out
+    }
+
+    /// The workloads a name selects, by map id. A name is matched against each workload's name (the
+    /// object's, `openim-api`), its label (`openim-mongo/mongodb` for an operator's component, with the
+    /// namespace in front when the map spans several), `<namespace>/<name>`, and its map id
+    /// (`<namespace>/<Kind>/<name>`); a `*` matches any run of characters (`openim-rpc-*`).
+    pub fn matching(&self, name: &str) -> Vec<String> {
+        let mut out = Vec::new();
+        for node in self.nodes.values() {
+            for m in &node.members {
+                let object = m.owner.split_once('/').map_or(m.owner.as_str(), |x| x.1);
+                let namespace = node.namespace.as_deref().unwrap_or("");
+                let candidates = [
+                    object.to_string(),
+                    m.label.clone(),
+                    format!("{namespace}/{object}"),
+                    m.id.clone(),
+                ];
+                if candidates.iter().any(|c| glob(name, c)) {
+                    out.push(m.id.clone());
+                }
+            }
+        }
+        out.sort();
+        out
+    }
+
+    /// The paths from (`--from`), to (`--to`), or in and out of (`--focus`) the workloads a selection
+    /// names, each of those workloads drawn on its own (the rest of its class stays one node). `Err`
+    /// names an entry that matches no workload.
+    pub fn focus(&self, sel: &Selection) -> Result<NetMap, String> {
+        let mut chosen = [BTreeSet::new(), BTreeSet::new(), BTreeSet::new()];
+        for (i, names) in [&sel.from, &sel.to, &sel.focus].into_iter().enumerate() {
+            for name in names {
+                let found = self.matching(name);
+                if found.is_empty() {
+                    return Err(format!(
+                        "no workload of {} is named `{name}`",
+                        self.environment
+                    ));
+                }
+                chosen[i].extend(found);
+            }
+        }
+        let [from, to, both] = chosen;
+        let named: BTreeSet<&String> = from.iter().chain(&to).chain(&both).collect();
+        // Each node split into its named members (one node each) and the rest.
+        let mut parts: BTreeMap<&str, Vec<(String, Peer)>> = BTreeMap::new();
+        for (id, node) in &self.nodes {
+            if node.members.is_empty() {
+                parts.insert(id, vec![(id.clone(), node.clone())]);
+                continue;
+            }
+            let mut list = Vec::new();
+            let (picked, rest): (Vec<&Member>, Vec<&Member>) =
+                node.members.iter().partition(|m| named.contains(&m.id));
+            for m in picked {
+                let mut one = node.clone();
+                one.label = m.label.clone();
+                one.owner = Some(m.owner.clone());
+                one.members = vec![m.clone()];
+                list.push((m.id.clone(), one));
+            }
+            if let Some(&first) = rest.first() {
+                let mut others = node.clone();
+                others.label = reading::class_label(&first.label, rest.len());
+                others.owner = (rest.len() == 1).then(|| first.owner.clone());
+                others.members = rest.into_iter().cloned().collect();
+                list.push((first.id.clone(), others));
+            }
+            parts.insert(id, list);
+        }
+        let keep = |a: &str, b: &str| {
+            if !both.is_empty() {
+                both.contains(a) || both.contains(b)
+            } else {
+                (from.is_empty() || from.contains(a)) && (to.is_empty() || to.contains(b))
+            }
+        };
+        let mut out = NetMap {
+            environment: self.environment.clone(),
+            focus: Some(describe(sel)),
+            ..NetMap::default()
+        };
+        for ((a, b), ports) in &self.edges {
+            for (x, px) in &parts[a.as_str()] {
+                for (y, py) in &parts[b.as_str()] {
+                    if keep(x, y) {
+                        out.nodes.insert(x.clone(), px.clone());
+                        out.nodes.insert(y.clone(), py.clone());
+                        out.edges.insert((x.clone(), y.clone()), ports.clone());
+                    }
+                }
+            }
+        }
+        // The named workloads are drawn even when no path touches them.
+        for list in parts.values() {
+            for (id, node) in list {
+                if named.contains(id) {
+                    out.nodes.insert(id.clone(), node.clone());
+                }
+            }
+        }
+        for (id, node) in &out.nodes {
+            for m in &node.members {
+                out.class_of.insert(m.id.clone(), id.clone());
+            }
+        }
+        Ok(out)
+    }
+}
+
+/// A selection in words: `paths in and out of openim-api`, `paths from a to b`.
+fn describe(sel: &Selection) -> String {
+    let names = |l: &[String]| l.join(", ");
+    if !sel.focus.is_empty() {
+        return format!("paths in and out of {}", names(&sel.focus));
+    }
+    match (sel.from.is_empty(), sel.to.is_empty()) {
+        (false, false) => format!("paths from {} to {}", names(&sel.from), names(&sel.to)),
+        (false, true) => format!("paths from {}", names(&sel.from)),
+        _ => format!("paths to {}", names(&sel.to)),
+    }
 }
 
 /// For each set of pods the resources run (by map id), whether some NetworkPolicy of its namespace
 /// isolates it for ingress and for egress: the directions in which the map admits only what rules allow.
 pub fn isolation(resources: &[Resource]) -> BTreeMap<String, (bool, bool)> {
-    let pods = k8s::pods(resources);
-    let policies = netpol::policies(resources);
-    let one_namespace = one_namespace(&pods);
-    pods.iter()
-        .map(|p| {
-            let isolated = |dir: Direction| {
-                policies
-                    .iter()
-                    .any(|pol| pol.applies(dir) && pol.selects(p.namespace, &p.labels))
-            };
-            (
-                workload(p, one_namespace).0,
-                (isolated(Direction::Ingress), isolated(Direction::Egress)),
-            )
-        })
-        .collect()
+    Reading::new(resources).isolation()
 }
 
-/// Builds the map of one environment's rendered resources.
+/// Builds the map of one environment's rendered resources (one [`Reading`], then [`Reading::map`]).
+pub fn build(environment: &str, resources: &[Resource]) -> NetMap {
+    Reading::new(resources).map(environment)
+}
+
 /// Whether two trees give the same map because everything [`build`] reads is equal in both: the pods
 /// (their owner's kind and name, namespace, labels, declared ports, and whether they come from a pod
 /// template), the NetworkPolicies (compared as objects), and the namespaces with their labels. `diff`
@@ -311,357 +518,6 @@ pub fn same_inputs(a: &[Resource], b: &[Resource]) -> bool {
         && pods(a) == pods(b)
 }
 
-pub fn build(environment: &str, resources: &[Resource]) -> NetMap {
-    let pods = k8s::pods(resources);
-    let policies = netpol::policies(resources);
-    let ns_labels = k8s::namespace_labels(resources);
-    let one_namespace = one_namespace(&pods);
-
-    let mut map = NetMap {
-        environment: environment.to_string(),
-        ..NetMap::default()
-    };
-    let ids: Vec<String> = pods
-        .iter()
-        .map(|p| {
-            let (id, peer) = workload(p, one_namespace);
-            map.nodes.insert(id.clone(), peer);
-            id
-        })
-        .collect();
-
-    // The policies that isolate each workload, per direction (`None`: open in that direction).
-    let isolating = |p: &Pods<'_>, dir: Direction| -> Option<Vec<&NetworkPolicy<'_>>> {
-        let list: Vec<&NetworkPolicy<'_>> = policies
-            .iter()
-            .filter(|pol| pol.applies(dir) && pol.selects(p.namespace, &p.labels))
-            .collect();
-        (!list.is_empty()).then_some(list)
-    };
-    let ingress: Vec<_> = pods
-        .iter()
-        .map(|p| isolating(p, Direction::Ingress))
-        .collect();
-    let egress: Vec<_> = pods
-        .iter()
-        .map(|p| isolating(p, Direction::Egress))
-        .collect();
-
-    // What the rules of `pols` in one direction allow to (or from) `other`, on the ports of `dest`.
-    let allowed =
-        |pols: &[&NetworkPolicy<'_>], dir: Direction, other: &Pods<'_>, dest: &Pods<'_>| {
-            let mut ports = Ports::default();
-            for pol in pols {
-                for rule in pol.rules(dir) {
-                    if admits_pod(rule, pol.namespace, other, &ns_labels) {
-                        ports.extend(resolve(&rule.ports, dest.ports.as_deref()));
-                    }
-                }
-            }
-            ports
-        };
-
-    // Paths between the environment's own workloads.
-    for (a, from) in pods.iter().enumerate() {
-        for (b, to) in pods.iter().enumerate() {
-            let out = match &egress[a] {
-                None => Ports::any(),
-                Some(pols) => allowed(pols, Direction::Egress, to, to),
-            };
-            if out.is_empty() {
-                continue;
-            }
-            let inn = match &ingress[b] {
-                None => Ports::any(),
-                Some(pols) => allowed(pols, Direction::Ingress, from, to),
-            };
-            let both = out.intersect(&inn);
-            if !both.is_empty() {
-                add_edge(&mut map, &ids[a], &ids[b], both);
-            }
-        }
-    }
-
-    // Paths to and from peers outside the environment.
-    for (i, p) in pods.iter().enumerate() {
-        for (dir, isolated) in [
-            (Direction::Ingress, &ingress[i]),
-            (Direction::Egress, &egress[i]),
-        ] {
-            let found: Vec<(String, Peer, Ports)> = match isolated {
-                None => vec![(anywhere().0, anywhere().1, Ports::any())],
-                Some(pols) => pols
-                    .iter()
-                    .flat_map(|pol| {
-                        pol.rules(dir).iter().flat_map(|rule| {
-                            // Named ports resolve against this workload for ingress; for egress the
-                            // destination is outside and its names stay names.
-                            let ports = match dir {
-                                Direction::Ingress => resolve(&rule.ports, p.ports.as_deref()),
-                                Direction::Egress => resolve(&rule.ports, None),
-                            };
-                            outside(rule, &ns_labels)
-                                .into_iter()
-                                .map(move |(id, peer)| (id, peer, ports.clone()))
-                        })
-                    })
-                    .collect(),
-            };
-            for (id, peer, ports) in found {
-                map.nodes.entry(id.clone()).or_insert(peer);
-                match dir {
-                    Direction::Ingress => add_edge(&mut map, &id, &ids[i], ports),
-                    Direction::Egress => add_edge(&mut map, &ids[i], &id, ports),
-                }
-            }
-        }
-    }
-    map
-}
-
-fn add_edge(map: &mut NetMap, from: &str, to: &str, ports: Ports) {
-    if ports.is_empty() {
-        return;
-    }
-    map.edges
-        .entry((from.to_string(), to.to_string()))
-        .or_default()
-        .extend(ports);
-}
-
-fn anywhere() -> (String, Peer) {
-    (
-        ANYWHERE.to_string(),
-        Peer {
-            kind: PeerKind::Anywhere,
-            label: ANYWHERE.to_string(),
-            namespace: None,
-            owner: None,
-        },
-    )
-}
-
-/// The id and node of a set of pods the environment runs.
-fn workload(p: &Pods<'_>, one_namespace: bool) -> (String, Peer) {
-    let component = match p.template {
-        None => p.labels.get("apps.kubeblocks.io/component-name").cloned(),
-        Some(_) => None,
-    };
-    let mut id = format!("{}/{}/{}", p.namespace, p.owner.kind(), p.owner.name());
-    let mut label = p.owner.name().to_string();
-    if let Some(c) = &component {
-        id.push('/');
-        id.push_str(c);
-        label.push('/');
-        label.push_str(c);
-    }
-    if !one_namespace && !p.namespace.is_empty() {
-        label = format!("{}/{label}", p.namespace);
-    }
-    (
-        id,
-        Peer {
-            kind: PeerKind::Workload,
-            label,
-            namespace: Some(p.namespace.to_string()),
-            owner: Some(format!("{}/{}", p.owner.kind(), p.owner.name())),
-        },
-    )
-}
-
-/// Whether a rule of a policy in namespace `own` admits the pods `p` as a peer.
-fn admits_pod(
-    rule: &Rule<'_>,
-    own: &str,
-    p: &Pods<'_>,
-    ns_labels: &BTreeMap<String, Labels>,
-) -> bool {
-    let Peers::Listed(peers) = &rule.peers else {
-        return true;
-    };
-    peers.iter().any(|peer| match &peer.kind {
-        PeerKind8s::Everything => true,
-        // ipBlocks are meant for addresses outside the cluster: pod addresses come and go.
-        PeerKind8s::IpBlock(_) => false,
-        PeerKind8s::Pods {
-            namespaces, pods, ..
-        } => {
-            ns_labels
-                .get(p.namespace)
-                .is_some_and(|labels| namespaces.contains(own, p.namespace, labels))
-                && pods.matches(&p.labels)
-        }
-    })
-}
-
-/// The peers of a rule outside the environment: namespaces it does not render, ipBlocks, anywhere.
-fn outside(rule: &Rule<'_>, ns_labels: &BTreeMap<String, Labels>) -> Vec<(String, Peer)> {
-    let Peers::Listed(peers) = &rule.peers else {
-        return vec![anywhere()];
-    };
-    let mut out = Vec::new();
-    let node = |kind: PeerKind, id: String, label: String| {
-        (
-            id,
-            Peer {
-                kind,
-                label,
-                namespace: None,
-                owner: None,
-            },
-        )
-    };
-    for peer in peers {
-        let (namespaces, pods) = match &peer.kind {
-            PeerKind8s::Everything => {
-                out.push(anywhere());
-                continue;
-            }
-            PeerKind8s::IpBlock(block) => {
-                // An invalid block makes the API server reject the policy (`netpol/invalid-cidr`).
-                if block.invalid().next().is_some() {
-                    continue;
-                }
-                let cidr = block.text();
-                out.push(node(
-                    PeerKind::IpBlock,
-                    format!("ipBlock:{cidr}"),
-                    format!("ipBlock {cidr}"),
-                ));
-                continue;
-            }
-            PeerKind8s::Pods {
-                namespaces, pods, ..
-            } => (namespaces, pods),
-        };
-        let Namespaces::Selected(sel) = namespaces else {
-            continue; // the policy's own namespace: its pods are workloads of the map
-        };
-        let pods_text = pods.text();
-        let pods_suffix = |id: &mut String, label: &mut String| {
-            if !pods_text.is_empty() {
-                id.push(':');
-                id.push_str(&pods_text);
-                label.push_str(": ");
-                label.push_str(&pods_text);
-            }
-        };
-        match sel.pinned_namespaces() {
-            Some(names) => {
-                for name in names.iter().filter(|n| !ns_labels.contains_key(n.as_str())) {
-                    // Every term of the selector counts: a namespace it rules out by name has no path,
-                    // and terms on labels the tree cannot see stay in the peer's name.
-                    let Some(rest) = namespaces.outside(name) else {
-                        continue;
-                    };
-                    let mut id = format!("namespace:{name}");
-                    let mut label = format!("namespace {name}");
-                    if !rest.is_empty() {
-                        id.push_str(&format!("[{}]", rest.text()));
-                        label.push_str(&format!(" [{}]", rest.text()));
-                    }
-                    pods_suffix(&mut id, &mut label);
-                    out.push(node(PeerKind::Namespace, id, label));
-                }
-            }
-            None => {
-                let text = sel.text();
-                let (mut id, mut label) = if text.is_empty() {
-                    ("namespaces:*".to_string(), "every namespace".to_string())
-                } else {
-                    (format!("namespaces:{text}"), format!("namespaces {text}"))
-                };
-                pods_suffix(&mut id, &mut label);
-                out.push(node(PeerKind::Namespaces, id, label));
-            }
-        }
-    }
-    out
-}
-
-/// The ports of a rule on a destination whose containers declare `dest` (`None`: unknown): no entry is
-/// every port; a named port becomes the numbers the destination gives it, or stays a name.
-fn resolve(specs: &[PortRule<'_>], dest: Option<&[ContainerPort]>) -> Ports {
-    if specs.is_empty() {
-        return Ports::any();
-    }
-    let mut out = Ports::default();
-    for spec in specs {
-        let protocol = &spec.protocol;
-        let one = match &spec.port {
-            PortSel::Number { from, to } => vec![Port::Range {
-                protocol: protocol.clone(),
-                from: *from,
-                to: (*to).max(*from),
-            }],
-            PortSel::Every => vec![Port::Every {
-                protocol: protocol.clone(),
-            }],
-            PortSel::Name(name) => match dest {
-                Some(ports) => ports
-                    .iter()
-                    .filter(|c| c.protocol == *protocol && c.name.as_deref() == Some(name))
-                    .map(|c| Port::Range {
-                        protocol: protocol.clone(),
-                        from: c.number,
-                        to: c.number,
-                    })
-                    .collect(),
-                None => vec![Port::Named {
-                    protocol: protocol.clone(),
-                    name: name.clone(),
-                }],
-            },
-        };
-        out.items.extend(one);
-    }
-    out.normalize();
-    out
-}
-
-/// The environment's workloads one NetworkPolicy's rules admit as peers in a direction, by map id, with
-/// the ports (named ports stay names): what a rule of the policy reaches before the other end's
-/// policies have their say.
-pub fn reach(
-    pol: &NetworkPolicy<'_>,
-    dir: Direction,
-    resources: &[Resource],
-) -> BTreeMap<String, (Peer, Ports)> {
-    let pods = k8s::pods(resources);
-    let ns_labels = k8s::namespace_labels(resources);
-    let one = one_namespace(&pods);
-    let mut out: BTreeMap<String, (Peer, Ports)> = BTreeMap::new();
-    if !pol.applies(dir) {
-        return out;
-    }
-    for p in &pods {
-        let mut ports = Ports::default();
-        for rule in pol.rules(dir) {
-            if admits_pod(rule, pol.namespace, p, &ns_labels) {
-                ports.extend(resolve(&rule.ports, None));
-            }
-        }
-        if !ports.is_empty() {
-            let (id, peer) = workload(p, one);
-            out.entry(id)
-                .or_insert((peer, Ports::default()))
-                .1
-                .extend(ports);
-        }
-    }
-    out
-}
-
-/// The environment's workloads a NetworkPolicy selects, by map id.
-pub fn selected(pol: &NetworkPolicy<'_>, resources: &[Resource]) -> BTreeMap<String, Peer> {
-    let pods = k8s::pods(resources);
-    let one = one_namespace(&pods);
-    pods.iter()
-        .filter(|p| pol.selects(p.namespace, &p.labels))
-        .map(|p| workload(p, one))
-        .collect()
-}
-
 /// Why pods cannot reach others: the end whose policies allow nothing towards the other.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Blocked {
@@ -673,48 +529,8 @@ pub enum Blocked {
     Ports { egress: Ports, ingress: Ports },
 }
 
-/// Why there is no path from the workload `from` to the workload `to` (map ids): `None` when there is
-/// one, or when either is not a workload of `resources`.
-pub fn blocked(resources: &[Resource], from: &str, to: &str) -> Option<Blocked> {
-    let pods = k8s::pods(resources);
-    let policies = netpol::policies(resources);
-    let ns_labels = k8s::namespace_labels(resources);
-    let one = one_namespace(&pods);
-    let find = |id: &str| pods.iter().find(|p| workload(p, one).0 == id);
-    let (src, dst) = (find(from)?, find(to)?);
-    let side = |p: &Pods<'_>, other: &Pods<'_>, dir: Direction| -> (Vec<String>, Ports) {
-        let pols: Vec<&NetworkPolicy<'_>> = policies
-            .iter()
-            .filter(|pol| pol.applies(dir) && pol.selects(p.namespace, &p.labels))
-            .collect();
-        if pols.is_empty() {
-            return (Vec::new(), Ports::any());
-        }
-        let mut ports = Ports::default();
-        for pol in &pols {
-            for rule in pol.rules(dir) {
-                if admits_pod(rule, pol.namespace, other, &ns_labels) {
-                    ports.extend(resolve(&rule.ports, dst.ports.as_deref()));
-                }
-            }
-        }
-        (pols.iter().map(|p| p.name().to_string()).collect(), ports)
-    };
-    let (out_pols, out) = side(src, dst, Direction::Egress);
-    if out.is_empty() {
-        return Some(Blocked::Egress(out_pols));
-    }
-    let (in_pols, inn) = side(dst, src, Direction::Ingress);
-    if inn.is_empty() {
-        return Some(Blocked::Ingress(in_pols));
-    }
-    out.intersect(&inn).is_empty().then_some(Blocked::Ports {
-        egress: out,
-        ingress: inn,
-    })
-}
-
-/// One path a change adds or loses, with the ports that changed.
+/// One path a change adds or loses, with the ports that changed: between two nodes of
+/// [`MapDiff::nodes`], each standing for every workload it lists.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct PathChange {
     pub from: String,
@@ -727,7 +543,8 @@ pub struct PathChange {
 pub struct MapDiff {
     pub added: Vec<PathChange>,
     pub lost: Vec<PathChange>,
-    /// The nodes the changed paths touch, by id.
+    /// The nodes the changed paths touch, by id: outside peers, and workloads grouped by their class
+    /// on both sides (a workload on one side only is grouped by that side's class).
     pub nodes: BTreeMap<String, Peer>,
 }
 
@@ -738,36 +555,119 @@ impl MapDiff {
 }
 
 /// The paths `head` has and `base` has not (added), and the other way round (lost), per port.
+///
+/// Computed over classes: workloads are grouped by their class in `base` and their class in `head`,
+/// and only the groups inside the two ends of a path of either map are compared, so two maps of
+/// thousands of alike workloads compare in the time of a few paths.
 pub fn compare(base: &NetMap, head: &NetMap) -> MapDiff {
+    // A group: the node a workload (or outside peer) is in, on each side.
+    type Group<'m> = [Option<&'m str>; 2];
+    // Every workload and outside peer, with its node on each side.
+    let mut sides: BTreeMap<&str, Group<'_>> = BTreeMap::new();
+    for (s, map) in [base, head].into_iter().enumerate() {
+        for (id, node) in &map.nodes {
+            if node.members.is_empty() {
+                sides.entry(id.as_str()).or_default()[s] = Some(id.as_str());
+            }
+            for m in &node.members {
+                sides.entry(m.id.as_str()).or_default()[s] = Some(id.as_str());
+            }
+        }
+    }
+    // Groups: the elements with the same node on both sides, in id order; a group's id is its first.
+    let mut groups: BTreeMap<Group<'_>, Vec<&str>> = BTreeMap::new();
+    for (id, key) in &sides {
+        groups.entry(*key).or_default().push(id);
+    }
+    let mut within: [BTreeMap<&str, Vec<&Group<'_>>>; 2] = Default::default();
+    for key in groups.keys() {
+        for s in 0..2 {
+            if let Some(node) = key[s] {
+                within[s].entry(node).or_default().push(key);
+            }
+        }
+    }
+    let mut pairs: BTreeSet<(&Group<'_>, &Group<'_>)> = BTreeSet::new();
+    for (s, map) in [base, head].into_iter().enumerate() {
+        for (from, to) in map.edges.keys() {
+            for a in within[s].get(from.as_str()).into_iter().flatten() {
+                for b in within[s].get(to.as_str()).into_iter().flatten() {
+                    pairs.insert((a, b));
+                }
+            }
+        }
+    }
     let mut out = MapDiff::default();
-    let keys: BTreeSet<&(String, String)> = base.edges.keys().chain(head.edges.keys()).collect();
-    for key in keys {
-        let texts = |m: &NetMap| -> BTreeSet<String> {
-            m.edges
-                .get(key)
-                .map(|p| p.texts().into_iter().collect())
-                .unwrap_or_default()
+    let mut changes: Vec<(bool, PathChange)> = Vec::new();
+    for (a, b) in pairs {
+        let texts = |s: usize, m: &NetMap| -> BTreeSet<String> {
+            match (a[s], b[s]) {
+                (Some(x), Some(y)) => m
+                    .edges
+                    .get(&(x.to_string(), y.to_string()))
+                    .map(|p| p.texts().into_iter().collect())
+                    .unwrap_or_default(),
+                _ => BTreeSet::new(),
+            }
         };
-        let (old, new) = (texts(base), texts(head));
-        let added: Vec<String> = new.difference(&old).cloned().collect();
-        let lost: Vec<String> = old.difference(&new).cloned().collect();
-        for (list, ports) in [(&mut out.added, added), (&mut out.lost, lost)] {
+        let (old, new) = (texts(0, base), texts(1, head));
+        let (from, to) = (groups[a][0], groups[b][0]);
+        for (is_added, ports) in [
+            (true, new.difference(&old).cloned().collect::<Vec<_>>()),
+            (false, old.difference(&new).cloned().collect()),
+        ] {
             if !ports.is_empty() {
-                list.push(PathChange {
-                    from: key.0.clone(),
-                    to: key.1.clone(),
-                    ports,
-                });
+                changes.push((
+                    is_added,
+                    PathChange {
+                        from: from.to_string(),
+                        to: to.to_string(),
+                        ports,
+                    },
+                ));
             }
         }
-    }
-    for c in out.added.iter().chain(out.lost.iter()) {
-        for id in [&c.from, &c.to] {
-            if let Some(peer) = head.nodes.get(id).or_else(|| base.nodes.get(id)) {
-                out.nodes.insert(id.clone(), peer.clone());
+        for key in [a, b] {
+            let members = &groups[key];
+            if out.nodes.contains_key(members[0]) {
+                continue;
             }
+            // The node as the head draws it (else the base), with this group's members.
+            let (s, map) = if key[1].is_some() {
+                (1, head)
+            } else {
+                (0, base)
+            };
+            let Some(node) = key[s].and_then(|n| map.nodes.get(n)) else {
+                continue;
+            };
+            let mut node = node.clone();
+            if !node.members.is_empty() {
+                node.members.retain(|m| members.contains(&m.id.as_str()));
+                if let Some(first) = node.members.first() {
+                    node.label = reading::class_label(&first.label, node.members.len());
+                    node.owner = (node.members.len() == 1).then(|| first.owner.clone());
+                }
+            }
+            out.nodes.insert(members[0].to_string(), node);
         }
     }
+    changes.sort_by(|x, y| (&x.1.from, &x.1.to).cmp(&(&y.1.from, &y.1.to)));
+    for (is_added, c) in changes {
+        if is_added {
+            out.added.push(c);
+        } else {
+            out.lost.push(c);
+        }
+    }
+    // Only the nodes a change touches.
+    let touched: BTreeSet<&String> = out
+        .added
+        .iter()
+        .chain(&out.lost)
+        .flat_map(|c| [&c.from, &c.to])
+        .collect();
+    out.nodes.retain(|id, _| touched.contains(id));
     out
 }
 

@@ -289,3 +289,201 @@ fn a_policy_change_shows_added_and_lost_paths() {
         "openim-dev/Deployment/openim-msggateway"
     );
 }
+
+#[test]
+fn alike_workloads_are_one_node_listing_its_members() {
+    // The two KubeBlocks components of the Redis cluster are selected and admitted by the same rules:
+    // one class, drawn once, whose members every format lists.
+    let map = map_of(&repo().join("environments"), "release");
+    let redis = &map.nodes["openim-release/Cluster/openim-redis/redis"];
+    assert_eq!(redis.label, "openim-redis/redis (+1 more)");
+    let members: Vec<&str> = redis.members.iter().map(|m| m.label.as_str()).collect();
+    assert_eq!(
+        members,
+        ["openim-redis/redis", "openim-redis/redis-sentinel"]
+    );
+    assert_eq!(
+        map.class_of["openim-release/Cluster/openim-redis/redis-sentinel"],
+        "openim-release/Cluster/openim-redis/redis"
+    );
+    assert!(!map
+        .nodes
+        .contains_key("openim-release/Cluster/openim-redis/redis-sentinel"));
+    // A path to the class is a path to each member.
+    let paths = map.paths();
+    for member in ["redis", "redis-sentinel"] {
+        let key = (
+            "openim-release/Deployment/openim-api".to_string(),
+            format!("openim-release/Cluster/openim-redis/{member}"),
+        );
+        assert_eq!(paths[&key].to_string(), "6379/TCP");
+    }
+    let text = format::text(&map);
+    assert!(
+        text.starts_with("release: 21 workloads in 20 classes, 5 peers outside, 172 paths\n"),
+        "{text}"
+    );
+    assert!(text.ends_with(
+        "\nclasses (workloads the NetworkPolicies treat alike):\nopenim-redis/redis (+1 more): openim-redis/redis, openim-redis/redis-sentinel\n"
+    ));
+    let json = format::json(&map);
+    let node = json["nodes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|n| n["id"] == "openim-release/Cluster/openim-redis/redis")
+        .unwrap();
+    assert_eq!(
+        node["members"][1]["id"],
+        "openim-release/Cluster/openim-redis/redis-sentinel"
+    );
+    assert_eq!(node["members"][1]["owner"], "Cluster/openim-redis");
+    assert!(
+        node.get("owner").is_none(),
+        "a class of two has no one owner"
+    );
+    assert!(format::mermaid(&map).contains(
+        "  %% n_openim_redis_redis_1_more: openim-redis/redis, openim-redis/redis-sentinel\n"
+    ));
+}
+
+#[test]
+fn focus_from_and_to_draw_one_service() {
+    let (code, out, err) = run(
+        repo(),
+        &["netmap", "--env", "release", "--focus", "openim-api"],
+    );
+    assert_eq!(code, Some(0), "{err}");
+    let mut lines = out.lines();
+    assert!(
+        lines
+            .next()
+            .unwrap()
+            .starts_with("release (paths in and out of openim-api): "),
+        "{out}"
+    );
+    let paths: Vec<&str> = lines.take_while(|l| !l.is_empty()).collect();
+    assert_eq!(paths.len(), 21, "{out}");
+    for p in &paths {
+        let (ends, _) = p.split_once(": ").unwrap();
+        assert!(
+            ends.starts_with("openim-api ->") || ends.ends_with("-> openim-api"),
+            "{p}"
+        );
+    }
+    for want in [
+        "namespace ingress-nginx -> openim-api: 10002/TCP",
+        "openim-api -> openim-msggateway: 10140/TCP",
+        "openim-api -> openim-redis/redis (+1 more): 6379/TCP",
+    ] {
+        assert!(paths.contains(&want), "{want}: {out}");
+    }
+
+    // --from and --to, a pattern, and the same picture whichever way a workload is named.
+    let expected = "release (paths from openim-crontask to openim-rpc-*): 8 workloads, 0 peers outside, 3 paths
+openim-crontask -> openim-rpc-conversation: 10220/TCP
+openim-crontask -> openim-rpc-msg: 10280/TCP
+openim-crontask -> openim-rpc-third: 10300/TCP
+";
+    let (code, out, err) = run(
+        repo(),
+        &[
+            "netmap",
+            "--env",
+            "release",
+            "--from",
+            "openim-crontask",
+            "--to",
+            "openim-rpc-*",
+        ],
+    );
+    assert_eq!(code, Some(0), "{err}");
+    assert_eq!(out, expected);
+    let (_, out, _) = run(
+        repo(),
+        &[
+            "netmap",
+            "--env",
+            "release",
+            "--from",
+            "openim-release/Deployment/openim-crontask",
+            "--to",
+            "openim-rpc-*",
+        ],
+    );
+    assert_eq!(
+        out,
+        expected.replace(
+            "paths from openim-crontask",
+            "paths from openim-release/Deployment/openim-crontask"
+        )
+    );
+
+    // A member focused on is drawn on its own; the rest of its class stays one node.
+    let (code, out, _) = run(
+        repo(),
+        &[
+            "netmap",
+            "--env",
+            "release",
+            "--to",
+            "openim-release/openim-redis",
+            "--format",
+            "json",
+        ],
+    );
+    assert_eq!(code, Some(0));
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(v["focus"], "paths to openim-release/openim-redis");
+    let ids: Vec<&str> = v["nodes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|n| n["kind"] == "workload")
+        .map(|n| n["id"].as_str().unwrap())
+        .collect();
+    assert!(ids.contains(&"openim-release/Cluster/openim-redis/redis"));
+    assert!(ids.contains(&"openim-release/Cluster/openim-redis/redis-sentinel"));
+    assert!(v["edges"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .all(|e| e["to"].as_str().unwrap().contains("openim-redis")));
+
+    // Names that match nothing, and --focus with --from, are usage errors.
+    for (args, says) in [
+        (
+            &["netmap", "--env", "release", "--focus", "openim-apii"][..],
+            "no workload of release is named `openim-apii`",
+        ),
+        (
+            &[
+                "netmap",
+                "--env",
+                "release",
+                "--from",
+                "openim-api",
+                "--to",
+                "nothing*",
+            ][..],
+            "no workload of release is named `nothing*`",
+        ),
+        (
+            &[
+                "netmap",
+                "--env",
+                "release",
+                "--focus",
+                "openim-api",
+                "--from",
+                "openim-api",
+            ][..],
+            "cannot be used with",
+        ),
+    ] {
+        let (code, out, err) = run(repo(), args);
+        assert_eq!(code, Some(2), "{args:?}");
+        assert!(out.is_empty(), "{args:?}: {out}");
+        assert!(err.contains(says), "{args:?}: {err}");
+    }
+}

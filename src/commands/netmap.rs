@@ -4,8 +4,8 @@ use std::io::Write;
 use std::path::Path;
 
 use crate::cli::{NetmapArgs, NetmapFormat};
-use crate::error::Result;
-use crate::netmap::{self, format};
+use crate::error::{Error, Result};
+use crate::netmap::{self, format, Selection};
 use crate::node::Sources;
 
 use super::{json_text, write, Status};
@@ -25,7 +25,15 @@ pub fn run(
     for r in &mut resources {
         crate::redact::object(&mut r.node);
     }
-    let map = netmap::build(&c.name, &resources);
+    let mut map = netmap::build(&c.name, &resources);
+    let selection = Selection {
+        from: args.from.clone(),
+        to: args.to.clone(),
+        focus: args.focus.clone(),
+    };
+    if !selection.is_empty() {
+        map = map.focus(&selection).map_err(Error::usage)?;
+    }
     let text = match args.format {
         NetmapFormat::Mermaid => format::mermaid(&map),
         NetmapFormat::Dot => format::dot(&map),

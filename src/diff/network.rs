@@ -6,7 +6,7 @@
 use std::collections::BTreeSet;
 
 use crate::k8s::netpol::{Direction, NetworkPolicy};
-use crate::netmap::{self, Blocked, NetMap};
+use crate::netmap::{Blocked, NetMap, Reading};
 use crate::resource::Resource;
 
 /// Whether a risk line is one of [`super::risk`]'s rule-by-rule readings, which [`reasons`] replaces
@@ -17,13 +17,13 @@ pub fn is_rule_reading(risk: &str) -> bool {
 }
 
 /// The words for a NetworkPolicy changed from `old` (in `base`) to `new` (in `head`), and its effect
-/// on the paths; the maps are those of the two sides. Empty when either revision does not read as a
-/// NetworkPolicy.
+/// on the paths; the readings and maps are those of the two sides, made once for every changed policy.
+/// Empty when either revision does not read as a NetworkPolicy.
 pub fn reasons(
     old: &Resource,
     new: &Resource,
-    base: &[Resource],
-    head: &[Resource],
+    base: &Reading<'_>,
+    head: &Reading<'_>,
     base_map: &NetMap,
     head_map: &NetMap,
 ) -> (Vec<String>, Vec<String>) {
@@ -32,14 +32,14 @@ pub fn reasons(
     };
     let mut out = Vec::new();
     let mut effects = Vec::new();
-    let ends = netmap::selected(&n, head);
+    let ends = head.selected(&n);
     for dir in Direction::BOTH {
         let word = match dir {
             Direction::Ingress => "ingress from",
             Direction::Egress => "egress to",
         };
-        let before = netmap::reach(&o, dir, base);
-        let after = netmap::reach(&n, dir, head);
+        let before = base.reach(&o, dir);
+        let after = head.reach(&n, dir);
         // Only meaningful when the policy restricts this direction on both sides.
         if !(o.applies(dir) && n.applies(dir)) {
             continue;
@@ -75,13 +75,7 @@ pub fn reasons(
         }
         // The effect on paths, from both ends' policies.
         for id in &gained {
-            let label = |x: &str| {
-                head_map
-                    .nodes
-                    .get(x)
-                    .map(|p| p.label.clone())
-                    .unwrap_or_else(|| x.to_string())
-            };
+            let label = |x: &str| head_map.label(x).to_string();
             for end in ends.keys() {
                 let (from, to) = match dir {
                     Direction::Ingress => (id.as_str(), end.as_str()),
@@ -90,14 +84,13 @@ pub fn reasons(
                 if from == to {
                     continue;
                 }
-                let key = (from.to_string(), to.to_string());
                 let path = format!("{} -> {}", label(from), label(to));
-                let effect = match (head_map.edges.get(&key), base_map.edges.get(&key)) {
+                let effect = match (head_map.path(from, to), base_map.path(from, to)) {
                     (Some(now), Some(then)) if now == then => format!(
                         "no effective change for {path}: it was already allowed ({now}) by the other rules"
                     ),
                     (Some(now), _) => format!("opens the path {path} ({now})"),
-                    (None, _) => match netmap::blocked(head, from, to) {
+                    (None, _) => match head.blocked(from, to) {
                         Some(Blocked::Egress(pols)) => format!(
                             "no effective path {path}: {}'s egress still allows no traffic to it ({})",
                             label(from),

@@ -77,7 +77,7 @@ pub fn containers(pod_spec: &Node) -> Vec<Container<'_>> {
 }
 
 /// A port a container declares.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct ContainerPort {
     pub name: Option<String>,
     pub number: i64,

@@ -8,20 +8,31 @@ use std::fmt::Write as _;
 
 use super::{MapDiff, NetMap, Peer, PeerKind};
 
-/// Plain text: a summary, then one line per path.
+/// Plain text: a summary, then one line per path, then the members of each class of several workloads.
 pub fn text(map: &NetMap) -> String {
     let mut out = String::new();
-    let workloads = map
+    let classes: Vec<&Peer> = map
         .nodes
         .values()
         .filter(|p| p.kind == PeerKind::Workload)
-        .count();
+        .collect();
+    let workloads: usize = classes.iter().map(|p| p.members.len().max(1)).sum();
+    let grouped = if classes.len() == workloads {
+        String::new()
+    } else {
+        let s = if classes.len() == 1 { "" } else { "es" };
+        format!(" in {} class{s}", classes.len())
+    };
+    let focus = map
+        .focus
+        .as_ref()
+        .map(|f| format!(" ({f})"))
+        .unwrap_or_default();
     let _ = writeln!(
         out,
-        "{}: {} workloads, {} peers outside, {} paths",
+        "{}{focus}: {workloads} workloads{grouped}, {} peers outside, {} paths",
         map.environment,
-        workloads,
-        map.nodes.len() - workloads,
+        map.nodes.len() - classes.len(),
         map.edges.len()
     );
     let label = |id: &str| {
@@ -34,7 +45,31 @@ pub fn text(map: &NetMap) -> String {
     for ((from, to), ports) in &map.edges {
         let _ = writeln!(out, "{} -> {}: {ports}", label(from), label(to));
     }
+    let mut first = true;
+    for p in classes.iter().filter(|p| p.members.len() > 1) {
+        if first {
+            out.push_str("\nclasses (workloads the NetworkPolicies treat alike):\n");
+            first = false;
+        }
+        let _ = writeln!(out, "{}: {}", p.label, member_list(p, usize::MAX));
+    }
     out
+}
+
+/// A class's members, by label, at most `max` of them before a count of the rest.
+pub fn member_list(p: &Peer, max: usize) -> String {
+    let mut names: Vec<&str> = p
+        .members
+        .iter()
+        .take(max)
+        .map(|m| m.label.as_str())
+        .collect();
+    let rest = p.members.len().saturating_sub(max);
+    let more = format!("… and {rest} more");
+    if rest > 0 {
+        names.push(&more);
+    }
+    names.join(", ")
 }
 
 /// JSON: the nodes with their kind and label, and the paths with their ports.
@@ -50,6 +85,13 @@ pub fn json(map: &NetMap) -> serde_json::Value {
             if let Some(owner) = &p.owner {
                 v["owner"] = owner.clone().into();
             }
+            if p.kind == PeerKind::Workload {
+                v["members"] = p
+                    .members
+                    .iter()
+                    .map(|m| serde_json::json!({"id": m.id, "label": m.label, "owner": m.owner}))
+                    .collect();
+            }
             v
         })
         .collect();
@@ -58,7 +100,11 @@ pub fn json(map: &NetMap) -> serde_json::Value {
         .iter()
         .map(|((from, to), ports)| serde_json::json!({"from": from, "to": to, "ports": ports.texts()}))
         .collect();
-    serde_json::json!({"environment": map.environment, "nodes": nodes, "edges": edges})
+    let mut v = serde_json::json!({"environment": map.environment, "nodes": nodes, "edges": edges});
+    if let Some(f) = &map.focus {
+        v["focus"] = f.clone().into();
+    }
+    v
 }
 
 /// Mermaid node ids: letters, digits and underscores from the node's label, unique (in id order), never a
@@ -133,6 +179,16 @@ fn mermaid_nodes(out: &mut String, nodes: &BTreeMap<String, Peer>, ids: &BTreeMa
     for (id, p) in others {
         let _ = writeln!(out, "  {}", mermaid_node(&ids[id.as_str()], p));
     }
+    for (id, p) in nodes {
+        if p.members.len() > 1 {
+            let _ = writeln!(
+                out,
+                "  %% {}: {}",
+                ids[id.as_str()],
+                member_list(p, usize::MAX).replace('\n', " ")
+            );
+        }
+    }
 }
 
 /// A Mermaid flowchart, left to right.
@@ -187,8 +243,14 @@ pub fn dot(map: &NetMap) -> String {
         }
     }
     let node = |id: &str, p: &Peer| {
+        // A class of several workloads lists them in its tooltip (shown on hover in SVG).
+        let members = if p.members.len() > 1 {
+            format!(", tooltip={}", dot_text(&member_list(p, usize::MAX)))
+        } else {
+            String::new()
+        };
         format!(
-            "{} [label={}, shape={}];",
+            "{} [label={}, shape={}{members}];",
             dot_text(id),
             dot_text(&p.label),
             dot_shape(p.kind)
@@ -234,7 +296,11 @@ pub fn diff_summary(d: &MapDiff) -> String {
     )
 }
 
-/// The map's change as plain text lines: `+ a -> b: 10002/TCP`, `- c -> d: 53/UDP`.
+/// Members of a class named in a diff before the rest is only counted.
+pub const MAX_MEMBERS_SHOWN: usize = 20;
+
+/// The map's change as plain text lines: `+ a -> b: 10002/TCP`, `- c -> d: 53/UDP`, then the members
+/// of each class of several workloads the lines name.
 pub fn diff_text(d: &MapDiff) -> String {
     let mut out = String::new();
     for (sign, list) in [("+", &d.added), ("-", &d.lost)] {
@@ -247,6 +313,14 @@ pub fn diff_text(d: &MapDiff) -> String {
                 c.ports.join(", ")
             );
         }
+    }
+    for p in d.nodes.values().filter(|p| p.members.len() > 1) {
+        let _ = writeln!(
+            out,
+            "    {}: {}",
+            p.label,
+            member_list(p, MAX_MEMBERS_SHOWN)
+        );
     }
     out
 }
@@ -345,6 +419,14 @@ pub fn diff_markdown(d: &MapDiff) -> String {
                 list.len() - MAX_PATHS_SHOWN
             );
         }
+    }
+    for p in d.nodes.values().filter(|p| p.members.len() > 1) {
+        let _ = writeln!(
+            out,
+            "- `{}` stands for: {}",
+            p.label,
+            member_list(p, MAX_MEMBERS_SHOWN)
+        );
     }
     out.push('\n');
     out
