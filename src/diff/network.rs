@@ -75,12 +75,12 @@ impl<'r, 'a> Reader<'r, 'a> {
                     }
                     Some((_, old_ports)) => {
                         let then: BTreeSet<String> = old_ports.texts().into_iter().collect();
-                        let more = now.difference(&then).next().is_some();
-                        let less = then.difference(&now).next().is_some();
-                        if more || less {
+                        if now != then {
                             changes.push((format!(": ports {old_ports} -> {ports}"), id));
                         }
-                        if more {
+                        // Gained: a port the old rules did not allow (`any port` -> `8080/TCP`
+                        // narrows, it gains nothing).
+                        if ports.intersect(old_ports) != *ports {
                             gained.push(id.clone());
                         }
                     }
