@@ -1,9 +1,11 @@
-//! Embeds the vendored Kubernetes (strict) and CRD schemas: writes `$OUT_DIR/vendored_schemas.rs`, a table
-//! from `"<apiVersion>|<Kind>"` to the schema text, read from the `index.json` of each folder.
+//! Embeds the vendored Kubernetes and CRD schemas: writes `$OUT_DIR/vendored_schemas.rs`, the tables
+//! `src/check/vendored.rs` reads. Kubernetes schemas are stored once per distinct content
+//! (`schemas/kubernetes/objects/`), with one index of kinds and one of definitions per Kubernetes minor
+//! (`schemas/kubernetes/v<minor>/`); CRD schemas are whole files listed in `schemas/crds/index.json`.
 //!
 //! Embedding (instead of reading `schemas/` at run time) lets `check` lint any manifest from any folder
-//! with one self-contained binary, and costs nothing at startup: a schema is parsed and compiled only
-//! when a resource of its kind is checked.
+//! with one self-contained binary, and costs nothing at startup: a schema is assembled, parsed and
+//! compiled only when a resource of its kind is checked.
 
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -15,46 +17,84 @@ fn main() {
     println!("cargo:rerun-if-changed=schemas/kubernetes");
     println!("cargo:rerun-if-changed=schemas/crds");
 
-    let kube_dir = newest_strict(&schemas.join("kubernetes"));
-    let version = kube_dir
-        .file_name()
-        .map(|n| n.to_string_lossy().trim_end_matches("-strict").to_string())
-        .unwrap_or_default();
-    let mut entries: Vec<(String, String, PathBuf)> = Vec::new();
-    for dir in [kube_dir.clone(), schemas.join("crds")] {
-        let label = dir
-            .strip_prefix(&schemas)
-            .unwrap_or(&dir)
+    let kube = schemas.join("kubernetes");
+    let versions = minors(&kube);
+    let mut objects: Vec<String> = Vec::new();
+    for entry in fs::read_dir(kube.join("objects")).expect("schemas/kubernetes/objects/") {
+        let name = entry
+            .expect("a readable folder entry")
+            .file_name()
             .to_string_lossy()
-            .replace('\\', "/");
-        for (key, file) in read_index(&dir.join("index.json")) {
-            if entries.iter().any(|(k, _, _)| *k == key) {
-                continue;
-            }
-            let path = dir.join(&file);
-            assert!(
-                path.is_file(),
-                "{} names {file}, which does not exist",
-                dir.display()
-            );
-            entries.push((key, format!("{label}/{file}"), path));
+            .to_string();
+        if let Some(hash) = name.strip_suffix(".json") {
+            objects.push(hash.to_string());
         }
     }
-    entries.sort();
+    objects.sort();
+    let object_index = |hash: &str, what: &Path| -> usize {
+        objects
+            .binary_search_by(|o| o.as_str().cmp(hash))
+            .unwrap_or_else(|_| panic!("{} names {hash}, which is not in objects/", what.display()))
+    };
 
     let mut out = String::new();
-    out.push_str("/// The Kubernetes version of the vendored built-in schemas.\n");
+    out.push_str("/// The vendored Kubernetes minors, oldest first.\n");
     out.push_str(&format!(
-        "pub const KUBERNETES_VERSION: &str = {version:?};\n"
+        "pub static KUBERNETES_VERSIONS: &[&str] = &{:?};\n",
+        versions.iter().map(|(_, v)| v.as_str()).collect::<Vec<_>>()
     ));
-    out.push_str(
-        "/// `(\"<apiVersion>|<Kind>\", path below schemas/, schema text)`, sorted by key.\n",
-    );
-    out.push_str("pub static SCHEMAS: &[(&str, &str, &str)] = &[\n");
+    out.push_str("/// `(name, text)` of every Kubernetes schema object, sorted by name.\n");
+    out.push_str("pub static OBJECTS: &[(&str, &str)] = &[\n");
     // The path is spelled from the crate's own folder when the library compiles, not written out here:
     // a build script's output can outlive the folder it ran in (a shared target/ built from a
     // temporary clone), and an absolute path would then point at files that are gone.
-    for (key, label, _) in &entries {
+    for hash in &objects {
+        out.push_str(&format!(
+            "    ({hash:?}, include_str!(concat!(env!(\"CARGO_MANIFEST_DIR\"), \"/schemas/kubernetes/objects/{hash}.json\"))),\n"
+        ));
+    }
+    out.push_str("];\n");
+    for (table, file, doc) in [
+        ("KINDS", "index.json", "`(\"<apiVersion>|<Kind>\", object)`"),
+        (
+            "DEFINITIONS",
+            "definitions.json",
+            "`(definition name, object)`",
+        ),
+    ] {
+        out.push_str(&format!(
+            "/// Per minor (as in `KUBERNETES_VERSIONS`): {doc}, sorted by the first.\n"
+        ));
+        out.push_str(&format!("pub static {table}: &[&[(&str, u32)]] = &[\n"));
+        for (dir, _) in &versions {
+            let path = dir.join(file);
+            let mut entries = read_index(&path);
+            entries.sort();
+            out.push_str("    &[\n");
+            for (key, hash) in entries {
+                out.push_str(&format!(
+                    "        ({key:?}, {}),\n",
+                    object_index(&hash, &path)
+                ));
+            }
+            out.push_str("    ],\n");
+        }
+        out.push_str("];\n");
+    }
+
+    let crds = schemas.join("crds");
+    let mut entries = read_index(&crds.join("index.json"));
+    entries.sort();
+    out.push_str(
+        "/// `(\"<apiVersion>|<Kind>\", path below schemas/, schema text)` of the CRDs, sorted by key.\n",
+    );
+    out.push_str("pub static CRDS: &[(&str, &str, &str)] = &[\n");
+    for (key, file) in &entries {
+        assert!(
+            crds.join(file).is_file(),
+            "crds/index.json names {file}, which does not exist"
+        );
+        let label = format!("crds/{file}");
         out.push_str(&format!(
             "    ({key:?}, {label:?}, include_str!(concat!(env!(\"CARGO_MANIFEST_DIR\"), \"/schemas/\", {label:?}))),\n"
         ));
@@ -65,9 +105,9 @@ fn main() {
     fs::write(&dest, out).expect("cannot write the schema table");
 }
 
-/// The `v<X.Y.Z>-strict` folder with the highest version.
-fn newest_strict(dir: &Path) -> PathBuf {
-    let mut best: Option<(Vec<u32>, PathBuf)> = None;
+/// The `v<major>.<minor>` folders, oldest first, with their version (`1.37`).
+fn minors(dir: &Path) -> Vec<(PathBuf, String)> {
+    let mut found: Vec<(Vec<u32>, PathBuf, String)> = Vec::new();
     for entry in fs::read_dir(dir).unwrap_or_else(|e| panic!("cannot read {}: {e}", dir.display()))
     {
         let path = entry.expect("a readable folder entry").path();
@@ -75,19 +115,21 @@ fn newest_strict(dir: &Path) -> PathBuf {
             .file_name()
             .map(|n| n.to_string_lossy().to_string())
             .unwrap_or_default();
-        let Some(v) = name
-            .strip_prefix('v')
-            .and_then(|n| n.strip_suffix("-strict"))
-        else {
+        let Some(v) = name.strip_prefix('v') else {
             continue;
         };
         let parts: Vec<u32> = v.split('.').filter_map(|p| p.parse().ok()).collect();
-        if best.as_ref().is_none_or(|(b, _)| parts > *b) {
-            best = Some((parts, path));
+        if parts.len() == 2 && path.join("index.json").is_file() {
+            found.push((parts, path, v.to_string()));
         }
     }
-    best.map(|(_, p)| p)
-        .unwrap_or_else(|| panic!("no v<version>-strict folder in {}", dir.display()))
+    found.sort();
+    assert!(
+        !found.is_empty(),
+        "no v<major>.<minor> folder in {}",
+        dir.display()
+    );
+    found.into_iter().map(|(_, p, v)| (p, v)).collect()
 }
 
 /// The string pairs of a flat JSON object (`index.json` holds nothing else; no escapes in it).

@@ -1,13 +1,16 @@
 #!/usr/bin/env python3
 """Regenerate the vendored JSON schemas under schemas/ (see README.md).
 
-Usage: python3 schemas/refresh.py [--keep-temp]
+Usage: python3 schemas/refresh.py [--keep-temp] [--kubernetes-only]
 
 Needs python3 (stdlib only), pip and npm. Downloads pinned package versions
 from PyPI and npm into a temporary directory, then rewrites:
 
-  kubernetes/v<K8S>/          per-kind Kubernetes schemas + index.json
-  kubernetes/v<K8S>-strict/   the same, unknown fields rejected
+  kubernetes/objects/         content-addressed pieces of the Kubernetes schemas
+                              (every kind's own schema and every definition,
+                              unknown fields rejected, descriptions dropped)
+  kubernetes/v<MINOR>/        per Kubernetes minor: index.json (kind -> object)
+                              and definitions.json (definition -> object)
   crds/                       generated CRD schemas + index.json
 
 Hand-written files in crds/ (those whose "$comment" starts with
@@ -19,6 +22,7 @@ The output is deterministic: same pins in, byte-identical files out.
 """
 
 import argparse
+import hashlib
 import json
 import os
 import re
@@ -32,7 +36,13 @@ import zipfile
 # ---------------------------------------------------------------- pins ---
 
 KUBERNETES_VALIDATE = "1.37.0"  # PyPI; ships schemas per Kubernetes minor
-K8S_VERSION = "1.37.0"  # directory v<K8S_VERSION>-local inside it
+# Directories v<version>-local-strict inside it that we vendor, oldest first. The newest is the
+# default of `--kube-version`, and its definitions are bundled into the generated CRD schemas.
+K8S_VERSIONS = [
+    "1.25.0", "1.26.0", "1.27.0", "1.28.0", "1.29.0", "1.30.0", "1.31.0",
+    "1.32.0", "1.33.0", "1.34.0", "1.35.0", "1.36.0", "1.37.0",
+]
+K8S_VERSION = K8S_VERSIONS[-1]
 
 NPM_PACKAGES = {
     "@kubernetes-models/argo-cd": "4.0.0",
@@ -46,50 +56,6 @@ NPM_PACKAGES = {
 # every "$ref" in a vendored file points inside the same file.
 ID_BASE = "https://openim-gitops.local/schemas/"
 DIALECT = "https://json-schema.org/draft/2020-12/schema"
-
-# (apiVersion, kind) of every built-in kind we vendor.
-K8S_KINDS = [
-    ("v1", "ConfigMap"),
-    ("v1", "LimitRange"),
-    ("v1", "Namespace"),
-    ("v1", "PersistentVolumeClaim"),
-    ("v1", "Pod"),
-    ("v1", "ResourceQuota"),
-    ("v1", "Secret"),
-    ("v1", "Service"),
-    ("v1", "ServiceAccount"),
-    ("v1", "Endpoints"),
-    ("v1", "PersistentVolume"),
-    ("v1", "ReplicationController"),
-    ("admissionregistration.k8s.io/v1", "MutatingWebhookConfiguration"),
-    ("admissionregistration.k8s.io/v1", "ValidatingAdmissionPolicy"),
-    ("admissionregistration.k8s.io/v1", "ValidatingAdmissionPolicyBinding"),
-    ("admissionregistration.k8s.io/v1", "ValidatingWebhookConfiguration"),
-    ("apiextensions.k8s.io/v1", "CustomResourceDefinition"),
-    ("apiregistration.k8s.io/v1", "APIService"),
-    ("autoscaling/v1", "HorizontalPodAutoscaler"),
-    ("coordination.k8s.io/v1", "Lease"),
-    ("discovery.k8s.io/v1", "EndpointSlice"),
-    ("node.k8s.io/v1", "RuntimeClass"),
-    ("storage.k8s.io/v1", "CSIDriver"),
-    ("apps/v1", "DaemonSet"),
-    ("apps/v1", "Deployment"),
-    ("apps/v1", "ReplicaSet"),
-    ("apps/v1", "StatefulSet"),
-    ("autoscaling/v2", "HorizontalPodAutoscaler"),
-    ("batch/v1", "CronJob"),
-    ("batch/v1", "Job"),
-    ("networking.k8s.io/v1", "Ingress"),
-    ("networking.k8s.io/v1", "IngressClass"),
-    ("networking.k8s.io/v1", "NetworkPolicy"),
-    ("policy/v1", "PodDisruptionBudget"),
-    ("rbac.authorization.k8s.io/v1", "ClusterRole"),
-    ("rbac.authorization.k8s.io/v1", "ClusterRoleBinding"),
-    ("rbac.authorization.k8s.io/v1", "Role"),
-    ("rbac.authorization.k8s.io/v1", "RoleBinding"),
-    ("scheduling.k8s.io/v1", "PriorityClass"),
-    ("storage.k8s.io/v1", "StorageClass"),
-]
 
 # (npm package, directory of the .d.ts inside it, apiVersion, kind)
 CRD_KINDS = [
@@ -224,51 +190,91 @@ def fetch_npm(tmp):
 
 
 # --------------------------------------------------------- kubernetes ---
+# Every kind a Kubernetes minor serves (its strict schema: unknown fields rejected), stored once per
+# distinct content: kubernetes/objects/<hash>.json holds one kind's own schema or one definition,
+# with every "$ref" a "#/$defs/<name>" and every "description" dropped (nothing reads them, and they
+# are most of what changes between minors). Per minor, kubernetes/v<minor>/index.json maps
+# "<apiVersion>|<Kind>" and definitions.json maps each definition name to its object. The tool
+# assembles a kind's schema for a minor from its object plus the definitions it reaches.
 
-def kubernetes_schemas(wheel, strict):
-    """{file name: schema} and the index for one flavour."""
-    base = "kubernetes_validate/kubernetes-json-schema/v%s-local%s/" % (
-        K8S_VERSION, "-strict" if strict else "")
+SCHEMA_MAPS = ("properties", "patternProperties", "$defs", "definitions", "dependentSchemas")
+SCHEMA_VALUES = ("enum", "const", "default", "examples", "example")
+
+
+def drop_descriptions(node):
+    """node without "description" keywords (a property named "description" stays)."""
+    if isinstance(node, dict):
+        out = {}
+        for key, value in node.items():
+            if key == "description":
+                continue
+            if key in SCHEMA_MAPS and isinstance(value, dict):
+                out[key] = {k: drop_descriptions(v) for k, v in value.items()}
+            elif key in SCHEMA_VALUES:
+                out[key] = value
+            else:
+                out[key] = drop_descriptions(value)
+        return out
+    if isinstance(node, list):
+        return [drop_descriptions(item) for item in node]
+    return node
+
+
+def minor(version):
+    return ".".join(version.split(".")[:2])
+
+
+def object_name(obj):
+    return hashlib.sha256(dump(obj).encode("utf-8")).hexdigest()[:16]
+
+
+def kubernetes_schemas(wheel, version):
+    """({object name: object}, index, definitions) of one Kubernetes version."""
+    base = "kubernetes_validate/kubernetes-json-schema/v%s-local-strict/" % version
     names = wheel.namelist()
     if base + "_definitions.json" not in names:
         raise SystemExit("kubernetes-validate %s has no %s" % (KUBERNETES_VALIDATE, base))
-    newest = sorted(
-        {tuple(int(p) for p in m.group(1).split("."))
-         for m in (re.search(r"/v(\d+\.\d+\.\d+)-local/", n) for n in names) if m})[-1]
-    if newest != tuple(int(p) for p in K8S_VERSION.split(".")):
-        print("note: kubernetes-validate also ships v%s" % ".".join(map(str, newest)))
+
+    def rewrite(ref):
+        prefix = "/api/_definitions.json#/$defs/"
+        if ref.startswith("#/$defs/"):
+            return ref
+        if not ref.startswith(prefix):
+            raise SystemExit("unexpected $ref %r" % ref)
+        return "#/$defs/" + ref[len(prefix):]
 
     defs = json.loads(wheel.read(base + "_definitions.json"))["$defs"]
-    folder = "kubernetes/v%s%s/" % (K8S_VERSION, "-strict" if strict else "")
-    out, index = {}, {}
-    for api_version, kind in K8S_KINDS:
-        # kubernetes-validate names: <kind>-<first label of group>-<version>
-        short = re.sub(r"^([^./]*)(?:\.[^/]*)?/", r"\1-", api_version)
-        schema = json.loads(wheel.read("%s%s-%s.json" % (base, kind.lower(), short)))
-        group, version = split_api_version(api_version)
-        if {"group": group, "kind": kind, "version": version} not in schema.get(
-                "x-kubernetes-group-version-kind", []):
-            raise SystemExit("%s %s: unexpected group-version-kind" % (api_version, kind))
-
-        def rewrite(ref):
-            prefix = "/api/_definitions.json#/$defs/"
-            if not ref.startswith(prefix):
-                raise SystemExit("unexpected $ref %r" % ref)
-            return "#/$defs/" + ref[len(prefix):]
-
+    objects, index, definitions = {}, {}, {}
+    for name in sorted(defs):
+        obj = drop_descriptions(defs[name])
+        walk_refs(obj, rewrite)
+        key = object_name(obj)
+        objects[key] = obj
+        definitions[name] = key
+    for path in sorted(names):
+        if not path.startswith(base) or not path.endswith(".json") or path.endswith("/_definitions.json"):
+            continue
+        schema = json.loads(wheel.read(path))
+        gvks = schema.get("x-kubernetes-group-version-kind") or []
+        # a kind's own file declares exactly its kind; lists are read item by item, never as a kind
+        if len(gvks) != 1 or gvks[0]["kind"].endswith("List"):
+            continue
+        gvk = gvks[0]
+        api_version = (gvk["group"] + "/" if gvk["group"] else "") + gvk["version"]
+        schema = drop_descriptions(schema)
+        for k in ("$schema", "$id"):
+            schema.pop(k, None)
         walk_refs(schema, rewrite)
-        name = file_name(api_version, kind)
-        schema["$id"] = ID_BASE + folder + name
-        schema["$schema"] = DIALECT
-        schema["$comment"] = (
-            "Generated by schemas/refresh.py from the PyPI package kubernetes-validate %s "
-            "(Kubernetes v%s%s schemas); do not edit." % (
-                KUBERNETES_VALIDATE, K8S_VERSION, ", strict" if strict else ""))
-        need = closure([schema], defs)
-        schema["$defs"] = {n: defs[n] for n in sorted(need)}
-        out[name] = schema
-        index["%s|%s" % (api_version, kind)] = name
-    return folder, out, index
+        for n in local_ref_names(schema):
+            if n not in defs:
+                raise SystemExit("%s: dangling reference to %s" % (path, n))
+        key = "%s|%s" % (api_version, gvk["kind"])
+        if key in index:
+            raise SystemExit("%s %s: two files declare it" % (version, key))
+        obj_key = object_name(schema)
+        objects[obj_key] = schema
+        index[key] = obj_key
+    return objects, index, definitions
 
 
 # ----------------------------------------------- TypeScript declarations ---
@@ -797,23 +803,35 @@ def rebundle_k8s(schema, k8s_defs):
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--keep-temp", action="store_true", help="keep the download directory")
+    ap.add_argument("--kubernetes-only", action="store_true", help="rewrite kubernetes/ only (no npm)")
     args = ap.parse_args()
     here = os.path.dirname(os.path.abspath(__file__))
 
     tmp = tempfile.mkdtemp(prefix="schemas-refresh-")
     try:
         wheel = fetch_kubernetes_validate(tmp)
-        npm_files = fetch_npm(tmp)
+        npm_files = None if args.kubernetes_only else fetch_npm(tmp)
 
         k8s_root = os.path.join(here, "kubernetes")
+        keep = {"removed-apis.json"}  # maintained by hand
         if os.path.isdir(k8s_root):
-            shutil.rmtree(k8s_root)
-        for strict in (False, True):
-            folder, files, index = kubernetes_schemas(wheel, strict)
-            for name, schema in files.items():
-                write(os.path.join(here, folder, name), schema)
-            write(os.path.join(here, folder, "index.json"), index)
-            print("%s: %d schemas" % (folder, len(files)))
+            for name in os.listdir(k8s_root):
+                if name not in keep:
+                    path = os.path.join(k8s_root, name)
+                    shutil.rmtree(path) if os.path.isdir(path) else os.remove(path)
+        all_objects = {}
+        for version in K8S_VERSIONS:
+            objects, index, definitions = kubernetes_schemas(wheel, version)
+            all_objects.update(objects)
+            folder = os.path.join(k8s_root, "v" + minor(version))
+            write(os.path.join(folder, "index.json"), index)
+            write(os.path.join(folder, "definitions.json"), definitions)
+            print("kubernetes/v%s: %d kinds, %d definitions" % (minor(version), len(index), len(definitions)))
+        for key, obj in all_objects.items():
+            write(os.path.join(k8s_root, "objects", key + ".json"), obj)
+        print("kubernetes/objects: %d" % len(all_objects))
+        if args.kubernetes_only:
+            return
 
         base = "kubernetes_validate/kubernetes-json-schema/v%s-local/" % K8S_VERSION
         k8s_defs = json.loads(wheel.read(base + "_definitions.json"))["$defs"]

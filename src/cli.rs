@@ -262,6 +262,19 @@ pub struct EnvSelect {
     pub all: bool,
 }
 
+/// The Kubernetes version the checks target.
+#[derive(Args, Debug, Clone, Default)]
+pub struct KubeArgs {
+    /// Check against this Kubernetes version (X.Y): the built-in kinds it serves and the API versions it
+    /// no longer serves (default: the newest vendored)
+    #[arg(
+        long = "kube-version",
+        env = "OPENIM_GITOPS_KUBE_VERSION",
+        value_name = "X.Y"
+    )]
+    pub kube_version: Option<String>,
+}
+
 /// Explicit image tags, instead of reading them from git.
 #[derive(Args, Debug, Clone, Default)]
 pub struct TagArgs {
@@ -304,6 +317,8 @@ pub struct RenderArgs {
     pub exit_code: bool,
     #[command(flatten)]
     pub git: GitRenderArgs,
+    #[command(flatten)]
+    pub kube: KubeArgs,
     /// Output format (of the lines it prints, and of the checks' findings when a commit is refused)
     #[arg(long, value_enum, default_value_t)]
     pub format: RenderFormat,
@@ -337,6 +352,8 @@ pub struct CheckArgs {
     /// Check these manifest files or folders as they are, instead of the environments
     #[arg(value_name = "PATHS")]
     pub paths: Vec<PathBuf>,
+    #[command(flatten)]
+    pub kube: KubeArgs,
     /// The date waivers expire against (YYYY-MM-DD), instead of today in UTC
     #[arg(
         long,
@@ -382,6 +399,8 @@ pub struct PromoteArgs {
     /// Commit even when checks report errors (policy must allow)
     #[arg(long)]
     pub allow_findings: bool,
+    #[command(flatten)]
+    pub kube: KubeArgs,
     /// Output format
     #[arg(long, value_enum, default_value_t = PromoteFormat::Human)]
     pub format: PromoteFormat,

@@ -213,6 +213,7 @@ fn the_argo_cd_objects_and_the_bootstrap_pass_check() {
         layer: Some(&argocd.build.env),
         untagged: None,
         load: None,
+        kube: Default::default(),
     }];
     let today = Date::parse("2026-11-22").expect("date");
     let report = check_targets(&sources, &policy, &targets, today);

@@ -2,7 +2,8 @@
 //! `policy/` the folder holds `input.yaml` (objects that must fire and objects that must not, each
 //! commented), an optional `policy.yaml` (a policy file), and `expected.json`, the findings of that rule
 //! (code, file, line, column, message) as a snapshot, checked here through `commands::check::collect`
-//! as the command runs them. Today is 2026-06-15. The other families' fixtures run in
+//! as the command runs them, against the Kubernetes minor a `kube-version` file names (default: the
+//! newest vendored). Today is 2026-06-15. The other families' fixtures run in
 //! `tests/check_rules.rs`.
 
 mod common;
@@ -11,6 +12,7 @@ use std::path::{Path, PathBuf};
 
 use openim_gitops::check::policy::Date;
 use openim_gitops::check::rules;
+use openim_gitops::check::vendored::KubeVersion;
 use openim_gitops::commands::check::{collect, Options};
 use openim_gitops::load::DiskFiles;
 use openim_gitops::node::Sources;
@@ -29,6 +31,10 @@ fn run_fixture(code: &str) -> String {
     let policy = dir.join("policy.yaml");
     let root = dir.join("environments");
     let paths = vec![input];
+    let kube = match std::fs::read_to_string(dir.join("kube-version")) {
+        Ok(v) => KubeVersion::parse(v.trim()).expect("a vendored minor"),
+        Err(_) => KubeVersion::default(),
+    };
     let opts = Options {
         root: &root,
         envs: &[],
@@ -36,6 +42,7 @@ fn run_fixture(code: &str) -> String {
         policy: policy.is_file().then_some(policy.as_path()),
         tags: &TagInputs::default(),
         today: today(),
+        kube,
     };
     let mut sources = Sources::new();
     let report = collect(&DiskFiles, &mut sources, &opts)

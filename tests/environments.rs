@@ -107,7 +107,7 @@ fn every_environment_passes_every_check_with_the_repository_policy() {
         .map(|r| r.code)
         .collect();
     let policy = PolicySet::load(&mut loader, &repo().join("policies"), &codes).expect("policy");
-    let targets = openim_gitops::commands::check::targets(&compiled);
+    let targets = openim_gitops::commands::check::targets(&compiled, Default::default());
     let today = Date::parse("2026-11-22").expect("date");
     let report = check_targets(&sources, &policy, &targets, today);
     let errors: Vec<String> = report

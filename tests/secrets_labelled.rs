@@ -45,6 +45,7 @@ fn flagged(error_only: bool) -> BTreeSet<String> {
         policy: None,
         tags: &TagInputs::default(),
         today: Date::parse("2026-06-15").expect("a date"),
+        kube: Default::default(),
     };
     let mut sources = Sources::new();
     let report = collect(&DiskFiles, &mut sources, &opts).expect("the set loads");

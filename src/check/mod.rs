@@ -77,6 +77,8 @@ pub struct Context<'a> {
     /// The environment file, when checking an environment (namespace, tag rule, owned images).
     pub layer: Option<&'a Layer>,
     pub policy: &'a Policy,
+    /// The Kubernetes minor the objects are checked against (`--kube-version`).
+    pub kube: vendored::KubeVersion,
     /// Built by the first rule that asks, shared by the others.
     index: OnceCell<Index<'a>>,
 }
@@ -95,8 +97,15 @@ impl<'a> Context<'a> {
             sources,
             layer,
             policy,
+            kube: vendored::KubeVersion::default(),
             index: OnceCell::new(),
         }
+    }
+
+    /// The same context, checked against another Kubernetes minor.
+    pub fn with_kube(mut self, kube: vendored::KubeVersion) -> Self {
+        self.kube = kube;
+        self
     }
 
     /// The look-ups over `resources` that rules share.

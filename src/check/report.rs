@@ -90,6 +90,8 @@ pub struct Target<'a> {
     /// What reading the files given as they are found wrong or passed over: load problems become
     /// `load/` findings, skipped files a note and a count.
     pub load: Option<&'a Manifests>,
+    /// The Kubernetes minor to check against.
+    pub kube: check::vendored::KubeVersion,
 }
 
 /// How many threads the machine runs at once (1 when it cannot tell).
@@ -128,7 +130,7 @@ pub fn check_targets(
     // The rules of each target run on their own thread (every environment of a repository at once);
     // waivers are applied afterwards, in target order, so the report does not depend on scheduling.
     let run_one = |(t, p): (&Target<'_>, &check::Policy)| {
-        let ctx = Context::new(t.env, t.resources, sources, t.layer, p);
+        let ctx = Context::new(t.env, t.resources, sources, t.layer, p).with_kube(t.kube);
         let mut found = check::run(&ctx);
         if let Some(m) = t.load {
             for problem in &m.problems {
@@ -164,7 +166,7 @@ pub fn check_targets(
     let mut ledger = Ledger::default();
     let mut checked = Vec::new();
     for ((t, p), found) in targets.iter().zip(&policies).zip(found) {
-        let ctx = Context::new(t.env, t.resources, sources, t.layer, p);
+        let ctx = Context::new(t.env, t.resources, sources, t.layer, p).with_kube(t.kube);
         let mut note = t.untagged.map(|why| {
             format!("no image tag applied ({why}); images checked as the files tag them")
         });

@@ -31,6 +31,18 @@ pub static RULES: &[Rule] = &[
         run: unknown_kind,
     },
     Rule {
+        code: "schema/removed-api",
+        default_severity: Severity::Error,
+        summary: "The object's apiVersion is one the target Kubernetes version no longer serves (--kube-version)",
+        run: removed_api,
+    },
+    Rule {
+        code: "schema/deprecated-api",
+        default_severity: Severity::Warning,
+        summary: "The object's apiVersion is served by the target Kubernetes version but removed in a later one",
+        run: deprecated_api,
+    },
+    Rule {
         code: "schema/invalid-quantity",
         default_severity: Severity::Error,
         summary: "A resource quantity (cpu, memory, storage, quota) is not a Kubernetes quantity, or is negative",
@@ -194,9 +206,10 @@ fn schema_problem(root: &Node, e: &jsonschema::ValidationError<'_>) -> (Origin, 
     }
 }
 
-/// Validates every object against the JSON schema vendored for its `apiVersion` and `kind`
-/// (`schemas/kubernetes/v<version>-strict/`, `schemas/crds/`): wrong types, missing required fields,
-/// unknown (misspelt) fields, values outside an enum the schema declares.
+/// Validates every object against the schema of its `apiVersion` and `kind`: the built-in kinds of the
+/// target Kubernetes minor (`--kube-version`, default the newest vendored; `schemas/kubernetes/`), or a
+/// vendored CRD schema (`schemas/crds/`): wrong types, missing required fields, unknown (misspelt)
+/// fields, values outside an enum the schema declares.
 ///
 /// Why: the API server rejects such an object at sync time, after the commit; a misspelt field such as
 /// `resource:` is silently dropped by client-side tools and the container runs without limits.
@@ -226,7 +239,7 @@ fn schema_problem(root: &Node, e: &jsonschema::ValidationError<'_>) -> (Origin, 
 /// ```
 pub fn invalid(ctx: &Context<'_>, out: &mut Vec<Finding>) {
     for r in ctx.resources {
-        let Some(schema) = vendored::schema(r.api_version(), r.kind()) else {
+        let Some(schema) = vendored::schema(ctx.kube, r.api_version(), r.kind()) else {
             continue;
         };
         let validator = match &schema.validator {
@@ -239,8 +252,8 @@ pub fn invalid(ctx: &Context<'_>, out: &mut Vec<Finding>) {
                         .map(|n| n.origin)
                         .unwrap_or(r.node.origin),
                     format!(
-                        "the vendored schema `schemas/{}` does not compile: {e}",
-                        schema.path
+                        "the vendored schema of {} ({}) does not compile: {e}",
+                        schema.key, schema.source
                     ),
                 ));
                 continue;
@@ -256,22 +269,24 @@ pub fn invalid(ctx: &Context<'_>, out: &mut Vec<Finding>) {
             seen.push((origin, message.clone()));
             out.push(with_help(
                 finding(r, origin, message),
-                format!("checked against schemas/{}", schema.path),
+                format!("checked against {}", schema.source),
             ));
         }
     }
 }
 
-/// Reports objects whose `apiVersion` and `kind` have no vendored schema, unless the policy allows the
-/// kind (`allow.kinds`).
+/// Reports objects whose `apiVersion` and `kind` have no schema for the target Kubernetes minor
+/// (`--kube-version`): not a built-in kind it serves, not a vendored CRD, not a custom resource whose CRD
+/// is in the checked tree; unless the policy allows the kind (`allow.kinds`). An apiVersion Kubernetes
+/// removed is `schema/removed-api` instead.
 ///
-/// Why: a typo in `kind` or an old `apiVersion` (`extensions/v1beta1`) is refused by the cluster, and an
-/// object nothing can validate hides every other mistake in it.
+/// Why: a typo in `kind` or `apiVersion` is refused by the cluster, and an object nothing can validate
+/// hides every other mistake in it.
 ///
 /// Bad:
 /// ```yaml
-/// apiVersion: apps/v1beta2     # removed from Kubernetes long ago
-/// kind: Deployment
+/// apiVersion: apps/v1
+/// kind: Deploymnet
 /// ```
 /// Good:
 /// ```yaml
@@ -281,11 +296,24 @@ pub fn invalid(ctx: &Context<'_>, out: &mut Vec<Finding>) {
 pub fn unknown_kind(ctx: &Context<'_>, out: &mut Vec<Finding>) {
     for r in ctx.resources {
         let (api, kind) = (r.api_version(), r.kind());
-        if vendored::schema(api, kind).is_some() || ctx.policy.allows_kind(api, kind) {
+        if vendored::schema(ctx.kube, api, kind).is_some()
+            || ctx.policy.allows_kind(api, kind)
+            || removed_for(ctx, api, kind).is_some()
+        {
             continue;
         }
-        let versions = vendored::versions_of(kind);
-        let (origin, message) = if versions.is_empty() {
+        let versions = vendored::versions_of(ctx.kube, kind);
+        // A kind a newer vendored minor serves: the target is too old for it.
+        let from = vendored::KubeVersion::all().find(|v| vendored::serves(*v, api, kind));
+        let (origin, message) = if let Some(from) = from.filter(|v| *v > ctx.kube) {
+            (
+                api_version_origin(r),
+                format!(
+                    "Kubernetes {} (the target) does not serve `{kind}` in apiVersion `{api}`; it is served from {from} on",
+                    ctx.kube
+                ),
+            )
+        } else if versions.is_empty() {
             (
                 r.node
                     .get("kind")
@@ -295,10 +323,7 @@ pub fn unknown_kind(ctx: &Context<'_>, out: &mut Vec<Finding>) {
             )
         } else {
             (
-                r.node
-                    .get("apiVersion")
-                    .map(|n| n.origin)
-                    .unwrap_or(r.node.origin),
+                api_version_origin(r),
                 format!(
                     "`{kind}` has no vendored schema for apiVersion `{api}`; vendored: {}",
                     versions.join(", ")
@@ -308,9 +333,114 @@ pub fn unknown_kind(ctx: &Context<'_>, out: &mut Vec<Finding>) {
         out.push(with_help(
             finding(r, origin, message),
             format!(
-                "fix the apiVersion or kind; for a real custom resource, vendor its schema (schemas/refresh.py) \
-                 or allow it in policies/: `allow: {{kinds: [{{apiVersion: {api}, kind: {kind}}}]}}`"
+                "fix the apiVersion or kind (or --kube-version); for a real custom resource, keep its CRD in the \
+                 checked tree, vendor its schema (schemas/refresh.py) or allow it in policies/: \
+                 `allow: {{kinds: [{{apiVersion: {api}, kind: {kind}}}]}}`"
             ),
+        ));
+    }
+}
+
+fn api_version_origin(r: &Resource) -> Origin {
+    r.node
+        .get("apiVersion")
+        .map(|n| n.origin)
+        .unwrap_or(r.node.origin)
+}
+
+/// The removal of an object's apiVersion that applies to the target minor: removed in it or before,
+/// and not served by it.
+fn removed_for(ctx: &Context<'_>, api: &str, kind: &str) -> Option<&'static vendored::Removal> {
+    vendored::removal(api, kind).filter(|rm| {
+        rm.removed_minor() <= ctx.kube.minor() && !vendored::serves(ctx.kube, api, kind)
+    })
+}
+
+fn replacement_help(rm: &vendored::Removal) -> String {
+    let mut help = match &rm.replacement {
+        Some(to) => format!("use apiVersion `{to}`"),
+        None => format!("{} has no replacement", rm.kind),
+    };
+    if let Some(note) = &rm.note {
+        help.push_str(&format!(" ({note})"));
+    }
+    help.push_str("; see Kubernetes' Deprecated API Migration Guide");
+    help
+}
+
+/// Reports an object whose `apiVersion` the target Kubernetes minor (`--kube-version`, default the
+/// newest vendored) no longer serves, with the minor that removed it and the apiVersion to use instead,
+/// as pluto and kubent do. The table is `schemas/kubernetes/removed-apis.json` (from Kubernetes'
+/// Deprecated API Migration Guide). Such an object gets this finding instead of `schema/unknown-kind`.
+///
+/// Why: the API server refuses the object, so the sync fails after the commit; and an upgrade of the
+/// cluster breaks manifests that applied fine the day before.
+///
+/// Bad:
+/// ```yaml
+/// apiVersion: extensions/v1beta1   # removed in Kubernetes 1.22
+/// kind: Ingress
+/// ```
+/// Good:
+/// ```yaml
+/// apiVersion: networking.k8s.io/v1
+/// kind: Ingress
+/// ```
+pub fn removed_api(ctx: &Context<'_>, out: &mut Vec<Finding>) {
+    for r in ctx.resources {
+        let (api, kind) = (r.api_version(), r.kind());
+        let Some(rm) = removed_for(ctx, api, kind) else {
+            continue;
+        };
+        out.push(with_help(
+            finding(
+                r,
+                api_version_origin(r),
+                format!(
+                    "`{api}` {kind} is no longer served: Kubernetes removed it in {} (checked against {})",
+                    rm.removed_in, ctx.kube
+                ),
+            ),
+            replacement_help(rm),
+        ));
+    }
+}
+
+/// Reports an object whose `apiVersion` the target Kubernetes minor still serves but a later minor
+/// removes, with that minor and the apiVersion to use instead (`schemas/kubernetes/removed-apis.json`).
+///
+/// Why: the manifests work today and break on the cluster's next upgrade; moving before it is cheap.
+///
+/// Bad (with `--kube-version 1.25`):
+/// ```yaml
+/// apiVersion: autoscaling/v2beta2   # removed in Kubernetes 1.26
+/// kind: HorizontalPodAutoscaler
+/// ```
+/// Good:
+/// ```yaml
+/// apiVersion: autoscaling/v2
+/// kind: HorizontalPodAutoscaler
+/// ```
+pub fn deprecated_api(ctx: &Context<'_>, out: &mut Vec<Finding>) {
+    for r in ctx.resources {
+        let (api, kind) = (r.api_version(), r.kind());
+        let Some(rm) = vendored::removal(api, kind) else {
+            continue;
+        };
+        // Removed already (`schema/removed-api`), or not served yet (`schema/unknown-kind` says from when).
+        if !vendored::serves(ctx.kube, api, kind) {
+            continue;
+        }
+        out.push(with_help(
+            finding(
+                r,
+                api_version_origin(r),
+                format!(
+                    "`{api}` {kind} is removed in Kubernetes {}; the target {} still serves it",
+                    rm.removed_in, ctx.kube
+                ),
+            ),
+            replacement_help(rm),
         ));
     }
 }

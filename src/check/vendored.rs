@@ -1,32 +1,99 @@
-//! The vendored Kubernetes and CRD schemas (`schemas/kubernetes/v*-strict/`, `schemas/crds/`), embedded at
-//! build time by `build.rs`. A schema is parsed and compiled the first time a resource of its kind is
-//! checked, and at most once per process, so a run pays only for the kinds it meets.
+//! The vendored Kubernetes and CRD schemas, embedded at build time by `build.rs`. Kubernetes schemas are
+//! kept per minor (`schemas/kubernetes/v<minor>/`): a kind's schema is assembled from its stored object
+//! plus the definitions that minor gives the names it reaches (`schemas/kubernetes/objects/`). A schema is
+//! assembled, parsed and compiled the first time a resource of its kind is checked, at most once per
+//! process and minor, so a run pays only for the kinds it meets.
 
+use std::collections::BTreeMap;
 use std::sync::OnceLock;
 
 mod table {
     include!(concat!(env!("OUT_DIR"), "/vendored_schemas.rs"));
 }
 
-pub use table::KUBERNETES_VERSION;
-
-/// A vendored schema: its key (`apps/v1|Deployment`), its path below `schemas/`, and its validator.
+/// A vendored schema: its key (`apps/v1|Deployment`), where it comes from (for messages), and its
+/// validator.
 pub struct Schema {
     pub key: &'static str,
-    pub path: &'static str,
+    /// `schemas/kubernetes/v1.37` (a minor's schemas) or `schemas/crds/<file>`.
+    pub source: String,
     pub validator: Result<jsonschema::Validator, String>,
 }
 
-fn cache() -> &'static [OnceLock<Schema>] {
-    static CACHE: OnceLock<Vec<OnceLock<Schema>>> = OnceLock::new();
-    CACHE.get_or_init(|| table::SCHEMAS.iter().map(|_| OnceLock::new()).collect())
+/// A Kubernetes minor whose built-in schemas are vendored (the target of `--kube-version`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct KubeVersion(usize);
+
+impl Default for KubeVersion {
+    /// The newest vendored minor.
+    fn default() -> Self {
+        KubeVersion(table::KUBERNETES_VERSIONS.len() - 1)
+    }
+}
+
+impl KubeVersion {
+    /// Every vendored minor, oldest first.
+    pub fn all() -> impl Iterator<Item = KubeVersion> {
+        (0..table::KUBERNETES_VERSIONS.len()).map(KubeVersion)
+    }
+
+    /// `1.30`, `v1.30` or `1.30.4` (the patch level does not change the API): a vendored minor, or a
+    /// message that names the vendored ones.
+    pub fn parse(text: &str) -> Result<KubeVersion, String> {
+        let wanted = minor_of(text);
+        table::KUBERNETES_VERSIONS
+            .iter()
+            .position(|v| wanted.is_some() && minor_of(v) == wanted)
+            .map(KubeVersion)
+            .ok_or_else(|| {
+                format!(
+                    "no schemas are vendored for Kubernetes `{text}`; the vendored versions are {}",
+                    table::KUBERNETES_VERSIONS.join(", ")
+                )
+            })
+    }
+
+    /// `1.37`.
+    pub fn as_str(self) -> &'static str {
+        table::KUBERNETES_VERSIONS[self.0]
+    }
+
+    /// `(1, 37)`.
+    pub fn minor(self) -> (u32, u32) {
+        minor_of(self.as_str()).unwrap_or_default()
+    }
+}
+
+impl std::fmt::Display for KubeVersion {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// `(major, minor)` of `1.30`, `v1.30` or `1.30.4`.
+pub fn minor_of(text: &str) -> Option<(u32, u32)> {
+    let text = text.strip_prefix('v').unwrap_or(text);
+    let mut parts = text.split('.');
+    let major = parts.next()?.parse().ok()?;
+    let minor = parts.next()?.parse().ok()?;
+    match parts.next() {
+        None => {}
+        Some(patch) if patch.parse::<u32>().is_ok() && parts.next().is_none() => {}
+        Some(_) => return None,
+    }
+    Some((major, minor))
 }
 
 fn compile(text: &str) -> Result<jsonschema::Validator, String> {
     let schema: serde_json::Value = serde_json::from_str(text).map_err(|e| e.to_string())?;
+    compile_value(&schema)
+}
+
+/// A validator for a schema, with the integer formats checked (see [`IntegerFormat`]).
+pub fn compile_value(schema: &serde_json::Value) -> Result<jsonschema::Validator, String> {
     jsonschema::options()
         .with_keyword("format", format_keyword)
-        .build(&schema)
+        .build(schema)
         .map_err(|e| e.to_string())
 }
 
@@ -148,37 +215,194 @@ fn format_keyword<'a>(
     })
 }
 
-/// The schema of `apiVersion`/`kind`, compiled on first use; `None` when none is vendored.
-pub fn schema(api_version: &str, kind: &str) -> Option<&'static Schema> {
-    // The key is `apiVersion|kind`, compared without building it: this runs for every object.
-    let key = || {
+/// The parsed object `i` of `schemas/kubernetes/objects/`, parsed once.
+fn object(i: u32) -> Result<&'static serde_json::Value, String> {
+    static PARSED: OnceLock<Vec<OnceLock<Result<serde_json::Value, String>>>> = OnceLock::new();
+    let slots = PARSED.get_or_init(|| table::OBJECTS.iter().map(|_| OnceLock::new()).collect());
+    let (name, text) = table::OBJECTS[i as usize];
+    slots[i as usize]
+        .get_or_init(|| serde_json::from_str(text).map_err(|e| format!("objects/{name}.json: {e}")))
+        .as_ref()
+        .map_err(Clone::clone)
+}
+
+/// The names `#/$defs/<name>` that `node` refers to.
+fn refs(node: &serde_json::Value, out: &mut Vec<String>) {
+    match node {
+        serde_json::Value::Object(m) => {
+            for (k, v) in m {
+                match (k.as_str(), v) {
+                    ("$ref", serde_json::Value::String(r)) => {
+                        if let Some(name) = r.strip_prefix("#/$defs/") {
+                            out.push(name.to_string());
+                        }
+                    }
+                    ("enum" | "const" | "default", _) => {}
+                    _ => refs(v, out),
+                }
+            }
+        }
+        serde_json::Value::Array(items) => items.iter().for_each(|i| refs(i, out)),
+        _ => {}
+    }
+}
+
+/// The schema of a built-in kind in one minor: its object, with every definition it reaches bundled
+/// under `$defs`, as one self-contained document.
+fn assemble(version: KubeVersion, root: u32, key: &str) -> Result<serde_json::Value, String> {
+    let defs = table::DEFINITIONS[version.0];
+    let mut doc = object(root)?.clone();
+    let mut todo = Vec::new();
+    refs(&doc, &mut todo);
+    let mut bundled: BTreeMap<String, serde_json::Value> = BTreeMap::new();
+    while let Some(name) = todo.pop() {
+        if bundled.contains_key(&name) {
+            continue;
+        }
+        let i = defs
+            .binary_search_by(|(n, _)| n.cmp(&name.as_str()))
+            .map_err(|_| format!("Kubernetes {version} defines no `{name}`"))?;
+        let def = object(defs[i].1)?;
+        refs(def, &mut todo);
+        bundled.insert(name, def.clone());
+    }
+    let serde_json::Value::Object(map) = &mut doc else {
+        return Err(format!("the schema of {key} is not an object"));
+    };
+    map.insert(
+        "$schema".into(),
+        "https://json-schema.org/draft/2020-12/schema".into(),
+    );
+    map.insert(
+        "$defs".into(),
+        serde_json::Value::Object(bundled.into_iter().collect()),
+    );
+    Ok(doc)
+}
+
+fn builtin_cache() -> &'static [Vec<OnceLock<Schema>>] {
+    static CACHE: OnceLock<Vec<Vec<OnceLock<Schema>>>> = OnceLock::new();
+    CACHE.get_or_init(|| {
+        table::KINDS
+            .iter()
+            .map(|kinds| kinds.iter().map(|_| OnceLock::new()).collect())
+            .collect()
+    })
+}
+
+fn crd_cache() -> &'static [OnceLock<Schema>] {
+    static CACHE: OnceLock<Vec<OnceLock<Schema>>> = OnceLock::new();
+    CACHE.get_or_init(|| table::CRDS.iter().map(|_| OnceLock::new()).collect())
+}
+
+/// `apiVersion|kind`, compared without building it: this runs for every object.
+fn key_cmp(k: &str, api_version: &str, kind: &str) -> std::cmp::Ordering {
+    k.bytes().cmp(
         api_version
             .bytes()
             .chain(std::iter::once(b'|'))
-            .chain(kind.bytes())
-    };
-    let i = table::SCHEMAS
-        .binary_search_by(|(k, _, _)| k.bytes().cmp(key()))
+            .chain(kind.bytes()),
+    )
+}
+
+/// The schema of `apiVersion`/`kind` for a Kubernetes minor (built-in kinds that minor serves, then the
+/// vendored CRDs), compiled on first use; `None` when none is vendored.
+pub fn schema(version: KubeVersion, api_version: &str, kind: &str) -> Option<&'static Schema> {
+    let kinds = table::KINDS[version.0];
+    if let Ok(i) = kinds.binary_search_by(|(k, _)| key_cmp(k, api_version, kind)) {
+        let (key, root) = kinds[i];
+        return Some(builtin_cache()[version.0][i].get_or_init(|| Schema {
+            key,
+            source: format!("schemas/kubernetes/v{version} (Kubernetes {version})"),
+            validator: assemble(version, root, key).and_then(|doc| compile_value(&doc)),
+        }));
+    }
+    let i = table::CRDS
+        .binary_search_by(|(k, _, _)| key_cmp(k, api_version, kind))
         .ok()?;
-    let (key, path, text) = table::SCHEMAS[i];
-    Some(cache()[i].get_or_init(|| Schema {
+    let (key, path, text) = table::CRDS[i];
+    Some(crd_cache()[i].get_or_init(|| Schema {
         key,
-        path,
+        source: format!("schemas/{path}"),
         validator: compile(text),
     }))
 }
 
-/// The apiVersions vendored for a kind (to suggest one when an object names another).
-pub fn versions_of(kind: &str) -> Vec<&'static str> {
-    table::SCHEMAS
-        .iter()
-        .filter_map(|(k, _, _)| k.split_once('|'))
-        .filter(|(_, kd)| *kd == kind)
-        .map(|(v, _)| v)
-        .collect()
+/// Whether a Kubernetes minor serves `apiVersion`/`kind` as a built-in kind.
+pub fn serves(version: KubeVersion, api_version: &str, kind: &str) -> bool {
+    table::KINDS[version.0]
+        .binary_search_by(|(k, _)| key_cmp(k, api_version, kind))
+        .is_ok()
 }
 
-/// Every vendored key, sorted.
-pub fn keys() -> impl Iterator<Item = &'static str> {
-    table::SCHEMAS.iter().map(|(k, _, _)| *k)
+/// The apiVersions a minor serves (or a vendored CRD declares) for a kind, to suggest one when an
+/// object names another.
+pub fn versions_of(version: KubeVersion, kind: &str) -> Vec<&'static str> {
+    let mut out: Vec<&'static str> = table::KINDS[version.0]
+        .iter()
+        .map(|(k, _)| *k)
+        .chain(table::CRDS.iter().map(|(k, _, _)| *k))
+        .filter_map(|k| k.split_once('|'))
+        .filter(|(_, kd)| *kd == kind)
+        .map(|(v, _)| v)
+        .collect();
+    out.sort_unstable();
+    out.dedup();
+    out
+}
+
+/// Every key with a schema for a minor (built-in kinds, then vendored CRDs).
+pub fn keys(version: KubeVersion) -> impl Iterator<Item = &'static str> {
+    table::KINDS[version.0]
+        .iter()
+        .map(|(k, _)| *k)
+        .chain(table::CRDS.iter().map(|(k, _, _)| *k))
+}
+
+/// An API version Kubernetes stopped serving: `schemas/kubernetes/removed-apis.json`.
+#[derive(Clone, Debug, serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Removal {
+    pub api_version: String,
+    pub kind: String,
+    /// The minor that no longer serves it (`1.22`).
+    pub removed_in: String,
+    /// The apiVersion to use instead; `None` when the kind is gone.
+    pub replacement: Option<String>,
+    pub source: String,
+    #[serde(default)]
+    pub note: Option<String>,
+}
+
+impl Removal {
+    /// `(major, minor)` of `removed_in`.
+    pub fn removed_minor(&self) -> (u32, u32) {
+        minor_of(&self.removed_in).unwrap_or_default()
+    }
+}
+
+/// Every removal in `schemas/kubernetes/removed-apis.json`.
+pub fn removals() -> &'static [Removal] {
+    static TABLE: OnceLock<Vec<Removal>> = OnceLock::new();
+    TABLE.get_or_init(|| {
+        #[derive(serde::Deserialize)]
+        struct File {
+            removed: Vec<Removal>,
+        }
+        let text = include_str!(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/schemas/kubernetes/removed-apis.json"
+        ));
+        // The file ships with the binary and a test reads it: a broken table is a build defect.
+        serde_json::from_str::<File>(text)
+            .map(|f| f.removed)
+            .unwrap_or_default()
+    })
+}
+
+/// The removal of `apiVersion`/`kind`, if Kubernetes removed it (in any minor).
+pub fn removal(api_version: &str, kind: &str) -> Option<&'static Removal> {
+    removals()
+        .iter()
+        .find(|r| r.api_version == api_version && r.kind == kind)
 }

@@ -32,6 +32,8 @@ pub struct Options<'a> {
     pub policy: Option<&'a Path>,
     pub tags: &'a TagInputs,
     pub today: Date,
+    /// The Kubernetes minor to check against.
+    pub kube: check::vendored::KubeVersion,
 }
 
 /// An environment compiled (or files loaded), owning what a [`Target`] borrows.
@@ -106,6 +108,7 @@ pub fn collect(files: &dyn Files, sources: &mut Sources, opts: &Options<'_>) -> 
             layer: l.layer.as_ref(),
             untagged: l.untagged.as_deref(),
             load: l.load.as_ref(),
+            kube: opts.kube,
         })
         .collect();
     Ok(check::check_targets(
@@ -117,7 +120,10 @@ pub fn collect(files: &dyn Files, sources: &mut Sources, opts: &Options<'_>) -> 
 }
 
 /// Environments compiled with their tag, as the check stage takes them.
-pub fn targets(compiled: &[pipeline::Compiled]) -> Vec<Target<'_>> {
+pub fn targets(
+    compiled: &[pipeline::Compiled],
+    kube: check::vendored::KubeVersion,
+) -> Vec<Target<'_>> {
     compiled
         .iter()
         .map(|c| Target {
@@ -126,6 +132,7 @@ pub fn targets(compiled: &[pipeline::Compiled]) -> Vec<Target<'_>> {
             layer: Some(&c.build.env),
             untagged: None,
             load: None,
+            kube,
         })
         .collect()
 }
@@ -177,6 +184,7 @@ pub fn run(
         policy: args.policy.as_deref(),
         tags: &inputs,
         today: today(args.today.as_deref())?,
+        kube: super::kube_version(&args.kube)?,
     };
     let found = collect(&crate::load::DiskFiles, sources, &opts)?;
     write(out, &report(sources, &found, args.format, style))?;

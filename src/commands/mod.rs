@@ -207,6 +207,15 @@ fn tag_args(command: &Command) -> Option<&TagArgs> {
 }
 
 /// The tag inputs of a command line: the flags, and the CI variables from the process environment.
+/// The Kubernetes minor `--kube-version` names (default: the newest vendored); an unknown one is a usage
+/// error that names the vendored versions.
+pub fn kube_version(args: &crate::cli::KubeArgs) -> Result<crate::check::vendored::KubeVersion> {
+    match &args.kube_version {
+        None => Ok(Default::default()),
+        Some(v) => crate::check::vendored::KubeVersion::parse(v.trim()).map_err(Error::usage),
+    }
+}
+
 pub fn tag_inputs(args: &TagArgs) -> TagInputs {
     TagInputs {
         explicit_tag: args.tag.clone(),

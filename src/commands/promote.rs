@@ -40,6 +40,7 @@ pub fn run(
     if args.from == args.to {
         return Err(Error::usage("--from and --to name the same environment"));
     }
+    let kube = super::kube_version(&args.kube)?;
     let repo = discover(root)?;
     // Where the source environment is rendered, as its env.yaml (`commit:`) says.
     let from_spec = commit_spec(root, &args.from, sources)?;
@@ -126,6 +127,7 @@ pub fn run(
         root,
         std::slice::from_ref(&compiled),
         RenderFormat::Human,
+        kube,
         out,
         style,
     )?;

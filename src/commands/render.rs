@@ -32,12 +32,13 @@ pub(super) fn gate(
     root: &Path,
     compiled: &[Compiled],
     format: RenderFormat,
+    kube: check::vendored::KubeVersion,
     out: &mut dyn Write,
     style: Style,
 ) -> Result<Vec<String>> {
     let today = super::check::today(std::env::var("OPENIM_GITOPS_TODAY").ok().as_deref())?;
     let policy = load_policy(loader, root, None)?;
-    let targets = super::check::targets(compiled);
+    let targets = super::check::targets(compiled, kube);
     let report = check::check_targets(loader.sources, &policy, &targets, today);
     let refused: Vec<String> = report
         .checked
@@ -73,6 +74,7 @@ pub fn run(
     env: &GitEnv,
     style: Style,
 ) -> Result<Status> {
+    let kube = super::kube_version(&args.kube)?;
     // A commit records the commit its sources come from, so it is built from that commit's objects:
     // `--rev`, or HEAD. The working tree is never read for a commit, dirty or not.
     let (git_files, facts) = match (&args.git.rev, args.git.commit) {
@@ -204,7 +206,7 @@ pub fn run(
         }
     }
     // Nothing is committed unless every environment passes the gate (or findings are allowed).
-    let refused = gate(&mut loader, root, &compiled, args.format, out, style)?;
+    let refused = gate(&mut loader, root, &compiled, args.format, kube, out, style)?;
     if !refused.is_empty() {
         let allowed = args.git.allow_findings;
         let line = match args.format {
