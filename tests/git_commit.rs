@@ -614,3 +614,127 @@ fn the_gate_speaks_json_under_format_json() {
         "no branch was made"
     );
 }
+
+/// The note's `drySha` on a commit.
+fn note_of(r: &Repo, commit: git2::Oid) -> Option<String> {
+    let note = r
+        .repo
+        .find_note(Some("refs/notes/hydrator.metadata"), commit)
+        .ok()?;
+    let v: serde_json::Value = serde_json::from_slice(note.message_bytes()).ok()?;
+    v["drySha"].as_str().map(str::to_string)
+}
+
+fn commit_dev_on(r: &Repo, today: &str, extra: &[&str]) -> std::process::Output {
+    let home = tempfile::tempdir().unwrap();
+    let mut c = bin(r.path(), home.path());
+    c.envs(FIXED)
+        .env("OPENIM_GITOPS_TODAY", today)
+        .args(["render", "--env", "dev", "--commit", "--tag", "t1"])
+        .args(extra);
+    c.output().unwrap()
+}
+
+/// An unchanged render is not checked again while its verdict cannot have changed (the manifests
+/// were accepted under the same policy and environment, by this tool version): manifests let through
+/// with --allow-findings stay unchanged without --allow-findings. A policy change, a change to the
+/// environment's folder that leaves the manifests alone, or a waiver expiring since, run the gate
+/// again, which refuses although nothing would be committed, and the note stays on the DRY commit
+/// last accepted.
+#[test]
+fn an_unchanged_render_is_checked_again_only_when_its_verdict_may_have_changed() {
+    let r = source_repo();
+    let today = "2026-01-01";
+    let o = commit_dev_on(&r, today, &[]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    let first = tip(&r.repo, "environments/dev").unwrap();
+
+    // The policy tightens (no policy: every rule at its default), manifests unchanged: refused.
+    std::fs::remove_file(r.path().join("policies/policy.yaml")).unwrap();
+    let strict = commit_all(&r, "no policy", 1_600_000_100);
+    let o = commit_dev_on(&r, today, &[]);
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    assert!(text(&o).contains("netpol/no-default-deny"), "{}", text(&o));
+    assert_ne!(
+        note_of(&r, first).as_deref(),
+        Some(strict.to_string().as_str()),
+        "the note stays on the DRY commit last accepted"
+    );
+    // Again, for the same source: still refused (the verdict was never accepted).
+    assert_eq!(commit_dev_on(&r, today, &[]).status.code(), Some(1));
+
+    // Accepted with --allow-findings: the note moves, nothing is committed.
+    let o = commit_dev_on(&r, today, &["--allow-findings"]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    assert!(text(&o).contains("unchanged dev"), "{}", text(&o));
+    assert_eq!(tip(&r.repo, "environments/dev"), Some(first));
+    assert_eq!(note_of(&r, first), Some(strict.to_string()));
+
+    // A source commit that changes nothing the verdict reads: unchanged, and no check ran (it would
+    // refuse these manifests under this policy).
+    std::fs::write(r.path().join("NOTES.md"), "unrelated\n").unwrap();
+    let unrelated = commit_all(&r, "notes", 1_600_000_200);
+    let o = commit_dev_on(&r, today, &[]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    let t = text(&o);
+    assert!(t.contains("unchanged dev"), "{t}");
+    assert!(!t.contains("netpol/") && !t.contains("refused"), "{t}");
+    assert_eq!(note_of(&r, first), Some(unrelated.to_string()));
+
+    // The environment's folder changes but not its manifests (a comment in env.yaml): checked again.
+    let env_file = r.path().join("environments/dev/env.yaml");
+    let mut text_env = std::fs::read_to_string(&env_file).unwrap();
+    text_env.push_str("# reviewed\n");
+    std::fs::write(&env_file, text_env).unwrap();
+    let commented = commit_all(&r, "comment", 1_600_000_300);
+    let o = commit_dev_on(&r, today, &[]);
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    assert!(text(&o).contains("refused"), "{}", text(&o));
+    assert_eq!(note_of(&r, first), Some(unrelated.to_string()));
+    assert_ne!(note_of(&r, first), Some(commented.to_string()));
+    assert_eq!(tip(&r.repo, "environments/dev"), Some(first));
+}
+
+/// A waiver that expires between the DRY commit last accepted and today runs the gate again: the
+/// findings it waived come back and the unchanged render is refused.
+#[test]
+fn an_unchanged_render_is_checked_again_when_a_waiver_expired_since() {
+    let r = source_repo();
+    std::fs::write(
+        r.path().join("policies/policy.yaml"),
+        "apiVersion: gitops.openim.io/v1
+kind: Policy
+defaults:
+  rules:
+    resources/*: off
+    netpol/workload-not-selected: off
+waivers:
+  - rule: netpol/no-default-deny
+    target: {kind: Deployment, name: api}
+    reason: the default deny comes with the network work
+    until: 2027-06-30
+",
+    )
+    .unwrap();
+    let accepted = commit_all(&r, "a waiver", 1_600_000_100);
+    let o = commit_dev_on(&r, "2027-01-01", &[]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    let first = tip(&r.repo, "environments/dev").unwrap();
+    assert_eq!(note_of(&r, first), Some(accepted.to_string()));
+    // Before the waiver's last day: unchanged, not checked.
+    let o = commit_dev_on(&r, "2027-06-30", &[]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    assert!(text(&o).contains("unchanged dev"), "{}", text(&o));
+    // After it: checked, and the expired waiver is an error.
+    let o = commit_dev_on(&r, "2027-07-01", &[]);
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    let t = text(&o);
+    assert!(
+        t.contains("policy/expired-waiver")
+            && t.contains("netpol/no-default-deny")
+            && t.contains("refused"),
+        "{t}"
+    );
+    assert_eq!(tip(&r.repo, "environments/dev"), Some(first));
+    assert_eq!(note_of(&r, first), Some(accepted.to_string()));
+}

@@ -9,7 +9,7 @@ pub use super::date::Date;
 
 use crate::check::{Context, Finding, Rule, Severity};
 use crate::node::{Node, Origin, Sources, Value};
-use crate::resource::ResId;
+use crate::resource::{ResId, Resource};
 
 /// The annotation that waives findings about the object that carries it. One waiver per line:
 /// `<code> until=<YYYY-MM-DD>: <reason>`.
@@ -336,6 +336,26 @@ fn line_origin(sources: &Sources, node: &Node, i: usize) -> Origin {
 
 /// A waiver that has not expired: its key in [`Ledger`], the waiver, and the object of an annotation.
 type ActiveWaiver = ((u32, u32, String), Waiver, Option<ResId>);
+
+/// Every expiry date of the waivers that apply to `resources` under `policy`: the policy's and the
+/// waive annotations' (a line that does not parse is a finding whatever the date). A verdict on the
+/// same objects and policy can change only on these dates.
+pub fn waiver_expiries(policy: &Policy, resources: &[Resource]) -> Vec<Date> {
+    let mut out: Vec<Date> = policy.waivers.iter().map(|w| w.until).collect();
+    for r in resources {
+        let Some(node) = r.node.path(&["metadata", "annotations", WAIVE_ANNOTATION]) else {
+            continue;
+        };
+        if let Value::Str(text) = &node.value {
+            out.extend(
+                text.lines()
+                    .filter_map(|line| parse_annotation_line(line).ok())
+                    .map(|(_, until, _)| until),
+            );
+        }
+    }
+    out
+}
 
 impl Ledger {
     /// Applies the waivers of `ctx` (policy file and annotations) to the findings of one environment.

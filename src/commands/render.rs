@@ -4,8 +4,10 @@
 //! (or where the environment's `commit:` block says), behind the checks.
 
 use std::io::Write;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
+use crate::check::policy::Date;
+use crate::check::policy_file::PolicySet;
 use crate::check::report::load_policy;
 use crate::check::{self, Severity};
 use crate::cli::{CheckFormat, RenderArgs, RenderFormat};
@@ -36,10 +38,23 @@ pub(super) fn gate(
     out: &mut dyn Write,
     style: Style,
 ) -> Result<Vec<String>> {
-    let today = super::check::today(std::env::var("OPENIM_GITOPS_TODAY").ok().as_deref())?;
     let policy = load_policy(loader, root, None)?;
+    gate_under(loader.sources, &policy, compiled, format, kube, out, style)
+}
+
+/// The gate under a policy already read.
+fn gate_under(
+    sources: &Sources,
+    policy: &PolicySet,
+    compiled: &[Compiled],
+    format: RenderFormat,
+    kube: check::vendored::KubeVersion,
+    out: &mut dyn Write,
+    style: Style,
+) -> Result<Vec<String>> {
+    let today = gate_today()?;
     let targets = super::check::targets(compiled, kube);
-    let report = check::check_targets(loader.sources, &policy, &targets, today);
+    let report = check::check_targets(sources, policy, &targets, today);
     let refused: Vec<String> = report
         .checked
         .iter()
@@ -49,20 +64,93 @@ pub(super) fn gate(
     if report.has_errors() {
         let text = match format {
             RenderFormat::Human => {
-                super::check::report(loader.sources, &report, CheckFormat::Human, style)
+                super::check::report(sources, &report, CheckFormat::Human, style)
             }
             // One JSON object per line, as every line `render --format json` prints.
             RenderFormat::Json => format!(
                 "{}\n",
                 serde_json::json!({
                     "status": "findings",
-                    "checks": crate::diagnostics::findings_json(loader.sources, &report),
+                    "checks": crate::diagnostics::findings_json(sources, &report),
                 })
             ),
         };
         write(out, &text)?;
     }
     Ok(refused)
+}
+
+/// The date waivers are judged on: `OPENIM_GITOPS_TODAY`, else today in UTC.
+fn gate_today() -> Result<Date> {
+    super::check::today(std::env::var("OPENIM_GITOPS_TODAY").ok().as_deref())
+}
+
+/// An unchanged render whose verdict is already known: every environment's manifests equal its
+/// branch tip's, and nothing else the gate's verdict depends on has moved since the tip was last
+/// judged, so the gate would decide what it decided then and nothing is committed either way
+/// (docs/git.md, "An unchanged render is not checked again"). Only a local commit (a push compares
+/// with the remote's branch, which is fetched later). `None` whenever any of it is not so, or cannot
+/// be told: the gate then runs, and the commit below reports what went wrong.
+struct Judged {
+    repo: git2::Repository,
+    identity: Identity,
+    tips: Vec<(Place, git2::Oid)>,
+}
+
+#[allow(clippy::too_many_arguments)]
+fn judged(
+    files: &GitFiles,
+    root: &Path,
+    envs: &[(String, PathBuf)],
+    compiled: &[Compiled],
+    trees: &[render::Tree],
+    policy: &PolicySet,
+    args: &crate::cli::GitRenderArgs,
+    path: Option<&BranchPath>,
+    env: &GitEnv,
+) -> Result<Option<Judged>> {
+    let repo = files.reopen()?;
+    let identity = Identity::resolve(&repo, env)?;
+    let today = gate_today()?;
+    let codes: Vec<&str> = check::rules().iter().map(|r| r.code).collect();
+    let policies = check::report::default_policy(root);
+    let mut tips = Vec::new();
+    for ((c, tree), place) in compiled
+        .iter()
+        .zip(trees)
+        .zip(places(compiled, args, path)?)
+    {
+        let Some((_, env_file)) = envs.iter().find(|(name, _)| *name == c.name) else {
+            return Ok(None);
+        };
+        let branch = place.target();
+        let provenance = Provenance::new(&c.meta).at(place.clone()).by_render();
+        let Some(tip) = commit::unchanged_tip(&repo, &branch, tree, &provenance, &identity)? else {
+            return Ok(None);
+        };
+        let Some((dry, when)) = commit::judged_for(&repo, tip, &provenance.tool)? else {
+            return Ok(None);
+        };
+        // The policy folder and the environment's own folder (env.yaml, what it names beside it)
+        // as they were in the DRY commit judged.
+        let folder = env_file.parent().unwrap_or(Path::new(""));
+        if !files.same_entries_at(dry, &[policies.as_path(), folder])? {
+            return Ok(None);
+        }
+        // A waiver that expired (or came into force) between then and today changes the verdict.
+        let then = Date::from_days(when.div_euclid(86_400));
+        let resolved = policy.resolve(Some(c.name.as_str()), &codes);
+        let expiries = check::policy::waiver_expiries(&resolved, &c.build.resources);
+        if expiries.iter().any(|u| (*u >= then) != (*u >= today)) {
+            return Ok(None);
+        }
+        tips.push((place, tip));
+    }
+    Ok(Some(Judged {
+        repo,
+        identity,
+        tips,
+    }))
 }
 
 pub fn run(
@@ -205,8 +293,47 @@ pub fn run(
             write(out, &dirty_note(args.format, uncommitted, facts.as_ref()))?;
         }
     }
+    let policy = load_policy(&mut loader, root, None)?;
+    let trees: Vec<render::Tree> = compiled.iter().map(|c| c.render()).collect();
+    // The Kubernetes version checked against is the tool's default unless given: a given one may
+    // not be the one the tip was judged under.
+    let default_kube = args.kube.kube_version.is_none();
+    if let (None, Some(g), true) = (&args.git.push, &git_files, default_kube) {
+        let known = judged(
+            g,
+            root,
+            &envs,
+            &compiled,
+            &trees,
+            &policy,
+            &args.git,
+            path.as_ref(),
+            env,
+        )
+        .unwrap_or(None);
+        if let Some(j) = known {
+            for (c, (place, tip)) in compiled.iter().zip(j.tips) {
+                let branch = place.target();
+                let folder = place.path.clone();
+                let provenance = Provenance::new(&c.meta).at(place).by_render();
+                commit::note_on(&j.repo, tip, &provenance, &j.identity)?;
+                let done = Committed::Unchanged { tip };
+                let line = committed_line(args.format, &c.name, &branch, folder.as_ref(), &done);
+                write(out, &line)?;
+            }
+            return Ok(Status::Clean);
+        }
+    }
     // Nothing is committed unless every environment passes the gate (or findings are allowed).
-    let refused = gate(&mut loader, root, &compiled, args.format, kube, out, style)?;
+    let refused = gate_under(
+        loader.sources,
+        &policy,
+        &compiled,
+        args.format,
+        kube,
+        out,
+        style,
+    )?;
     if !refused.is_empty() {
         let allowed = args.git.allow_findings;
         let line = match args.format {
@@ -238,10 +365,9 @@ pub fn run(
     };
     let identity = Identity::resolve(&repo, env)?;
     let places = places(&compiled, &args.git, path.as_ref())?;
-    for (c, place) in compiled.iter().zip(places) {
+    for ((c, tree), place) in compiled.iter().zip(trees).zip(places) {
         let branch = place.target();
         let folder = place.path.clone();
-        let tree = c.render();
         let provenance = Provenance::new(&c.meta).at(place).by_render();
         let line = match &args.git.push {
             None => {

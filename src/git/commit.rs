@@ -887,6 +887,53 @@ pub enum Committed {
     Unchanged { tip: Oid },
 }
 
+/// The tip of the local `branch` when it already holds these manifests (the provenance files aside):
+/// a render there would commit nothing. Refuses a checked-out branch as [`commit_tree`] does; writes
+/// nothing.
+pub fn unchanged_tip(
+    repo: &Repository,
+    branch: &str,
+    tree: &Tree,
+    provenance: &Provenance<'_>,
+    identity: &Identity,
+) -> Result<Option<Oid>> {
+    refuse_checked_out(repo, branch)?;
+    let Some(tip) = local_tip(repo, branch)? else {
+        return Ok(None);
+    };
+    let readme = provenance.readme();
+    let prepared = prepare(tree, &readme, provenance, identity)?;
+    Ok(prepared.same_as(repo, tip)?.then_some(tip))
+}
+
+/// The DRY commit the render commit `tip` was last judged for, and that commit's time (seconds since
+/// the epoch): the commit its hydrator note names, when `tip` was written by `tool` (its
+/// `Tool-Version` trailer) and the repository holds the named commit. `None` when any of it is
+/// unknown.
+pub fn judged_for(repo: &Repository, tip: Oid, tool: &str) -> Result<Option<(Oid, i64)>> {
+    let commit = repo
+        .find_commit(tip)
+        .map_err(|e| git_error("cannot read a commit", e))?;
+    let trailer = format!("Tool-Version: {tool}");
+    let by_tool = commit
+        .message_bytes()
+        .split(|b| *b == b'\n')
+        .any(|line| line == trailer.as_bytes());
+    if !by_tool {
+        return Ok(None);
+    }
+    let Some(dry) = super::notes::read(repo, tip)? else {
+        return Ok(None);
+    };
+    let Ok(dry) = Oid::from_str(&dry) else {
+        return Ok(None);
+    };
+    Ok(repo
+        .find_commit(dry)
+        .ok()
+        .map(|c| (dry, c.committer().when().seconds())))
+}
+
 /// Commits a rendered tree on the local `branch` (objects and that one reference only).
 pub fn commit_tree(
     repo: &Repository,

@@ -119,6 +119,30 @@ impl GitFiles {
         self.repo.find_tree(self.tree).map_err(io_error)
     }
 
+    /// Whether the commit `other` holds the same object as the commit read at each of `paths` (or
+    /// lacks it as this one does). A path outside the repository is never the same.
+    pub fn same_entries_at(&self, other: Oid, paths: &[&Path]) -> Result<bool> {
+        let other = self
+            .repo
+            .find_commit(other)
+            .and_then(|c| c.tree())
+            .map_err(|e| git_error("cannot read a commit's tree", e))?;
+        for path in paths {
+            let Some(rel) = self.inside(path) else {
+                return Ok(false);
+            };
+            let theirs = if rel.as_os_str().is_empty() {
+                Some(other.id())
+            } else {
+                other.get_path(&rel).ok().map(|e| e.id())
+            };
+            if self.object(path).map(|(_, id, _)| id) != theirs {
+                return Ok(false);
+            }
+        }
+        Ok(true)
+    }
+
     /// The object at a path: its type and id. The repository's root is its root tree.
     fn object(&self, path: &Path) -> Option<(ObjectType, Oid, i32)> {
         let rel = self.inside(path)?;
