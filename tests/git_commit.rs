@@ -738,3 +738,50 @@ waivers:
     assert_eq!(tip(&r.repo, "environments/dev"), Some(first));
     assert_eq!(note_of(&r, first), Some(accepted.to_string()));
 }
+
+/// A finding about the waivers themselves refuses the commit as it fails `check`: an expired waiver
+/// whose rule is turned off waives nothing, and is still an error of the run.
+#[test]
+fn an_expired_waiver_alone_refuses_the_commit() {
+    let r = source_repo();
+    std::fs::write(
+        r.path().join("policies/policy.yaml"),
+        "apiVersion: gitops.openim.io/v1
+kind: Policy
+defaults:
+  rules:
+    resources/*: off
+    netpol/*: off
+waivers:
+  - rule: netpol/no-default-deny
+    target: {kind: Deployment, name: api}
+    reason: the default deny comes with the network work
+    until: 2027-06-30
+",
+    )
+    .unwrap();
+    commit_all(&r, "a waiver", 1_600_000_100);
+    // Before the waiver's last day: nothing stands, committed.
+    let o = commit_dev_on(&r, "2027-06-30", &[]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    let first = tip(&r.repo, "environments/dev").expect("committed");
+    // After it (the gate runs again, see above): the expired waiver is the only error, and it
+    // refuses.
+    let o = commit_dev_on(&r, "2027-07-01", &[]);
+    let t = text(&o);
+    assert_eq!(o.status.code(), Some(1), "{t}");
+    assert!(
+        t.contains("policy/expired-waiver") && t.contains("refused"),
+        "{t}"
+    );
+    assert!(!t.contains("netpol/no-default-deny:"), "{t}");
+    assert_eq!(
+        tip(&r.repo, "environments/dev"),
+        Some(first),
+        "nothing committed"
+    );
+    // With --allow-findings it is let through.
+    let o = commit_dev_on(&r, "2027-07-01", &["--allow-findings"]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    assert!(text(&o).contains("unchanged dev"), "{}", text(&o));
+}

@@ -55,10 +55,13 @@ fn gate_under(
     let today = gate_today()?;
     let targets = super::check::targets(compiled, kube);
     let report = check::check_targets(sources, policy, &targets, today);
+    // A finding about the waivers themselves (an expired or invalid waiver) belongs to the run, not
+    // to one environment: as it fails `check`, it refuses every environment of the commit.
+    let run_wide = report.waivers.iter().any(|f| f.severity == Severity::Error);
     let refused: Vec<String> = report
         .checked
         .iter()
-        .filter(|c| c.findings.iter().any(|f| f.severity == Severity::Error))
+        .filter(|c| run_wide || c.findings.iter().any(|f| f.severity == Severity::Error))
         .filter_map(|c| c.env.clone())
         .collect();
     if report.has_errors() {

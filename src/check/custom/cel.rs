@@ -15,6 +15,8 @@ use cel::extractors::{Arguments, This};
 use cel::objects::{Key, Map, Opaque, OptionalValue};
 use cel::{Context, Env, ExecutionError, FunctionContext, Program, Value};
 
+use crate::check::custom::direct;
+pub use crate::check::custom::direct::Bound;
 use crate::k8s::quantity::parse_quantity;
 use crate::node::{self, Node};
 
@@ -23,6 +25,8 @@ use crate::node::{self, Node};
 pub struct Expression {
     pub source: String,
     pub program: Program,
+    /// The same expression for direct evaluation over the tree, when it stays within that subset.
+    direct: Option<direct::Program>,
 }
 
 impl fmt::Debug for Expression {
@@ -39,6 +43,7 @@ impl Expression {
             .map_err(|e| e.to_string().trim().to_string())?;
         Ok(Expression {
             source: source.to_string(),
+            direct: direct::Program::compile(program.expression()),
             program,
         })
     }
@@ -46,6 +51,13 @@ impl Expression {
     /// Whether the expression names the variable `name` anywhere.
     pub fn uses(&self, name: &str) -> bool {
         self.program.references().has_variable(name)
+    }
+
+    /// The bool the expression gives with `vars` bound, decided straight over the tree; `None` when
+    /// only the interpreter can tell ([`Expression::eval`] then gives the same answer as ever, an
+    /// error's text included).
+    pub fn decide(&self, vars: &[(&str, Bound<'_>)]) -> Option<bool> {
+        self.direct.as_ref()?.decide(vars)
     }
 
     /// Runs the expression in a scope that binds `vars` over the shared functions.

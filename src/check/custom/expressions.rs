@@ -15,7 +15,7 @@
 
 use ::cel::Value;
 
-use crate::check::custom::cel::{as_text, field_read, Expression, Scope};
+use crate::check::custom::cel::{as_text, field_read, Bound, Expression, Scope};
 use crate::check::custom::{strings, Hit, Objects};
 use crate::check::Severity;
 use crate::node::{Node, Origin};
@@ -86,19 +86,35 @@ pub fn run(rules: &[CustomRule], env: Option<&str>, objects: &Objects<'_>, out: 
             if !admits(&rule.kinds, r.kind()) || !admits(&rule.namespaces, r.namespace()) {
                 continue;
             }
-            let mut scope = Scope::default();
-            scope
-                .bind_prepared("object", objects.prepared(i))
-                .bind_prepared("namespaceObject", objects.namespace_prepared(r.namespace()))
-                .bind("environment", &environment);
-            match expr.eval(&scope) {
+            let scope = || {
+                let mut scope = Scope::default();
+                scope
+                    .bind_prepared("object", objects.prepared(i))
+                    .bind_prepared("namespaceObject", objects.namespace_prepared(r.namespace()))
+                    .bind("environment", &environment);
+                scope
+            };
+            let namespace = match objects.namespace(r.namespace()) {
+                Some(n) => Bound::Node(&n.node),
+                None => Bound::Null,
+            };
+            let decided = expr.decide(&[
+                ("object", Bound::Node(&r.node)),
+                ("namespaceObject", namespace),
+                ("environment", Bound::Str(env.unwrap_or_default())),
+            ]);
+            let result = match decided {
+                Some(b) => Ok(Value::Bool(b)),
+                None => expr.eval(&scope()),
+            };
+            match result {
                 Ok(Value::Bool(true)) => {}
                 Ok(Value::Bool(false)) => {
                     let message = rule
                         .message_expression
                         .as_ref()
                         .and_then(|m| m.as_ref().ok())
-                        .and_then(|m| m.eval(&scope).ok())
+                        .and_then(|m| m.eval(&scope()).ok())
                         .and_then(|v| as_text(&v))
                         .filter(|t| !t.trim().is_empty())
                         .or_else(|| rule.message.clone())

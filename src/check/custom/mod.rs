@@ -16,6 +16,7 @@
 pub mod admission;
 pub mod cel;
 pub mod crd_rules;
+pub mod direct;
 pub mod expressions;
 pub mod rego;
 
