@@ -71,6 +71,9 @@ CRD_KINDS = [
 ]
 
 HANDWRITTEN_MARK = "HAND-WRITTEN"
+# Converted by the tool itself from an upstream CRD under crds/upstream/ (tests/vendored_crds.rs):
+# kept as they are and listed in the index.
+FROM_CRD_MARK = "GENERATED-FROM-CRD"
 
 
 # ------------------------------------------------------------- helpers ---
@@ -763,7 +766,8 @@ def crd_schemas(npm_files, k8s_defs):
 # --------------------------------------------------------------- main ---
 
 def handwritten(crds_dir):
-    """{file name: (apiVersion, kind)} for the hand-written CRD schemas."""
+    """{file name: (apiVersion, kind)} for the hand-written CRD schemas (and those converted from an
+    upstream CRD, which refresh.py leaves alone)."""
     found = {}
     if not os.path.isdir(crds_dir):
         return found
@@ -772,7 +776,7 @@ def handwritten(crds_dir):
             continue
         with open(os.path.join(crds_dir, name), encoding="utf-8") as f:
             schema = json.load(f)
-        if not str(schema.get("$comment", "")).startswith(HANDWRITTEN_MARK):
+        if not str(schema.get("$comment", "")).startswith((HANDWRITTEN_MARK, FROM_CRD_MARK)):
             continue
         for gvk in schema.get("x-kubernetes-group-version-kind", []):
             api_version = (gvk["group"] + "/" if gvk["group"] else "") + gvk["version"]
@@ -850,7 +854,8 @@ def main():
             path = os.path.join(crds_dir, name)
             with open(path, encoding="utf-8") as f:
                 schema = json.load(f)
-            write(path, rebundle_k8s(schema, k8s_defs))
+            if not schema["$comment"].startswith(FROM_CRD_MARK):
+                write(path, rebundle_k8s(schema, k8s_defs))
         for name, gvks in sorted(hand.items()):
             for api_version, kind in gvks:
                 key = "%s|%s" % (api_version, kind)

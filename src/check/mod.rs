@@ -22,6 +22,7 @@ pub mod report;
 pub mod resources;
 pub mod schema;
 pub mod secrets;
+pub mod tree_crds;
 pub mod vendored;
 
 use std::cell::OnceCell;
@@ -81,6 +82,8 @@ pub struct Context<'a> {
     pub kube: vendored::KubeVersion,
     /// Built by the first rule that asks, shared by the others.
     index: OnceCell<Index<'a>>,
+    /// The schemas of the tree's own CRDs, read when first asked for.
+    tree_schemas: OnceCell<std::collections::BTreeMap<String, tree_crds::TreeSchema>>,
 }
 
 impl<'a> Context<'a> {
@@ -99,7 +102,15 @@ impl<'a> Context<'a> {
             policy,
             kube: vendored::KubeVersion::default(),
             index: OnceCell::new(),
+            tree_schemas: OnceCell::new(),
         }
+    }
+
+    /// The schema a CRD of the checked tree gives `apiVersion`/`kind`, if one does.
+    pub fn tree_schema(&self, api_version: &str, kind: &str) -> Option<&tree_crds::TreeSchema> {
+        self.tree_schemas
+            .get_or_init(|| tree_crds::schemas(self.resources))
+            .get(&format!("{api_version}|{kind}"))
     }
 
     /// The same context, checked against another Kubernetes minor.

@@ -2,7 +2,7 @@
 //! memory requests and limits (which ones are required is set per environment by the policy), limits not
 //! below requests, probes on long-running containers, and, where the environment asks for high
 //! availability, at least two replicas and a PodDisruptionBudget; a PodDisruptionBudget that would block
-//! every eviction is reported everywhere.
+//! every eviction is reported everywhere; a VerticalPodAutoscaler must not fight an HPA over a resource.
 
 use std::collections::{HashMap, HashSet};
 
@@ -56,6 +56,12 @@ pub static RULES: &[Rule] = &[
         default_severity: Severity::Error,
         summary: "No PodDisruptionBudget selects a replicated workload where the environment asks for high availability",
         run: missing_pdb,
+    },
+    Rule {
+        code: "resources/vpa-hpa-conflict",
+        default_severity: Severity::Error,
+        summary: "A VerticalPodAutoscaler that applies its recommendations sets the cpu or memory of a workload an HPA scales on the same resource",
+        run: vpa_hpa_conflict,
     },
     Rule {
         code: "resources/blocking-pdb",
@@ -656,6 +662,188 @@ pub fn blocking_pdb(ctx: &Context<'_>, out: &mut Vec<Finding>) {
             );
             f.related.extend(places);
             f.help = Some("keep fewer pods than run (`minAvailable` below the replicas), or use `maxUnavailable: 1`".into());
+            out.push(f);
+        }
+    }
+}
+
+/// The resources (`cpu`, `memory`, ...) an HPA scales on, each with the node that says so and the
+/// container it is limited to (a `ContainerResource` metric). With no metric, an HPA scales on cpu.
+fn hpa_resources(hpa: &Resource) -> Vec<(String, Option<String>, Origin)> {
+    let spec = hpa.node.get("spec");
+    let mut out = Vec::new();
+    if hpa.api_version() == "autoscaling/v1" {
+        let at = spec
+            .and_then(|s| s.get("targetCPUUtilizationPercentage"))
+            .or(spec)
+            .map_or(hpa.node.origin, |n| n.origin);
+        out.push(("cpu".to_string(), None, at));
+        return out;
+    }
+    let metrics = spec
+        .and_then(|s| s.get("metrics"))
+        .and_then(Node::as_seq)
+        .unwrap_or(&[]);
+    for m in metrics {
+        match m.str_at(&["type"]) {
+            Some("Resource") => {
+                if let Some(n) = m.path(&["resource", "name"]) {
+                    if let Some(name) = n.as_str() {
+                        out.push((name.to_string(), None, n.origin));
+                    }
+                }
+            }
+            Some("ContainerResource") => {
+                if let Some(n) = m.path(&["containerResource", "name"]) {
+                    if let Some(name) = n.as_str() {
+                        let container = m.str_at(&["containerResource", "container"]);
+                        out.push((name.to_string(), container.map(str::to_string), n.origin));
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+    if metrics.is_empty() {
+        let at = spec.map_or(hpa.node.origin, |n| n.origin);
+        out.push(("cpu".to_string(), None, at));
+    }
+    out
+}
+
+/// Whether a VPA sets `resource` of `container` (`None`: of some container of the pods).
+fn vpa_controls(
+    vpa: &Node,
+    workload: Option<&Resource>,
+    container: Option<&str>,
+    resource: &str,
+) -> bool {
+    let policies = vpa
+        .path(&["spec", "resourcePolicy", "containerPolicies"])
+        .and_then(Node::as_seq)
+        .unwrap_or(&[]);
+    let policy_of = |name: &str| {
+        policies
+            .iter()
+            .find(|p| p.str_at(&["containerName"]) == Some(name))
+            .or_else(|| {
+                policies
+                    .iter()
+                    .find(|p| p.str_at(&["containerName"]) == Some("*"))
+            })
+    };
+    // A container with no policy (and no `*` policy) is controlled for cpu and memory.
+    let controls = |policy: Option<&Node>| match policy {
+        None => matches!(resource, "cpu" | "memory"),
+        Some(p) if p.str_at(&["mode"]) == Some("Off") => false,
+        Some(p) => match p.get("controlledResources").and_then(Node::as_seq) {
+            Some(list) => list.iter().any(|r| r.as_str() == Some(resource)),
+            None => matches!(resource, "cpu" | "memory"),
+        },
+    };
+    if let Some(c) = container {
+        return controls(policy_of(c));
+    }
+    // Some container: the workload's own, when the tree holds it; else every container a policy
+    // names, and any other (the `*` policy's, or the default).
+    if let Some(spec) = workload.and_then(Resource::pod_spec) {
+        return workload::containers(spec)
+            .iter()
+            .filter(|c| c.list == "containers")
+            .any(|c| controls(policy_of(c.name)));
+    }
+    policies
+        .iter()
+        .filter(|p| p.str_at(&["containerName"]) != Some("*"))
+        .any(|p| controls(Some(p)))
+        || controls(policy_of("*"))
+}
+
+/// Checks that no VerticalPodAutoscaler that applies its recommendations (`updateMode` `Auto`, the
+/// default, `Recreate` or `InPlaceOrRecreate`) sets the cpu or memory of a workload that a
+/// HorizontalPodAutoscaler scales on the same resource (a `Resource` or `ContainerResource` metric; an
+/// HPA with no metric scales on cpu).
+///
+/// Why: the VPA's own documentation warns against it: the HPA adds pods because usage is high relative
+/// to the request, the VPA raises the request because usage is high, and the two chase each other.
+/// A VPA in recommendation mode (`"Off"`), or one that controls only resources the HPA does not scale
+/// on, is fine.
+///
+/// Bad:
+/// ```yaml
+/// # HPA: metrics: [{type: Resource, resource: {name: cpu, ...}}]
+/// kind: VerticalPodAutoscaler
+/// spec:
+///   targetRef: {apiVersion: apps/v1, kind: Deployment, name: openim-api}
+///   updatePolicy: {updateMode: Auto}
+/// ```
+/// Good:
+/// ```yaml
+/// kind: VerticalPodAutoscaler
+/// spec:
+///   targetRef: {apiVersion: apps/v1, kind: Deployment, name: openim-api}
+///   updatePolicy: {updateMode: "Off"}     # recommendations only
+/// ```
+pub fn vpa_hpa_conflict(ctx: &Context<'_>, out: &mut Vec<Finding>) {
+    let index = ctx.index();
+    for vpa in index.of_kind("VerticalPodAutoscaler") {
+        if vpa.group() != "autoscaling.k8s.io" {
+            continue;
+        }
+        let mode_node = vpa.node.path(&["spec", "updatePolicy", "updateMode"]);
+        let mode = mode_node.and_then(Node::as_str).unwrap_or("Auto");
+        if !matches!(mode, "Auto" | "Recreate" | "InPlaceOrRecreate") {
+            continue;
+        }
+        let Some(target) = vpa.node.path(&["spec", "targetRef"]) else {
+            continue;
+        };
+        let (Some(kind), Some(name)) = (target.str_at(&["kind"]), target.str_at(&["name"])) else {
+            continue;
+        };
+        let workload = index.named(vpa.namespace(), kind, name);
+        for hpa in index.of_kind("HorizontalPodAutoscaler") {
+            if hpa.namespace() != vpa.namespace()
+                || hpa.node.str_at(&["spec", "scaleTargetRef", "kind"]) != Some(kind)
+                || hpa.node.str_at(&["spec", "scaleTargetRef", "name"]) != Some(name)
+            {
+                continue;
+            }
+            let clashes: Vec<(String, Origin)> = hpa_resources(hpa)
+                .into_iter()
+                .filter(|(res, container, _)| {
+                    vpa_controls(&vpa.node, workload, container.as_deref(), res)
+                })
+                .map(|(res, _, at)| (res, at))
+                .collect();
+            let Some((_, first_at)) = clashes.first() else {
+                continue;
+            };
+            let mut names: Vec<&str> = clashes.iter().map(|(r, _)| r.as_str()).collect();
+            names.sort_unstable();
+            names.dedup();
+            let at = mode_node
+                .or_else(|| vpa.node.path(&["spec", "updatePolicy"]))
+                .map_or(target.origin, |n| n.origin);
+            let mut f = finding(
+                vpa,
+                at,
+                format!(
+                    "VerticalPodAutoscaler {} (updateMode {mode}) sets the {} of {kind} {name}, which HorizontalPodAutoscaler {} scales on {}: the two fight over it",
+                    vpa.name(),
+                    and_list(&names),
+                    hpa.name(),
+                    and_list(&names),
+                ),
+            );
+            f.related
+                .push((*first_at, format!("the HPA scales on {}", names[0])));
+            f.help = Some(
+                "give the VPA `updateMode: \"Off\"` (recommendations only), or let it control only resources the HPA \
+                 does not scale on (`resourcePolicy.containerPolicies[].controlledResources`), or scale the HPA on \
+                 another metric"
+                    .into(),
+            );
             out.push(f);
         }
     }

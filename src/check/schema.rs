@@ -207,9 +207,17 @@ fn schema_problem(root: &Node, e: &jsonschema::ValidationError<'_>) -> (Origin, 
 }
 
 /// Validates every object against the schema of its `apiVersion` and `kind`: the built-in kinds of the
-/// target Kubernetes minor (`--kube-version`, default the newest vendored; `schemas/kubernetes/`), or a
-/// vendored CRD schema (`schemas/crds/`): wrong types, missing required fields, unknown (misspelt)
-/// fields, values outside an enum the schema declares.
+/// target Kubernetes minor (`--kube-version`, default the newest vendored; `schemas/kubernetes/`), else
+/// the `openAPIV3Schema` of a served version of a CustomResourceDefinition among the checked objects,
+/// else a vendored CRD schema (`schemas/crds/`): wrong types, missing required fields, unknown
+/// (misspelt) fields, values outside an enum the schema declares.
+///
+/// A CRD's schema is read as the API server reads a structural schema: `nullable`,
+/// `x-kubernetes-int-or-string`, `x-kubernetes-embedded-resource` and
+/// `x-kubernetes-preserve-unknown-fields` are honoured. Where the API server would prune an unknown
+/// field silently, it is an error here, as `kubectl apply`'s strict field validation (its default, and
+/// Argo CD's) reports it: the field is lost either way. A finding about a custom resource names the CRD
+/// and points at its schema too.
 ///
 /// Why: the API server rejects such an object at sync time, after the commit; a misspelt field such as
 /// `resource:` is silently dropped by client-side tools and the container runs without limits.
@@ -239,23 +247,41 @@ fn schema_problem(root: &Node, e: &jsonschema::ValidationError<'_>) -> (Origin, 
 /// ```
 pub fn invalid(ctx: &Context<'_>, out: &mut Vec<Finding>) {
     for r in ctx.resources {
-        let Some(schema) = vendored::schema(ctx.kube, r.api_version(), r.kind()) else {
+        let Some(schema) = schema_of(ctx, r.api_version(), r.kind()) else {
             continue;
         };
-        let validator = match &schema.validator {
+        let (validator, help, related) = match schema {
+            SchemaOf::Vendored(s) => (
+                &s.validator,
+                format!("checked against {}", s.source),
+                None,
+            ),
+            SchemaOf::Tree(s) => (
+                &s.validator,
+                format!(
+                    "checked against the schema of the CustomResourceDefinition `{}` in the checked files",
+                    s.crd
+                ),
+                Some((s.origin, "the CRD's schema".to_string())),
+            ),
+        };
+        let validator = match validator {
             Ok(v) => v,
             Err(e) => {
-                out.push(finding(
+                let mut f = finding(
                     r,
                     r.node
                         .get("kind")
                         .map(|n| n.origin)
                         .unwrap_or(r.node.origin),
                     format!(
-                        "the vendored schema of {} ({}) does not compile: {e}",
-                        schema.key, schema.source
+                        "the schema of {} {} does not compile: {e}",
+                        r.api_version(),
+                        r.kind()
                     ),
-                ));
+                );
+                f.related.extend(related);
+                out.push(with_help(f, help));
                 continue;
             }
         };
@@ -267,12 +293,30 @@ pub fn invalid(ctx: &Context<'_>, out: &mut Vec<Finding>) {
                 continue;
             }
             seen.push((origin, message.clone()));
-            out.push(with_help(
-                finding(r, origin, message),
-                format!("checked against {}", schema.source),
-            ));
+            let mut f = with_help(finding(r, origin, message), help.clone());
+            f.related.extend(related.clone());
+            out.push(f);
         }
     }
+}
+
+/// Where the schema of an object's kind comes from.
+enum SchemaOf<'a> {
+    /// A built-in kind of the target minor, or a vendored CRD.
+    Vendored(&'static vendored::Schema),
+    /// A CRD in the checked tree.
+    Tree(&'a crate::check::tree_crds::TreeSchema),
+}
+
+/// The schema of `apiVersion`/`kind`: a built-in kind the target minor serves, else a CRD of the
+/// checked tree (what will be applied), else a vendored CRD schema.
+fn schema_of<'a>(ctx: &'a Context<'_>, api: &str, kind: &str) -> Option<SchemaOf<'a>> {
+    if !vendored::serves(ctx.kube, api, kind) {
+        if let Some(s) = ctx.tree_schema(api, kind) {
+            return Some(SchemaOf::Tree(s));
+        }
+    }
+    vendored::schema(ctx.kube, api, kind).map(SchemaOf::Vendored)
 }
 
 /// Reports objects whose `apiVersion` and `kind` have no schema for the target Kubernetes minor
@@ -296,7 +340,7 @@ pub fn invalid(ctx: &Context<'_>, out: &mut Vec<Finding>) {
 pub fn unknown_kind(ctx: &Context<'_>, out: &mut Vec<Finding>) {
     for r in ctx.resources {
         let (api, kind) = (r.api_version(), r.kind());
-        if vendored::schema(ctx.kube, api, kind).is_some()
+        if schema_of(ctx, api, kind).is_some()
             || ctx.policy.allows_kind(api, kind)
             || removed_for(ctx, api, kind).is_some()
         {
