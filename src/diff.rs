@@ -302,6 +302,10 @@ pub fn compare_sides(environment: &str, base: &Side<'_>, head: &Side<'_>) -> Env
     let maps = readings
         .as_ref()
         .map(|(b, h)| (b.map(environment), h.map(environment)));
+    let mut reader = match (&readings, &maps) {
+        (Some((b, h)), Some((bm, hm))) => Some(network::Reader::new(b, h, bm, hm)),
+        _ => None,
+    };
     let bo = source::Origins {
         sources: base.sources,
         top: base.top,
@@ -329,10 +333,8 @@ pub fn compare_sides(environment: &str, base: &Side<'_>, head: &Side<'_>) -> Env
             (None, None) => Vec::new(),
         };
         if let (Some(o), Some(n)) = (old, new) {
-            if let (true, Some((base_map, head_map)), Some((b_read, h_read))) =
-                (c.kind == "NetworkPolicy", &maps, &readings)
-            {
-                let (words, effects) = network::reasons(o, n, b_read, h_read, base_map, head_map);
+            if let (true, Some(reader)) = (c.kind == "NetworkPolicy", &mut reader) {
+                let (words, effects) = reader.reasons(o, n);
                 if !words.is_empty() {
                     c.risks.retain(|r| !network::is_rule_reading(r));
                     c.risks.extend(words);

@@ -601,3 +601,28 @@ fn a_ten_thousand_resource_change_fits_one_comment_and_still_parses() {
     assert!(md.contains("_… and 9940 more image(s): `--format json` lists them all._"));
     valid_markdown(&md);
 }
+
+#[test]
+fn a_policy_change_alike_for_many_workloads_is_one_line() {
+    // MongoDB's ingress moves its users' port: twelve workloads, the same change, one line.
+    let c = case("netpol_many_peers", |root| {
+        edit(
+            root,
+            "environments/base/network-policies/30-data-stores.yaml",
+            "                  - openim-rpc-user\n      ports:\n        - port: 27017\n",
+            "                  - openim-rpc-user\n      ports:\n        - port: 27018\n",
+        )
+    });
+    assert!(
+        c.md.contains("ingress from openim-admin-rpc (+11 more): ports 27017/TCP -> 27018/TCP"),
+        "{}",
+        c.md
+    );
+    assert!(!c.md.contains("ingress from openim-api: ports"), "{}", c.md);
+    // The paths are per class: these twelve differ in their own policies, so each keeps its line.
+    assert!(
+        c.txt.contains("network paths: 0 added, 12 lost (dev, test, release):\n  - openim-admin-rpc -> openim-mongodb/mongodb: 27017/TCP\n"),
+        "{}",
+        c.txt
+    );
+}

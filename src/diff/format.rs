@@ -627,7 +627,17 @@ pub fn json(diffs: &[EnvDiff], sides: &Sides) -> serde_json::Value {
                             .map(|c| serde_json::json!({"from": c.from, "to": c.to, "ports": c.ports}))
                             .collect()
                     };
-                    serde_json::json!({"added": list(&p.added), "lost": list(&p.lost)})
+                    // A path end that stands for several workloads (a class), with its members.
+                    let classes: serde_json::Map<String, serde_json::Value> = p
+                        .nodes
+                        .iter()
+                        .filter(|(_, n)| n.members.len() > 1)
+                        .map(|(id, n)| {
+                            let ids: Vec<&str> = n.members.iter().map(|m| m.id.as_str()).collect();
+                            (id.clone(), serde_json::json!(ids))
+                        })
+                        .collect();
+                    serde_json::json!({"added": list(&p.added), "lost": list(&p.lost), "classes": classes})
                 }),
                 "changes": d.changes.iter().map(|c| serde_json::json!({
                     "path": c.path,

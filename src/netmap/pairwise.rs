@@ -217,6 +217,119 @@ fn the_class_map_means_the_pairwise_map_on_every_network_policy_fixture() {
     assert_same_meaning("every fixture together", &all);
 }
 
+/// Each (added?, from, to, port) a class diff stands for, expanded to single workloads.
+fn expand_diff(d: &MapDiff) -> BTreeSet<(bool, String, String, String)> {
+    let ends = |id: &str| -> Vec<String> {
+        match d.nodes.get(id) {
+            Some(p) if !p.members.is_empty() => p.members.iter().map(|m| m.id.clone()).collect(),
+            _ => vec![id.to_string()],
+        }
+    };
+    let mut out = BTreeSet::new();
+    for (added, list) in [(true, &d.added), (false, &d.lost)] {
+        for c in list {
+            for a in ends(&c.from) {
+                for b in ends(&c.to) {
+                    for p in &c.ports {
+                        out.insert((added, a.clone(), b.clone(), p.clone()));
+                    }
+                }
+            }
+        }
+    }
+    out
+}
+
+/// The same, path by path from the two expanded maps.
+fn pairwise_diff(base: &NetMap, head: &NetMap) -> BTreeSet<(bool, String, String, String)> {
+    let (b, h) = (base.paths(), head.paths());
+    let mut out = BTreeSet::new();
+    for key in b.keys().chain(h.keys()) {
+        let texts = |m: &BTreeMap<(String, String), Ports>| -> BTreeSet<String> {
+            m.get(key)
+                .map(|p| p.texts().into_iter().collect())
+                .unwrap_or_default()
+        };
+        let (old, new) = (texts(&b), texts(&h));
+        for p in new.difference(&old) {
+            out.insert((true, key.0.clone(), key.1.clone(), p.clone()));
+        }
+        for p in old.difference(&new) {
+            out.insert((false, key.0.clone(), key.1.clone(), p.clone()));
+        }
+    }
+    out
+}
+
+/// `n` Deployments in namespace `a`, each with its own policy admitting its whole namespace; `edit`
+/// may change each app's YAML text.
+fn alike(n: usize, edit: impl Fn(usize, String) -> String) -> Vec<Resource> {
+    let mut text = String::new();
+    for i in 0..n {
+        text.push_str(&edit(i, format!(
+            "apiVersion: apps/v1\nkind: Deployment\nmetadata: {{name: app{i:02}, namespace: a}}\n\
+             spec:\n  template:\n    metadata: {{labels: {{app: app{i:02}}}}}\n    spec:\n      \
+             containers: [{{name: main, image: 'x:1', ports: [{{containerPort: 8080}}]}}]\n---\n\
+             apiVersion: networking.k8s.io/v1\nkind: NetworkPolicy\nmetadata: {{name: app{i:02}, namespace: a}}\n\
+             spec:\n  podSelector: {{matchLabels: {{app: app{i:02}}}}}\n  policyTypes: [Ingress]\n  \
+             ingress: [{{from: [{{podSelector: {{}}}}]}}]\n---\n"
+        )));
+    }
+    let mut sources = Sources::new();
+    let id = sources.add(
+        Path::new("alike.yaml"),
+        Arc::from(text.as_str()),
+        FileRole::Other,
+    );
+    crate::load::yaml::parse(id, sources.get(id))
+        .unwrap()
+        .into_iter()
+        .map(|d| Resource::new(d.root))
+        .collect()
+}
+
+#[test]
+fn the_class_diff_means_the_pairwise_diff() {
+    let base = alike(30, |_, t| t);
+    // app05 admits only port 8080, app07 has no policy, app09 admits only its own namespace's app00.
+    let head = alike(30, |i, t| match i {
+        5 => t.replace(
+            "ingress: [{from: [{podSelector: {}}]}]",
+            "ingress: [{from: [{podSelector: {}}], ports: [{port: 8080}]}]",
+        ),
+        7 => t.split("---\n").next().unwrap().to_string() + "---\n",
+        9 => t.replace(
+            "from: [{podSelector: {}}]",
+            "from: [{podSelector: {matchLabels: {app: app00}}}]",
+        ),
+        _ => t,
+    });
+    let (b, h) = (build("t", &base), build("t", &head));
+    let d = compare(&b, &h);
+    assert_eq!(expand_diff(&d), pairwise_diff(&b, &h));
+    assert!(!d.is_empty());
+    // Few lines: the 26 workloads still alike stay one group.
+    assert_eq!(d.added.len() + d.lost.len(), 15, "{d:#?}");
+    let text = super::format::diff_text(&d);
+    assert!(
+        text.contains("  - app01 (+25 more) -> app09: any port\n"),
+        "{text}"
+    );
+    assert!(
+        text.contains(
+            "    app01 (+25 more): app01, app02, app03, app04, app06, app08, app10, app11,"
+        ),
+        "{text}"
+    );
+
+    // And against a much smaller tree of the same shape.
+    let a = alike(3, |_, t| t);
+    assert_eq!(
+        expand_diff(&compare(&b, &build("t", &a))),
+        pairwise_diff(&b, &build("t", &a))
+    );
+}
+
 #[test]
 fn alike_workloads_are_one_class() {
     // 40 Deployments, each with its own policy admitting its whole namespace: one class, one path
