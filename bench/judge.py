@@ -465,7 +465,8 @@ def main():
     ap.add_argument("--prune", action="store_true", help="drop stale judgements from the file")
     args = ap.parse_args()
 
-    findings = run(args.ours)
+    # The binary runs from the corpus folder: a relative path is read from here first.
+    findings = run(os.path.abspath(args.ours))
     rows = read_judgements()
     by_key = collections.defaultdict(list)
     for r in rows:
