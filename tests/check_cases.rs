@@ -31,7 +31,7 @@ fn findings(yaml: &str) -> Vec<(String, u32, u32, String)> {
         .findings()
         .map(|(_, f)| {
             (
-                f.code.to_string(),
+                f.code().to_string(),
                 f.origin.line,
                 f.origin.col,
                 f.message.clone(),

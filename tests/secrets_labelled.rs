@@ -51,7 +51,7 @@ fn flagged(error_only: bool) -> BTreeSet<String> {
     let report = collect(&DiskFiles, &mut sources, &opts).expect("the set loads");
     report
         .findings()
-        .filter(|(_, f)| f.code.starts_with("secrets/"))
+        .filter(|(_, f)| f.code().family() == "secrets")
         .filter(|(_, f)| !error_only || f.severity == Severity::Error)
         .filter_map(|(_, f)| {
             Path::new(&sources.get(f.origin.file).display)
