@@ -4,31 +4,8 @@
 mod common;
 
 use std::path::Path;
-use std::process::Command;
 
-const TODAY: &str = "2026-06-15";
-
-struct Run {
-    code: i32,
-    stdout: String,
-    stderr: String,
-}
-
-fn check(dir: &Path, args: &[&str]) -> Run {
-    let out = Command::new(env!("CARGO_BIN_EXE_openim-gitops"))
-        .current_dir(dir)
-        .arg("check")
-        .args(args)
-        .env("OPENIM_GITOPS_TODAY", TODAY)
-        .env("NO_COLOR", "1")
-        .output()
-        .expect("run openim-gitops");
-    Run {
-        code: out.status.code().unwrap_or(-1),
-        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-    }
-}
+use common::{check_cli as check, CheckCli as Run};
 
 fn env_fixture() -> std::path::PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/check-env")
