@@ -184,3 +184,97 @@ fn sarif_rule_entries_carry_the_same_documentation() {
         }
     }
 }
+
+/// `check` in `dir` with `policies/` beside it: (exit code, standard error).
+fn check_in(dir: &std::path::Path, policy: &str) -> (Option<i32>, String) {
+    std::fs::create_dir_all(dir.join("policies")).expect("mkdir");
+    std::fs::write(dir.join("policies/policy.yaml"), policy).expect("write");
+    std::fs::write(
+        dir.join("clean.yaml"),
+        "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: settings\ndata:\n  LOG_LEVEL: info\n",
+    )
+    .expect("write");
+    let out = Command::new(env!("CARGO_BIN_EXE_openim-gitops"))
+        .current_dir(dir)
+        .args(["check", "clean.yaml"])
+        .env("NO_COLOR", "1")
+        .output()
+        .expect("the binary runs");
+    (
+        out.status.code(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn a_policy_file_names_codes_it_knows_and_is_refused_at_the_line_of_one_it_does_not() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    // A user policy's code, a family and a built-in code are known.
+    let (code, err) = check_in(
+        dir.path(),
+        "apiVersion: gitops.openim.io/v1
+kind: Policy
+custom:
+  - name: settings-named
+    expression: \"object.metadata.name != ''\"
+    message: named
+defaults:
+  rules:
+    policy/settings-named: warning
+    secrets/*: warning
+    netpol/allow-all: off
+waivers:
+  - rule: policy/settings-named
+    target: {kind: ConfigMap}
+    reason: a test
+    until: 2099-12-31
+",
+    );
+    assert_eq!(code, Some(0), "{err}");
+
+    let (code, err) = check_in(
+        dir.path(),
+        "apiVersion: gitops.openim.io/v1
+kind: Policy
+defaults:
+  rules:
+    resources/missing-limit: off
+    nosuch/*: warning
+    policy/not-defined-here: warning
+waivers:
+  - rule: netpol/allow-al
+    target: {kind: ConfigMap}
+    reason: a test
+    until: 2099-12-31
+",
+    );
+    assert_eq!(code, Some(2), "{err}");
+    for (message, place) in [
+        (
+            "`resources/missing-limit` is not a rule code or `family/*`",
+            "policies/policy.yaml:5:5",
+        ),
+        (
+            "`nosuch/*` is not a rule code or `family/*`",
+            "policies/policy.yaml:6:5",
+        ),
+        (
+            "`policy/not-defined-here` is not a rule code or `family/*`",
+            "policies/policy.yaml:7:5",
+        ),
+        (
+            "`netpol/allow-al` is not a rule code",
+            "policies/policy.yaml:9:11",
+        ),
+    ] {
+        assert!(err.contains(message), "{message}:\n{err}");
+        assert!(err.contains(place), "{place}:\n{err}");
+    }
+    // The help lists the codes of the family named.
+    assert!(
+        err.contains(
+            "codes of `resources/`: resources/blocking-pdb, resources/limit-below-request"
+        ),
+        "{err}"
+    );
+}

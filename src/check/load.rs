@@ -1,6 +1,6 @@
 //! The `load/` family: what reading manifest files given as PATHS found wrong. The load stage
-//! (`load::manifests`) finds these problems; this file gives them their codes, severities and docs,
-//! and turns them into findings. Environments never produce them: a bad input there stops the
+//! (`load::manifests`) finds these problems; this file gives them their codes (documented in
+//! `check::code`) and turns them into findings. Environments never produce them: a bad input there stops the
 //! render, since nothing partial may be rendered.
 
 use crate::check::code::Load;

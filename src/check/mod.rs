@@ -7,7 +7,10 @@
 //! selects) looks them up through [`Context::index`], built once per environment, never by scanning every
 //! resource for each one: `check` must stay linear in the size of the tree.
 //!
-//! Codes are public API: never reuse or silently rename one. `tests/check_codes.rs` snapshots the list.
+//! Each code is a value of [`Code`], declared with its documentation in [`code`] (what, why, a bad and a
+//! good example, the default severity): `docs/checks.md`, `openim-gitops rule` and SARIF's rule entries
+//! are written from it. A [`Finding`] is built only with its code. Codes are public API: never reuse or
+//! silently rename one. `tests/check_codes.rs` snapshots the list.
 
 pub mod code;
 pub mod custom;
