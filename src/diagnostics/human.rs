@@ -348,7 +348,7 @@ pub fn findings_human(sources: &Sources, report: &CheckReport, style: Style) -> 
             &mut quoted,
             message,
             miette_severity(f.severity),
-            Some(f.code.to_string()),
+            Some(f.code().to_string()),
             f.help.clone(),
             (f.origin, String::new()),
             &f.related,
