@@ -20,7 +20,8 @@ use std::collections::BTreeMap;
 
 use serde_json::{json, Map, Value};
 
-use crate::node::{Node, Origin};
+use crate::k8s::crd::Crd;
+use crate::node::Origin;
 use crate::resource::Resource;
 
 /// One served version of a CRD of the tree.
@@ -41,37 +42,19 @@ pub fn schemas(resources: &[Resource]) -> BTreeMap<String, TreeSchema> {
     }
     let mut out = BTreeMap::new();
     for r in resources {
-        if (r.group(), r.kind()) != ("apiextensions.k8s.io", "CustomResourceDefinition")
-            || r.version() != "v1"
-        {
+        if r.version() != "v1" {
             continue;
         }
-        let (Some(group), Some(kind)) = (
-            r.node.str_at(&["spec", "group"]),
-            r.node.str_at(&["spec", "names", "kind"]),
-        ) else {
-            continue;
-        };
-        for v in r
-            .node
-            .path(&["spec", "versions"])
-            .and_then(Node::as_seq)
-            .unwrap_or(&[])
-        {
-            let Some(name) = v.str_at(&["name"]) else {
-                continue;
-            };
-            if v.get("served").and_then(|s| s.as_bool()) == Some(false) {
-                continue;
-            }
-            let key = format!("{group}/{name}|{kind}");
+        let Some(crd) = Crd::read(r) else { continue };
+        for v in crd.versions.iter().filter(|v| v.served) {
+            let key = format!("{}|{}", crd.api_version(v), crd.kind);
             if !wanted.contains_key(&key) || out.contains_key(&key) {
                 continue;
             }
-            let (origin, validator) = match v.path(&["schema", "openAPIV3Schema"]) {
+            let (origin, validator) = match v.schema {
                 Some(schema) => (schema.origin, compile(&schema.to_json())),
                 // No schema: the API server accepts anything (v1 requires one; a tree may omit it).
-                None => (v.origin, compile(&json!({"type": "object"}))),
+                None => (v.node.origin, compile(&json!({"type": "object"}))),
             };
             out.insert(
                 key,
