@@ -13,6 +13,9 @@
 //!   it is an error. `additionalProperties` (a map) and preserved fields admit any key.
 //! - `allOf`/`anyOf`/`oneOf`/`not` only constrain values (a structural schema may not declare fields in
 //!   them), so their branches never reject unknown fields.
+//! - A `$ref` (or any `$` keyword) and a `pattern` that is no RE2 expression make the API server refuse
+//!   the CRD; here the version's schema is then not compiled, and its custom resources get a finding
+//!   that says why. Nothing a schema names is ever fetched or read.
 //! - `x-kubernetes-validations` (CEL) are evaluated by the user-policy stage, not here; other
 //!   `x-kubernetes-*` keywords, `description`, `example` and `externalDocs` are annotations.
 
@@ -70,7 +73,66 @@ pub fn schemas(resources: &[Resource]) -> BTreeMap<String, TreeSchema> {
 }
 
 fn compile(openapi: &Value) -> Result<jsonschema::Validator, String> {
+    refused(openapi, "openAPIV3Schema")?;
     crate::check::vendored::compile_value(&to_json_schema(openapi))
+}
+
+/// The largest program a CRD's `pattern` may compile to (bytes); the API server's patterns are small.
+const PATTERN_SIZE_LIMIT: usize = 1 << 20;
+
+/// What the API server refuses in a CRD's schema and the validator must never be handed: a `$ref`
+/// or any other `$` keyword (the validator would resolve references, and one from the tree may name
+/// any place), and a `pattern` that is no RE2 expression (backreferences, lookaround: Kubernetes
+/// compiles patterns with Go's RE2 engine, whose matching time is linear) or compiles too large.
+/// Only schema positions are read: `enum`, `default` and `example` values are data.
+fn refused(schema: &Value, at: &str) -> Result<(), String> {
+    let Value::Object(m) = schema else {
+        return Ok(());
+    };
+    for (k, v) in m {
+        let here = format!("{at}.{k}");
+        match k.as_str() {
+            "$schema" => {}
+            _ if k.starts_with('$') => {
+                return Err(format!(
+                    "`{here}`: the API server refuses a CRD schema that uses `{k}`"
+                ))
+            }
+            "pattern" => {
+                if let Some(p) = v.as_str() {
+                    regex::RegexBuilder::new(p)
+                        .size_limit(PATTERN_SIZE_LIMIT)
+                        .build()
+                        .map_err(|e| {
+                            format!(
+                                "`{here}` is not a pattern the API server accepts (RE2 syntax, no backreferences or lookaround, at most {} KiB compiled): {e}",
+                                PATTERN_SIZE_LIMIT / 1024
+                            )
+                        })?;
+                }
+            }
+            "properties" | "patternProperties" | "definitions" | "dependencies" => {
+                for (name, sub) in v.as_object().into_iter().flatten() {
+                    refused(sub, &format!("{here}.{name}"))?;
+                }
+            }
+            "items" | "additionalItems" | "additionalProperties" | "not" => match v {
+                Value::Array(list) => {
+                    for (i, sub) in list.iter().enumerate() {
+                        refused(sub, &format!("{here}[{i}]"))?;
+                    }
+                }
+                sub => refused(sub, &here)?,
+            },
+            "allOf" | "anyOf" | "oneOf" => {
+                for (i, sub) in v.as_array().into_iter().flatten().enumerate() {
+                    refused(sub, &format!("{here}[{i}]"))?;
+                }
+            }
+            _ => {}
+        }
+    }
+    Ok(())
 }
 
 /// The JSON Schema (2020-12) that validates what a CRD's `openAPIV3Schema` admits (see the module docs).

@@ -9,7 +9,7 @@ use std::sync::Arc;
 use ::cel::objects::OptionalValue;
 use ::cel::Value;
 
-use crate::check::custom::cel::{as_text, field_read, value_of, Expression, Scope};
+use crate::check::custom::cel::{self, as_text, field_read, value_of, Expression, Scope};
 use crate::check::custom::{Hit, Objects};
 use crate::k8s::crd;
 use crate::node::{Node, Origin};
@@ -170,19 +170,36 @@ fn check(rule: &CrdRule, node: &Node, value: &Value, path: &str, r: &Resource, o
     } else {
         Value::Null
     };
-    let mut scope = Scope::default();
-    scope.bind("self", value).bind("oldSelf", &old_self);
     let field = if path.is_empty() {
         "<root>".to_string()
     } else {
         path.trim_start_matches('.').to_string()
     };
+    // A rule from the tree may nest loops over long lists: what it would cost is bounded before it
+    // runs (the API server, too, cancels a rule past its budget).
+    let widths = if e.loops() {
+        cel::widths(node)
+    } else {
+        cel::Widths::default()
+    };
+    if let Some(why) = e.too_costly(widths) {
+        out.push(Hit::crd_rule(
+            r,
+            node.origin,
+            format!("{} {}: {field}: {why}", r.kind(), r.name()),
+            rule.origin,
+        ));
+        return;
+    }
+    let mut scope = Scope::default();
+    scope.bind("self", value).bind("oldSelf", &old_self);
     match e.eval(&scope) {
         Ok(Value::Bool(true)) => {}
         Ok(Value::Bool(false)) => {
             let message = rule
                 .message_expression
                 .as_ref()
+                .filter(|m| m.too_costly(widths).is_none())
                 .and_then(|m| m.eval(&scope).ok())
                 .and_then(|v| as_text(&v))
                 .filter(|t| !t.trim().is_empty())
