@@ -10,7 +10,7 @@ mod common;
 
 use std::path::{Path, PathBuf};
 
-use openim_gitops::check::rules;
+use openim_gitops::check::Code;
 
 use common::Check;
 
@@ -55,21 +55,18 @@ fn run_fixture(code: &str) -> String {
 #[test]
 fn every_rule_fixture_matches_its_snapshot() {
     let mut failures = Vec::new();
-    for rule in rules() {
-        let dir = Path::new(FIXTURES).join(rule.code);
+    for code in Code::all() {
+        let code = code.as_str();
+        let dir = Path::new(FIXTURES).join(code);
         if !dir.is_dir() {
-            failures.push(format!(
-                "{}: no fixture folder {}",
-                rule.code,
-                dir.display()
-            ));
+            failures.push(format!("{code}: no fixture folder {}", dir.display()));
             continue;
         }
         if !dir.join("input.yaml").is_file() {
             // A fixture of tests/check_rules.rs.
             continue;
         }
-        let actual = run_fixture(rule.code);
+        let actual = run_fixture(code);
         let result = std::panic::catch_unwind(|| {
             common::assert_snapshot(&dir.join("expected.json"), &actual)
         });
@@ -86,7 +83,7 @@ fn every_rule_fixture_matches_its_snapshot() {
 
 #[test]
 fn every_fixture_names_a_rule() {
-    let codes: Vec<&str> = rules().iter().map(|r| r.code).collect();
+    let codes: Vec<&str> = Code::all().map(Code::as_str).collect();
     for family in std::fs::read_dir(FIXTURES).expect("fixtures") {
         let family = family.expect("entry").path();
         if !family.is_dir() {

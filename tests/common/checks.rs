@@ -384,7 +384,7 @@ impl Fixture {
     pub fn run(&self, code: &str, policy: &Policy) -> Vec<Finding> {
         let rule = check::rules()
             .into_iter()
-            .find(|r| r.code == code)
+            .find(|r| r.code.as_str() == code)
             .unwrap_or_else(|| panic!("no rule {code}"));
         let ctx = Context::new(
             self.layer.as_ref().map(|l| l.name.value.as_str()),
@@ -396,7 +396,7 @@ impl Fixture {
         let mut findings = Vec::new();
         (rule.run)(&ctx, &mut findings);
         for f in &findings {
-            assert_eq!(f.code, code, "a rule emits only its own code");
+            assert_eq!(f.code().as_str(), code, "a rule emits only its own code");
         }
         findings.sort_by(|a, b| {
             let fa = &self.sources.get(a.origin.file).display;
@@ -426,7 +426,7 @@ impl Fixture {
                 .iter()
                 .map(|f| {
                     let mut v = serde_json::json!({
-                        "code": f.code,
+                        "code": f.code(),
                         "severity": f.severity.as_str(),
                     });
                     let place = self.place(f.origin);
@@ -477,7 +477,7 @@ pub fn places(fx: &Fixture, findings: &[Finding]) -> Vec<(String, String, u32)> 
         .map(|f| {
             let display = &fx.sources.get(f.origin.file).display;
             let name = display.rsplit('/').next().unwrap_or(display).to_string();
-            (f.code.to_string(), name, f.origin.line)
+            (f.code().to_string(), name, f.origin.line)
         })
         .collect()
 }
