@@ -143,6 +143,11 @@ pub enum Command {
         after_help = "A path from A to B needs both A's egress and B's ingress to allow it (a pod no policy selects for a\ndirection is open in that direction). Peers outside the environment (other namespaces, the ingress\ncontroller's, ipBlocks) are nodes too. Ports are the destination's.\n\nWorkloads the NetworkPolicies treat alike (same namespace, same rules selecting them, admitted\nby the same rules, same ports) are one node, a class, with its members listed.\n\n--from, --to and --focus take a workload's name (openim-api), its label in the map,\n<namespace>/<name> or its id (<namespace>/<Kind>/<name>); * matches any run of characters\n(openim-rpc-*). Each may be given more than once. A name that matches no workload is an error\n(exit 2).\n\nExamples:\n  openim-gitops netmap --env release\n  openim-gitops netmap --env release --focus openim-api\n  openim-gitops netmap --env release --from openim-crontask --to 'openim-rpc-*'\n  openim-gitops netmap --env dev --format mermaid > netmap.mmd\n  openim-gitops netmap --env test --format dot | dot -Tsvg > netmap.svg\n  openim-gitops netmap --env release --format json"
     )]
     Netmap(NetmapArgs),
+    /// Print what a check rule looks for, why, and a bad and a good example
+    #[command(
+        after_help = "Examples:\n  openim-gitops rule netpol/allow-all\n  openim-gitops rule --all\n  openim-gitops rule secrets/env-literal --format json\n\nThe rules are those docs/checks.md lists. A user policy's code (policy/<name>) is documented by\nthe policy that defines it, in policies/: this command knows only the built-in codes. An unknown\ncode is a usage error (exit 2) that names the nearest known code."
+    )]
+    Rule(RuleArgs),
     /// Print a shell completion script for openim-gitops
     #[command(
         after_help = "Examples:\n  openim-gitops completions bash > ~/.local/share/bash-completion/completions/openim-gitops\n  openim-gitops completions zsh > \"${fpath[1]}/_openim-gitops\"\n  openim-gitops completions fish > ~/.config/fish/completions/openim-gitops.fish"
@@ -172,6 +177,33 @@ pub struct NetmapArgs {
     /// Only the paths in and out of these workloads, each drawn on its own
     #[arg(long, value_name = "NAME")]
     pub focus: Vec<String>,
+}
+
+/// `rule`'s output.
+#[derive(Copy, Clone, Debug, Default, PartialEq, Eq, ValueEnum)]
+pub enum RuleFormat {
+    /// Markdown text for people (`text` is the same)
+    #[default]
+    #[value(alias = "text")]
+    Human,
+    Json,
+}
+
+#[derive(Args, Debug)]
+pub struct RuleArgs {
+    /// The rule's code (`family/name`, as findings show it)
+    #[arg(
+        value_name = "CODE",
+        required_unless_present = "all",
+        conflicts_with = "all"
+    )]
+    pub code: Option<String>,
+    /// Every rule: a line each (code, default severity, summary), or with --format json every rule's whole documentation
+    #[arg(long)]
+    pub all: bool,
+    /// Output format
+    #[arg(long, value_enum, default_value_t)]
+    pub format: RuleFormat,
 }
 
 #[derive(Args, Debug)]

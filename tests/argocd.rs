@@ -201,11 +201,7 @@ fn the_argo_cd_objects_and_the_bootstrap_pass_check() {
     let compiled = compile_all(&mut sources);
     let files = DiskFiles;
     let mut loader = Loader::new(&files, &mut sources);
-    let codes: Vec<&str> = openim_gitops::check::rules()
-        .iter()
-        .map(|r| r.code)
-        .collect();
-    let policy = PolicySet::load(&mut loader, &repo().join("policies"), &codes).expect("policy");
+    let policy = PolicySet::load(&mut loader, &repo().join("policies")).expect("policy");
     let argocd = by_name(&compiled, "argocd");
     let targets = [Target {
         env: Some(&argocd.name),
@@ -220,7 +216,7 @@ fn the_argo_cd_objects_and_the_bootstrap_pass_check() {
     let errors: Vec<String> = report
         .findings()
         .filter(|(_, f)| f.severity == Severity::Error)
-        .map(|(_, f)| format!("{}: {}", f.code, f.message))
+        .map(|(_, f)| format!("{}: {}", f.code(), f.message))
         .collect();
     assert!(errors.is_empty(), "{errors:?}");
 

@@ -1,49 +1,17 @@
 //! The cases issue 5 names as holes in other tools, for the `schema/` family: each is caught, at the
 //! line the user edits.
 
-use std::path::PathBuf;
+mod common;
 
-use openim_gitops::check::policy::Date;
-use openim_gitops::commands::check::{collect, Options};
-use openim_gitops::load::DiskFiles;
-use openim_gitops::node::Sources;
-use openim_gitops::tags::TagInputs;
+use common::Check;
 
-/// (code, line, column, message) of every finding on one manifest.
-fn findings(yaml: &str) -> Vec<(String, u32, u32, String)> {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let file = dir.path().join("manifest.yaml");
-    std::fs::write(&file, yaml).expect("write");
-    let root = dir.path().join("environments");
-    let paths: Vec<PathBuf> = vec![file];
-    let opts = Options {
-        root: &root,
-        envs: &[],
-        paths: &paths,
-        policy: None,
-        tags: &TagInputs::default(),
-        today: Date::parse("2026-06-15").expect("date"),
-        kube: Default::default(),
-    };
-    let mut sources = Sources::new();
-    let report = collect(&DiskFiles, &mut sources, &opts).expect("the manifest loads");
-    report
-        .findings()
-        .map(|(_, f)| {
-            (
-                f.code.to_string(),
-                f.origin.line,
-                f.origin.col,
-                f.message.clone(),
-            )
-        })
-        .collect()
-}
-
-fn only(code: &str, all: Vec<(String, u32, u32, String)>) -> Vec<(u32, u32, String)> {
-    all.into_iter()
-        .filter(|f| f.0 == code)
-        .map(|f| (f.1, f.2, f.3))
+/// `(line, column, message)` of every finding of `code` on one manifest.
+fn only(code: &str, yaml: &str) -> Vec<(u64, u64, String)> {
+    Check::files(&[("manifest.yaml", yaml)])
+        .run()
+        .of(code)
+        .into_iter()
+        .map(|f| (f.line, f.column, f.message.clone()))
         .collect()
 }
 
@@ -51,8 +19,7 @@ fn only(code: &str, all: Vec<(String, u32, u32, String)>) -> Vec<(u32, u32, Stri
 fn port_70000_is_out_of_range() {
     let found = only(
         "schema/port-out-of-range",
-        findings(
-            "apiVersion: v1
+        "apiVersion: v1
 kind: Service
 metadata:
   name: api
@@ -62,7 +29,6 @@ spec:
     - name: http
       port: 70000
 ",
-        ),
     );
     assert_eq!(
         found,
@@ -78,8 +44,7 @@ spec:
 fn cpu_lots_is_not_a_quantity() {
     let found = only(
         "schema/invalid-quantity",
-        findings(
-            "apiVersion: v1
+        "apiVersion: v1
 kind: Pod
 metadata:
   name: api
@@ -95,7 +60,6 @@ spec:
           cpu: 1.5
           memory: 512Mi
 ",
-        ),
     );
     assert_eq!(found.len(), 1, "{found:?}");
     assert_eq!((found[0].0, found[0].1), (11, 16));
@@ -106,8 +70,7 @@ spec:
 fn a_selector_that_does_not_match_its_pod_labels() {
     let found = only(
         "schema/selector-mismatch",
-        findings(
-            "apiVersion: apps/v1
+        "apiVersion: apps/v1
 kind: Deployment
 metadata:
   name: api
@@ -124,7 +87,6 @@ spec:
         - name: api
           image: registry.example/api:1.0
 ",
-        ),
     );
     assert_eq!(found.len(), 1, "{found:?}");
     assert_eq!((found[0].0, found[0].1), (8, 7));

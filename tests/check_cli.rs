@@ -4,31 +4,8 @@
 mod common;
 
 use std::path::Path;
-use std::process::Command;
 
-const TODAY: &str = "2026-06-15";
-
-struct Run {
-    code: i32,
-    stdout: String,
-    stderr: String,
-}
-
-fn check(dir: &Path, args: &[&str]) -> Run {
-    let out = Command::new(env!("CARGO_BIN_EXE_openim-gitops"))
-        .current_dir(dir)
-        .arg("check")
-        .args(args)
-        .env("OPENIM_GITOPS_TODAY", TODAY)
-        .env("NO_COLOR", "1")
-        .output()
-        .expect("run openim-gitops");
-    Run {
-        code: out.status.code().unwrap_or(-1),
-        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-    }
-}
+use common::{check_cli as check, CheckCli as Run};
 
 fn env_fixture() -> std::path::PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/check-env")
@@ -172,7 +149,7 @@ fn sarif_validates_against_the_sarif_2_1_0_schema() {
     let rules = run["tool"]["driver"]["rules"].as_array().expect("rules");
     assert_eq!(
         rules.len(),
-        openim_gitops::check::rules().len(),
+        openim_gitops::check::Code::all().count(),
         "one rule entry per code"
     );
     let results = run["results"].as_array().expect("results");

@@ -5,30 +5,11 @@
 mod common;
 
 use std::path::{Path, PathBuf};
-use std::process::Command;
+
+use common::{check_cli as check, CheckCli as Run};
 
 fn fixture() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/check-load")
-}
-
-struct Run {
-    code: i32,
-    stdout: String,
-}
-
-fn check(dir: &Path, args: &[&str]) -> Run {
-    let out = Command::new(env!("CARGO_BIN_EXE_openim-gitops"))
-        .current_dir(dir)
-        .arg("check")
-        .args(args)
-        .env("NO_COLOR", "1")
-        .env("OPENIM_GITOPS_TODAY", "2026-06-15")
-        .output()
-        .expect("run openim-gitops");
-    Run {
-        code: out.status.code().unwrap_or(-1),
-        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-    }
 }
 
 fn json(run: &Run) -> serde_json::Value {

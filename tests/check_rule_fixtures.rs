@@ -1,61 +1,44 @@
 //! One fixture per rule, `tests/fixtures/check/<family>/<rule>/`. For `schema/`, `resources/` and
 //! `policy/` the folder holds `input.yaml` (objects that must fire and objects that must not, each
 //! commented), an optional `policy.yaml` (a policy file), and `expected.json`, the findings of that rule
-//! (code, file, line, column, message) as a snapshot, checked here through `commands::check::collect`
-//! as the command runs them, against the Kubernetes minor a `kube-version` file names (default: the
-//! newest vendored). Today is 2026-06-15. The other families' fixtures run in
+//! (code, file, line, column, message) as a snapshot, checked here through the harness's `Check`
+//! (`commands::check::collect`, as the command runs them), against the Kubernetes minor a
+//! `kube-version` file names (default: the newest vendored). Today is 2026-06-15. The other families' fixtures run in
 //! `tests/check_rules.rs`.
 
 mod common;
 
 use std::path::{Path, PathBuf};
 
-use openim_gitops::check::policy::Date;
-use openim_gitops::check::rules;
-use openim_gitops::check::vendored::KubeVersion;
-use openim_gitops::commands::check::{collect, Options};
-use openim_gitops::load::DiskFiles;
-use openim_gitops::node::Sources;
-use openim_gitops::tags::TagInputs;
+use openim_gitops::check::Code;
+
+use common::Check;
 
 const FIXTURES: &str = "tests/fixtures/check";
-
-fn today() -> Date {
-    Date::parse("2026-06-15").expect("a date")
-}
 
 /// The findings of `code` on its fixture, as the snapshot's JSON.
 fn run_fixture(code: &str) -> String {
     let dir = Path::new(FIXTURES).join(code);
-    let input = dir.join("input.yaml");
     let policy = dir.join("policy.yaml");
-    let root = dir.join("environments");
-    let paths = vec![input];
-    let kube = match std::fs::read_to_string(dir.join("kube-version")) {
-        Ok(v) => KubeVersion::parse(v.trim()).expect("a vendored minor"),
-        Err(_) => KubeVersion::default(),
-    };
-    let opts = Options {
-        root: &root,
-        envs: &[],
-        paths: &paths,
-        policy: policy.is_file().then_some(policy.as_path()),
-        tags: &TagInputs::default(),
-        today: today(),
-        kube,
-    };
-    let mut sources = Sources::new();
-    let report = collect(&DiskFiles, &mut sources, &opts)
+    let mut check = Check::paths([dir.join("input.yaml")]).root(dir.join("environments"));
+    if policy.is_file() {
+        check = check.policy(policy);
+    }
+    if let Ok(v) = std::fs::read_to_string(dir.join("kube-version")) {
+        check = check.kube(v.trim());
+    }
+    let report = check
+        .try_run()
         .unwrap_or_else(|e| panic!("{code}: the fixture does not load: {e}"));
     let findings: Vec<serde_json::Value> = report
-        .findings()
-        .filter(|(_, f)| f.code == code)
-        .map(|(_, f)| {
+        .of(code)
+        .into_iter()
+        .map(|f| {
             serde_json::json!({
                 "code": f.code,
-                "file": sources.get(f.origin.file).display,
-                "line": f.origin.line,
-                "column": f.origin.col,
+                "file": f.file,
+                "line": f.line,
+                "column": f.column,
                 "message": f.message,
             })
         })
@@ -72,21 +55,18 @@ fn run_fixture(code: &str) -> String {
 #[test]
 fn every_rule_fixture_matches_its_snapshot() {
     let mut failures = Vec::new();
-    for rule in rules() {
-        let dir = Path::new(FIXTURES).join(rule.code);
+    for code in Code::all() {
+        let code = code.as_str();
+        let dir = Path::new(FIXTURES).join(code);
         if !dir.is_dir() {
-            failures.push(format!(
-                "{}: no fixture folder {}",
-                rule.code,
-                dir.display()
-            ));
+            failures.push(format!("{code}: no fixture folder {}", dir.display()));
             continue;
         }
         if !dir.join("input.yaml").is_file() {
             // A fixture of tests/check_rules.rs.
             continue;
         }
-        let actual = run_fixture(rule.code);
+        let actual = run_fixture(code);
         let result = std::panic::catch_unwind(|| {
             common::assert_snapshot(&dir.join("expected.json"), &actual)
         });
@@ -103,7 +83,7 @@ fn every_rule_fixture_matches_its_snapshot() {
 
 #[test]
 fn every_fixture_names_a_rule() {
-    let codes: Vec<&str> = rules().iter().map(|r| r.code).collect();
+    let codes: Vec<&str> = Code::all().map(Code::as_str).collect();
     for family in std::fs::read_dir(FIXTURES).expect("fixtures") {
         let family = family.expect("entry").path();
         if !family.is_dir() {

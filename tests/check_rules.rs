@@ -527,7 +527,7 @@ mod no_secret_values {
                             assert!(
                                 !text.contains(p),
                                 "{}: `{text}` contains part of a planted value `{p}`",
-                                f.code
+                                f.code()
                             );
                         }
                     }

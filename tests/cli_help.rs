@@ -96,6 +96,7 @@ fn each_command_lists_only_its_own_formats_and_flags() {
         ("promote", &["human", "json", "markdown"]),
         ("check", &["human", "json", "sarif", "github"]),
         ("netmap", &["human", "json", "mermaid", "dot"]),
+        ("rule", &["human", "json"]),
         ("completions", &[]),
         ("man", &[]),
     ];

@@ -102,18 +102,14 @@ fn every_environment_passes_every_check_with_the_repository_policy() {
     let compiled = compile_all(&mut sources);
     let files = DiskFiles;
     let mut loader = Loader::new(&files, &mut sources);
-    let codes: Vec<&str> = openim_gitops::check::rules()
-        .iter()
-        .map(|r| r.code)
-        .collect();
-    let policy = PolicySet::load(&mut loader, &repo().join("policies"), &codes).expect("policy");
+    let policy = PolicySet::load(&mut loader, &repo().join("policies")).expect("policy");
     let targets = openim_gitops::commands::check::targets(&compiled, Default::default());
     let today = Date::parse("2026-11-22").expect("date");
     let report = check_targets(&sources, &policy, &targets, today);
     let errors: Vec<String> = report
         .findings()
         .filter(|(_, f)| f.severity == Severity::Error)
-        .map(|(env, f)| format!("{env:?} {}: {}", f.code, f.message))
+        .map(|(env, f)| format!("{env:?} {}: {}", f.code(), f.message))
         .collect();
     assert!(
         errors.is_empty(),

@@ -1,11 +1,15 @@
 //! `--kube-version`: the vendored Kubernetes minors, the schemas each serves, and the API versions
 //! Kubernetes removed (`schema/removed-api`, `schema/deprecated-api`), checked on real manifest files.
 
+mod common;
+
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
 use openim_gitops::check::vendored::{self, KubeVersion};
+
+use common::{Check, Findings};
 
 fn fixture(name: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -26,124 +30,96 @@ fn check(args: &[&str], kube_env: Option<&str>) -> Output {
     cmd.output().expect("run openim-gitops")
 }
 
-/// `(code, severity, line, message, help)` of `check --format json` on one fixture file.
-fn findings(file: &str, kube: Option<&str>) -> Vec<(String, String, u64, String, String)> {
-    let path = fixture(file);
-    let mut args = vec!["--format", "json", path.to_str().expect("utf-8")];
+/// `check` on one fixture file, against a Kubernetes minor (default: the newest vendored).
+fn findings(file: &str, kube: Option<&str>) -> Findings {
+    let mut check = Check::paths([fixture(file)]);
     if let Some(v) = kube {
-        args.extend(["--kube-version", v]);
+        check = check.kube(v);
     }
-    let out = check(&args, None);
-    assert_ne!(
-        out.status.code(),
-        Some(2),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON");
-    v["findings"]
-        .as_array()
-        .expect("findings")
-        .iter()
-        .map(|f| {
-            let s = |k: &str| f[k].as_str().unwrap_or("").to_string();
-            (
-                s("code"),
-                s("severity"),
-                f["line"].as_u64().unwrap_or(0),
-                s("message"),
-                s("help"),
-            )
-        })
-        .collect()
-}
-
-fn with_code<'a>(
-    found: &'a [(String, String, u64, String, String)],
-    code: &str,
-) -> Vec<&'a (String, String, u64, String, String)> {
-    found.iter().filter(|f| f.0 == code).collect()
+    check.run()
 }
 
 #[test]
 fn removed_api_versions_are_errors_at_their_apiversion_line_with_the_replacement() {
     let found = findings("removed.yaml", None);
-    let removed = with_code(&found, "schema/removed-api");
-    let lines: Vec<u64> = removed.iter().map(|f| f.2).collect();
+    let removed = found.of("schema/removed-api");
+    let lines: Vec<u64> = removed.iter().map(|f| f.line).collect();
     assert_eq!(lines, [2, 11, 18, 30], "{found:#?}");
-    assert!(removed.iter().all(|f| f.1 == "error"));
+    assert!(removed.iter().all(|f| f.severity == "error"));
     assert_eq!(
-        removed[0].3,
+        removed[0].message,
         "`extensions/v1beta1` Ingress is no longer served: Kubernetes removed it in 1.22 (checked against 1.37)"
     );
     assert!(
         removed[0]
-            .4
+            .help
             .starts_with("use apiVersion `networking.k8s.io/v1`"),
         "{}",
-        removed[0].4
+        removed[0].help
     );
     assert!(
-        removed[1].3.contains("removed it in 1.25"),
+        removed[1].message.contains("removed it in 1.25"),
         "{}",
-        removed[1].3
+        removed[1].message
     );
     assert!(
-        removed[1].4.contains("no replacement") && removed[1].4.contains("Pod Security Admission")
+        removed[1].help.contains("no replacement")
+            && removed[1].help.contains("Pod Security Admission")
     );
     assert!(
-        removed[2].3.contains("removed it in 1.26") && removed[2].4.contains("`autoscaling/v2`")
+        removed[2].message.contains("removed it in 1.26")
+            && removed[2].help.contains("`autoscaling/v2`")
     );
-    assert!(removed[3].3.contains("removed it in 1.32"));
-    assert!(removed[3].4.contains("`flowcontrol.apiserver.k8s.io/v1`"));
+    assert!(removed[3].message.contains("removed it in 1.32"));
+    assert!(removed[3]
+        .help
+        .contains("`flowcontrol.apiserver.k8s.io/v1`"));
     // One finding per object: not also `schema/unknown-kind`.
-    assert!(
-        with_code(&found, "schema/unknown-kind").is_empty(),
-        "{found:#?}"
-    );
+    assert!(found.of("schema/unknown-kind").is_empty(), "{found:#?}");
 }
 
 #[test]
 fn an_older_target_warns_of_removals_still_ahead_and_validates_against_its_own_schemas() {
     // 1.25 still serves autoscaling/v2beta2 (removed in 1.26); flowcontrol v1beta3 came with 1.26.
     let found = findings("removed.yaml", Some("1.25"));
-    let removed: Vec<u64> = with_code(&found, "schema/removed-api")
+    let removed: Vec<u64> = found
+        .of("schema/removed-api")
         .iter()
-        .map(|f| f.2)
+        .map(|f| f.line)
         .collect();
     assert_eq!(removed, [2, 11], "{found:#?}");
-    let deprecated = with_code(&found, "schema/deprecated-api");
+    let deprecated = found.of("schema/deprecated-api");
     assert_eq!(deprecated.len(), 1, "{found:#?}");
-    assert_eq!((deprecated[0].1.as_str(), deprecated[0].2), ("warning", 18));
     assert_eq!(
-        deprecated[0].3,
+        (deprecated[0].severity.as_str(), deprecated[0].line),
+        ("warning", 18)
+    );
+    assert_eq!(
+        deprecated[0].message,
         "`autoscaling/v2beta2` HorizontalPodAutoscaler is removed in Kubernetes 1.26; the target 1.25 still serves it"
     );
-    let unknown = with_code(&found, "schema/unknown-kind");
+    let unknown = found.of("schema/unknown-kind");
     assert_eq!(unknown.len(), 1, "{found:#?}");
-    assert_eq!(unknown[0].2, 30);
+    assert_eq!(unknown[0].line, 30);
     assert!(
-        unknown[0].3.contains("it is served from 1.26 on"),
+        unknown[0].message.contains("it is served from 1.26 on"),
         "{}",
-        unknown[0].3
+        unknown[0].message
     );
 
     // 1.31: flowcontrol v1beta3 is served and goes in 1.32.
     let found = findings("removed.yaml", Some("v1.31.4"));
-    let deprecated: Vec<u64> = with_code(&found, "schema/deprecated-api")
+    let deprecated: Vec<u64> = found
+        .of("schema/deprecated-api")
         .iter()
-        .map(|f| f.2)
+        .map(|f| f.line)
         .collect();
     assert_eq!(deprecated, [30], "{found:#?}");
-    assert_eq!(with_code(&found, "schema/removed-api").len(), 3);
+    assert_eq!(found.of("schema/removed-api").len(), 3);
     // 1.32 removed it.
     let found = findings("removed.yaml", Some("1.32"));
-    assert_eq!(
-        with_code(&found, "schema/removed-api").len(),
-        4,
-        "{found:#?}"
-    );
-    assert!(with_code(&found, "schema/deprecated-api").is_empty());
+    assert_eq!(found.of("schema/removed-api").len(), 4, "{found:#?}");
+    assert!(found.of("schema/deprecated-api").is_empty());
 }
 
 #[test]
@@ -153,7 +129,7 @@ fn current_api_versions_are_clean_for_every_vendored_version() {
         // (The Deployment and Service they point at are not in the file: `refs/` says so.)
         let schema: Vec<_> = found
             .iter()
-            .filter(|f| f.0.starts_with("schema/"))
+            .filter(|f| f.code.starts_with("schema/"))
             .collect();
         assert!(schema.is_empty(), "{v}: {schema:#?}");
     }
@@ -165,11 +141,11 @@ fn a_kind_newer_than_the_target_is_unknown_with_the_version_that_serves_it() {
     let found = findings("newer-kind.yaml", Some("1.33"));
     assert_eq!(found.len(), 1, "{found:#?}");
     assert_eq!(
-        (found[0].0.as_str(), found[0].2),
+        (found[0].code.as_str(), found[0].line),
         ("schema/unknown-kind", 2)
     );
     assert_eq!(
-        found[0].3,
+        found[0].message,
         "Kubernetes 1.33 (the target) does not serve `DeviceClass` in apiVersion `resource.k8s.io/v1`; it is served from 1.34 on"
     );
 }
@@ -185,28 +161,12 @@ fn the_schemas_follow_the_target_version() {
     )
     .expect("write");
     let run = |v: &str| {
-        let out = check(
-            &[
-                "--format",
-                "json",
-                "--kube-version",
-                v,
-                file.to_str().expect("utf-8"),
-            ],
-            None,
-        );
-        let j: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON");
-        j["findings"]
-            .as_array()
-            .expect("findings")
+        Check::paths([&file])
+            .kube(v)
+            .run()
             .iter()
-            .filter(|f| f["code"] == "schema/invalid")
-            .map(|f| {
-                (
-                    f["line"].as_u64().unwrap_or(0),
-                    f["message"].as_str().unwrap_or("").to_string(),
-                )
-            })
+            .filter(|f| f.code == "schema/invalid")
+            .map(|f| (f.line, f.message.clone()))
             .collect::<Vec<_>>()
     };
     assert_eq!(

@@ -110,7 +110,7 @@ fn check_answer(sources: &Sources, resources: &[Resource]) -> (bool, bool) {
     let found: Vec<String> = check::run(&ctx)
         .into_iter()
         .filter(|f| {
-            f.code == "netpol/workload-not-selected" && f.message.contains("Deployment/probe")
+            f.code() == "netpol/workload-not-selected" && f.message.contains("Deployment/probe")
         })
         .map(|f| f.message)
         .collect();

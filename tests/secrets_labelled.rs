@@ -9,12 +9,9 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
-use openim_gitops::check::policy::Date;
-use openim_gitops::check::Severity;
-use openim_gitops::commands::check::{collect, Options};
-use openim_gitops::load::DiskFiles;
-use openim_gitops::node::Sources;
-use openim_gitops::tags::TagInputs;
+mod common;
+
+use common::Check;
 
 const SET: &str = "tests/fixtures/secrets-labelled";
 
@@ -37,24 +34,14 @@ fn flagged(error_only: bool) -> BTreeSet<String> {
         .filter(|p| p.extension().is_some_and(|e| e == "yaml"))
         .collect();
     paths.sort();
-    let root = Path::new(SET).join("environments");
-    let opts = Options {
-        root: &root,
-        envs: &[],
-        paths: &paths,
-        policy: None,
-        tags: &TagInputs::default(),
-        today: Date::parse("2026-06-15").expect("a date"),
-        kube: Default::default(),
-    };
-    let mut sources = Sources::new();
-    let report = collect(&DiskFiles, &mut sources, &opts).expect("the set loads");
-    report
-        .findings()
-        .filter(|(_, f)| f.code.starts_with("secrets/"))
-        .filter(|(_, f)| !error_only || f.severity == Severity::Error)
-        .filter_map(|(_, f)| {
-            Path::new(&sources.get(f.origin.file).display)
+    Check::paths(paths)
+        .root(Path::new(SET).join("environments"))
+        .run()
+        .iter()
+        .filter(|f| f.code.starts_with("secrets/"))
+        .filter(|f| !error_only || f.severity == "error")
+        .filter_map(|f| {
+            Path::new(&f.file)
                 .file_name()
                 .map(|n| n.to_string_lossy().into_owned())
         })

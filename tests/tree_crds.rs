@@ -4,60 +4,28 @@
 //! reads them, and unknown fields rejected where the API server would prune them (as `kubectl apply`'s
 //! strict field validation does). A CRD's schema is never read as objects or selectors.
 
+mod common;
+
 use std::path::Path;
 use std::process::Command;
 
 use openim_gitops::check::tree_crds::to_json_schema;
 
-type Found = Vec<(String, u64, String, String)>;
+use common::{Check, Findings};
 
-/// `(code, line, message, help)` of `check --format json` on files of `tests/fixtures/tree-crds/`.
-fn findings(files: &[&str]) -> Found {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/tree-crds");
-    let out = Command::new(env!("CARGO_BIN_EXE_openim-gitops"))
-        .current_dir(&dir)
-        .args(["check", "--format", "json"])
-        .args(files)
-        .env("NO_COLOR", "1")
-        .env("OPENIM_GITOPS_TODAY", "2026-06-15")
-        .env_remove("OPENIM_GITOPS_KUBE_VERSION")
-        .output()
-        .expect("run openim-gitops");
-    assert_ne!(
-        out.status.code(),
-        Some(2),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON");
-    v["findings"]
-        .as_array()
-        .expect("findings")
-        .iter()
-        .map(|f| {
-            let s = |k: &str| f[k].as_str().unwrap_or("").to_string();
-            (
-                s("code"),
-                f["line"].as_u64().unwrap_or(0),
-                s("message"),
-                s("help"),
-            )
-        })
-        .collect()
-}
-
-fn of<'a>(found: &'a Found, code: &str) -> Vec<(u64, &'a str)> {
-    found
-        .iter()
-        .filter(|f| f.0 == code)
-        .map(|f| (f.1, f.2.as_str()))
-        .collect()
+/// `check` on files of `tests/fixtures/tree-crds/`, as the command run in that folder checks them.
+fn findings(files: &[&str]) -> Findings {
+    Check::in_dir(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/tree-crds"),
+        files,
+    )
+    .run()
 }
 
 #[test]
 fn custom_resources_are_checked_against_their_crd_in_the_tree_at_their_lines() {
     let found = findings(&["widgets.yaml"]);
-    let invalid = of(&found, "schema/invalid");
+    let invalid = found.messages("schema/invalid");
     assert_eq!(
         invalid,
         [
@@ -72,11 +40,7 @@ fn custom_resources_are_checked_against_their_crd_in_the_tree_at_their_lines() {
         ],
         "{found:#?}"
     );
-    let help = &found
-        .iter()
-        .find(|f| f.0 == "schema/invalid")
-        .expect("one")
-        .3;
+    let help = &found.first("schema/invalid").help;
     assert!(
         help.contains("CustomResourceDefinition `widgets.example.com`"),
         "{help}"
@@ -84,14 +48,18 @@ fn custom_resources_are_checked_against_their_crd_in_the_tree_at_their_lines() {
     // A Widget of a served version is no longer an unknown kind; one of a version the CRD does not
     // serve still is.
     assert_eq!(
-        of(&found, "schema/unknown-kind")
+        found
+            .messages("schema/unknown-kind")
             .iter()
             .map(|f| f.0)
             .collect::<Vec<_>>(),
         [118]
     );
     // The CRD's schema body is never read as labels or selectors.
-    assert!(of(&found, "schema/invalid-label").is_empty(), "{found:#?}");
+    assert!(
+        found.messages("schema/invalid-label").is_empty(),
+        "{found:#?}"
+    );
 }
 
 #[test]
@@ -117,15 +85,15 @@ fn the_related_place_is_the_crd_schema() {
 #[test]
 fn without_its_crd_a_custom_resource_is_an_unknown_kind() {
     let found = findings(&["widget-alone.yaml"]);
-    assert_eq!(of(&found, "schema/unknown-kind").len(), 1, "{found:#?}");
-    assert!(of(&found, "schema/invalid").is_empty());
+    assert_eq!(found.messages("schema/unknown-kind").len(), 1, "{found:#?}");
+    assert!(found.messages("schema/invalid").is_empty());
 }
 
 #[test]
 fn a_crd_in_the_tree_overrides_a_vendored_crd_schema() {
     // A ServiceMonitor whose field the vendored schema lacks, with the CRD (narrowed) in the tree.
     let found = findings(&["servicemonitor-crd.yaml"]);
-    let invalid = of(&found, "schema/invalid");
+    let invalid = found.messages("schema/invalid");
     assert_eq!(
         invalid,
         [(32, "`spec`: unknown field `endpoints`")],
@@ -136,7 +104,7 @@ fn a_crd_in_the_tree_overrides_a_vendored_crd_schema() {
 #[test]
 fn vendored_crd_schemas_keep_working_without_a_crd_in_the_tree() {
     let found = findings(&["servicemonitor-alone.yaml"]);
-    let invalid = of(&found, "schema/invalid");
+    let invalid = found.messages("schema/invalid");
     assert_eq!(
         invalid,
         [(9, "`spec.endpoints`: expected a list, found a mapping")],

@@ -2,14 +2,11 @@
 //! `x-kubernetes-validations` rules, CEL rules of a policy file and conftest's Rego policies, run by
 //! `openim-gitops check` as a user runs it, with the findings the API server (or conftest) would give.
 
-use std::path::{Path, PathBuf};
-use std::process::Command;
+mod common;
 
-struct Run {
-    code: i32,
-    stdout: String,
-    stderr: String,
-}
+use std::path::{Path, PathBuf};
+
+use common::{check_cli as check, CheckCli as Run};
 
 fn fixture(name: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -17,38 +14,12 @@ fn fixture(name: &str) -> PathBuf {
         .join(name)
 }
 
-fn check(dir: &Path, args: &[&str]) -> Run {
-    let out = Command::new(env!("CARGO_BIN_EXE_openim-gitops"))
-        .current_dir(dir)
-        .args(args)
-        .env("OPENIM_GITOPS_TODAY", "2026-06-15")
-        .env("NO_COLOR", "1")
-        .output()
-        .expect("run openim-gitops");
-    Run {
-        code: out.status.code().unwrap_or(-1),
-        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
-    }
-}
-
 /// `(code, file, line, message)` of every finding of a user policy, in report order.
 fn user_findings(run: &Run) -> Vec<(String, String, u64, String)> {
-    let v: serde_json::Value = serde_json::from_str(&run.stdout)
-        .unwrap_or_else(|e| panic!("json: {e}\n{}\n{}", run.stdout, run.stderr));
-    v["findings"]
-        .as_array()
-        .expect("findings")
+    run.findings()
         .iter()
-        .filter(|f| f["code"].as_str().is_some_and(|c| c.starts_with("policy/")))
-        .map(|f| {
-            (
-                f["code"].as_str().unwrap_or_default().to_string(),
-                f["file"].as_str().unwrap_or_default().to_string(),
-                f["line"].as_u64().unwrap_or_default(),
-                f["message"].as_str().unwrap_or_default().to_string(),
-            )
-        })
+        .filter(|f| f.code.starts_with("policy/"))
+        .map(|f| (f.code.clone(), f.file.clone(), f.line, f.message.clone()))
         .collect()
 }
 
@@ -68,14 +39,7 @@ fn kubernetes_documentation_examples_deny_what_the_api_server_denies() {
     let dir = fixture("kubernetes-docs");
     let run = check(
         &dir,
-        &[
-            "check",
-            "--format",
-            "json",
-            "--policy",
-            "policies",
-            "manifests",
-        ],
+        &["--format", "json", "--policy", "policies", "manifests"],
     );
     assert_eq!(run.code, 1, "{}", run.stderr);
     let found = user_findings(&run);
@@ -141,10 +105,7 @@ fn kubernetes_documentation_examples_deny_what_the_api_server_denies() {
 #[test]
 fn a_crd_with_validation_rules_rejects_a_bad_custom_resource() {
     let dir = fixture("crd-rules");
-    let run = check(
-        &dir,
-        &["check", "--format", "json", "crd.yaml", "crontabs.yaml"],
-    );
+    let run = check(&dir, &["--format", "json", "crd.yaml", "crontabs.yaml"]);
     assert_eq!(run.code, 1, "{}", run.stderr);
     let found = user_findings(&run);
     let crs = dir.join("crontabs.yaml");
@@ -172,7 +133,6 @@ fn a_conftest_policy_runs_unchanged_and_fails_what_conftest_fails() {
     let run = check(
         &dir,
         &[
-            "check",
             "--format",
             "json",
             "--policy",
@@ -252,7 +212,7 @@ fn a_planted_violation_in_a_base_file_is_reported_at_its_line_in_every_format() 
     .expect("write policy");
     let file = "environments/base/api.yaml";
 
-    let json = check(root, &["check", "--format", "json", "--env", "release"]);
+    let json = check(root, &["--format", "json", "--env", "release"]);
     let found: Vec<_> = user_findings(&json)
         .into_iter()
         .filter(|f| f.0 == "policy/replica-ceiling")
@@ -270,7 +230,7 @@ fn a_planted_violation_in_a_base_file_is_reported_at_its_line_in_every_format() 
     );
     assert_eq!(json.code, 1);
 
-    let human = check(root, &["check", "--format", "human", "--env", "release"]);
+    let human = check(root, &["--format", "human", "--env", "release"]);
     assert!(
         human.stdout.contains("policy/replica-ceiling")
             && human.stdout.contains(&format!("{file}:{line}:"))
@@ -280,7 +240,7 @@ fn a_planted_violation_in_a_base_file_is_reported_at_its_line_in_every_format() 
         human.stdout
     );
 
-    let sarif = check(root, &["check", "--format", "sarif", "--env", "release"]);
+    let sarif = check(root, &["--format", "sarif", "--env", "release"]);
     let v: serde_json::Value = serde_json::from_str(&sarif.stdout).expect("sarif is JSON");
     let result = v["runs"][0]["results"]
         .as_array()
@@ -292,7 +252,7 @@ fn a_planted_violation_in_a_base_file_is_reported_at_its_line_in_every_format() 
     assert_eq!(loc["artifactLocation"]["uri"], file);
     assert_eq!(loc["region"]["startLine"], line);
 
-    let github = check(root, &["check", "--format", "github", "--env", "release"]);
+    let github = check(root, &["--format", "github", "--env", "release"]);
     assert!(
         github.stdout.lines().any(|l| l.starts_with("::error ")
             && l.contains(&format!("file={file},line={line}"))
@@ -321,9 +281,7 @@ fn a_policy_message_that_quotes_a_credential_is_redacted() {
     for format in ["json", "human", "sarif", "github"] {
         let run = check(
             root,
-            &[
-                "check", "--format", format, "--policy", "policies", "app.yaml",
-            ],
+            &["--format", format, "--policy", "policies", "app.yaml"],
         );
         assert!(
             run.stdout.contains("policy/no-literal-env"),

@@ -12,6 +12,8 @@ use openim_gitops::load::{manifests, DiskFiles, Loader};
 use openim_gitops::node::Sources;
 use serde_json::{json, Value};
 
+use common::Check;
+
 const ID_BASE: &str = "https://openim-gitops.local/schemas/";
 
 /// `(upstream file below schemas/crds/upstream/, served version, converted file below schemas/crds/,
@@ -131,25 +133,11 @@ spec:
 "#,
     )
     .expect("write");
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_openim-gitops"))
-        .args(["check", "--format", "json"])
-        .arg(&file)
-        .env("OPENIM_GITOPS_TODAY", "2026-06-15")
-        .output()
-        .expect("run");
-    let v: Value = serde_json::from_slice(&out.stdout).expect("JSON");
-    let found: Vec<(String, u64, String)> = v["findings"]
-        .as_array()
-        .expect("findings")
+    let found: Vec<(String, u64, String)> = Check::paths([&file])
+        .run()
         .iter()
-        .filter(|f| f["code"].as_str().is_some_and(|c| c.starts_with("schema/")))
-        .map(|f| {
-            (
-                f["code"].as_str().unwrap_or("").to_string(),
-                f["line"].as_u64().unwrap_or(0),
-                f["message"].as_str().unwrap_or("").to_string(),
-            )
-        })
+        .filter(|f| f.code.starts_with("schema/"))
+        .map(|f| (f.code.clone(), f.line, f.message.clone()))
         .collect();
     let lines: Vec<u64> = found.iter().map(|f| f.1).collect();
     assert_eq!(lines, [22, 26, 27], "{found:#?}");

@@ -7,8 +7,9 @@ use std::sync::OnceLock;
 
 use regex::Regex;
 
+use crate::check::code::{Code, Images};
 use crate::check::FindingExt;
-use crate::check::{Context, Finding, Rule, Severity};
+use crate::check::{Context, Finding, Rule};
 use crate::k8s::containers;
 use crate::k8s::image::{full_name, ImageRef};
 use crate::node::Node;
@@ -22,36 +23,21 @@ pub static RULES: &[Rule] = &[
     PULL_ALWAYS_IN_RELEASE,
 ];
 
-const LATEST_OR_UNTAGGED: Rule = Rule {
-    code: "images/latest-or-untagged",
-    default_severity: Severity::Error,
-    summary: "an image has the tag `latest`, or no tag, and no digest",
-    run: latest_or_untagged,
-};
-const OWNED_TAG_RULE: Rule = Rule {
-    code: "images/owned-tag-rule",
-    default_severity: Severity::Error,
-    summary: "an image the environment owns has a tag that breaks the environment's tag rule",
-    run: owned_tag_rule,
-};
-const REGISTRY_NOT_ALLOWED: Rule = Rule {
-    code: "images/registry-not-allowed",
-    default_severity: Severity::Error,
-    summary: "an image comes from a registry the policy does not allow",
-    run: registry_not_allowed,
-};
-const THIRD_PARTY_UNPINNED: Rule = Rule {
-    code: "images/third-party-unpinned",
-    default_severity: Severity::Error,
-    summary: "in release, a third-party image is not pinned to a version (or to a digest when the policy asks)",
-    run: third_party_unpinned,
-};
-const PULL_ALWAYS_IN_RELEASE: Rule = Rule {
-    code: "images/pull-always-in-release",
-    default_severity: Severity::Warning,
-    summary: "in release, `imagePullPolicy: Always` on an image whose tag never moves",
-    run: pull_always_in_release,
-};
+const LATEST_OR_UNTAGGED: Rule =
+    Rule::new(Code::Images(Images::LatestOrUntagged), latest_or_untagged);
+const OWNED_TAG_RULE: Rule = Rule::new(Code::Images(Images::OwnedTagRule), owned_tag_rule);
+const REGISTRY_NOT_ALLOWED: Rule = Rule::new(
+    Code::Images(Images::RegistryNotAllowed),
+    registry_not_allowed,
+);
+const THIRD_PARTY_UNPINNED: Rule = Rule::new(
+    Code::Images(Images::ThirdPartyUnpinned),
+    third_party_unpinned,
+);
+const PULL_ALWAYS_IN_RELEASE: Rule = Rule::new(
+    Code::Images(Images::PullAlwaysInRelease),
+    pull_always_in_release,
+);
 
 /// One container image of a workload.
 struct Image<'a> {
@@ -126,15 +112,6 @@ pub fn tag_breaks_rule(rule: &str, tag: &str) -> Option<String> {
     })
 }
 
-/// Checks that every container image has a tag other than `latest`, or a digest. The images a skaffold
-/// configuration among the checked files builds (its artifacts) are left out: skaffold deploys them with
-/// the tag of what it built.
-///
-/// Why: `latest` (or no tag, which means `latest`) names whatever was pushed last: two nodes may run
-/// different code, a rollback rolls back to nothing, and the rendered tree no longer says what runs.
-///
-/// Bad: `image: redis`, `image: openim/openim-api:latest`.
-/// Good: `image: redis:7.2.4`, `image: openim/openim-api:release-v3.8.3`, or a `@sha256:` digest.
 fn latest_or_untagged(ctx: &Context<'_>, out: &mut Vec<Finding>) {
     for i in all_images(ctx.resources) {
         // A digest pins it; a skaffold artifact is replaced by the image skaffold built, tagged.
@@ -154,16 +131,6 @@ fn latest_or_untagged(ctx: &Context<'_>, out: &mut Vec<Finding>) {
     }
 }
 
-/// Checks that every image the environment owns (`tags.images` in `env.yaml`) carries a tag that keeps the
-/// environment's rule: dev (`branch`) a branch made a legal OCI tag, never `HEAD` nor one that looks like
-/// `rcN` or `release-v...`; test (`rc`) `rcN`; release `release-vX.Y.Z`. (`latest` and missing tags are
-/// `images/latest-or-untagged`.)
-///
-/// Why: what runs in each environment is identified by its stage; a branch build in release, or a
-/// release tag in dev, breaks the promise silently.
-///
-/// Bad (release): `image: openim/openim-api:v3.8.3`, `...:rc2`, `...:main`.
-/// Good (release): `image: openim/openim-api:release-v3.8.3`, as the tag stage sets it.
 fn owned_tag_rule(ctx: &Context<'_>, out: &mut Vec<Finding>) {
     let Some((rule, _)) = tag_rule(ctx) else {
         return;
@@ -215,15 +182,6 @@ fn registry_allowed(name: &str, allowed: &[String]) -> bool {
     })
 }
 
-/// Checks that every image comes from a registry the policy allows (`Policy.allowed_registries`:
-/// prefixes such as `ghcr.io/openimsdk/` or `docker.io/library/`; none listed: any). Names without a
-/// registry are Docker Hub's (`redis` is `docker.io/library/redis`).
-///
-/// Why: an image from an unexpected registry is a supply-chain risk, and may not be reachable from the
-/// cluster.
-///
-/// Bad (allowed: `ghcr.io/openimsdk/`): `image: openim/openim-api:v3.8.3`.
-/// Good: `image: ghcr.io/openimsdk/openim-api:v3.8.3` (an `images` entry with `newName` can move it).
 fn registry_not_allowed(ctx: &Context<'_>, out: &mut Vec<Finding>) {
     let allowed = &ctx.policy.allowed_registries;
     if allowed.is_empty() {
@@ -265,14 +223,6 @@ pub fn floating_tag(tag: &str) -> bool {
         || regex(&R, r"^v?\d+(\.\d+)?$").is_match(base)
 }
 
-/// Checks, in release, that every third-party image (one the environment does not own) is pinned: a
-/// digest, or a tag that names a version rather than a line of them (`7.2.4`, `RELEASE.2024-01-16...`;
-/// not `7`, `7.2`, `7.2-alpine`, `stable`). When the policy sets `require_digests`, only a digest pins.
-///
-/// Why: a floating tag changes what release runs without any change in git; a node that pulls later
-/// runs another version than the others.
-///
-/// Bad: `image: redis:7.2`. Good: `image: redis:7.2.4`, or `redis:7.2.4@sha256:...` with `require_digests`.
 fn third_party_unpinned(ctx: &Context<'_>, out: &mut Vec<Finding>) {
     if !is_release(ctx) {
         return;
@@ -317,15 +267,6 @@ fn fixed(image: &ImageRef) -> bool {
         })
 }
 
-/// Checks, in release, that no container pulls an image whose tag never moves (a digest, `rcN`,
-/// `release-vX.Y.Z`, a full version) with `imagePullPolicy: Always`.
-///
-/// Why: it buys nothing but a dependency on the registry at every pod start: a registry outage then
-/// stops pods from starting, rescheduling included. A warning: some clusters require it for
-/// authorisation.
-///
-/// Bad (release): `image: openim/openim-api:release-v3.8.3` with `imagePullPolicy: Always`.
-/// Good: `imagePullPolicy: IfNotPresent`.
 fn pull_always_in_release(ctx: &Context<'_>, out: &mut Vec<Finding>) {
     if !is_release(ctx) {
         return;

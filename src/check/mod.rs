@@ -7,10 +7,15 @@
 //! selects) looks them up through [`Context::index`], built once per environment, never by scanning every
 //! resource for each one: `check` must stay linear in the size of the tree.
 //!
-//! Codes are public API: never reuse or silently rename one. `tests/check_codes.rs` snapshots the list.
+//! Each code is a value of [`Code`], declared with its documentation in [`code`] (what, why, a bad and a
+//! good example, the default severity): `docs/checks.md`, `openim-gitops rule` and SARIF's rule entries
+//! are written from it. A [`Finding`] is built only with its code. Codes are public API: never reuse or
+//! silently rename one. `tests/check_codes.rs` snapshots the list.
 
+pub mod code;
 pub mod custom;
 pub mod date;
+mod finding;
 pub mod images;
 pub mod index;
 pub mod load;
@@ -29,7 +34,9 @@ use std::cell::OnceCell;
 
 use crate::load::Layer;
 use crate::node::{Origin, Sources};
-use crate::resource::{ResId, Resource};
+use crate::resource::Resource;
+pub use code::{Code, Doc};
+pub use finding::{Finding, FindingExt};
 pub use index::Index;
 pub use policy::Policy;
 pub use report::{check_targets, Checked, Report, Target};
@@ -52,21 +59,6 @@ impl Severity {
             Severity::Error => "error",
         }
     }
-}
-
-/// One problem a rule found. The message never contains a secret's value.
-#[derive(Clone, Debug)]
-pub struct Finding {
-    pub code: &'static str,
-    pub severity: Severity,
-    pub message: String,
-    /// Where to fix it.
-    pub origin: Origin,
-    /// The object it is about, if any.
-    pub resource: Option<ResId>,
-    /// Further places: the policy line, the overlay line involved, the other half of a pair.
-    pub related: Vec<(Origin, String)>,
-    pub help: Option<String>,
 }
 
 /// What a rule sees.
@@ -125,55 +117,51 @@ impl<'a> Context<'a> {
     }
 }
 
-/// A rule: its code, family, default severity, one-line summary and the function that runs it.
-/// The doc comment of the function says what it checks, why, and shows a bad and a good example.
+/// A rule: its code (whose documentation says what it checks, why, and shows a bad and a good
+/// example) and the function that runs it.
 pub struct Rule {
-    pub code: &'static str,
-    pub default_severity: Severity,
-    pub summary: &'static str,
+    pub code: Code,
+    doc: &'static Doc,
     pub run: fn(&Context<'_>, &mut Vec<Finding>),
 }
 
 impl Rule {
+    /// A rule of a built-in code (a user policy's code is refused when the rule table is compiled).
+    pub const fn new(code: Code, run: fn(&Context<'_>, &mut Vec<Finding>)) -> Rule {
+        let doc = match code.doc() {
+            Some(d) => d,
+            None => panic!("a rule has a built-in code"),
+        };
+        Rule { code, doc, run }
+    }
+
+    /// The rule's documentation.
+    pub fn doc(&self) -> &'static Doc {
+        self.doc
+    }
+
+    pub fn default_severity(&self) -> Severity {
+        self.doc().default_severity
+    }
+
+    pub fn summary(&self) -> &'static str {
+        self.doc().summary
+    }
+
     /// A finding of this rule at its default severity.
     pub fn finding(&self, origin: Origin, resource: Option<&Resource>, message: String) -> Finding {
-        Finding {
-            code: self.code,
-            severity: self.default_severity,
-            message,
-            origin,
-            resource: resource.map(Resource::id),
-            related: Vec::new(),
-            help: None,
-        }
+        Finding::new(self.code, self.default_severity(), origin, message)
+            .about(resource.map(Resource::id))
     }
 }
 
-/// Builder helpers for findings.
-pub trait FindingExt {
-    fn help(self, help: impl Into<String>) -> Self;
-    fn related(self, origin: Origin, label: impl Into<String>) -> Self;
-}
-
-impl FindingExt for Finding {
-    fn help(mut self, help: impl Into<String>) -> Self {
-        self.help = Some(help.into());
-        self
-    }
-    fn related(mut self, origin: Origin, label: impl Into<String>) -> Self {
-        self.related.push((origin, label.into()));
-        self
-    }
-}
-
-/// Every rule, in code order.
+/// Every rule that runs over resources, in code order. The other built-in codes are reported by the
+/// stages that find their problems: `load/` by the reading of files given as they are, `policy/` by the
+/// waiver ledger and the user policies. [`Code::all`] lists every code.
 pub fn rules() -> Vec<&'static Rule> {
     let families: &[&[Rule]] = &[
-        custom::RULES,
         images::RULES,
-        load::RULES,
         netpol::RULES,
-        policy::RULES,
         refs::RULES,
         resources::RULES,
         schema::RULES,
@@ -190,18 +178,19 @@ pub fn rules() -> Vec<&'static Rule> {
 pub fn run(ctx: &Context<'_>) -> Vec<Finding> {
     let mut findings = Vec::new();
     for rule in rules() {
-        let Some(severity) = ctx.policy.severity(rule.code, rule.default_severity) else {
+        let default = rule.default_severity();
+        let Some(severity) = ctx.policy.severity(rule.code, default) else {
             continue;
         };
         // When the policy changed the severity, the finding says where.
-        let set_by = match ctx.policy.severities.get(rule.code) {
-            Some((_, Some(origin))) if severity != rule.default_severity => Some(*origin),
+        let set_by = match ctx.policy.severities.get(&rule.code) {
+            Some((_, Some(origin))) if severity != default => Some(*origin),
             _ => None,
         };
         let start = findings.len();
         (rule.run)(ctx, &mut findings);
         for f in &mut findings[start..] {
-            f.code = rule.code;
+            debug_assert_eq!(f.code(), rule.code, "a rule reports its own code");
             f.severity = severity;
             if let Some(o) = set_by {
                 f.related
@@ -220,11 +209,11 @@ pub fn sort_findings(sources: &Sources, findings: &mut [Finding]) {
     findings.sort_by(|a, b| {
         let fa = sources.get(a.origin.file);
         let fb = sources.get(b.origin.file);
-        (&fa.display, a.origin.line, a.origin.col, a.code).cmp(&(
+        (&fa.display, a.origin.line, a.origin.col, a.code()).cmp(&(
             &fb.display,
             b.origin.line,
             b.origin.col,
-            b.code,
+            b.code(),
         ))
     });
 }

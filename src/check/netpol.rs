@@ -5,8 +5,9 @@
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
+use crate::check::code::{Code, Netpol};
 use crate::check::Index;
-use crate::check::{Context, Finding, FindingExt, Rule as CheckRule, Severity};
+use crate::check::{Context, Finding, FindingExt, Rule as CheckRule};
 use crate::k8s::netpol::{
     self, Direction, Namespaces, NetworkPolicy, PeerKind, Peers, PortSel, Rule,
 };
@@ -24,57 +25,26 @@ pub static RULES: &[CheckRule] = &[
     DEAD_RULES,
 ];
 
-const NO_DEFAULT_DENY: CheckRule = CheckRule {
-    code: "netpol/no-default-deny",
-    default_severity: Severity::Error,
-    summary:
-        "a namespace that runs workloads has no default-deny NetworkPolicy for ingress and egress",
-    run: no_default_deny,
-};
-const WORKLOAD_NOT_SELECTED: CheckRule = CheckRule {
-    code: "netpol/workload-not-selected",
-    default_severity: Severity::Error,
-    summary:
-        "no NetworkPolicy of its namespace selects a workload's pods for ingress or for egress",
-    run: workload_not_selected,
-};
-const ALLOW_ALL: CheckRule = CheckRule {
-    code: "netpol/allow-all",
-    default_severity: Severity::Error,
-    summary: "a NetworkPolicy rule allows every source or destination",
-    run: allow_all,
-};
-const POLICY_SELECTS_NOTHING: CheckRule = CheckRule {
-    code: "netpol/policy-selects-nothing",
-    default_severity: Severity::Error,
-    summary: "a NetworkPolicy's podSelector matches no pod the tree runs in its namespace",
-    run: policy_selects_nothing,
-};
-const PEER_SELECTS_NOTHING: CheckRule = CheckRule {
-    code: "netpol/peer-selects-nothing",
-    default_severity: Severity::Error,
-    summary: "a NetworkPolicy peer's podSelector matches no pod the tree runs",
-    run: peer_selects_nothing,
-};
-const PORT_NOT_EXPOSED: CheckRule = CheckRule {
-    code: "netpol/port-not-exposed",
-    default_severity: Severity::Error,
-    summary: "a NetworkPolicy allows a port that no container of the pods it concerns declares",
-    run: port_not_exposed,
-};
+const NO_DEFAULT_DENY: CheckRule =
+    CheckRule::new(Code::Netpol(Netpol::NoDefaultDeny), no_default_deny);
+const WORKLOAD_NOT_SELECTED: CheckRule = CheckRule::new(
+    Code::Netpol(Netpol::WorkloadNotSelected),
+    workload_not_selected,
+);
+const ALLOW_ALL: CheckRule = CheckRule::new(Code::Netpol(Netpol::AllowAll), allow_all);
+const POLICY_SELECTS_NOTHING: CheckRule = CheckRule::new(
+    Code::Netpol(Netpol::PolicySelectsNothing),
+    policy_selects_nothing,
+);
+const PEER_SELECTS_NOTHING: CheckRule = CheckRule::new(
+    Code::Netpol(Netpol::PeerSelectsNothing),
+    peer_selects_nothing,
+);
+const PORT_NOT_EXPOSED: CheckRule =
+    CheckRule::new(Code::Netpol(Netpol::PortNotExposed), port_not_exposed);
 
-const INVALID_CIDR: CheckRule = CheckRule {
-    code: "netpol/invalid-cidr",
-    default_severity: Severity::Error,
-    summary: "an `ipBlock` CIDR is not an address range: the API server rejects the policy",
-    run: invalid_cidr,
-};
-const DEAD_RULES: CheckRule = CheckRule {
-    code: "netpol/dead-rules",
-    default_severity: Severity::Error,
-    summary: "a NetworkPolicy has rules for a direction its policyTypes leave out: Kubernetes ignores them",
-    run: dead_rules,
-};
+const INVALID_CIDR: CheckRule = CheckRule::new(Code::Netpol(Netpol::InvalidCidr), invalid_cidr);
+const DEAD_RULES: CheckRule = CheckRule::new(Code::Netpol(Netpol::DeadRules), dead_rules);
 
 type Dir = Direction;
 
@@ -138,28 +108,6 @@ fn directions_text(ingress: bool, egress: bool) -> &'static str {
     }
 }
 
-/// Checks that every namespace that runs pods has a default deny for both directions: a NetworkPolicy
-/// with an empty `podSelector` (every pod of the namespace) whose `policyTypes` include `Ingress`, and one
-/// (the same or another) whose `policyTypes` include `Egress`.
-///
-/// Why: without it, a pod no policy selects accepts and opens any connection; a new workload, or a
-/// label typo, silently leaves the network open. With it, everything not allowed explicitly is denied.
-///
-/// Bad (a namespace whose only policy selects one app):
-/// ```yaml
-/// kind: NetworkPolicy
-/// spec:
-///   podSelector: {matchLabels: {app: api}}
-///   ingress: [...]
-/// ```
-/// Good:
-/// ```yaml
-/// kind: NetworkPolicy
-/// metadata: {name: default-deny-all}
-/// spec:
-///   podSelector: {}
-///   policyTypes: [Ingress, Egress]
-/// ```
 fn no_default_deny(ctx: &Context<'_>, out: &mut Vec<Finding>) {
     let pols = policies(ctx.resources);
     // The first policy of each namespace that selects every pod for ingress, and for egress.
@@ -215,25 +163,6 @@ fn no_default_deny(ctx: &Context<'_>, out: &mut Vec<Finding>) {
     }
 }
 
-/// Checks that the pods of every workload are selected, for ingress and for egress, by some NetworkPolicy
-/// of their own namespace (a policy of another namespace does not count; `matchExpressions` count; a
-/// policy without `policyTypes` counts for egress only when it has egress rules).
-///
-/// Why: a pod that no policy selects for a direction is not isolated in that direction: all traffic is
-/// allowed, whatever the other policies say.
-///
-/// Bad (the policy lives in another namespace than the Deployment, or lists only `Ingress`):
-/// ```yaml
-/// kind: NetworkPolicy
-/// metadata: {name: api, namespace: other}
-/// spec: {podSelector: {matchLabels: {app: api}}, policyTypes: [Ingress]}
-/// ```
-/// Good:
-/// ```yaml
-/// kind: NetworkPolicy
-/// metadata: {name: api, namespace: openim}
-/// spec: {podSelector: {matchLabels: {app: api}}, policyTypes: [Ingress, Egress], ingress: [...], egress: [...]}
-/// ```
 fn workload_not_selected(ctx: &Context<'_>, out: &mut Vec<Finding>) {
     let pols = policies(ctx.resources);
     let index = ctx.index();
@@ -287,27 +216,6 @@ fn allowed_open(ctx: &Context<'_>, pol: &NetPol<'_>) -> bool {
         .any(|a| a.name == pol.r.name() && (a.namespace.is_empty() || a.namespace == pol.ns()))
 }
 
-/// Checks that no NetworkPolicy rule allows everything: a rule without peers (`ingress: [{}]`, a missing
-/// or empty `from`/`to`), an `ipBlock` of `0.0.0.0/0` or `::/0`, an empty peer, or a `namespaceSelector: {}`
-/// without a narrowing `podSelector` (every pod of every namespace). A policy the policy file lists under
-/// `allow_all` may do so.
-///
-/// Why: one such rule undoes the default deny for the pods the policy selects, and reviewers easily read
-/// `{}` as "nothing".
-///
-/// Bad:
-/// ```yaml
-/// ingress:
-///   - {}
-/// egress:
-///   - to: [{ipBlock: {cidr: 0.0.0.0/0}}]
-/// ```
-/// Good:
-/// ```yaml
-/// ingress:
-///   - from: [{podSelector: {matchLabels: {app: openim-api}}}]
-///     ports: [{port: 10002}]
-/// ```
 fn allow_all(ctx: &Context<'_>, out: &mut Vec<Finding>) {
     const HELP: &str = "name the peers (a podSelector, a namespaceSelector on kubernetes.io/metadata.name, a \
                         narrow ipBlock); a policy that must stay open goes in the policy file's allow_all";
@@ -424,14 +332,6 @@ fn open_peer(peer: &netpol::Peer<'_>) -> Option<(crate::node::Origin, String)> {
     }
 }
 
-/// Checks that every `ipBlock` CIDR (`cidr` and each `except`) is an address range such as
-/// `10.0.0.0/8` or `fd00::/8`, in every rule of every NetworkPolicy.
-///
-/// Why: the API server rejects the whole policy, so the isolation it was written for never exists;
-/// until then every other check reads a policy the cluster will not have.
-///
-/// Bad: `ipBlock: {cidr: 10.0.0.0}` (no prefix length), `cidr: 10.0.0.0/33`, `cidr: 300.1.0.0/16`.
-/// Good: `ipBlock: {cidr: 10.0.0.0/8, except: [10.1.0.0/16]}`.
 fn invalid_cidr(ctx: &Context<'_>, out: &mut Vec<Finding>) {
     for pol in policies(ctx.resources) {
         for dir in Dir::BOTH {
@@ -462,19 +362,6 @@ fn invalid_cidr(ctx: &Context<'_>, out: &mut Vec<Finding>) {
     }
 }
 
-/// Checks that a NetworkPolicy has no rules for a direction its `policyTypes` leave out: Kubernetes
-/// ignores `ingress` rules of a policy whose `policyTypes` is `[Egress]`, and the other way round.
-///
-/// Why: the rules read as if they allowed (and the policy as if it isolated) traffic it does not touch;
-/// usually `Ingress` or `Egress` was forgotten in `policyTypes`.
-///
-/// Bad:
-/// ```yaml
-/// spec:
-///   policyTypes: [Egress]
-///   ingress: [{from: [{podSelector: {matchLabels: {app: openim-api}}}]}]
-/// ```
-/// Good: `policyTypes: [Ingress, Egress]`, or no `ingress` rules.
 fn dead_rules(ctx: &Context<'_>, out: &mut Vec<Finding>) {
     for pol in policies(ctx.resources) {
         for dir in Dir::BOTH {
@@ -511,15 +398,6 @@ fn dead_rules(ctx: &Context<'_>, out: &mut Vec<Finding>) {
     }
 }
 
-/// Checks that a NetworkPolicy's `podSelector` matches some pod the tree runs in the policy's namespace
-/// (an empty selector, every pod, is always fine).
-///
-/// Why: a policy that selects nothing protects nothing; usually a label was misspelt or changed, and the
-/// workload it was written for is either unprotected or cut off.
-///
-/// Bad: `podSelector: {matchLabels: {app.kubernetes.io/name: openim-apii}}`.
-/// Good: `podSelector: {matchLabels: {app.kubernetes.io/name: openim-api}}`, the label of the Deployment's
-/// pod template.
 fn policy_selects_nothing(ctx: &Context<'_>, out: &mut Vec<Finding>) {
     let index = ctx.index();
     for pol in policies(ctx.resources) {
@@ -580,15 +458,6 @@ fn peer_namespaces<'n>(
     }
 }
 
-/// Checks that every peer `podSelector` matches some pod: in the policy's namespace, or in the namespaces
-/// its `namespaceSelector` names by `kubernetes.io/metadata.name` when the tree renders them. Peers in
-/// namespaces the tree does not render (kube-system, the ingress controller's) are not checked.
-///
-/// Why: a peer that matches nothing allows nothing; the traffic it was written for is blocked, usually
-/// because of a misspelt label or a renamed app.
-///
-/// Bad: `from: [{podSelector: {matchLabels: {app.kubernetes.io/name: openim-chat-apii}}}]`.
-/// Good: `from: [{podSelector: {matchLabels: {app.kubernetes.io/name: openim-chat-api}}}]`.
 fn peer_selects_nothing(ctx: &Context<'_>, out: &mut Vec<Finding>) {
     let index = ctx.index();
     let in_tree = index.namespaces();
@@ -674,16 +543,6 @@ fn peer_pods<'p, 'a>(
     Some(found)
 }
 
-/// Checks that every port a NetworkPolicy rule allows (`port` by number, with `endPort` a range, or by
-/// name, with its protocol, TCP by default) is declared by some container of the pods it concerns: for
-/// ingress the pods the policy selects, for egress the pods its peers name. Rules whose pods the tree
-/// cannot tell (an `ipBlock`, other namespaces, pods an operator makes) are not checked.
-///
-/// Why: a port no container listens on is a leftover or a typo, and the port that is really needed stays
-/// closed.
-///
-/// Bad (the container declares `http` on 10002): `ports: [{port: 10020}]`.
-/// Good: `ports: [{port: 10002, protocol: TCP}]` or `ports: [{port: http}]`.
 fn port_not_exposed(ctx: &Context<'_>, out: &mut Vec<Finding>) {
     let index = ctx.index();
     let ns_labels = k8s::namespace_labels(ctx.resources);

@@ -7,78 +7,14 @@ use std::fmt;
 
 pub use super::date::Date;
 
-use crate::check::{Context, Finding, Rule, Severity};
+use crate::check::code::{Code, Policy as PolicyCode};
+use crate::check::{Context, Finding, Severity};
 use crate::node::{Node, Origin, Sources, Value};
 use crate::resource::{ResId, Resource};
 
 /// The annotation that waives findings about the object that carries it. One waiver per line:
 /// `<code> until=<YYYY-MM-DD>: <reason>`.
 pub const WAIVE_ANNOTATION: &str = "gitops.openim.io/waive";
-
-/// The codes about waivers themselves. They are not run over resources: [`Ledger`] emits them once
-/// every environment of a run is checked; they are registered so that codes, severities and reports
-/// treat them like any other rule.
-pub static RULES: &[Rule] = &[
-    Rule {
-        code: "policy/expired-waiver",
-        default_severity: Severity::Error,
-        summary: "A waiver's `until` date has passed: the findings it waived are reported again",
-        run: expired_waiver,
-    },
-    Rule {
-        code: "policy/unused-waiver",
-        default_severity: Severity::Warning,
-        summary: "A waiver matches no finding in any environment checked",
-        run: unused_waiver,
-    },
-    Rule {
-        code: "policy/invalid-waiver",
-        default_severity: Severity::Error,
-        summary: "A waive annotation cannot be read, names no rule, or gives no reason or expiry",
-        run: invalid_waiver,
-    },
-];
-
-/// Reports a waiver (policy file or annotation) whose `until` date is before today (UTC). The findings
-/// it covered are reported again.
-///
-/// Why: a waiver is a debt with a due date; an expired one must be paid (fix the finding) or renewed on
-/// purpose, never forgotten.
-///
-/// Bad (on 2026-07-01):
-/// ```yaml
-/// waivers:
-///   - {rule: resources/missing-limits, target: {kind: Deployment, name: openim-push},
-///      reason: "sizing in progress", until: 2026-06-30}
-/// ```
-/// Good: the limits are set and the waiver removed, or `until` moved after a review.
-pub fn expired_waiver(_: &Context<'_>, _: &mut Vec<Finding>) {}
-
-/// Reports a waiver that waived nothing in any environment it applies to (of those checked).
-///
-/// Why: the problem was fixed or the waiver names the wrong object; either way a stale waiver would
-/// silently cover the next real finding.
-///
-/// Bad: a waiver of `resources/missing-limits` for a Deployment that now sets its limits.
-/// Good: the waiver removed.
-pub fn unused_waiver(_: &Context<'_>, _: &mut Vec<Finding>) {}
-
-/// Reports a `gitops.openim.io/waive` annotation line that is not `<code> until=<YYYY-MM-DD>: <reason>`,
-/// names a code that does not exist, or has no reason or no valid date.
-///
-/// Why: a waiver nobody can read or date is a permanent, silent exception.
-///
-/// Bad:
-/// ```yaml
-/// annotations:
-///   gitops.openim.io/waive: resources/missing-limits
-/// ```
-/// Good:
-/// ```yaml
-/// annotations:
-///   gitops.openim.io/waive: "resources/missing-limits until=2026-06-30: limits come with the sizing work in OPS-12"
-/// ```
-pub fn invalid_waiver(_: &Context<'_>, _: &mut Vec<Finding>) {}
 
 /// An object the rendered tree may refer to without rendering it (made by an operator or another team).
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -140,7 +76,7 @@ impl Default for Required {
 pub struct Policy {
     /// Rule code -> severity (or `None`: the rule is off), with the policy line that set it. Only the
     /// codes a policy mentions (directly or by `family/*`) are here; the others keep their default.
-    pub severities: BTreeMap<String, (Option<Severity>, Option<Origin>)>,
+    pub severities: BTreeMap<Code, (Option<Severity>, Option<Origin>)>,
     /// Registries (prefixes such as `ghcr.io/openimsdk/` or `docker.io/library/`) images may come from;
     /// empty: any registry.
     pub allowed_registries: Vec<String>,
@@ -173,16 +109,16 @@ pub struct Policy {
 
 impl Policy {
     /// The severity of a rule's findings: `None` when the policy turns the rule off.
-    pub fn severity(&self, code: &str, default: Severity) -> Option<Severity> {
-        match self.severities.get(code) {
+    pub fn severity(&self, code: Code, default: Severity) -> Option<Severity> {
+        match self.severities.get(&code) {
             Some((s, _)) => *s,
             None => Some(default),
         }
     }
 
     /// Whether the policy sets the rule's severity (then it overrides what the rule emits).
-    pub fn sets_severity(&self, code: &str) -> bool {
-        self.severities.contains_key(code)
+    pub fn sets_severity(&self, code: Code) -> bool {
+        self.severities.contains_key(&code)
     }
 
     /// Whether a kind without a vendored schema is allowed.
@@ -227,7 +163,7 @@ impl fmt::Display for Selector {
 /// A waiver: findings of one rule about the objects it selects are accepted until a date, for a reason.
 #[derive(Clone, Debug)]
 pub struct Waiver {
-    pub code: String,
+    pub code: Code,
     /// For policy-file waivers; annotation waivers cover the object that carries them.
     pub target: Selector,
     pub reason: String,
@@ -250,20 +186,8 @@ pub struct Waived {
 #[derive(Default)]
 pub struct Ledger {
     /// By (origin start, file, code): the waiver, whether it was used, where it applied.
-    waivers: BTreeMap<(u32, u32, String), (Waiver, bool)>,
+    waivers: BTreeMap<(u32, u32, Code), (Waiver, bool)>,
     invalid: BTreeMap<(u32, u32), Finding>,
-}
-
-fn finding(code: &'static str, severity: Severity, origin: Origin, message: String) -> Finding {
-    Finding {
-        code,
-        severity,
-        message,
-        origin,
-        resource: None,
-        related: Vec::new(),
-        help: None,
-    }
 }
 
 /// Parses one line of the waive annotation: `<code> until=<YYYY-MM-DD>: <reason>`.
@@ -338,7 +262,7 @@ fn line_origin(sources: &Sources, node: &Node, i: usize) -> Origin {
 }
 
 /// A waiver that has not expired: its key in [`Ledger`], the waiver, and the object of an annotation.
-type ActiveWaiver = ((u32, u32, String), Waiver, Option<ResId>);
+type ActiveWaiver = ((u32, u32, Code), Waiver, Option<ResId>);
 
 /// Every expiry date of the waivers that apply to `resources` under `policy`: the policy's and the
 /// waive annotations' (a line that does not parse is a finding whatever the date). A verdict on the
@@ -368,7 +292,7 @@ impl Ledger {
         ctx: &Context<'_>,
         findings: Vec<Finding>,
         today: Date,
-        known: &dyn Fn(&str) -> bool,
+        known: &dyn Fn(&str) -> Option<Code>,
     ) -> (Vec<Finding>, Vec<Waived>) {
         let mut waivers: Vec<(Waiver, Option<ResId>)> = ctx
             .policy
@@ -387,43 +311,41 @@ impl Ledger {
             for (i, line) in text.lines().filter(|l| !l.trim().is_empty()).enumerate() {
                 let origin = line_origin(ctx.sources, node, i);
                 match parse_annotation_line(line) {
-                    Ok((code, until, reason)) if known(&code) => waivers.push((
-                        Waiver {
-                            code,
-                            target: Selector::default(),
-                            reason,
-                            until,
-                            origin,
-                            until_origin: origin,
-                        },
-                        Some(r.id()),
-                    )),
-                    Ok((code, _, _)) => {
-                        self.invalid_at(origin, format!("`{code}` is not a rule code"))
-                    }
+                    Ok((text, until, reason)) => match known(&text) {
+                        Some(code) => waivers.push((
+                            Waiver {
+                                code,
+                                target: Selector::default(),
+                                reason,
+                                until,
+                                origin,
+                                until_origin: origin,
+                            },
+                            Some(r.id()),
+                        )),
+                        None => self.invalid_at(origin, format!("`{text}` is not a rule code")),
+                    },
                     Err(e) => self.invalid_at(origin, e),
                 }
             }
         }
         let mut active: Vec<ActiveWaiver> = Vec::new();
         for (w, object) in waivers {
-            let key = (w.origin.file.0, w.origin.start, w.code.clone());
-            self.waivers
-                .entry(key.clone())
-                .or_insert((w.clone(), false));
+            let key = (w.origin.file.0, w.origin.start, w.code);
+            self.waivers.entry(key).or_insert((w.clone(), false));
             if w.until >= today {
                 active.push((key, w, object));
             }
         }
         // The first active waiver that covers a finding: the policy file's of its code, in order (they
         // come first), else the annotation of its object for its code.
-        let mut by_code: HashMap<&str, Vec<&ActiveWaiver>> = HashMap::new();
-        let mut by_object: HashMap<(&str, &ResId), &ActiveWaiver> = HashMap::new();
+        let mut by_code: HashMap<Code, Vec<&ActiveWaiver>> = HashMap::new();
+        let mut by_object: HashMap<(Code, &ResId), &ActiveWaiver> = HashMap::new();
         for a in &active {
             match &a.2 {
-                None => by_code.entry(a.1.code.as_str()).or_default().push(a),
+                None => by_code.entry(a.1.code).or_default().push(a),
                 Some(id) => {
-                    by_object.entry((a.1.code.as_str(), id)).or_insert(a);
+                    by_object.entry((a.1.code, id)).or_insert(a);
                 }
             }
         }
@@ -432,9 +354,9 @@ impl Ledger {
         for f in findings {
             let hit = f.resource.as_ref().and_then(|id| {
                 by_code
-                    .get(f.code)
+                    .get(&f.code())
                     .and_then(|ws| ws.iter().find(|(_, w, _)| w.target.matches(id)))
-                    .or_else(|| by_object.get(&(f.code, id)))
+                    .or_else(|| by_object.get(&(f.code(), id)))
                     .copied()
             });
             match hit {
@@ -459,7 +381,7 @@ impl Ledger {
         self.invalid
             .entry((origin.file.0, origin.start))
             .or_insert_with(|| {
-                let mut f = finding("policy/invalid-waiver", Severity::Error, origin, message);
+                let mut f = Finding::of(PolicyCode::InvalidWaiver, origin, message);
                 f.help = Some(format!(
                     "write one waiver per line of the `{WAIVE_ANNOTATION}` annotation: `<code> until=<YYYY-MM-DD>: <reason>`"
                 ));
@@ -473,9 +395,8 @@ impl Ledger {
         let mut out: Vec<Finding> = self.invalid.into_values().collect();
         for (_, (w, used)) in self.waivers {
             if w.until < today {
-                let mut f = finding(
-                    "policy/expired-waiver",
-                    Severity::Error,
+                let mut f = Finding::of(
+                    PolicyCode::ExpiredWaiver,
                     w.until_origin,
                     format!("the waiver of `{}` expired on {}", w.code, w.until),
                 );
@@ -492,9 +413,8 @@ impl Ledger {
                 } else {
                     w.target.to_string()
                 };
-                let mut f = finding(
-                    "policy/unused-waiver",
-                    Severity::Warning,
+                let mut f = Finding::of(
+                    PolicyCode::UnusedWaiver,
                     w.origin,
                     format!("the waiver of `{}` for {what} matches no finding", w.code),
                 );

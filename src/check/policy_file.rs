@@ -7,7 +7,7 @@ use std::sync::{Arc, OnceLock};
 
 use crate::check::custom::{CustomRule, RegoFiles, UserPolicies};
 use crate::check::policy::{AllowAll, Date, External, Policy, Required, Selector, Waiver};
-use crate::check::Severity;
+use crate::check::{Code, Severity};
 use crate::error::{Error, Result};
 use crate::load::layer::schema_errors;
 use crate::load::{is_yaml, Loader};
@@ -31,7 +31,7 @@ fn validator() -> &'static jsonschema::Validator {
 #[derive(Default)]
 struct Settings {
     /// Code or `family/*`, severity (`None`: off), the line.
-    rules: Vec<(String, Option<Severity>, Origin)>,
+    rules: Vec<(RuleKey, Option<Severity>, Origin)>,
     high_availability: Option<(bool, Origin)>,
     require_digests: Option<(bool, Origin)>,
     requests: Option<(Vec<String>, Origin)>,
@@ -40,6 +40,12 @@ struct Settings {
     kinds: Vec<String>,
     external: Vec<External>,
     allow_all: Vec<AllowAll>,
+}
+
+/// What a `rules:` key names: one code, or every code of a family (`family/*`).
+enum RuleKey {
+    Code(Code),
+    Family(String),
 }
 
 struct FileWaiver {
@@ -77,20 +83,28 @@ fn strings(node: Option<&Node>) -> Vec<String> {
         .collect()
 }
 
-fn read_settings(node: &Node, codes: &[&str], errors: &mut Vec<Error>) -> Settings {
+/// The code a policy file names: a built-in one or one of the user policies beside it.
+fn code_named(text: &str, codes: &[Code]) -> Option<Code> {
+    codes.iter().copied().find(|c| c.as_str() == text)
+}
+
+fn read_settings(node: &Node, codes: &[Code], errors: &mut Vec<Error>) -> Settings {
     let mut s = Settings::default();
     if let Some(rules) = node.get("rules").and_then(Node::as_map) {
         for (k, v) in rules.iter() {
-            let known = match k.name.strip_suffix("/*") {
-                Some(family) => codes.iter().any(|c| c.split('/').next() == Some(family)),
-                None => codes.contains(&k.name.as_str()),
+            let key = match k.name.strip_suffix("/*") {
+                Some(family) => codes
+                    .iter()
+                    .any(|c| c.family() == family)
+                    .then(|| RuleKey::Family(family.to_string())),
+                None => code_named(&k.name, codes).map(RuleKey::Code),
             };
-            if !known {
+            let Some(key) = key else {
                 let family = k.name.split('/').next().unwrap_or("");
                 let same: Vec<&str> = codes
                     .iter()
-                    .copied()
-                    .filter(|c| c.split('/').next() == Some(family))
+                    .filter(|c| c.family() == family)
+                    .map(|c| c.as_str())
                     .collect();
                 let help = if same.is_empty() {
                     "`openim-gitops check` lists every code in docs/checks.md".to_string()
@@ -106,14 +120,14 @@ fn read_settings(node: &Node, codes: &[&str], errors: &mut Vec<Error>) -> Settin
                     .help(help),
                 );
                 continue;
-            }
+            };
             let sev = match v.as_str() {
                 Some("error") => Some(Severity::Error),
                 Some("warning") => Some(Severity::Warning),
                 Some("info") => Some(Severity::Info),
                 _ => None,
             };
-            s.rules.push((k.name.clone(), sev, k.origin));
+            s.rules.push((key, sev, k.origin));
         }
     }
     s.high_availability = node
@@ -157,13 +171,13 @@ fn read_settings(node: &Node, codes: &[&str], errors: &mut Vec<Error>) -> Settin
     s
 }
 
-fn read_waiver(node: &Node, codes: &[&str], errors: &mut Vec<Error>) -> Option<FileWaiver> {
+fn read_waiver(node: &Node, codes: &[Code], errors: &mut Vec<Error>) -> Option<FileWaiver> {
     let rule = node.get("rule")?;
-    let code = rule.as_str()?.to_string();
-    let mut ok = true;
-    if !codes.contains(&code.as_str()) {
-        errors.push(Error::at(rule.origin, format!("`{code}` is not a rule code")).label("here"));
-        ok = false;
+    let text = rule.as_str()?;
+    let code = code_named(text, codes);
+    let mut ok = code.is_some();
+    if code.is_none() {
+        errors.push(Error::at(rule.origin, format!("`{text}` is not a rule code")).label("here"));
     }
     let reason = node.get("reason")?;
     let reason_text = reason.as_str().unwrap_or_default().trim().to_string();
@@ -191,7 +205,8 @@ fn read_waiver(node: &Node, codes: &[&str], errors: &mut Vec<Error>) -> Option<F
             .filter_map(|n| n.as_str().map(|s| (s.to_string(), n.origin)))
             .collect()
     });
-    (ok).then(|| FileWaiver {
+    let code = code.filter(|_| ok)?;
+    Some(FileWaiver {
         waiver: Waiver {
             code,
             target: Selector {
@@ -213,9 +228,9 @@ fn read_waiver(node: &Node, codes: &[&str], errors: &mut Vec<Error>) -> Option<F
 }
 
 impl PolicySet {
-    /// Reads a policy file, or every `*.yaml`/`*.yml` below a folder (in path order). `codes` are the
-    /// rule codes the policy may name.
-    pub fn load(loader: &mut Loader<'_>, path: &Path, codes: &[&str]) -> Result<PolicySet> {
+    /// Reads a policy file, or every `*.yaml`/`*.yml` below a folder (in path order). Its `rules:` and
+    /// waivers may name the built-in codes and those of the user policies it defines.
+    pub fn load(loader: &mut Loader<'_>, path: &Path) -> Result<PolicySet> {
         let files = if loader.files.is_dir(path) {
             loader
                 .files
@@ -287,16 +302,15 @@ impl PolicySet {
             user.rego = RegoFiles::read(&ids, loader.sources);
         }
         let user_codes = user.codes();
-        let mut all_codes: Vec<&str> = codes.to_vec();
-        all_codes.extend(user_codes.iter().map(String::as_str));
         for code in &user_codes {
-            if codes.contains(&code.as_str()) {
+            if code.doc().is_some() {
                 errors.push(Error::usage(format!(
                     "the user policy `{code}` has the code of a built-in rule: rename it"
                 )));
             }
         }
-        let codes = all_codes.as_slice();
+        let codes: Vec<Code> = Code::all().chain(user_codes).collect();
+        let codes = codes.as_slice();
         for root in &policy_docs {
             if let Some(d) = root.get("defaults") {
                 set.defaults.push(read_settings(d, codes, &mut errors));
@@ -318,9 +332,14 @@ impl PolicySet {
         Ok(set)
     }
 
-    /// The codes of the user policies (`policy/<name>`), beside the registered ones.
-    pub fn user_codes(&self) -> Vec<String> {
+    /// The codes of the user policies (`policy/<name>`), beside the built-in ones.
+    pub fn user_codes(&self) -> Vec<Code> {
         self.user.codes()
+    }
+
+    /// Every code a policy may name: the built-in ones and those of the user policies.
+    pub fn codes(&self) -> Vec<Code> {
+        Code::all().chain(self.user_codes()).collect()
     }
 
     /// Every environment the policy names must exist: a misspelt name would silently apply nothing.
@@ -343,9 +362,9 @@ impl PolicySet {
         Error::collect(errors)
     }
 
-    /// The policy for one environment (`None`: plain files, only the defaults apply). `codes` are the
-    /// registered rule codes, to resolve `family/*`.
-    pub fn resolve(&self, env: Option<&str>, codes: &[&str]) -> Policy {
+    /// The policy for one environment (`None`: plain files, only the defaults apply).
+    pub fn resolve(&self, env: Option<&str>) -> Policy {
+        let codes = self.codes();
         let mut scopes: Vec<&Settings> = self.defaults.iter().collect();
         if let Some(env) = env {
             scopes.extend(
@@ -364,15 +383,15 @@ impl PolicySet {
         for s in &scopes {
             // `family/*` first, then exact codes: within a scope, the exact code wins.
             for (key, sev, origin) in &s.rules {
-                if let Some(family) = key.strip_suffix("/*") {
-                    for c in codes.iter().filter(|c| c.split('/').next() == Some(family)) {
-                        p.severities.insert(c.to_string(), (*sev, Some(*origin)));
+                if let RuleKey::Family(family) = key {
+                    for &c in codes.iter().filter(|c| c.family() == family) {
+                        p.severities.insert(c, (*sev, Some(*origin)));
                     }
                 }
             }
             for (key, sev, origin) in &s.rules {
-                if !key.ends_with("/*") {
-                    p.severities.insert(key.clone(), (*sev, Some(*origin)));
+                if let RuleKey::Code(c) = key {
+                    p.severities.insert(*c, (*sev, Some(*origin)));
                 }
             }
             if let Some((b, o)) = s.high_availability {

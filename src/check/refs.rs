@@ -6,9 +6,10 @@
 use std::collections::{BTreeSet, HashMap};
 use std::fmt;
 
+use crate::check::code::{Code, Refs};
 use crate::check::policy::External;
 use crate::check::FindingExt;
-use crate::check::{Context, Finding, Rule, Severity};
+use crate::check::{Context, Finding, Rule};
 use crate::k8s::{containers, Selector};
 use crate::node::{Node, Value};
 use crate::resource::{group_of, Resource};
@@ -25,62 +26,23 @@ pub static RULES: &[Rule] = &[
     PDB_SELECTS_NOTHING,
 ];
 
-const SERVICE_SELECTS_NOTHING: Rule = Rule {
-    code: "refs/service-selects-nothing",
-    default_severity: Severity::Error,
-    summary: "a Service's selector matches no pod the tree runs in its namespace",
-    run: service_selects_nothing,
-};
-const INGRESS_BACKEND: Rule = Rule {
-    code: "refs/ingress-backend",
-    default_severity: Severity::Error,
-    summary: "an Ingress backend names a Service, or a Service port, that does not exist",
-    run: ingress_backend,
-};
-const MISSING_SECRET: Rule = Rule {
-    code: "refs/missing-secret",
-    default_severity: Severity::Error,
-    summary: "a pod refers to a Secret, or a key of one, that the tree does not hold",
-    run: missing_secret,
-};
-const MISSING_CONFIGMAP: Rule = Rule {
-    code: "refs/missing-configmap",
-    default_severity: Severity::Error,
-    summary: "a pod refers to a ConfigMap, or a key of one, that the tree does not hold",
-    run: missing_configmap,
-};
-const MISSING_PVC: Rule = Rule {
-    code: "refs/missing-pvc",
-    default_severity: Severity::Error,
-    summary: "a pod volume names a PersistentVolumeClaim that the tree does not hold",
-    run: missing_pvc,
-};
-const MISSING_SERVICE_ACCOUNT: Rule = Rule {
-    code: "refs/missing-service-account",
-    default_severity: Severity::Error,
-    summary: "a pod or a RoleBinding subject names a ServiceAccount that the tree does not hold",
-    run: missing_service_account,
-};
-const MISSING_ROLE: Rule = Rule {
-    code: "refs/missing-role",
-    default_severity: Severity::Error,
-    summary:
-        "a RoleBinding or ClusterRoleBinding refers to a Role or ClusterRole that does not exist",
-    run: missing_role,
-};
-const MISSING_SCALE_TARGET: Rule = Rule {
-    code: "refs/missing-scale-target",
-    default_severity: Severity::Error,
-    summary:
-        "a HorizontalPodAutoscaler's scaleTargetRef names an object that the tree does not hold",
-    run: missing_scale_target,
-};
-const PDB_SELECTS_NOTHING: Rule = Rule {
-    code: "refs/pdb-selects-nothing",
-    default_severity: Severity::Error,
-    summary: "a PodDisruptionBudget's selector matches no pod in its namespace",
-    run: pdb_selects_nothing,
-};
+const SERVICE_SELECTS_NOTHING: Rule = Rule::new(
+    Code::Refs(Refs::ServiceSelectsNothing),
+    service_selects_nothing,
+);
+const INGRESS_BACKEND: Rule = Rule::new(Code::Refs(Refs::IngressBackend), ingress_backend);
+const MISSING_SECRET: Rule = Rule::new(Code::Refs(Refs::MissingSecret), missing_secret);
+const MISSING_CONFIGMAP: Rule = Rule::new(Code::Refs(Refs::MissingConfigmap), missing_configmap);
+const MISSING_PVC: Rule = Rule::new(Code::Refs(Refs::MissingPvc), missing_pvc);
+const MISSING_SERVICE_ACCOUNT: Rule = Rule::new(
+    Code::Refs(Refs::MissingServiceAccount),
+    missing_service_account,
+);
+const MISSING_ROLE: Rule = Rule::new(Code::Refs(Refs::MissingRole), missing_role);
+const MISSING_SCALE_TARGET: Rule =
+    Rule::new(Code::Refs(Refs::MissingScaleTarget), missing_scale_target);
+const PDB_SELECTS_NOTHING: Rule =
+    Rule::new(Code::Refs(Refs::PdbSelectsNothing), pdb_selects_nothing);
 
 const HELP_EXTERNAL: &str =
     "render it, or declare it in the policy file's `external` list when something outside the tree makes it";
@@ -427,33 +389,10 @@ fn missing_keyed(ctx: &Context<'_>, out: &mut Vec<Finding>, rule: &Rule, kind: &
     }
 }
 
-/// Checks that every Secret a pod refers to (`env[].valueFrom.secretKeyRef`, `envFrom[].secretRef`,
-/// `secret` volumes and projected sources) is made by the tree in the pod's namespace (a Secret, an
-/// ExternalSecret's target, a SealedSecret, a cert-manager Certificate's `secretName`, a kustomization's
-/// `secretGenerator` in a checked folder) or declared external, and that every key it needs is one the
-/// object will have (when the tree can tell: a Secret with data, an ExternalSecret's `data[].secretKey`
-/// and template keys; `dataFrom` makes any key possible). `optional: true` references are not checked.
-///
-/// Why: a missing Secret or key keeps the pod in `CreateContainerConfigError`, at deploy time, in the
-/// environment.
-///
-/// Bad: `secretKeyRef: {name: openim-redis-credential, key: password}` (the ExternalSecret makes
-/// `openim-redis-credentials`). Good: the exact name and a key listed in its `spec.data`.
 fn missing_secret(ctx: &Context<'_>, out: &mut Vec<Finding>) {
     missing_keyed(ctx, out, &MISSING_SECRET, "Secret", secret);
 }
 
-/// Checks that every ConfigMap a pod refers to (`env[].valueFrom.configMapKeyRef`, `envFrom[].configMapRef`,
-/// `configMap` volumes and projected sources) exists in the pod's namespace (under its generated name:
-/// references to generated ConfigMaps are rewritten), is generated by a kustomization's
-/// `configMapGenerator` in a checked folder, or is declared external, and that each key it needs
-/// (`key`, volume `items[].key`) is in its `data` or `binaryData`. `optional: true` references are not
-/// checked.
-///
-/// Why: a pod cannot start without them, and a missing volume key silently leaves out a config file.
-///
-/// Bad: `configMapKeyRef: {name: openim-config, key: LOGLEVEL}` when the key is `LOG_LEVEL`.
-/// Good: `configMapKeyRef: {name: openim-config, key: LOG_LEVEL}`.
 fn missing_configmap(ctx: &Context<'_>, out: &mut Vec<Finding>) {
     missing_keyed(ctx, out, &MISSING_CONFIGMAP, "ConfigMap", configmap);
 }
@@ -469,12 +408,6 @@ fn claim_template(r: &Resource, name: &str) -> bool {
             .any(|t| t.str_at(&["metadata", "name"]) == Some(name))
 }
 
-/// Checks that every `persistentVolumeClaim.claimName` of a pod volume names a PersistentVolumeClaim of
-/// the pod's namespace in the tree, or one declared external.
-///
-/// Why: the pod stays `Pending` forever.
-///
-/// Bad: `persistentVolumeClaim: {claimName: minio-dta}`. Good: the name of the PVC the tree renders.
 fn missing_pvc(ctx: &Context<'_>, out: &mut Vec<Finding>) {
     let index = ctx.index();
     for r in ctx.resources {
@@ -509,15 +442,6 @@ fn missing_pvc(ctx: &Context<'_>, out: &mut Vec<Finding>) {
     }
 }
 
-/// Checks that the ServiceAccount a pod runs as (`serviceAccountName`, other than `default`) exists in its
-/// namespace, and that every ServiceAccount subject of a RoleBinding or ClusterRoleBinding exists (a
-/// subject without `namespace` is in the RoleBinding's; subjects in namespaces the tree does not render
-/// are not checked); or is declared external.
-///
-/// Why: a pod whose ServiceAccount is missing is never created (the ReplicaSet reports the error, nobody
-/// sees it), and a binding to a missing account grants nothing.
-///
-/// Bad: `serviceAccountName: openim-apii`. Good: the name of the ServiceAccount the component defines.
 fn missing_service_account(ctx: &Context<'_>, out: &mut Vec<Finding>) {
     let index = ctx.index();
     let in_tree = index.namespaces();
@@ -612,14 +536,6 @@ fn builtin(kind: &str, namespace: &str, name: &str) -> bool {
     }
 }
 
-/// Checks that the `roleRef` of every RoleBinding names a Role of its namespace or a ClusterRole, and that
-/// of every ClusterRoleBinding a ClusterRole, that the tree renders, that every cluster has (`admin`,
-/// `edit`, `view`, `cluster-admin`, `system:*`) or that the policy declares external.
-///
-/// Why: a binding to a missing role grants nothing; the workload fails with `forbidden` at run time.
-///
-/// Bad: `roleRef: {kind: Role, name: openim-api-reader}` without such a Role.
-/// Good: `roleRef: {apiGroup: rbac.authorization.k8s.io, kind: Role, name: openim-api}`.
 fn missing_role(ctx: &Context<'_>, out: &mut Vec<Finding>) {
     let index = ctx.index();
     for r in ctx.resources {
@@ -674,13 +590,6 @@ fn missing_role(ctx: &Context<'_>, out: &mut Vec<Finding>) {
     }
 }
 
-/// Checks that every HorizontalPodAutoscaler's `scaleTargetRef` (apiVersion, kind, name) names an object
-/// of its namespace that the tree renders, or one declared external.
-///
-/// Why: an HPA whose target is missing scales nothing, and reports it only in its status.
-///
-/// Bad: `scaleTargetRef: {apiVersion: apps/v1, kind: Deployment, name: openim-msg-gateway}`.
-/// Good: `scaleTargetRef: {apiVersion: apps/v1, kind: Deployment, name: openim-msggateway}`.
 fn missing_scale_target(ctx: &Context<'_>, out: &mut Vec<Finding>) {
     for r in ctx.resources {
         if r.group() != "autoscaling" || r.kind() != "HorizontalPodAutoscaler" {
@@ -730,16 +639,6 @@ fn selects_nothing(ctx: &Context<'_>, ns: &str, selector: &Selector) -> bool {
         && ctx.index().selected(ns, selector).next().is_none()
 }
 
-/// Checks that every Service with a `selector` selects some pod the tree runs in its namespace (pod
-/// templates of workloads, the pods KubeBlocks makes for a `Cluster`, and those prometheus-operator
-/// makes for a `Prometheus`, `Alertmanager` or `ThanosRuler`). Services without a selector
-/// (ExternalName, hand-made Endpoints) are not checked.
-///
-/// Why: a Service that selects nothing has no endpoints; clients get connection refused, and nothing
-/// reports it.
-///
-/// Bad: `selector: {app.kubernetes.io/name: openim-rpc-users}`.
-/// Good: `selector: {app.kubernetes.io/name: openim-rpc-user}`, the label of the Deployment's pod template.
 fn service_selects_nothing(ctx: &Context<'_>, out: &mut Vec<Finding>) {
     for r in ctx.resources {
         if !r.group().is_empty() || r.kind() != "Service" {
@@ -769,13 +668,6 @@ fn service_selects_nothing(ctx: &Context<'_>, out: &mut Vec<Finding>) {
     }
 }
 
-/// Checks that every PodDisruptionBudget's `selector` matches some pod the tree runs in its namespace.
-///
-/// Why: a budget that selects nothing protects nothing during node drains: the availability it promises
-/// is not there.
-///
-/// Bad: `selector: {matchLabels: {app.kubernetes.io/name: openim-apii}}`.
-/// Good: the labels of the workload's pod template.
 fn pdb_selects_nothing(ctx: &Context<'_>, out: &mut Vec<Finding>) {
     for r in ctx.resources {
         if r.group() != "policy" || r.kind() != "PodDisruptionBudget" {
@@ -841,15 +733,6 @@ fn backends(r: &Resource) -> Vec<(&Node, Option<&Node>)> {
     out
 }
 
-/// Checks that every Ingress backend (`defaultBackend` and each path's; `service.name` with `port.name` or
-/// `port.number`, or the old `serviceName`/`servicePort`) names a Service of the Ingress's namespace that
-/// the tree renders (or one declared external), and a port that Service has (by its `name`, or by `port`
-/// number).
-///
-/// Why: a backend that does not resolve answers 503 to every request on that path.
-///
-/// Bad: `service: {name: openim-api, port: {name: https}}` when the Service's port is `http`.
-/// Good: `service: {name: openim-api, port: {name: http}}`.
 fn ingress_backend(ctx: &Context<'_>, out: &mut Vec<Finding>) {
     let index = ctx.index();
     for r in ctx.resources {

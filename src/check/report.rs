@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 
 use crate::check::policy::{Date, External, Ledger, Waived};
 use crate::check::policy_file::PolicySet;
-use crate::check::{self, Context, Finding, Severity};
+use crate::check::{self, Code, Context, Finding, Severity};
 use crate::error::Result;
 use crate::load::manifests::Manifests;
 use crate::load::Loader;
@@ -54,10 +54,6 @@ pub fn default_policy(root: &Path) -> PathBuf {
     root.parent().unwrap_or(Path::new("")).join("policies")
 }
 
-fn codes() -> Vec<&'static str> {
-    check::rules().iter().map(|r| r.code).collect()
-}
-
 /// The policy of a run: `policy` (`--policy`), else `policies/` beside the root when it exists, else
 /// none.
 pub fn load_policy(
@@ -65,13 +61,12 @@ pub fn load_policy(
     root: &Path,
     policy: Option<&Path>,
 ) -> Result<PolicySet> {
-    let codes = codes();
     match policy {
-        Some(p) => PolicySet::load(loader, p, &codes),
+        Some(p) => PolicySet::load(loader, p),
         None => {
             let p = default_policy(root);
             if loader.files.is_dir(&p) || loader.files.is_file(&p) {
-                PolicySet::load(loader, &p, &codes)
+                PolicySet::load(loader, &p)
             } else {
                 Ok(PolicySet::default())
             }
@@ -101,7 +96,7 @@ fn parallelism() -> usize {
 
 /// The rule that compares owned images with the tag the environment's rule gives; meaningless when no
 /// tag was applied.
-const OWNED_TAG_RULE: &str = "images/owned-tag-rule";
+const OWNED_TAG_RULE: Code = Code::Images(crate::check::code::Images::OwnedTagRule);
 
 /// Checks resources that are already loaded or compiled, with a policy read by [`load_policy`] or
 /// [`PolicySet::load`] (or `PolicySet::default()` for none). `render --commit` refuses a commit when the
@@ -112,14 +107,12 @@ pub fn check_targets(
     targets: &[Target<'_>],
     today: Date,
 ) -> Report {
-    let user_codes = policy.user_codes();
-    let mut codes = codes();
-    codes.extend(user_codes.iter().map(String::as_str));
-    let known = |code: &str| codes.contains(&code);
+    let codes = policy.codes();
+    let known = |text: &str| codes.iter().copied().find(|c| c.as_str() == text);
     let policies: Vec<_> = targets
         .iter()
         .map(|t| {
-            let mut p = policy.resolve(t.env, &codes);
+            let mut p = policy.resolve(t.env);
             // What the files' own tools make: kustomize's generated ConfigMaps and Secrets exist, and
             // skaffold's artifacts are tagged when deployed.
             if let Some(m) = t.load {
@@ -133,9 +126,8 @@ pub fn check_targets(
                     }));
                 p.built_images.extend(m.built_images.iter().cloned());
             }
-            if t.untagged.is_some() && codes.contains(&OWNED_TAG_RULE) {
-                p.severities
-                    .insert(OWNED_TAG_RULE.to_string(), (None, None));
+            if t.untagged.is_some() {
+                p.severities.insert(OWNED_TAG_RULE, (None, None));
             }
             p
         })
@@ -148,7 +140,7 @@ pub fn check_targets(
         if let Some(m) = t.load {
             for problem in &m.problems {
                 let mut f = check::load::finding(problem);
-                if let Some(s) = p.severity(f.code, f.severity) {
+                if let Some(s) = p.severity(f.code(), f.severity) {
                     f.severity = s;
                     found.push(f);
                 }
@@ -198,15 +190,11 @@ pub fn check_targets(
             skipped,
         });
     }
-    let base = policy.resolve(None, &codes);
+    let base = policy.resolve(None);
     let mut waivers = Vec::new();
     for mut f in ledger.finish(today) {
-        let default = check::rules()
-            .iter()
-            .find(|r| r.code == f.code)
-            .map(|r| r.default_severity)
-            .unwrap_or(f.severity);
-        if let Some(s) = base.severity(f.code, default) {
+        let default = f.code().default_severity().unwrap_or(f.severity);
+        if let Some(s) = base.severity(f.code(), default) {
             f.severity = s;
             waivers.push(f);
         }

@@ -6,8 +6,9 @@
 
 use std::collections::{HashMap, HashSet};
 
+use crate::check::code::{Code, Resources};
 use crate::check::policy::Required;
-use crate::check::{Context, Finding, Rule, Severity};
+use crate::check::{Context, Finding, Rule};
 use crate::k8s::quantity::quantity;
 use crate::k8s::workload::{self, Container};
 use crate::k8s::Selector;
@@ -15,72 +16,31 @@ use crate::node::{Node, Origin, Value};
 use crate::resource::Resource;
 
 pub static RULES: &[Rule] = &[
-    Rule {
-        code: "resources/missing-requests",
-        default_severity: Severity::Error,
-        summary: "A container or init container sets no request for a resource the policy requires (cpu and memory by default)",
-        run: missing_requests,
-    },
-    Rule {
-        code: "resources/missing-limits",
-        default_severity: Severity::Error,
-        summary: "A container or init container sets no limit for a resource the policy requires (cpu and memory by default)",
-        run: missing_limits,
-    },
-    Rule {
-        code: "resources/limit-below-request",
-        default_severity: Severity::Error,
-        summary: "A container's limit for a resource is below its request",
-        run: limit_below_request,
-    },
-    Rule {
-        code: "resources/missing-readiness-probe",
-        default_severity: Severity::Warning,
-        summary: "A long-running container has no readiness probe",
-        run: missing_readiness_probe,
-    },
-    Rule {
-        code: "resources/missing-liveness-probe",
-        default_severity: Severity::Warning,
-        summary: "A long-running container has no liveness probe",
-        run: missing_liveness_probe,
-    },
-    Rule {
-        code: "resources/too-few-replicas",
-        default_severity: Severity::Error,
-        summary: "A workload runs fewer than 2 replicas where the environment asks for high availability",
-        run: too_few_replicas,
-    },
-    Rule {
-        code: "resources/missing-pdb",
-        default_severity: Severity::Error,
-        summary: "No PodDisruptionBudget selects a replicated workload where the environment asks for high availability",
-        run: missing_pdb,
-    },
-    Rule {
-        code: "resources/vpa-hpa-conflict",
-        default_severity: Severity::Error,
-        summary: "A VerticalPodAutoscaler that applies its recommendations sets the cpu or memory of a workload an HPA scales on the same resource",
-        run: vpa_hpa_conflict,
-    },
-    Rule {
-        code: "resources/blocking-pdb",
-        default_severity: Severity::Error,
-        summary: "A PodDisruptionBudget allows no eviction at all (maxUnavailable 0, or minAvailable as high as the replicas)",
-        run: blocking_pdb,
-    },
+    Rule::new(
+        Code::Resources(Resources::MissingRequests),
+        missing_requests,
+    ),
+    Rule::new(Code::Resources(Resources::MissingLimits), missing_limits),
+    Rule::new(
+        Code::Resources(Resources::LimitBelowRequest),
+        limit_below_request,
+    ),
+    Rule::new(
+        Code::Resources(Resources::MissingReadinessProbe),
+        missing_readiness_probe,
+    ),
+    Rule::new(
+        Code::Resources(Resources::MissingLivenessProbe),
+        missing_liveness_probe,
+    ),
+    Rule::new(Code::Resources(Resources::TooFewReplicas), too_few_replicas),
+    Rule::new(Code::Resources(Resources::MissingPdb), missing_pdb),
+    Rule::new(Code::Resources(Resources::VpaHpaConflict), vpa_hpa_conflict),
+    Rule::new(Code::Resources(Resources::BlockingPdb), blocking_pdb),
 ];
 
-fn finding(r: &Resource, origin: Origin, message: String) -> Finding {
-    Finding {
-        code: "",
-        severity: Severity::Error,
-        message,
-        origin,
-        resource: Some(r.id()),
-        related: Vec::new(),
-        help: None,
-    }
+fn finding(code: Resources, r: &Resource, origin: Origin, message: String) -> Finding {
+    Finding::of(code, origin, message).about(Some(r.id()))
 }
 
 fn and_list(items: &[&str]) -> String {
@@ -99,7 +59,13 @@ fn sized_containers(spec: &Node) -> Vec<Container<'_>> {
         .collect()
 }
 
-fn missing(ctx: &Context<'_>, out: &mut Vec<Finding>, which: &str, required: &Required) {
+fn missing(
+    ctx: &Context<'_>,
+    out: &mut Vec<Finding>,
+    code: Resources,
+    which: &str,
+    required: &Required,
+) {
     if required.names.is_empty() {
         return;
     }
@@ -146,6 +112,7 @@ fn missing(ctx: &Context<'_>, out: &mut Vec<Finding>, which: &str, required: &Re
                 "container"
             };
             let mut f = finding(
+                code,
                 r,
                 origin,
                 format!(
@@ -182,70 +149,26 @@ fn missing(ctx: &Context<'_>, out: &mut Vec<Finding>, which: &str, required: &Re
     }
 }
 
-/// Checks that every container and init container requests the resources the policy requires
-/// (`resources.requests` in `policies/`; cpu and memory by default). Pod-level `spec.resources` count,
-/// and so does a limit without a request: the API server copies it into the unset request.
-///
-/// Why: the scheduler places pods by their requests; a pod without them lands on a full node, is the
-/// first evicted under pressure, and makes capacity planning guesswork.
-///
-/// Bad:
-/// ```yaml
-/// containers:
-///   - name: openim-api
-///     image: openim/openim-api:v3.8.3
-/// ```
-/// Good:
-/// ```yaml
-/// containers:
-///   - name: openim-api
-///     image: openim/openim-api:v3.8.3
-///     resources:
-///       requests: {cpu: 250m, memory: 256Mi}
-/// ```
 pub fn missing_requests(ctx: &Context<'_>, out: &mut Vec<Finding>) {
-    missing(ctx, out, "requests", &ctx.policy.requests);
+    missing(
+        ctx,
+        out,
+        Resources::MissingRequests,
+        "requests",
+        &ctx.policy.requests,
+    );
 }
 
-/// Checks that every container and init container limits the resources the policy requires
-/// (`resources.limits` in `policies/`; cpu and memory by default).
-///
-/// Why: a container without a memory limit can take a node's memory and get its neighbours killed; the
-/// policy decides per environment whether cpu limits are wanted too.
-///
-/// Bad:
-/// ```yaml
-/// resources:
-///   requests: {cpu: 250m, memory: 256Mi}
-/// ```
-/// Good:
-/// ```yaml
-/// resources:
-///   requests: {cpu: 250m, memory: 256Mi}
-///   limits: {cpu: "1", memory: 512Mi}
-/// ```
 pub fn missing_limits(ctx: &Context<'_>, out: &mut Vec<Finding>) {
-    missing(ctx, out, "limits", &ctx.policy.limits);
+    missing(
+        ctx,
+        out,
+        Resources::MissingLimits,
+        "limits",
+        &ctx.policy.limits,
+    );
 }
 
-/// Checks that no limit is below the request of the same resource (compared as quantities, so `1Gi`
-/// against `1024Mi` is equal).
-///
-/// Why: the API server refuses such a container ("must be less than or equal to ... limit"), often
-/// after an overlay raised a request without touching the base's limit.
-///
-/// Bad:
-/// ```yaml
-/// resources:
-///   requests: {memory: 1Gi}
-///   limits: {memory: 512Mi}
-/// ```
-/// Good:
-/// ```yaml
-/// resources:
-///   requests: {memory: 512Mi}
-///   limits: {memory: 1Gi}
-/// ```
 pub fn limit_below_request(ctx: &Context<'_>, out: &mut Vec<Finding>) {
     for r in ctx.resources {
         let Some(spec) = r.pod_spec() else { continue };
@@ -280,6 +203,7 @@ pub fn limit_below_request(ctx: &Context<'_>, out: &mut Vec<Finding>) {
                         other => other.to_string(),
                     };
                     let mut f = finding(
+                        Resources::LimitBelowRequest,
                         r,
                         limit.origin,
                         format!(
@@ -300,7 +224,14 @@ pub fn limit_below_request(ctx: &Context<'_>, out: &mut Vec<Finding>) {
     }
 }
 
-fn missing_probe(ctx: &Context<'_>, out: &mut Vec<Finding>, probe: &str, what: &str, help: &str) {
+fn missing_probe(
+    ctx: &Context<'_>,
+    out: &mut Vec<Finding>,
+    code: Resources,
+    probe: &str,
+    what: &str,
+    help: &str,
+) {
     for r in ctx.resources {
         if !workload::is_long_running(r.kind()) {
             continue;
@@ -311,6 +242,7 @@ fn missing_probe(ctx: &Context<'_>, out: &mut Vec<Finding>, probe: &str, what: &
                 continue;
             }
             let mut f = finding(
+                code,
                 r,
                 c.origin(),
                 format!(
@@ -326,58 +258,22 @@ fn missing_probe(ctx: &Context<'_>, out: &mut Vec<Finding>, probe: &str, what: &
     }
 }
 
-/// Checks that every container of a Deployment, StatefulSet, DaemonSet or ReplicaSet has a
-/// `readinessProbe`.
-///
-/// Why: without one a pod counts as ready as soon as it starts: Services send it traffic before it
-/// listens, and a rolling update replaces healthy pods with ones that do not work yet.
-///
-/// Bad:
-/// ```yaml
-/// containers:
-///   - name: openim-api
-///     ports: [{name: http, containerPort: 10002}]
-/// ```
-/// Good:
-/// ```yaml
-/// containers:
-///   - name: openim-api
-///     ports: [{name: http, containerPort: 10002}]
-///     readinessProbe:
-///       tcpSocket: {port: http}
-/// ```
 pub fn missing_readiness_probe(ctx: &Context<'_>, out: &mut Vec<Finding>) {
     missing_probe(
         ctx,
         out,
+        Resources::MissingReadinessProbe,
         "readinessProbe",
         "readiness",
         "add `readinessProbe` (httpGet, tcpSocket, grpc or exec) that succeeds once the container serves",
     );
 }
 
-/// Checks that every container of a Deployment, StatefulSet, DaemonSet or ReplicaSet has a
-/// `livenessProbe`.
-///
-/// Why: a process that hangs without exiting is never restarted without one.
-///
-/// Bad:
-/// ```yaml
-/// containers:
-///   - name: openim-msgtransfer
-/// ```
-/// Good:
-/// ```yaml
-/// containers:
-///   - name: openim-msgtransfer
-///     livenessProbe:
-///       tcpSocket: {port: metrics}
-///       periodSeconds: 10
-/// ```
 pub fn missing_liveness_probe(ctx: &Context<'_>, out: &mut Vec<Finding>) {
     missing_probe(
         ctx,
         out,
+        Resources::MissingLivenessProbe,
         "livenessProbe",
         "liveness",
         "add `livenessProbe` that fails only when the process must be restarted",
@@ -436,22 +332,6 @@ fn ha_related(ctx: &Context<'_>, f: &mut Finding) {
     }
 }
 
-/// Where the environment asks for high availability (`highAvailability: true` in `policies/`), checks
-/// that every Deployment, StatefulSet and ReplicaSet runs at least 2 replicas (its HPA's `minReplicas`
-/// when autoscaled). A workload scaled to 0 on purpose is left alone.
-///
-/// Why: one replica means downtime at every rollout, node drain and crash.
-///
-/// Bad:
-/// ```yaml
-/// spec:
-///   replicas: 1
-/// ```
-/// Good:
-/// ```yaml
-/// spec:
-///   replicas: 3
-/// ```
 pub fn too_few_replicas(ctx: &Context<'_>, out: &mut Vec<Finding>) {
     if !ctx.policy.high_availability {
         return;
@@ -466,6 +346,7 @@ pub fn too_few_replicas(ctx: &Context<'_>, out: &mut Vec<Finding>) {
         }
         let how = if hpa { "may scale down to" } else { "runs" };
         let mut f = finding(
+            Resources::TooFewReplicas,
             r,
             origin,
             format!(
@@ -528,21 +409,6 @@ impl<'a> Budgeted<'a> {
     }
 }
 
-/// Where the environment asks for high availability, checks that a PodDisruptionBudget selects the pods
-/// of every Deployment, StatefulSet and ReplicaSet that runs 2 or more replicas.
-///
-/// Why: without a budget a node drain or cluster upgrade may evict every replica at once.
-///
-/// Bad: a Deployment `openim-api` with `replicas: 3` and no PodDisruptionBudget.
-/// Good:
-/// ```yaml
-/// apiVersion: policy/v1
-/// kind: PodDisruptionBudget
-/// metadata: {name: openim-api}
-/// spec:
-///   maxUnavailable: 1
-///   selector: {matchLabels: {app.kubernetes.io/name: openim-api}}
-/// ```
 pub fn missing_pdb(ctx: &Context<'_>, out: &mut Vec<Finding>) {
     if !ctx.policy.high_availability {
         return;
@@ -557,6 +423,7 @@ pub fn missing_pdb(ctx: &Context<'_>, out: &mut Vec<Finding>) {
             continue;
         }
         let mut f = finding(
+            Resources::MissingPdb,
             r,
             r.name_origin(),
             format!(
@@ -584,22 +451,6 @@ fn pods_of(n: &Node, total: i64) -> Option<i64> {
     }
 }
 
-/// Checks PodDisruptionBudgets that would block every voluntary eviction: `maxUnavailable: 0` (or
-/// `0%`), or a `minAvailable` at least as high as the pods its workloads run (`100%`, or equal to
-/// `replicas`).
-///
-/// Why: such a budget makes `kubectl drain` and cluster upgrades hang until someone deletes it by hand.
-///
-/// Bad:
-/// ```yaml
-/// spec:
-///   minAvailable: 3          # and the Deployment runs 3 replicas
-/// ```
-/// Good:
-/// ```yaml
-/// spec:
-///   maxUnavailable: 1
-/// ```
 pub fn blocking_pdb(ctx: &Context<'_>, out: &mut Vec<Finding>) {
     let hpas = Autoscalers::new(ctx);
     for pdb in ctx
@@ -610,7 +461,7 @@ pub fn blocking_pdb(ctx: &Context<'_>, out: &mut Vec<Finding>) {
         let spec = pdb.node.get("spec");
         if let Some(n) = spec.and_then(|s| s.get("maxUnavailable")) {
             if pods_of(n, 100) == Some(0) {
-                let mut f = finding(
+                let mut f = finding(Resources::BlockingPdb,
                     pdb,
                     n.origin,
                     format!("PodDisruptionBudget {} allows no pod to be unavailable: no eviction can ever proceed", pdb.name()),
@@ -625,7 +476,7 @@ pub fn blocking_pdb(ctx: &Context<'_>, out: &mut Vec<Finding>) {
         };
         if let Value::Str(s) = &min.value {
             if s.trim() == "100%" {
-                let mut f = finding(
+                let mut f = finding(Resources::BlockingPdb,
                     pdb,
                     min.origin,
                     format!("PodDisruptionBudget {} keeps 100% of its pods: no eviction can ever proceed", pdb.name()),
@@ -664,7 +515,7 @@ pub fn blocking_pdb(ctx: &Context<'_>, out: &mut Vec<Finding>) {
             continue;
         };
         if keep >= total {
-            let mut f = finding(
+            let mut f = finding(Resources::BlockingPdb,
                 pdb,
                 min.origin,
                 format!(
@@ -771,31 +622,6 @@ fn vpa_controls(
         || controls(policy_of("*"))
 }
 
-/// Checks that no VerticalPodAutoscaler that applies its recommendations (`updateMode` `Auto`, the
-/// default, `Recreate` or `InPlaceOrRecreate`) sets the cpu or memory of a workload that a
-/// HorizontalPodAutoscaler scales on the same resource (a `Resource` or `ContainerResource` metric; an
-/// HPA with no metric scales on cpu).
-///
-/// Why: the VPA's own documentation warns against it: the HPA adds pods because usage is high relative
-/// to the request, the VPA raises the request because usage is high, and the two chase each other.
-/// A VPA in recommendation mode (`"Off"`), or one that controls only resources the HPA does not scale
-/// on, is fine.
-///
-/// Bad:
-/// ```yaml
-/// # HPA: metrics: [{type: Resource, resource: {name: cpu, ...}}]
-/// kind: VerticalPodAutoscaler
-/// spec:
-///   targetRef: {apiVersion: apps/v1, kind: Deployment, name: openim-api}
-///   updatePolicy: {updateMode: Auto}
-/// ```
-/// Good:
-/// ```yaml
-/// kind: VerticalPodAutoscaler
-/// spec:
-///   targetRef: {apiVersion: apps/v1, kind: Deployment, name: openim-api}
-///   updatePolicy: {updateMode: "Off"}     # recommendations only
-/// ```
 pub fn vpa_hpa_conflict(ctx: &Context<'_>, out: &mut Vec<Finding>) {
     let index = ctx.index();
     for vpa in index.of_kind("VerticalPodAutoscaler") {
@@ -837,7 +663,7 @@ pub fn vpa_hpa_conflict(ctx: &Context<'_>, out: &mut Vec<Finding>) {
             let at = mode_node
                 .or_else(|| vpa.node.path(&["spec", "updatePolicy"]))
                 .map_or(target.origin, |n| n.origin);
-            let mut f = finding(
+            let mut f = finding(Resources::VpaHpaConflict,
                 vpa,
                 at,
                 format!(

@@ -9,7 +9,8 @@ use std::collections::BTreeSet;
 
 use jsonschema::error::{TypeKind, ValidationErrorKind};
 
-use crate::check::{vendored, Context, Finding, Rule, Severity};
+use crate::check::code::{Code, Schema};
+use crate::check::{vendored, Context, Finding, Rule};
 use crate::k8s::names;
 use crate::k8s::workload::{containers, template_labels};
 use crate::k8s::{quantity::quantity, scalar_text, Selector};
@@ -18,90 +19,25 @@ use crate::node::{Node, Origin, Value};
 use crate::resource::Resource;
 
 pub static RULES: &[Rule] = &[
-    Rule {
-        code: "schema/invalid",
-        default_severity: Severity::Error,
-        summary: "The object does not match the vendored Kubernetes or CRD schema of its kind",
-        run: invalid,
-    },
-    Rule {
-        code: "schema/unknown-kind",
-        default_severity: Severity::Error,
-        summary: "No schema is vendored for the object's apiVersion and kind, and the policy does not allow it",
-        run: unknown_kind,
-    },
-    Rule {
-        code: "schema/removed-api",
-        default_severity: Severity::Error,
-        summary: "The object's apiVersion is one the target Kubernetes version no longer serves (--kube-version)",
-        run: removed_api,
-    },
-    Rule {
-        code: "schema/deprecated-api",
-        default_severity: Severity::Warning,
-        summary: "The object's apiVersion is served by the target Kubernetes version but removed in a later one",
-        run: deprecated_api,
-    },
-    Rule {
-        code: "schema/invalid-quantity",
-        default_severity: Severity::Error,
-        summary: "A resource quantity (cpu, memory, storage, quota) is not a Kubernetes quantity, or is negative",
-        run: invalid_quantity,
-    },
-    Rule {
-        code: "schema/port-out-of-range",
-        default_severity: Severity::Error,
-        summary: "A port number is outside 1-65535 (or a NetworkPolicy endPort is below its port)",
-        run: port_out_of_range,
-    },
-    Rule {
-        code: "schema/invalid-name",
-        default_severity: Severity::Error,
-        summary: "An object, namespace, container, volume or port name breaks the DNS-1123/IANA syntax Kubernetes requires",
-        run: invalid_name,
-    },
-    Rule {
-        code: "schema/invalid-label",
-        default_severity: Severity::Error,
-        summary: "A label key or value, annotation key or selector term breaks the Kubernetes label syntax",
-        run: invalid_label,
-    },
-    Rule {
-        code: "schema/selector-mismatch",
-        default_severity: Severity::Error,
-        summary: "A workload's selector does not match its own pod template's labels, or is empty",
-        run: selector_mismatch,
-    },
-    Rule {
-        code: "schema/unknown-target-port",
-        default_severity: Severity::Error,
-        summary: "A Service's named targetPort is declared by no container of the pods it selects",
-        run: unknown_target_port,
-    },
-    Rule {
-        code: "schema/duplicate-container-name",
-        default_severity: Severity::Error,
-        summary: "Two containers (init and ephemeral included) of one pod share a name",
-        run: duplicate_container_name,
-    },
-    Rule {
-        code: "schema/duplicate-port",
-        default_severity: Severity::Error,
-        summary: "A pod or Service declares the same port number and protocol, or the same port name, twice",
-        run: duplicate_port,
-    },
+    Rule::new(Code::Schema(Schema::Invalid), invalid),
+    Rule::new(Code::Schema(Schema::UnknownKind), unknown_kind),
+    Rule::new(Code::Schema(Schema::RemovedApi), removed_api),
+    Rule::new(Code::Schema(Schema::DeprecatedApi), deprecated_api),
+    Rule::new(Code::Schema(Schema::InvalidQuantity), invalid_quantity),
+    Rule::new(Code::Schema(Schema::PortOutOfRange), port_out_of_range),
+    Rule::new(Code::Schema(Schema::InvalidName), invalid_name),
+    Rule::new(Code::Schema(Schema::InvalidLabel), invalid_label),
+    Rule::new(Code::Schema(Schema::SelectorMismatch), selector_mismatch),
+    Rule::new(Code::Schema(Schema::UnknownTargetPort), unknown_target_port),
+    Rule::new(
+        Code::Schema(Schema::DuplicateContainerName),
+        duplicate_container_name,
+    ),
+    Rule::new(Code::Schema(Schema::DuplicatePort), duplicate_port),
 ];
 
-fn finding(r: &Resource, origin: Origin, message: String) -> Finding {
-    Finding {
-        code: "",
-        severity: Severity::Error,
-        message,
-        origin,
-        resource: Some(r.id()),
-        related: Vec::new(),
-        help: None,
-    }
+fn finding(code: Schema, r: &Resource, origin: Origin, message: String) -> Finding {
+    Finding::of(code, origin, message).about(Some(r.id()))
 }
 
 fn with_help(mut f: Finding, help: impl Into<String>) -> Finding {
@@ -206,45 +142,6 @@ fn schema_problem(root: &Node, e: &jsonschema::ValidationError<'_>) -> (Origin, 
     }
 }
 
-/// Validates every object against the schema of its `apiVersion` and `kind`: the built-in kinds of the
-/// target Kubernetes minor (`--kube-version`, default the newest vendored; `schemas/kubernetes/`), else
-/// the `openAPIV3Schema` of a served version of a CustomResourceDefinition among the checked objects,
-/// else a vendored CRD schema (`schemas/crds/`): wrong types, missing required fields, unknown
-/// (misspelt) fields, values outside an enum the schema declares.
-///
-/// A CRD's schema is read as the API server reads a structural schema: `nullable`,
-/// `x-kubernetes-int-or-string`, `x-kubernetes-embedded-resource` and
-/// `x-kubernetes-preserve-unknown-fields` are honoured. Where the API server would prune an unknown
-/// field silently, it is an error here, as `kubectl apply`'s strict field validation (its default, and
-/// Argo CD's) reports it: the field is lost either way. A finding about a custom resource names the CRD
-/// and points at its schema too.
-///
-/// Why: the API server rejects such an object at sync time, after the commit; a misspelt field such as
-/// `resource:` is silently dropped by client-side tools and the container runs without limits.
-///
-/// Bad:
-/// ```yaml
-/// spec:
-///   replicas: "3"                        # a string
-///   template:
-///     spec:
-///       containers:
-///         - image: openim/openim-api     # no name
-///           ports: [{containerPort: "10002"}]
-///           resource: {}                 # misspelt `resources`
-/// ```
-/// Good:
-/// ```yaml
-/// spec:
-///   replicas: 3
-///   template:
-///     spec:
-///       containers:
-///         - name: openim-api
-///           image: openim/openim-api
-///           ports: [{containerPort: 10002}]
-///           resources: {}
-/// ```
 pub fn invalid(ctx: &Context<'_>, out: &mut Vec<Finding>) {
     for r in ctx.resources {
         let Some(schema) = schema_of(ctx, r.api_version(), r.kind()) else {
@@ -269,6 +166,7 @@ pub fn invalid(ctx: &Context<'_>, out: &mut Vec<Finding>) {
             Ok(v) => v,
             Err(e) => {
                 let mut f = finding(
+                    Schema::Invalid,
                     r,
                     r.node
                         .get("kind")
@@ -293,7 +191,7 @@ pub fn invalid(ctx: &Context<'_>, out: &mut Vec<Finding>) {
                 continue;
             }
             seen.push((origin, message.clone()));
-            let mut f = with_help(finding(r, origin, message), help.clone());
+            let mut f = with_help(finding(Schema::Invalid, r, origin, message), help.clone());
             f.related.extend(related.clone());
             out.push(f);
         }
@@ -319,24 +217,6 @@ fn schema_of<'a>(ctx: &'a Context<'_>, api: &str, kind: &str) -> Option<SchemaOf
     vendored::schema(ctx.kube, api, kind).map(SchemaOf::Vendored)
 }
 
-/// Reports objects whose `apiVersion` and `kind` have no schema for the target Kubernetes minor
-/// (`--kube-version`): not a built-in kind it serves, not a vendored CRD, not a custom resource whose CRD
-/// is in the checked tree; unless the policy allows the kind (`allow.kinds`). An apiVersion Kubernetes
-/// removed is `schema/removed-api` instead.
-///
-/// Why: a typo in `kind` or `apiVersion` is refused by the cluster, and an object nothing can validate
-/// hides every other mistake in it.
-///
-/// Bad:
-/// ```yaml
-/// apiVersion: apps/v1
-/// kind: Deploymnet
-/// ```
-/// Good:
-/// ```yaml
-/// apiVersion: apps/v1
-/// kind: Deployment
-/// ```
 pub fn unknown_kind(ctx: &Context<'_>, out: &mut Vec<Finding>) {
     for r in ctx.resources {
         let (api, kind) = (r.api_version(), r.kind());
@@ -375,7 +255,7 @@ pub fn unknown_kind(ctx: &Context<'_>, out: &mut Vec<Finding>) {
             )
         };
         out.push(with_help(
-            finding(r, origin, message),
+            finding(Schema::UnknownKind, r, origin, message),
             format!(
                 "fix the apiVersion or kind (or --kube-version); for a real custom resource, keep its CRD in the \
                  checked tree, vendor its schema (schemas/refresh.py) or allow it in policies/: \
@@ -412,24 +292,6 @@ fn replacement_help(rm: &vendored::Removal) -> String {
     help
 }
 
-/// Reports an object whose `apiVersion` the target Kubernetes minor (`--kube-version`, default the
-/// newest vendored) no longer serves, with the minor that removed it and the apiVersion to use instead,
-/// as pluto and kubent do. The table is `schemas/kubernetes/removed-apis.json` (from Kubernetes'
-/// Deprecated API Migration Guide). Such an object gets this finding instead of `schema/unknown-kind`.
-///
-/// Why: the API server refuses the object, so the sync fails after the commit; and an upgrade of the
-/// cluster breaks manifests that applied fine the day before.
-///
-/// Bad:
-/// ```yaml
-/// apiVersion: extensions/v1beta1   # removed in Kubernetes 1.22
-/// kind: Ingress
-/// ```
-/// Good:
-/// ```yaml
-/// apiVersion: networking.k8s.io/v1
-/// kind: Ingress
-/// ```
 pub fn removed_api(ctx: &Context<'_>, out: &mut Vec<Finding>) {
     for r in ctx.resources {
         let (api, kind) = (r.api_version(), r.kind());
@@ -437,7 +299,7 @@ pub fn removed_api(ctx: &Context<'_>, out: &mut Vec<Finding>) {
             continue;
         };
         out.push(with_help(
-            finding(
+            finding(Schema::RemovedApi,
                 r,
                 api_version_origin(r),
                 format!(
@@ -450,21 +312,6 @@ pub fn removed_api(ctx: &Context<'_>, out: &mut Vec<Finding>) {
     }
 }
 
-/// Reports an object whose `apiVersion` the target Kubernetes minor still serves but a later minor
-/// removes, with that minor and the apiVersion to use instead (`schemas/kubernetes/removed-apis.json`).
-///
-/// Why: the manifests work today and break on the cluster's next upgrade; moving before it is cheap.
-///
-/// Bad (with `--kube-version 1.25`):
-/// ```yaml
-/// apiVersion: autoscaling/v2beta2   # removed in Kubernetes 1.26
-/// kind: HorizontalPodAutoscaler
-/// ```
-/// Good:
-/// ```yaml
-/// apiVersion: autoscaling/v2
-/// kind: HorizontalPodAutoscaler
-/// ```
 pub fn deprecated_api(ctx: &Context<'_>, out: &mut Vec<Finding>) {
     for r in ctx.resources {
         let (api, kind) = (r.api_version(), r.kind());
@@ -477,6 +324,7 @@ pub fn deprecated_api(ctx: &Context<'_>, out: &mut Vec<Finding>) {
         }
         out.push(with_help(
             finding(
+                Schema::DeprecatedApi,
                 r,
                 api_version_origin(r),
                 format!(
@@ -585,23 +433,6 @@ fn quantity_maps(r: &Resource) -> Vec<(&Node, String)> {
     out
 }
 
-/// Checks that every resource quantity (container and pod `requests`/`limits`, volume claims,
-/// `emptyDir.sizeLimit`, ResourceQuota `hard`, LimitRange limits, KubeBlocks component resources) is a
-/// Kubernetes quantity and not negative.
-///
-/// Why: the vendored schemas accept any string for a quantity; the API server refuses `lots` or `1GB`
-/// and the sync fails after the commit.
-///
-/// Bad:
-/// ```yaml
-/// resources:
-///   requests: {cpu: lots, memory: 1GB}
-/// ```
-/// Good:
-/// ```yaml
-/// resources:
-///   requests: {cpu: 250m, memory: 1Gi}
-/// ```
 pub fn invalid_quantity(ctx: &Context<'_>, out: &mut Vec<Finding>) {
     for r in ctx.resources {
         let mut values: Vec<(&Node, String)> = Vec::new();
@@ -627,7 +458,12 @@ pub fn invalid_quantity(ctx: &Context<'_>, out: &mut Vec<Finding>) {
                 continue;
             }
             match quantity(v) {
-                Ok(q) if q < 0.0 => out.push(finding(r, v.origin, format!("{what} is negative"))),
+                Ok(q) if q < 0.0 => out.push(finding(
+                    Schema::InvalidQuantity,
+                    r,
+                    v.origin,
+                    format!("{what} is negative"),
+                )),
                 Ok(_) => {}
                 Err(reason) => {
                     let shown = match &v.value {
@@ -635,7 +471,7 @@ pub fn invalid_quantity(ctx: &Context<'_>, out: &mut Vec<Finding>) {
                         _ => String::new(),
                     };
                     out.push(with_help(
-                        finding(r, v.origin, format!("{what} is not a quantity{shown}: {reason}")),
+                        finding(Schema::InvalidQuantity, r, v.origin, format!("{what} is not a quantity{shown}: {reason}")),
                         "write cpu as cores or millicores (`0.5`, `500m`) and memory or storage in bytes with a unit (`512Mi`, `2Gi`)",
                     ));
                 }
@@ -739,22 +575,6 @@ fn port_numbers(r: &Resource) -> Vec<(&Node, String, bool)> {
     out
 }
 
-/// Checks port numbers: container, host and probe ports, Service `port`/`targetPort`/`nodePort`,
-/// NetworkPolicy `port`/`endPort`, Ingress backend ports must lie in 1-65535 (0 means "unset" where
-/// Kubernetes allows it), and a NetworkPolicy `endPort` must not be below its `port`.
-///
-/// Why: the vendored schemas only say "integer"; `port: 70000` passes them and fails at sync time.
-///
-/// Bad:
-/// ```yaml
-/// ports:
-///   - port: 70000
-/// ```
-/// Good:
-/// ```yaml
-/// ports:
-///   - port: 7000
-/// ```
 pub fn port_out_of_range(ctx: &Context<'_>, out: &mut Vec<Finding>) {
     for r in ctx.resources {
         for (n, what, zero_ok) in port_numbers(r) {
@@ -763,6 +583,7 @@ pub fn port_out_of_range(ctx: &Context<'_>, out: &mut Vec<Finding>) {
                 continue;
             }
             out.push(finding(
+                Schema::PortOutOfRange,
                 r,
                 n.origin,
                 format!("{what} {p} is out of range: ports are 1 to 65535"),
@@ -783,6 +604,7 @@ pub fn port_out_of_range(ctx: &Context<'_>, out: &mut Vec<Finding>) {
                         if let (Some(a), Some(b)) = (port.as_i64(), end.as_i64()) {
                             if b < a {
                                 let mut f = finding(
+                                    Schema::PortOutOfRange,
                                     r,
                                     end.origin,
                                     format!("{dir} endPort {b} is below its port {a}"),
@@ -813,24 +635,6 @@ fn name_rule(kind: &str) -> (NameCheck, &'static str) {
     }
 }
 
-/// Checks names Kubernetes constrains: `metadata.name` by kind (a label for Services and Namespaces, a
-/// subdomain for most kinds, at most 52 characters for CronJobs), `metadata.namespace`, container and
-/// volume names (RFC 1123 labels), named container ports and named `targetPort`s (IANA service names),
-/// Service port names, and names on every port of a Service with several ports.
-///
-/// Why: the schemas say "string"; the API server refuses `OpenIM_API` or a port named `grpc-gateway-port`
-/// (over 15 characters) at sync time.
-///
-/// Bad:
-/// ```yaml
-/// metadata: {name: OpenIM_API}
-/// ports: [{name: grpc-gateway-port, containerPort: 10170}]
-/// ```
-/// Good:
-/// ```yaml
-/// metadata: {name: openim-api}
-/// ports: [{name: grpc-gateway, containerPort: 10170}]
-/// ```
 pub fn invalid_name(ctx: &Context<'_>, out: &mut Vec<Finding>) {
     for r in ctx.resources {
         let bad = |n: &Node,
@@ -840,6 +644,7 @@ pub fn invalid_name(ctx: &Context<'_>, out: &mut Vec<Finding>) {
             let Some(s) = n.as_str() else { return };
             if let Err(e) = check(s) {
                 out.push(finding(
+                    Schema::InvalidName,
                     r,
                     n.origin,
                     format!("{what} `{s}` is invalid: it {e}"),
@@ -850,6 +655,7 @@ pub fn invalid_name(ctx: &Context<'_>, out: &mut Vec<Finding>) {
             let (check, rule) = name_rule(r.kind());
             if let (Some(s), Err(e)) = (n.as_str(), n.as_str().map(check).unwrap_or(Ok(()))) {
                 out.push(finding(
+                    Schema::InvalidName,
                     r,
                     n.origin,
                     format!(
@@ -860,6 +666,7 @@ pub fn invalid_name(ctx: &Context<'_>, out: &mut Vec<Finding>) {
             }
             if r.kind() == "CronJob" && n.as_str().is_some_and(|s| s.len() > 52) {
                 out.push(finding(
+                    Schema::InvalidName,
                     r,
                     n.origin,
                     "a CronJob name must be at most 52 characters (its Jobs append 11)".into(),
@@ -903,6 +710,7 @@ pub fn invalid_name(ctx: &Context<'_>, out: &mut Vec<Finding>) {
                 match p.get("name") {
                     Some(n) => bad(n, "the Service port name", names::dns1123_label, out),
                     None if ports.len() > 1 => out.push(finding(
+                        Schema::InvalidName,
                         r,
                         p.origin,
                         "this Service has several ports, so each needs a `name`".into(),
@@ -934,6 +742,7 @@ fn check_label_map(r: &Resource, map: &Node, what: &str, values: bool, out: &mut
     {
         if let Err(e) = names::qualified_name(&k.name) {
             out.push(finding(
+                Schema::InvalidLabel,
                 r,
                 k.origin,
                 format!("the {what} key `{}` is invalid: {e}", k.name),
@@ -943,6 +752,7 @@ fn check_label_map(r: &Resource, map: &Node, what: &str, values: bool, out: &mut
             if let Some(text) = scalar_text(v) {
                 if let Err(e) = names::label_value(&text) {
                     out.push(finding(
+                        Schema::InvalidLabel,
                         r,
                         v.origin,
                         format!(
@@ -973,6 +783,7 @@ fn walk_labels(r: &Resource, node: &Node, parent: Option<&str>, out: &mut Vec<Fi
                                 if let Some(s) = key.as_str() {
                                     if let Err(err) = names::qualified_name(s) {
                                         out.push(finding(
+                                            Schema::InvalidLabel,
                                             r,
                                             key.origin,
                                             format!("the selector key `{s}` is invalid: {err}"),
@@ -984,6 +795,7 @@ fn walk_labels(r: &Resource, node: &Node, parent: Option<&str>, out: &mut Vec<Fi
                                 if let Some(text) = scalar_text(val) {
                                     if let Err(err) = names::label_value(&text) {
                                         out.push(finding(
+                                            Schema::InvalidLabel,
                                             r,
                                             val.origin,
                                             format!(
@@ -1005,24 +817,6 @@ fn walk_labels(r: &Resource, node: &Node, parent: Option<&str>, out: &mut Vec<Fi
     }
 }
 
-/// Checks label syntax wherever labels appear: `metadata.labels` (objects and templates), annotation
-/// keys, `matchLabels` and `matchExpressions` of every selector, and a Service's `spec.selector`.
-///
-/// Why: keys and values have a strict syntax (at most 63 characters, an optional DNS prefix); the
-/// schemas accept any string and the API server refuses the object.
-///
-/// Bad:
-/// ```yaml
-/// labels:
-///   app.kubernetes.io/version: v3.8.3+build.1   # `+` is not allowed
-///   team/: im                                   # empty name after the prefix
-/// ```
-/// Good:
-/// ```yaml
-/// labels:
-///   app.kubernetes.io/version: v3.8.3-build.1
-///   openim.io/team: im
-/// ```
 pub fn invalid_label(ctx: &Context<'_>, out: &mut Vec<Finding>) {
     for r in ctx.resources {
         // Data keys of ConfigMaps and Secrets are not labels, whatever they are called.
@@ -1046,26 +840,6 @@ pub fn invalid_label(ctx: &Context<'_>, out: &mut Vec<Finding>) {
     }
 }
 
-/// Checks that the `spec.selector` of a Deployment, StatefulSet, DaemonSet, ReplicaSet or Job selects
-/// the pods of its own template: every `matchLabels` entry and `matchExpressions` term must hold for
-/// the template's labels, and the selector must not be empty.
-///
-/// Why: the API server refuses a workload whose selector misses its template ("selector does not match
-/// template labels"), and the selector is immutable afterwards; an overlay that changes a template label
-/// breaks it without touching the selector.
-///
-/// Bad:
-/// ```yaml
-/// selector: {matchLabels: {app: openim-api}}
-/// template:
-///   metadata: {labels: {app: openim-apis}}
-/// ```
-/// Good:
-/// ```yaml
-/// selector: {matchLabels: {app: openim-api}}
-/// template:
-///   metadata: {labels: {app: openim-api}}
-/// ```
 pub fn selector_mismatch(ctx: &Context<'_>, out: &mut Vec<Finding>) {
     for r in ctx.resources {
         if !matches!(
@@ -1093,6 +867,7 @@ pub fn selector_mismatch(ctx: &Context<'_>, out: &mut Vec<Finding>) {
         };
         if sel.is_empty() {
             out.push(finding(
+                Schema::SelectorMismatch,
                 r,
                 sel_node.origin,
                 format!("the selector of {} {} is empty", r.kind(), r.name()),
@@ -1126,7 +901,7 @@ pub fn selector_mismatch(ctx: &Context<'_>, out: &mut Vec<Finding>) {
                 ),
             };
             let mut f = with_help(
-                finding(r, req.origin, message),
+                finding(Schema::SelectorMismatch, r, req.origin, message),
                 "make the template's labels satisfy the selector (selectors are immutable once applied)",
             );
             f.related.push(related);
@@ -1135,23 +910,6 @@ pub fn selector_mismatch(ctx: &Context<'_>, out: &mut Vec<Finding>) {
     }
 }
 
-/// Checks that a Service's named `targetPort` is declared (as a named container port) by some container
-/// of the pods the Service selects. Services that select no pod are left to `refs/`.
-///
-/// Why: a named target port that no container declares makes the Service's endpoints empty: traffic
-/// fails although every pod is ready.
-///
-/// Bad:
-/// ```yaml
-/// # Service
-/// ports: [{name: http, port: 80, targetPort: web}]
-/// # its pods
-/// ports: [{name: http, containerPort: 10002}]
-/// ```
-/// Good:
-/// ```yaml
-/// ports: [{name: http, port: 80, targetPort: http}]
-/// ```
 pub fn unknown_target_port(ctx: &Context<'_>, out: &mut Vec<Finding>) {
     for svc in ctx.resources.iter().filter(|r| r.kind() == "Service") {
         let Some(sel_node) = svc.node.path(&["spec", "selector"]) else {
@@ -1206,6 +964,7 @@ pub fn unknown_target_port(ctx: &Context<'_>, out: &mut Vec<Finding>) {
                 )
             };
             let mut f = finding(
+                Schema::UnknownTargetPort,
                 svc,
                 tp.origin,
                 format!("the targetPort `{name}` is declared by no container of the selected pods"),
@@ -1224,21 +983,6 @@ pub fn unknown_target_port(ctx: &Context<'_>, out: &mut Vec<Finding>) {
     }
 }
 
-/// Checks that the containers, init containers and ephemeral containers of a pod have distinct names.
-///
-/// Why: Kubernetes refuses the pod; and a strategic merge patch (which merges containers by name) would
-/// patch only one of them, so an overlay can silently miss a container.
-///
-/// Bad:
-/// ```yaml
-/// initContainers: [{name: api, image: busybox}]
-/// containers: [{name: api, image: openim/openim-api}]
-/// ```
-/// Good:
-/// ```yaml
-/// initContainers: [{name: wait-for-db, image: busybox}]
-/// containers: [{name: api, image: openim/openim-api}]
-/// ```
 pub fn duplicate_container_name(ctx: &Context<'_>, out: &mut Vec<Finding>) {
     for r in ctx.resources {
         let Some(spec) = r.pod_spec() else { continue };
@@ -1249,6 +993,7 @@ pub fn duplicate_container_name(ctx: &Context<'_>, out: &mut Vec<Finding>) {
             }
             if let Some((_, first)) = seen.iter().find(|(n, _)| *n == c.name) {
                 let mut f = finding(
+                    Schema::DuplicateContainerName,
                     r,
                     c.origin(),
                     format!("two containers are named `{}`", c.name),
@@ -1266,24 +1011,6 @@ fn protocol(port: &Node) -> &str {
     port.str_at(&["protocol"]).unwrap_or("TCP")
 }
 
-/// Checks for ports declared twice: the same port name within a container or a Service, the same
-/// `containerPort`/protocol in two places of one pod, the same Service `port`/protocol twice.
-///
-/// Why: Kubernetes refuses duplicate Service ports and container port names; a duplicate container port
-/// makes named ports and strategic merge patches (which merge ports by `containerPort`) ambiguous.
-///
-/// Bad:
-/// ```yaml
-/// ports:
-///   - {name: http, containerPort: 10002}
-///   - {name: metrics, containerPort: 10002}
-/// ```
-/// Good:
-/// ```yaml
-/// ports:
-///   - {name: http, containerPort: 10002}
-///   - {name: metrics, containerPort: 12002}
-/// ```
 pub fn duplicate_port(ctx: &Context<'_>, out: &mut Vec<Finding>) {
     for r in ctx.resources {
         if let Some(spec) = r.pod_spec() {
@@ -1298,6 +1025,7 @@ pub fn duplicate_port(ctx: &Context<'_>, out: &mut Vec<Finding>) {
                         if let Some(s) = n.as_str() {
                             if let Some((_, first)) = names.iter().find(|(x, _)| *x == s) {
                                 let mut f = finding(
+                                    Schema::DuplicatePort,
                                     r,
                                     n.origin,
                                     format!(
@@ -1318,7 +1046,7 @@ pub fn duplicate_port(ctx: &Context<'_>, out: &mut Vec<Finding>) {
                             if let Some((_, first, owner)) =
                                 numbers.iter().find(|(k, _, _)| *k == key)
                             {
-                                let mut f = finding(
+                                let mut f = finding(Schema::DuplicatePort,
                                     r,
                                     num.origin,
                                     format!(
@@ -1349,6 +1077,7 @@ pub fn duplicate_port(ctx: &Context<'_>, out: &mut Vec<Finding>) {
                     if let Some(s) = n.as_str() {
                         if let Some((_, first)) = names.iter().find(|(x, _)| *x == s) {
                             let mut f = finding(
+                                Schema::DuplicatePort,
                                 r,
                                 n.origin,
                                 format!("the Service port name `{s}` is used twice"),
@@ -1365,6 +1094,7 @@ pub fn duplicate_port(ctx: &Context<'_>, out: &mut Vec<Finding>) {
                         let key = (v, protocol(p).to_string());
                         if let Some((_, first)) = numbers.iter().find(|(k, _)| *k == key) {
                             let mut f = finding(
+                                Schema::DuplicatePort,
                                 r,
                                 num.origin,
                                 format!("the Service port {}/{} is declared twice", key.0, key.1),

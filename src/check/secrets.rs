@@ -13,8 +13,9 @@ use std::sync::{Arc, OnceLock};
 
 use regex::{Regex, RegexSet};
 
+use crate::check::code::{Code, Secrets};
 use crate::check::FindingExt;
-use crate::check::{Context, Finding, Rule, Severity};
+use crate::check::{Context, Finding, Rule};
 use crate::k8s::{containers, scalar_text};
 use crate::load::yaml;
 use crate::node::{FileRole, Node, Origin, Sources, Value};
@@ -31,56 +32,24 @@ pub static RULES: &[Rule] = &[
     METADATA_CREDENTIAL,
 ];
 
-const PLAINTEXT_SECRET: Rule = Rule {
-    code: "secrets/plaintext-secret",
-    default_severity: Severity::Error,
-    summary: "a Secret carries values in `data` or `stringData` (use an ExternalSecret, a SealedSecret or SOPS)",
-    run: plaintext_secret,
-};
-const CONFIGMAP_CREDENTIAL: Rule = Rule {
-    code: "secrets/configmap-credential",
-    default_severity: Severity::Error,
-    summary:
-        "a ConfigMap (or a config file embedded in one) sets a credential key to a literal value",
-    run: configmap_credential,
-};
-const ENV_LITERAL: Rule = Rule {
-    code: "secrets/env-literal",
-    default_severity: Severity::Error,
-    summary: "an `env` entry named like a credential has a literal `value` instead of `valueFrom`",
-    run: env_literal,
-};
-const KNOWN_TOKEN: Rule = Rule {
-    code: "secrets/known-token",
-    default_severity: Severity::Error,
-    summary: "a value has the shape of a known token or key (cloud keys, GitHub, Slack, JWT, private keys, ...)",
-    run: known_token,
-};
-const HIGH_ENTROPY: Rule = Rule {
-    code: "secrets/high-entropy",
-    default_severity: Severity::Warning,
-    summary: "a value looks random enough to be a secret (Shannon entropy over base64 or hex)",
-    run: high_entropy,
-};
-const DEFAULT_PASSWORD: Rule = Rule {
-    code: "secrets/default-password",
-    default_severity: Severity::Error,
-    summary: "a credential is set to a well-known default password",
-    run: default_password,
-};
+const PLAINTEXT_SECRET: Rule = Rule::new(Code::Secrets(Secrets::PlaintextSecret), plaintext_secret);
+const CONFIGMAP_CREDENTIAL: Rule = Rule::new(
+    Code::Secrets(Secrets::ConfigmapCredential),
+    configmap_credential,
+);
+const ENV_LITERAL: Rule = Rule::new(Code::Secrets(Secrets::EnvLiteral), env_literal);
+const KNOWN_TOKEN: Rule = Rule::new(Code::Secrets(Secrets::KnownToken), known_token);
+const HIGH_ENTROPY: Rule = Rule::new(Code::Secrets(Secrets::HighEntropy), high_entropy);
+const DEFAULT_PASSWORD: Rule = Rule::new(Code::Secrets(Secrets::DefaultPassword), default_password);
 
-const COMMAND_LINE_CREDENTIAL: Rule = Rule {
-    code: "secrets/command-line-credential",
-    default_severity: Severity::Error,
-    summary: "a container's args, command, exec probe or hook passes a credential as a literal (`--password=...`)",
-    run: command_line_credential,
-};
-const METADATA_CREDENTIAL: Rule = Rule {
-    code: "secrets/metadata-credential",
-    default_severity: Severity::Error,
-    summary: "a label or annotation named like a credential (`db-password`) holds a literal value",
-    run: metadata_credential,
-};
+const COMMAND_LINE_CREDENTIAL: Rule = Rule::new(
+    Code::Secrets(Secrets::CommandLineCredential),
+    command_line_credential,
+);
+const METADATA_CREDENTIAL: Rule = Rule::new(
+    Code::Secrets(Secrets::MetadataCredential),
+    metadata_credential,
+);
 
 // ---------------------------------------------------------------------------------------------------------
 // What is a credential, and what is only a placeholder
@@ -863,23 +832,6 @@ fn object(r: &Resource) -> String {
     format!("{}/{}", r.kind(), r.name())
 }
 
-/// Checks that no `Secret` in the rendered tree carries values: `data` or `stringData` with anything but
-/// empty or placeholder values. SealedSecrets, ExternalSecrets and SOPS-encrypted files (a top-level
-/// `sops:` block) are fine: what git holds is encrypted or a reference.
-///
-/// Why: base64 is not encryption; a Secret in git is a secret published to everyone who can read the
-/// repository, forever.
-///
-/// Bad:
-/// ```yaml
-/// kind: Secret
-/// data: {password: b3BlbklNMTIz}
-/// ```
-/// Good:
-/// ```yaml
-/// kind: ExternalSecret
-/// spec: {target: {name: openim-mongodb-credentials}, data: [{secretKey: password, remoteRef: {key: mongodb, property: password}}]}
-/// ```
 fn plaintext_secret(ctx: &Context<'_>, out: &mut Vec<Finding>) {
     for r in ctx.resources {
         if !is_kind(r, "Secret") || is_sops(r) {
@@ -929,25 +881,6 @@ fn plaintext_secret(ctx: &Context<'_>, out: &mut Vec<Finding>) {
     }
 }
 
-/// Checks that ConfigMaps carry no credentials: a key named like a credential (`DB_PASSWORD`, `apiKey`,
-/// a kubeconfig's `client-key-data`) with a literal value, directly or inside a config file the ConfigMap
-/// holds (YAML or JSON, any number of documents, block scalars included; properties, .env, ini and TOML
-/// lines; Redis and Sentinel directives `requirepass`, `masterauth`, `sentinel auth-pass`; a Docker
-/// config's `auth`). Empty values, references (`${VAR}`, `$(VAR)`, `{{ .x }}`, `<path:...>`, Grafana's
-/// `$__file{...}`, a file path), switches (`yes`, `false`), names of keys or Secrets that hold the value
-/// (`adminPasswordKey`, `existingSecret`) and placeholder phrases (`not-a-secret`, `your-password-here`,
-/// `****`) are fine; known default passwords are left to `secrets/default-password`.
-///
-/// Why: a ConfigMap is readable by anyone who may read the namespace's configuration and is committed as
-/// is; OpenIM reads credentials from `IMENV_*` variables, which can come from a Secret.
-///
-/// Bad:
-/// ```yaml
-/// data:
-///   mongodb.yml: |
-///     password: 9f8Qe2xLr4
-/// ```
-/// Good: `password: ""` in the file, and `IMENV_MONGODB_PASSWORD` from `secretKeyRef`.
 fn configmap_credential(ctx: &Context<'_>, out: &mut Vec<Finding>) {
     for c in credentials(ctx, &[Holder::ConfigMap]) {
         if c.class != Class::Literal {
@@ -972,23 +905,6 @@ fn configmap_credential(ctx: &Context<'_>, out: &mut Vec<Finding>) {
     }
 }
 
-/// Checks that `env` entries whose name says credential (`*_PASSWORD`, `*_SECRET`, `*_TOKEN`, `*_KEY`,
-/// `*_CREDENTIALS`, ...) take their value from a Secret (`valueFrom`), not from a literal `value`.
-/// Empty values and references (`$(OTHER_VAR)`) are fine; known defaults are `secrets/default-password`.
-///
-/// Why: the literal ends up in git, in the rendered manifest and in `kubectl describe`.
-///
-/// Bad:
-/// ```yaml
-/// env:
-///   - {name: IMENV_REDIS_PASSWORD, value: s3cr3t-value}
-/// ```
-/// Good:
-/// ```yaml
-/// env:
-///   - name: IMENV_REDIS_PASSWORD
-///     valueFrom: {secretKeyRef: {name: openim-redis-credentials, key: password}}
-/// ```
 fn env_literal(ctx: &Context<'_>, out: &mut Vec<Finding>) {
     for c in credentials(ctx, &[Holder::Env]) {
         if c.class != Class::Literal {
@@ -1012,13 +928,6 @@ fn env_literal(ctx: &Context<'_>, out: &mut Vec<Finding>) {
     }
 }
 
-/// Checks that no credential is set to a well-known default password (OpenIM's `openIM123`, MinIO's
-/// `minioadmin`, `admin`, `password`, `123456`, `changeme`, `root`, ...): in ConfigMaps and the config
-/// files they hold, `env` literals, and plaintext Secrets (decoded). The finding does not say which one.
-///
-/// Why: default passwords are the first thing anyone tries; a deployment that keeps one is open.
-///
-/// Bad: `secret: openIM123` in `share.yml`. Good: `secret: ""`, set from a Secret.
 fn default_password(ctx: &Context<'_>, out: &mut Vec<Finding>) {
     for c in credentials(ctx, &[Holder::ConfigMap, Holder::Secret, Holder::Env]) {
         if c.class != Class::Default {
@@ -1216,25 +1125,6 @@ fn command_lines(c: &Node) -> Vec<(String, &[Node])> {
     out
 }
 
-/// Checks that no container passes a credential on its command line as a literal: `args`, `command`,
-/// and the exec commands of probes and lifecycle hooks, as separate words or inside a `sh -c` script
-/// (`--password=V`, `--db-password V`, `PGPASSWORD=V psql ...`), and the short options of the tools that
-/// take one (`mysqladmin -pV`, `redis-cli -a V`, `curl -u user:V`). References (`$(DB_PASSWORD)`,
-/// `$REDIS_PASSWORD`, `$(cat /run/secrets/pw)`), placeholders and switches (`--use-credentials=true`)
-/// are fine.
-///
-/// Why: a command line is in the manifest in git, in `kubectl describe`, and in every process listing
-/// on the node.
-///
-/// Bad:
-/// ```yaml
-/// args: ["--password=9f8Qe2xLr4"]
-/// ```
-/// Good:
-/// ```yaml
-/// env: [{name: DB_PASSWORD, valueFrom: {secretKeyRef: {name: db, key: password}}}]
-/// args: ["--password=$(DB_PASSWORD)"]
-/// ```
 fn command_line_credential(ctx: &Context<'_>, out: &mut Vec<Finding>) {
     for r in ctx.resources {
         if is_sops(r) {
@@ -1278,14 +1168,6 @@ fn is_metadata_credential_key(key: &str) -> bool {
             .any(|x| HASH_CONTEXT.iter().any(|h| x.ends_with(h)) && x != "id")
 }
 
-/// Checks that no label or annotation (of the object or of its pod template) named like a credential
-/// holds a literal value (`db-password: ...`, `example.com/api-token: ...`). Keys that name a Secret
-/// (`...-secret`) or a hash of one (`checksum/secret`) are fine, as are references and placeholders.
-///
-/// Why: metadata is shown by every tool that lists objects (`kubectl get -o wide`, dashboards, audit
-/// logs) and is readable by anyone who may list the object.
-///
-/// Bad: `metadata: {annotations: {db-password: 9f8Qe2xLr4}}`. Good: the value in a Secret.
 fn metadata_credential(ctx: &Context<'_>, out: &mut Vec<Finding>) {
     for r in ctx.resources {
         if is_sops(r) {
@@ -1467,16 +1349,6 @@ fn is_encoded(r: &Resource, path: &str) -> bool {
         || (is_kind(r, "ConfigMap") && path.starts_with("binaryData."))
 }
 
-/// Checks every string of every object (Secret `data` and ConfigMap `binaryData` decoded first, SOPS-
-/// encrypted files skipped) for the shapes of known tokens and keys: AWS access key IDs, GitHub
-/// (`ghp_`, `gho_`, `github_pat_`), GitLab, Slack (`xoxb-`, webhooks), JWTs, PEM private keys, Google API
-/// keys, Stripe, npm, SendGrid, Alibaba Cloud, Azure storage keys, and URLs with a password
-/// (`mongodb://user:pass@host`, `redis://:pass@host`, unless the password is a reference such as
-/// `$(PASSWORD)`).
-///
-/// Why: these formats are never placeholders; one in git is a leaked credential to revoke.
-///
-/// Bad: `args: ["--github-token=ghp_..."]`. Good: the token in a Secret, `valueFrom.secretKeyRef`.
 fn known_token(ctx: &Context<'_>, out: &mut Vec<Finding>) {
     let mut path = String::new();
     for r in ctx.resources {
@@ -1786,19 +1658,6 @@ fn searched(r: &Resource) -> Vec<Searched<'_>> {
     out
 }
 
-/// Checks the values that may hold secrets (ConfigMap and Secret data, base64 decoded; `env` values;
-/// container `args` and `command`; annotations) for random-looking strings: runs of base64 characters of
-/// 20 or more with upper case, lower case and digits and an entropy of at least 0.87 * log2(length) bits
-/// per character, and hex runs of 32 or more with an entropy of at least 3.0. Image digests, hashes after
-/// `sha256:`, UUIDs, hex under keys that say commit/sha/hash/digest/checksum (`sha256sum`), and values
-/// already reported (known tokens, credential-named keys) are left out, as is public material: PEM blocks
-/// of certificates and public keys, a JSON Web Key's public members (`n`, `e`, `x`, `y`, `x5c`),
-/// subresource-integrity hashes (`sha384-...`) and publishable keys (`pk_live_...`).
-///
-/// Why: most leaked secrets are random strings with no recognisable prefix; this catches them where a
-/// key name does not give them away. It is a warning: a random-looking value may be an identifier.
-///
-/// Bad: `SIGNING_SALT: hX9$...` style 32-character random strings in `env`. Good: `valueFrom.secretKeyRef`.
 fn high_entropy(ctx: &Context<'_>, out: &mut Vec<Finding>) {
     for r in ctx.resources {
         if is_sops(r) {

@@ -10,6 +10,7 @@ pub mod man;
 pub mod netmap;
 pub mod promote;
 pub mod render;
+pub mod rule;
 pub mod tag;
 
 use std::io::Write;
@@ -62,6 +63,7 @@ fn error_format(command: Option<&Command>) -> ErrorFormat {
         Some(Command::Diff(a)) => a.format == DiffFormat::Json,
         Some(Command::Netmap(a)) => a.format == NetmapFormat::Json,
         Some(Command::Promote(a)) => a.format == crate::cli::PromoteFormat::Json,
+        Some(Command::Rule(a)) => a.format == crate::cli::RuleFormat::Json,
         Some(Command::Check(a)) => match a.format {
             CheckFormat::Github => return ErrorFormat::Github,
             CheckFormat::Json | CheckFormat::Sarif => true,
@@ -152,6 +154,7 @@ fn dispatch(
             &GitEnv::from_process(),
             style,
         ),
+        Command::Rule(args) => rule::run(args, out),
         Command::Completions(args) => completions::run(args, out),
         Command::Man(args) => man::run(args, out),
     }
@@ -200,9 +203,11 @@ fn tag_args(command: &Command) -> Option<&TagArgs> {
         Command::Tag(a) => Some(&a.tags),
         Command::Diff(a) => Some(&a.tags),
         Command::Check(a) => Some(&a.tags),
-        Command::Netmap(_) | Command::Promote(_) | Command::Completions(_) | Command::Man(_) => {
-            None
-        }
+        Command::Netmap(_)
+        | Command::Promote(_)
+        | Command::Rule(_)
+        | Command::Completions(_)
+        | Command::Man(_) => None,
     }
 }
 

@@ -115,7 +115,6 @@ fn judged(
     let repo = files.reopen()?;
     let identity = Identity::resolve(&repo, env)?;
     let today = gate_today()?;
-    let codes: Vec<&str> = check::rules().iter().map(|r| r.code).collect();
     let policies = check::report::default_policy(root);
     let mut tips = Vec::new();
     for ((c, tree), place) in compiled
@@ -142,7 +141,7 @@ fn judged(
         }
         // A waiver that expired (or came into force) between then and today changes the verdict.
         let then = Date::from_days(when.div_euclid(86_400));
-        let resolved = policy.resolve(Some(c.name.as_str()), &codes);
+        let resolved = policy.resolve(Some(c.name.as_str()));
         let expiries = check::policy::waiver_expiries(&resolved, &c.build.resources);
         if expiries.iter().any(|u| (*u >= then) != (*u >= today)) {
             return Ok(None);

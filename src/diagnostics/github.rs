@@ -71,7 +71,7 @@ pub fn findings_github(sources: &Sources, report: &CheckReport) -> String {
         out.push_str(&gh_command(
             level,
             Some((sources, f.origin)),
-            Some(f.code),
+            Some(f.code().as_str()),
             &message,
         ));
     }

@@ -314,7 +314,7 @@ pub fn findings_human(sources: &Sources, report: &CheckReport, style: Style) -> 
             sources,
             message,
             miette_severity(f.severity),
-            Some(f.code.to_string()),
+            Some(f.code().to_string()),
             f.help.clone(),
             (f.origin, String::new()),
             &f.related,

@@ -137,7 +137,7 @@ impl<'a> FindingJson<'a> {
             end_line: at.end_line,
             end_column: at.end_column,
             environment: env,
-            code: f.code,
+            code: f.code().as_str(),
             severity: f.severity.as_str(),
             message: &f.message,
             resource: f.resource.as_ref().map(|id| ResourceJson {

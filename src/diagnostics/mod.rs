@@ -55,7 +55,7 @@ fn group<'a>(sources: &Sources, report: &'a CheckReport) -> Vec<Group<'a>> {
     let mut index: BTreeMap<(&'a str, u32, u32, u32, &'a str), usize> = BTreeMap::new();
     for (env, f) in report.findings() {
         let key = (
-            f.code,
+            f.code().as_str(),
             f.origin.file.0,
             f.origin.start,
             f.origin.end,
@@ -82,13 +82,13 @@ fn group<'a>(sources: &Sources, report: &'a CheckReport) -> Vec<Group<'a>> {
             &sources.get(fa.origin.file).display,
             fa.origin.line,
             fa.origin.col,
-            fa.code,
+            fa.code(),
         )
             .cmp(&(
                 &sources.get(fb.origin.file).display,
                 fb.origin.line,
                 fb.origin.col,
-                fb.code,
+                fb.code(),
             ))
     });
     groups

@@ -2,7 +2,7 @@
 
 use super::group;
 use crate::check::Report as CheckReport;
-use crate::check::{Finding, Severity as FindingSeverity};
+use crate::check::{Code, Doc, Finding, Severity as FindingSeverity};
 use crate::node::{FileRole, Origin, Sources};
 
 fn sarif_level(s: FindingSeverity) -> &'static str {
@@ -45,7 +45,7 @@ pub fn fingerprint(sources: &Sources, f: &Finding) -> String {
         .unwrap_or_default();
     let mut h = Sha256::new();
     for part in [
-        f.code,
+        f.code().as_str(),
         sources.get(f.origin.file).display.as_str(),
         &object,
         &message,
@@ -63,8 +63,8 @@ pub fn fingerprint(sources: &Sources, f: &Finding) -> String {
 /// The SARIF 2.1.0 form: one run, a rule entry per code, one result per finding (the same finding in
 /// several environments once, with `properties.environments`), waived findings with a suppression.
 pub fn findings_sarif(sources: &Sources, report: &CheckReport) -> serde_json::Value {
-    let rules = crate::check::rules();
-    let rule_index = |code: &str| rules.iter().position(|r| r.code == code);
+    let rules: Vec<&Doc> = Code::all().filter_map(Code::doc).collect();
+    let rule_index = |code: Code| rules.iter().position(|r| r.code == code.as_str());
     let rule_entries: Vec<_> = rules
         .iter()
         .map(|r| {
@@ -72,25 +72,27 @@ pub fn findings_sarif(sources: &Sources, report: &CheckReport) -> serde_json::Va
             serde_json::json!({
                 "id": r.code,
                 "shortDescription": { "text": r.summary },
-                "fullDescription": { "text": r.summary },
+                "fullDescription": { "text": r.what },
+                // The rule's whole documentation, as `openim-gitops rule` prints it: code scanning
+                // shows it beside each alert.
                 "help": {
-                    "text": format!("{}. What it checks, why, and a bad and a good example: docs/checks.md#{anchor}", r.summary),
-                    "markdown": format!("{}.\n\nWhat it checks, why, and a bad and a good example: [docs/checks.md](docs/checks.md#{anchor})", r.summary),
+                    "text": format!("{}\nAlso in docs/checks.md#{anchor}, and from `openim-gitops rule {}`.", r.markdown(), r.code),
+                    "markdown": format!("{}\nAlso in [docs/checks.md](docs/checks.md#{anchor}), and from `openim-gitops rule {}`.", r.markdown(), r.code),
                 },
                 "defaultConfiguration": { "level": sarif_level(r.default_severity) },
-                "properties": { "tags": [r.code.split('/').next().unwrap_or("")] },
+                "properties": { "tags": [r.family()] },
             })
         })
         .collect();
     let result = |f: &Finding, envs: &[&str]| {
         let mut v = serde_json::json!({
-            "ruleId": f.code,
+            "ruleId": f.code(),
             "level": sarif_level(f.severity),
             "message": { "text": f.message },
             "locations": [sarif_location(sources, f.origin)],
             "partialFingerprints": { "openimGitops/v1": fingerprint(sources, f) },
         });
-        if let Some(i) = rule_index(f.code) {
+        if let Some(i) = rule_index(f.code()) {
             v["ruleIndex"] = i.into();
         }
         if !f.related.is_empty() {

@@ -22,75 +22,14 @@ pub mod rego;
 
 use std::cell::OnceCell;
 use std::collections::{BTreeMap, BTreeSet};
-use std::sync::{Mutex, OnceLock};
 
-use crate::check::{Context, Finding, Rule, Severity};
+use crate::check::code::{Code, Policy as PolicyCode};
+use crate::check::{Context, Finding, Severity};
 use crate::node::Origin;
 use crate::resource::{ResId, Resource};
 
 pub use expressions::CustomRule;
 pub use rego::RegoFiles;
-
-/// The family's own codes. Violations of user policies carry codes of their own (`policy/<name>`),
-/// which are not registered here: they exist only when a repository writes such a policy.
-pub static RULES: &[Rule] = &[
-    Rule {
-        code: "policy/crd-validation-rule",
-        default_severity: Severity::Error,
-        summary: "A custom resource breaks an `x-kubernetes-validations` rule of its CRD",
-        run: crd_validation_rule,
-    },
-    Rule {
-        code: "policy/not-evaluated",
-        default_severity: Severity::Info,
-        summary: "A user policy, or part of one, needs what only a live cluster knows and was not evaluated",
-        run: not_evaluated,
-    },
-    Rule {
-        code: "policy/broken-policy",
-        default_severity: Severity::Error,
-        summary: "A user policy does not compile or cannot be evaluated",
-        run: broken_policy,
-    },
-];
-
-/// Reports a custom resource that breaks a CEL rule (`x-kubernetes-validations`) of its CRD, as the
-/// API server would reject it. The rules of the CRDs in the tree and in `policies/` apply; rules that
-/// compare with the old object (`oldSelf`) are transition rules and do not apply on creation.
-///
-/// Why: schema validators (kubeconform, kubernetes-validate) ignore these rules, so a manifest passes
-/// CI and is refused on sync.
-///
-/// Bad (the CRD says `rule: "self.minReplicas <= self.maxReplicas"`):
-/// ```yaml
-/// spec: {minReplicas: 5, maxReplicas: 3}
-/// ```
-/// Good: `spec: {minReplicas: 1, maxReplicas: 3}`.
-pub fn crd_validation_rule(_: &Context<'_>, _: &mut Vec<Finding>) {}
-
-/// Reports, once per environment, a user policy (or one of its expressions) that needs what only a
-/// live cluster knows: the authorizer, the user making the request, or the old object of an update
-/// (a policy that matches only UPDATE or DELETE). Such parts are not evaluated: nothing is guessed.
-///
-/// Why: a silent skip would read as "passed".
-///
-/// Bad: `expression: "authorizer.group('apps').resource('deployments').check('scale').allowed()"`.
-/// Good: know that this validation runs only in the cluster; waive or turn this code off if that is
-/// intended.
-pub fn not_evaluated(_: &Context<'_>, _: &mut Vec<Finding>) {}
-
-/// Reports a user policy that cannot run: a CEL expression that does not compile, a Rego file that
-/// does not parse, a Rego rule that fails; and an expression that fails on an object when the
-/// policy's `failurePolicy` is `Fail` (the API server then refuses the object).
-///
-/// Why: a policy that does not run protects nothing, and says nothing about it.
-///
-/// Bad: `expression: "object.spec.replicas <="`. Good: `expression: "object.spec.replicas <= 5"`.
-pub fn broken_policy(_: &Context<'_>, _: &mut Vec<Finding>) {}
-
-const CRD_RULE: &str = "policy/crd-validation-rule";
-const NOT_EVALUATED: &str = "policy/not-evaluated";
-const BROKEN: &str = "policy/broken-policy";
 
 /// The user policies of `policies/`, read once per run.
 #[derive(Debug, Default)]
@@ -105,15 +44,15 @@ pub struct UserPolicies {
 impl UserPolicies {
     /// The codes of the user policies `policies/` defines (those of admission policies in the tree
     /// are known only once an environment is rendered).
-    pub fn codes(&self) -> Vec<String> {
-        let mut out: BTreeSet<String> = BTreeSet::new();
+    pub fn codes(&self) -> Vec<Code> {
+        let mut out: BTreeSet<Code> = BTreeSet::new();
         for r in &self.objects {
             if let Some(p) = admission::Policy::read(r) {
-                out.insert(code_of(&p.name));
+                out.insert(Code::user(&p.name));
             }
         }
-        out.extend(self.rules.iter().map(|r| code_of(&r.name)));
-        out.extend(self.rego.names().map(code_of));
+        out.extend(self.rules.iter().map(|r| Code::user(&r.name)));
+        out.extend(self.rego.names().map(Code::user));
         out.into_iter().collect()
     }
 
@@ -129,26 +68,6 @@ pub(crate) fn strings(n: Option<&crate::node::Node>) -> Vec<String> {
         .iter()
         .filter_map(|x| x.as_str().map(str::to_string))
         .collect()
-}
-
-/// The code of a user policy.
-pub fn code_of(name: &str) -> String {
-    format!("policy/{name}")
-}
-
-/// Codes live as long as the process: a user policy's code is made `'static` once.
-pub fn intern(code: &str) -> &'static str {
-    static CODES: OnceLock<Mutex<BTreeSet<&'static str>>> = OnceLock::new();
-    let mut set = CODES
-        .get_or_init(Default::default)
-        .lock()
-        .unwrap_or_else(|e| e.into_inner());
-    if let Some(c) = set.get(code) {
-        return c;
-    }
-    let c: &'static str = Box::leak(code.to_string().into_boxed_str());
-    set.insert(c);
-    c
 }
 
 /// What a policy found, before it becomes a [`Finding`].
@@ -416,11 +335,11 @@ pub fn run(ctx: &Context<'_>, findings: &mut Vec<Finding>) {
     // Not-evaluated and broken-policy notes once per place and message.
     let mut seen = BTreeSet::new();
     for h in hits {
-        let code: &'static str = match h.kind {
-            HitKind::Violation => intern(&code_of(&h.name)),
-            HitKind::CrdRule => CRD_RULE,
-            HitKind::NotEvaluated => NOT_EVALUATED,
-            HitKind::Broken => BROKEN,
+        let code = match h.kind {
+            HitKind::Violation => Code::user(&h.name),
+            HitKind::CrdRule => PolicyCode::CrdValidationRule.into(),
+            HitKind::NotEvaluated => PolicyCode::NotEvaluated.into(),
+            HitKind::Broken => PolicyCode::BrokenPolicy.into(),
         };
         if matches!(h.kind, HitKind::NotEvaluated | HitKind::Broken)
             && !seen.insert((h.origin.file.0, h.origin.start, h.message.clone()))
@@ -429,31 +348,27 @@ pub fn run(ctx: &Context<'_>, findings: &mut Vec<Finding>) {
         }
         let default = match h.kind {
             HitKind::Violation => h.severity,
-            _ => RULES
-                .iter()
-                .find(|r| r.code == code)
-                .map(|r| r.default_severity)
-                .unwrap_or(h.severity),
+            _ => code.default_severity().unwrap_or(h.severity),
         };
         let Some(severity) = ctx.policy.severity(code, default) else {
             continue;
         };
         let mut related = h.related;
-        if let Some((_, Some(o))) = ctx.policy.severities.get(code) {
+        if let Some((_, Some(o))) = ctx.policy.severities.get(&code) {
             if severity != default {
                 related.push((*o, format!("made {} by the policy", severity.as_str())));
             }
         }
-        findings.push(Finding {
+        // Violations were redacted against their object; every message loses URL credentials and
+        // known tokens.
+        let mut f = Finding::new(
             code,
             severity,
-            // Violations were redacted against their object; every message loses URL credentials
-            // and known tokens.
-            message: crate::redact::message(&h.message).into_owned(),
-            origin: h.origin,
-            resource: h.resource,
-            related,
-            help: None,
-        });
+            h.origin,
+            crate::redact::message(&h.message).into_owned(),
+        )
+        .about(h.resource);
+        f.related = related;
+        findings.push(f);
     }
 }
