@@ -413,8 +413,11 @@ mod tests {
         out
     }
 
+    /// An edit of a policy's `spec`.
+    type Edit = Box<dyn Fn(&mut serde_json::Value)>;
+
     /// Ways to change a policy's rules, as JSON edits of its `spec`.
-    fn edits() -> Vec<(&'static str, Box<dyn Fn(&mut serde_json::Value)>)> {
+    fn edits() -> Vec<(&'static str, Edit)> {
         use serde_json::json;
         let first_ports = |dir: &'static str, ports: serde_json::Value| {
             move |spec: &mut serde_json::Value| {
