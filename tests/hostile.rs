@@ -5,6 +5,8 @@
 
 mod common;
 
+#[path = "hostile/crds.rs"]
+mod crds;
 #[path = "hostile/inputs.rs"]
 mod inputs;
 #[path = "hostile/limits.rs"]

@@ -94,6 +94,11 @@ fn parallelism() -> usize {
     std::thread::available_parallelism().map_or(1, |n| n.get())
 }
 
+/// The stack of a thread that runs the rules: CEL expressions are bounded in depth
+/// (`custom::cel::MAX_DEPTH`), and the interpreter's frames are large in unoptimised builds. Only the
+/// pages a check touches are ever allocated.
+const CHECK_STACK: usize = 64 * 1024 * 1024;
+
 /// The rule that compares owned images with the tag the environment's rule gives; meaningless when no
 /// tag was applied.
 const OWNED_TAG_RULE: Code = Code::Images(crate::check::code::Images::OwnedTagRule);
@@ -150,11 +155,20 @@ pub fn check_targets(
         found
     };
     let work: Vec<_> = targets.iter().zip(&policies).collect();
-    let found: Vec<Vec<Finding>> = if work.len() > 1 && parallelism() > 1 {
+    // Each on a thread of its own with a stack of [`CHECK_STACK`]: the rules of the repository's
+    // policies and CRDs run in a CEL interpreter that recurses, whatever thread runs `check`. One at a
+    // time where the machine runs one thread.
+    let run_all = |batch: &[(&Target<'_>, &check::Policy)]| -> Vec<Vec<Finding>> {
         std::thread::scope(|scope| {
-            let handles: Vec<_> = work
+            let handles: Vec<_> = batch
                 .iter()
-                .map(|&w| scope.spawn(move || run_one(w)))
+                .map(|&w| {
+                    std::thread::Builder::new()
+                        .name("check".into())
+                        .stack_size(CHECK_STACK)
+                        .spawn_scoped(scope, move || run_one(w))
+                        .unwrap_or_else(|e| panic!("no thread to check on: {e}"))
+                })
                 .collect();
             handles
                 .into_iter()
@@ -164,8 +178,11 @@ pub fn check_targets(
                 })
                 .collect()
         })
+    };
+    let found: Vec<Vec<Finding>> = if parallelism() > 1 {
+        run_all(&work)
     } else {
-        work.into_iter().map(run_one).collect()
+        work.chunks(1).flat_map(run_all).collect()
     };
 
     let mut ledger = Ledger::default();

@@ -13,6 +13,9 @@
 //!   it is an error. `additionalProperties` (a map) and preserved fields admit any key.
 //! - `allOf`/`anyOf`/`oneOf`/`not` only constrain values (a structural schema may not declare fields in
 //!   them), so their branches never reject unknown fields.
+//! - A `$ref` (or any `$` keyword) and a `pattern` that is no RE2 expression make the API server refuse
+//!   the CRD; here the version's schema is then not compiled, and its custom resources get a finding
+//!   that says why. Nothing a schema names is ever fetched or read.
 //! - `x-kubernetes-validations` (CEL) are evaluated by the user-policy stage, not here; other
 //!   `x-kubernetes-*` keywords, `description`, `example` and `externalDocs` are annotations.
 
@@ -20,7 +23,8 @@ use std::collections::BTreeMap;
 
 use serde_json::{json, Map, Value};
 
-use crate::node::{Node, Origin};
+use crate::k8s::crd::Crd;
+use crate::node::Origin;
 use crate::resource::Resource;
 
 /// One served version of a CRD of the tree.
@@ -41,37 +45,19 @@ pub fn schemas(resources: &[Resource]) -> BTreeMap<String, TreeSchema> {
     }
     let mut out = BTreeMap::new();
     for r in resources {
-        if (r.group(), r.kind()) != ("apiextensions.k8s.io", "CustomResourceDefinition")
-            || r.version() != "v1"
-        {
+        if r.version() != "v1" {
             continue;
         }
-        let (Some(group), Some(kind)) = (
-            r.node.str_at(&["spec", "group"]),
-            r.node.str_at(&["spec", "names", "kind"]),
-        ) else {
-            continue;
-        };
-        for v in r
-            .node
-            .path(&["spec", "versions"])
-            .and_then(Node::as_seq)
-            .unwrap_or(&[])
-        {
-            let Some(name) = v.str_at(&["name"]) else {
-                continue;
-            };
-            if v.get("served").and_then(|s| s.as_bool()) == Some(false) {
-                continue;
-            }
-            let key = format!("{group}/{name}|{kind}");
+        let Some(crd) = Crd::read(r) else { continue };
+        for v in crd.versions.iter().filter(|v| v.served) {
+            let key = format!("{}|{}", crd.api_version(v), crd.kind);
             if !wanted.contains_key(&key) || out.contains_key(&key) {
                 continue;
             }
-            let (origin, validator) = match v.path(&["schema", "openAPIV3Schema"]) {
+            let (origin, validator) = match v.schema {
                 Some(schema) => (schema.origin, compile(&schema.to_json())),
                 // No schema: the API server accepts anything (v1 requires one; a tree may omit it).
-                None => (v.origin, compile(&json!({"type": "object"}))),
+                None => (v.node.origin, compile(&json!({"type": "object"}))),
             };
             out.insert(
                 key,
@@ -87,7 +73,66 @@ pub fn schemas(resources: &[Resource]) -> BTreeMap<String, TreeSchema> {
 }
 
 fn compile(openapi: &Value) -> Result<jsonschema::Validator, String> {
+    refused(openapi, "openAPIV3Schema")?;
     crate::check::vendored::compile_value(&to_json_schema(openapi))
+}
+
+/// The largest program a CRD's `pattern` may compile to (bytes); the API server's patterns are small.
+const PATTERN_SIZE_LIMIT: usize = 1 << 20;
+
+/// What the API server refuses in a CRD's schema and the validator must never be handed: a `$ref`
+/// or any other `$` keyword (the validator would resolve references, and one from the tree may name
+/// any place), and a `pattern` that is no RE2 expression (backreferences, lookaround: Kubernetes
+/// compiles patterns with Go's RE2 engine, whose matching time is linear) or compiles too large.
+/// Only schema positions are read: `enum`, `default` and `example` values are data.
+fn refused(schema: &Value, at: &str) -> Result<(), String> {
+    let Value::Object(m) = schema else {
+        return Ok(());
+    };
+    for (k, v) in m {
+        let here = format!("{at}.{k}");
+        match k.as_str() {
+            "$schema" => {}
+            _ if k.starts_with('$') => {
+                return Err(format!(
+                    "`{here}`: the API server refuses a CRD schema that uses `{k}`"
+                ))
+            }
+            "pattern" => {
+                if let Some(p) = v.as_str() {
+                    regex::RegexBuilder::new(p)
+                        .size_limit(PATTERN_SIZE_LIMIT)
+                        .build()
+                        .map_err(|e| {
+                            format!(
+                                "`{here}` is not a pattern the API server accepts (RE2 syntax, no backreferences or lookaround, at most {} KiB compiled): {e}",
+                                PATTERN_SIZE_LIMIT / 1024
+                            )
+                        })?;
+                }
+            }
+            "properties" | "patternProperties" | "definitions" | "dependencies" => {
+                for (name, sub) in v.as_object().into_iter().flatten() {
+                    refused(sub, &format!("{here}.{name}"))?;
+                }
+            }
+            "items" | "additionalItems" | "additionalProperties" | "not" => match v {
+                Value::Array(list) => {
+                    for (i, sub) in list.iter().enumerate() {
+                        refused(sub, &format!("{here}[{i}]"))?;
+                    }
+                }
+                sub => refused(sub, &here)?,
+            },
+            "allOf" | "anyOf" | "oneOf" => {
+                for (i, sub) in v.as_array().into_iter().flatten().enumerate() {
+                    refused(sub, &format!("{here}[{i}]"))?;
+                }
+            }
+            _ => {}
+        }
+    }
+    Ok(())
 }
 
 /// The JSON Schema (2020-12) that validates what a CRD's `openAPIV3Schema` admits (see the module docs).

@@ -15,6 +15,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use crate::error::{Error, Located, Result};
+use crate::k8s::crd::Crd;
 use crate::node::{FileRole, Key, Node, Origin, Value};
 use crate::resource::{is_cluster_scoped, ResId, Resource};
 
@@ -538,18 +539,11 @@ fn object_problem(root: &Node) -> Option<(Origin, String, &'static str)> {
 /// Kinds the tree declares through its own CustomResourceDefinitions, with their scope.
 fn crd_scopes(resources: &[Resource]) -> HashMap<(String, String), bool> {
     let mut out = HashMap::new();
-    for r in resources {
-        if r.kind() != "CustomResourceDefinition" {
-            continue;
-        }
-        let (Some(group), Some(kind)) = (
-            r.node.str_at(&["spec", "group"]),
-            r.node.str_at(&["spec", "names", "kind"]),
-        ) else {
-            continue;
-        };
-        let cluster = r.node.str_at(&["spec", "scope"]) == Some("Cluster");
-        out.insert((group.to_string(), kind.to_string()), cluster);
+    for crd in resources.iter().filter_map(Crd::read) {
+        out.insert(
+            (crd.group.to_string(), crd.kind.to_string()),
+            crd.cluster_scoped,
+        );
     }
     out
 }

@@ -38,9 +38,21 @@ impl fmt::Debug for Expression {
 impl Expression {
     /// Parses an expression; the error is the parser's message.
     pub fn compile(source: &str) -> Result<Expression, String> {
+        // The parser and the interpreter recurse once or more per level: a rule from the repository
+        // may not nest deeper than the stack allows.
+        if nesting(source) > MAX_NESTING {
+            return Err(format!(
+                "the expression nests brackets more than {MAX_NESTING} deep"
+            ));
+        }
         let program = env()
             .compile(source)
             .map_err(|e| e.to_string().trim().to_string())?;
+        if depth(program.expression()) > MAX_DEPTH {
+            return Err(format!(
+                "the expression nests operations more than {MAX_DEPTH} deep"
+            ));
+        }
         Ok(Expression {
             source: source.to_string(),
             direct: direct::Program::compile(program.expression()),
@@ -73,6 +85,41 @@ impl Expression {
                 ctx.set_variable_resolver(&prepared);
             }
             self.program.execute(&ctx).map_err(|e| message(&e))
+        })
+    }
+
+    /// An upper bound on the steps evaluating the expression takes over data whose longest list or
+    /// map has `widths.entries` entries and longest string `widths.text` characters (see [`widths`]):
+    /// each comprehension costs its body times the most its range can hold. A range read from the data
+    /// holds at most the longest list of the data or of the expression's literals; a function's
+    /// result (`split`, `findAll`) at most the longest string too; `a + b` at most both.
+    pub fn cost(&self, widths: Widths) -> u64 {
+        let e = self.program.expression();
+        let w = Widths {
+            entries: widths.entries.max(literal_entries(e)).max(1),
+            text: widths.text,
+        };
+        cost(e, w)
+    }
+
+    /// Whether the expression iterates (holds a comprehension macro): only then can its cost depend
+    /// on the data.
+    pub fn loops(&self) -> bool {
+        fn any(e: &IdedExpr) -> bool {
+            matches!(e.expr, Expr::Comprehension(_)) || children(e).into_iter().any(any)
+        }
+        any(self.program.expression())
+    }
+
+    /// The finding's text when the expression may cost more than [`COST_BUDGET`] over data of
+    /// these widths.
+    pub fn too_costly(&self, widths: Widths) -> Option<String> {
+        let cost = self.cost(widths);
+        (cost > COST_BUDGET).then(|| {
+            format!(
+                "the rule `{}` is not evaluated: over lists of up to {} entries it may take {cost} steps, more than the {COST_BUDGET} a rule may take",
+                self.source, widths.entries
+            )
         })
     }
 
@@ -639,6 +686,178 @@ pub fn as_text(v: &Value) -> Option<String> {
     match v {
         Value::String(s) => Some(s.to_string()),
         _ => None,
+    }
+}
+
+/// How deep an expression may nest brackets (checked on its text, before parsing).
+pub const MAX_NESTING: usize = 32;
+/// How deep an expression's syntax tree may be (a chain of 100 `+` is 100 deep).
+pub const MAX_DEPTH: usize = 128;
+
+/// The deepest nesting of `(`, `[` and `{` in an expression's text, outside quoted strings.
+fn nesting(source: &str) -> usize {
+    let (mut depth, mut max) = (0usize, 0usize);
+    let mut quote: Option<char> = None;
+    let mut chars = source.chars();
+    while let Some(c) = chars.next() {
+        match (quote, c) {
+            (Some(_), '\\') => {
+                chars.next();
+            }
+            (Some(q), c) if c == q => quote = None,
+            (Some(_), _) => {}
+            (None, '\'' | '"') => quote = Some(c),
+            (None, '(' | '[' | '{') => {
+                depth += 1;
+                max = max.max(depth);
+            }
+            (None, ')' | ']' | '}') => depth = depth.saturating_sub(1),
+            (None, _) => {}
+        }
+    }
+    max
+}
+
+/// The depth of a syntax tree, walked without recursion.
+fn depth(root: &IdedExpr) -> usize {
+    let mut max = 0;
+    let mut stack = vec![(root, 1)];
+    while let Some((e, d)) = stack.pop() {
+        max = max.max(d);
+        stack.extend(children(e).into_iter().map(|c| (c, d + 1)));
+    }
+    max
+}
+
+/// The steps a comprehension may take at most, per evaluation of one rule: the API server's own
+/// runtime budget for one rule is 1,000,000 cost units, and its estimate for a CRD's rule 10,000,000.
+pub const COST_BUDGET: u64 = 10_000_000;
+
+/// The longest list or map (`entries`) and the longest string (`text`) of some data.
+#[derive(Clone, Copy, Default, Debug)]
+pub struct Widths {
+    pub entries: usize,
+    pub text: usize,
+}
+
+impl Widths {
+    pub fn max(self, other: Widths) -> Widths {
+        Widths {
+            entries: self.entries.max(other.entries),
+            text: self.text.max(other.text),
+        }
+    }
+}
+
+/// The widths of a tree.
+pub fn widths(node: &Node) -> Widths {
+    if let Some(items) = node.as_seq() {
+        items.iter().map(widths).fold(
+            Widths {
+                entries: items.len(),
+                text: 0,
+            },
+            Widths::max,
+        )
+    } else if let Some(map) = node.as_map() {
+        map.iter()
+            .map(|(k, v)| {
+                widths(v).max(Widths {
+                    entries: 0,
+                    text: k.name.len(),
+                })
+            })
+            .fold(
+                Widths {
+                    entries: map.len(),
+                    text: 0,
+                },
+                Widths::max,
+            )
+    } else {
+        Widths {
+            entries: 0,
+            text: node.as_str().map_or(0, str::len),
+        }
+    }
+}
+
+/// The children of an expression node.
+fn children(e: &IdedExpr) -> Vec<&IdedExpr> {
+    match &e.expr {
+        Expr::Call(c) => c.target.as_deref().into_iter().chain(&c.args).collect(),
+        Expr::Select(s) => vec![&s.operand],
+        Expr::Comprehension(c) => vec![
+            &c.iter_range,
+            &c.accu_init,
+            &c.loop_cond,
+            &c.loop_step,
+            &c.result,
+        ],
+        Expr::List(l) => l.elements.iter().collect(),
+        Expr::Map(m) => m
+            .entries
+            .iter()
+            .filter_map(|en| match &en.expr {
+                cel::common::ast::EntryExpr::MapEntry(me) => Some([&me.key, &me.value]),
+                _ => None,
+            })
+            .flatten()
+            .collect(),
+        Expr::Struct(st) => st
+            .entries
+            .iter()
+            .filter_map(|en| match &en.expr {
+                cel::common::ast::EntryExpr::StructField(f) => Some(&f.value),
+                _ => None,
+            })
+            .collect(),
+        _ => Vec::new(),
+    }
+}
+
+/// The entries of an expression's list and map literals.
+fn literal_entries(e: &IdedExpr) -> usize {
+    let own = match &e.expr {
+        Expr::List(l) => l.elements.len(),
+        Expr::Map(m) => m.entries.len(),
+        _ => 0,
+    };
+    children(e)
+        .into_iter()
+        .map(literal_entries)
+        .fold(own, usize::saturating_add)
+}
+
+/// The most entries the value of `e` can hold, when it is a list or map (see [`Expression::cost`]).
+fn size(e: &IdedExpr, w: Widths) -> u64 {
+    let data = w.entries as u64;
+    match &e.expr {
+        Expr::List(l) => l.elements.len() as u64,
+        Expr::Map(m) => m.entries.len() as u64,
+        Expr::Comprehension(c) => size(&c.iter_range, w),
+        Expr::Call(c) if c.func_name == "_+_" => c
+            .args
+            .iter()
+            .fold(0, |sum, a| sum.saturating_add(size(a, w))),
+        Expr::Call(c) if c.func_name == "_[_]" || c.func_name == "_?_:_" => data,
+        Expr::Call(_) => data.max(w.text as u64),
+        _ => data,
+    }
+}
+
+fn cost(e: &IdedExpr, w: Widths) -> u64 {
+    match &e.expr {
+        Expr::Comprehension(c) => {
+            let body = cost(&c.loop_cond, w).saturating_add(cost(&c.loop_step, w));
+            cost(&c.iter_range, w)
+                .saturating_add(cost(&c.accu_init, w))
+                .saturating_add(size(&c.iter_range, w).saturating_mul(body))
+                .saturating_add(cost(&c.result, w))
+        }
+        _ => children(e)
+            .into_iter()
+            .fold(1, |sum, c| sum.saturating_add(cost(c, w))),
     }
 }
 

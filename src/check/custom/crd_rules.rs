@@ -9,8 +9,9 @@ use std::sync::Arc;
 use ::cel::objects::OptionalValue;
 use ::cel::Value;
 
-use crate::check::custom::cel::{as_text, field_read, value_of, Expression, Scope};
+use crate::check::custom::cel::{self, as_text, field_read, value_of, Expression, Scope};
 use crate::check::custom::{Hit, Objects};
+use crate::k8s::crd;
 use crate::node::{Node, Origin};
 use crate::resource::Resource;
 
@@ -35,20 +36,15 @@ struct Rules {
 impl Rules {
     fn read(schema: &Node) -> Option<Rules> {
         let mut r = Rules::default();
-        for v in schema
-            .get("x-kubernetes-validations")
-            .and_then(Node::as_seq)
-            .unwrap_or(&[])
-        {
-            let Some(rule) = v.get("rule") else { continue };
+        for v in crd::validations(schema) {
             r.here.push(CrdRule {
-                expr: Expression::compile(rule.as_str().unwrap_or_default()),
-                origin: rule.origin,
-                message: v.str_at(&["message"]).map(str::to_string),
+                expr: Expression::compile(v.rule.as_str().unwrap_or_default()),
+                origin: v.rule.origin,
+                message: v.message.map(str::to_string),
                 message_expression: v
-                    .str_at(&["messageExpression"])
+                    .message_expression
                     .and_then(|m| Expression::compile(m).ok()),
-                optional_old_self: v.get("optionalOldSelf").and_then(Node::as_bool) == Some(true),
+                optional_old_self: v.optional_old_self,
             });
         }
         if let Some(props) = schema.get("properties").and_then(Node::as_map) {
@@ -81,33 +77,18 @@ struct Crd {
 fn read_crds(objects: &Objects<'_>) -> Vec<Crd> {
     let mut out = Vec::new();
     for r in objects.all() {
-        if (r.group(), r.kind()) != ("apiextensions.k8s.io", "CustomResourceDefinition") {
-            continue;
-        }
-        let (Some(group), Some(kind)) = (
-            r.node.str_at(&["spec", "group"]),
-            r.node.str_at(&["spec", "names", "kind"]),
-        ) else {
+        let Some(crd) = crd::Crd::read(r) else {
             continue;
         };
-        for v in r
-            .node
-            .path(&["spec", "versions"])
-            .and_then(Node::as_seq)
-            .unwrap_or(&[])
-        {
-            let (Some(name), Some(schema)) =
-                (v.str_at(&["name"]), v.path(&["schema", "openAPIV3Schema"]))
-            else {
+        for v in &crd.versions {
+            let Some(rules) = v.schema.and_then(Rules::read) else {
                 continue;
             };
-            if let Some(rules) = Rules::read(schema) {
-                out.push(Crd {
-                    api_version: format!("{group}/{name}"),
-                    kind: kind.to_string(),
-                    rules,
-                });
-            }
+            out.push(Crd {
+                api_version: crd.api_version(v),
+                kind: crd.kind.to_string(),
+                rules,
+            });
         }
     }
     out
@@ -189,19 +170,36 @@ fn check(rule: &CrdRule, node: &Node, value: &Value, path: &str, r: &Resource, o
     } else {
         Value::Null
     };
-    let mut scope = Scope::default();
-    scope.bind("self", value).bind("oldSelf", &old_self);
     let field = if path.is_empty() {
         "<root>".to_string()
     } else {
         path.trim_start_matches('.').to_string()
     };
+    // A rule from the tree may nest loops over long lists: what it would cost is bounded before it
+    // runs (the API server, too, cancels a rule past its budget).
+    let widths = if e.loops() {
+        cel::widths(node)
+    } else {
+        cel::Widths::default()
+    };
+    if let Some(why) = e.too_costly(widths) {
+        out.push(Hit::crd_rule(
+            r,
+            node.origin,
+            format!("{} {}: {field}: {why}", r.kind(), r.name()),
+            rule.origin,
+        ));
+        return;
+    }
+    let mut scope = Scope::default();
+    scope.bind("self", value).bind("oldSelf", &old_self);
     match e.eval(&scope) {
         Ok(Value::Bool(true)) => {}
         Ok(Value::Bool(false)) => {
             let message = rule
                 .message_expression
                 .as_ref()
+                .filter(|m| m.too_costly(widths).is_none())
                 .and_then(|m| m.eval(&scope).ok())
                 .and_then(|v| as_text(&v))
                 .filter(|t| !t.trim().is_empty())

@@ -15,7 +15,7 @@
 
 use ::cel::Value;
 
-use crate::check::custom::cel::{as_text, field_read, Bound, Expression, Scope};
+use crate::check::custom::cel::{self, as_text, field_read, Bound, Expression, Scope};
 use crate::check::custom::{strings, Hit, Objects};
 use crate::check::Severity;
 use crate::node::{Node, Origin};
@@ -82,9 +82,37 @@ pub fn run(rules: &[CustomRule], env: Option<&str>, objects: &Objects<'_>, out: 
             continue;
         }
         let paths = expr.paths_below("object");
+        let loops = expr.loops()
+            || rule
+                .message_expression
+                .as_ref()
+                .is_some_and(|m| m.as_ref().is_ok_and(|m| m.loops()));
         for (i, r) in objects.resources.iter().enumerate() {
             if !admits(&rule.kinds, r.kind()) || !admits(&rule.namespaces, r.namespace()) {
                 continue;
+            }
+            // A rule from the repository may nest loops over long lists: what it would cost over
+            // this object is bounded before it runs.
+            if loops {
+                let ns = objects
+                    .namespace(r.namespace())
+                    .map_or_else(cel::Widths::default, |n| cel::widths(&n.node));
+                let widths = cel::widths(&r.node).max(ns);
+                let costly = std::iter::once(expr)
+                    .chain(
+                        rule.message_expression
+                            .as_ref()
+                            .and_then(|m| m.as_ref().ok()),
+                    )
+                    .find_map(|e| e.too_costly(widths));
+                if let Some(why) = costly {
+                    out.push(Hit::not_evaluated(
+                        &rule.name,
+                        rule.expr_origin,
+                        format!("{} {}: {why}", r.kind(), r.name()),
+                    ));
+                    continue;
+                }
             }
             let scope = || {
                 let mut scope = Scope::default();

@@ -25,6 +25,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use crate::check::code::{Code, Policy as PolicyCode};
 use crate::check::{Context, Finding, Severity};
+use crate::k8s::crd::Crd;
 use crate::node::Origin;
 use crate::resource::{ResId, Resource};
 
@@ -206,21 +207,15 @@ impl<'a> Objects<'a> {
         let mut namespaces = BTreeMap::new();
         let mut plurals = BTreeMap::new();
         for r in resources.iter().chain(extra) {
-            match (r.group(), r.kind()) {
-                ("", "Namespace") => {
-                    namespaces.entry(r.name()).or_insert(r);
+            if (r.group(), r.kind()) == ("", "Namespace") {
+                namespaces.entry(r.name()).or_insert(r);
+            } else if let Some(crd) = Crd::read(r) {
+                if let Some(plural) = crd.plural {
+                    plurals.insert(
+                        (crd.group.to_string(), crd.kind.to_string()),
+                        plural.to_string(),
+                    );
                 }
-                ("apiextensions.k8s.io", "CustomResourceDefinition") => {
-                    let (Some(group), Some(kind), Some(plural)) = (
-                        r.node.str_at(&["spec", "group"]),
-                        r.node.str_at(&["spec", "names", "kind"]),
-                        r.node.str_at(&["spec", "names", "plural"]),
-                    ) else {
-                        continue;
-                    };
-                    plurals.insert((group.to_string(), kind.to_string()), plural.to_string());
-                }
-                _ => {}
             }
         }
         Objects {
