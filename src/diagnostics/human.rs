@@ -4,7 +4,9 @@
 //! A source snippet quotes a file as `crate::redact` lets it be quoted: values of Secrets and values
 //! the `secrets/` rules flag are masked, and a `secrets/` finding is shown without its line at all.
 
+use std::collections::HashMap;
 use std::fmt;
+use std::sync::Arc;
 
 use miette::{
     Diagnostic, GraphicalReportHandler, GraphicalTheme, LabeledSpan, MietteError,
@@ -15,7 +17,7 @@ use super::{group, location, summary_lines, Style};
 use crate::check::Report as CheckReport;
 use crate::check::Severity as FindingSeverity;
 use crate::error::{Error, Located};
-use crate::node::{Origin, Sources};
+use crate::node::{FileId, Origin, Sources};
 use crate::redact;
 
 struct Report {
@@ -78,7 +80,7 @@ pub const SNIPPET_WIDTH: usize = 160;
 /// A file as a report may quote it (already redacted), cut to [`SNIPPET_WIDTH`] where a line is longer.
 struct Snippet {
     name: String,
-    text: String,
+    text: Arc<str>,
     /// Where the reported place starts: the window of a long line is cut around it.
     focus: usize,
 }
@@ -146,6 +148,36 @@ impl SourceCode for Snippet {
     }
 }
 
+/// Files as reports may quote them, redacted once for all the reports that quote them in a row
+/// (redacting parses the file again). Reports come sorted by file, so a few recent files suffice.
+struct Quoted<'a> {
+    sources: &'a Sources,
+    files: HashMap<FileId, Arc<str>>,
+}
+
+impl<'a> Quoted<'a> {
+    fn new(sources: &'a Sources) -> Self {
+        Quoted {
+            sources,
+            files: HashMap::new(),
+        }
+    }
+
+    /// Files kept at most: a report's own and those of its related places.
+    const KEEP: usize = 16;
+
+    fn get(&mut self, file: FileId) -> Arc<str> {
+        let sources = self.sources;
+        if self.files.len() >= Self::KEEP && !self.files.contains_key(&file) {
+            self.files.clear();
+        }
+        self.files
+            .entry(file)
+            .or_insert_with(|| redact::quotable(sources, file).into())
+            .clone()
+    }
+}
+
 /// The span of an origin, for a label: whole, unless its line is too long to quote, in which case it
 /// is cut to fit the window [`Snippet`] quotes.
 fn span(o: Origin, text: &str) -> (usize, usize) {
@@ -162,7 +194,7 @@ fn span(o: Origin, text: &str) -> (usize, usize) {
 /// A report about `primary`, with further places: those in the same file become labels, the others
 /// related reports.
 fn located_report(
-    sources: &Sources,
+    quoted: &mut Quoted<'_>,
     message: String,
     severity: Severity,
     code: Option<String>,
@@ -170,6 +202,7 @@ fn located_report(
     primary: (Origin, String),
     others: &[(Origin, String)],
 ) -> Report {
+    let sources = quoted.sources;
     let file = sources.get(primary.0.file);
     // A secrets finding is never shown with its line: the line is where the value is. Any other snippet
     // is the file as the redaction rule lets it be quoted.
@@ -187,7 +220,7 @@ fn located_report(
     if quotable {
         report.source = Some(Snippet {
             name: file.display.clone(),
-            text: redact::quotable(sources, primary.0.file),
+            text: quoted.get(primary.0.file),
             focus: primary.0.start as usize,
         });
         let label = if primary.1.is_empty() {
@@ -208,7 +241,7 @@ fn located_report(
             ));
         } else {
             report.related.push(located_report(
-                sources,
+                quoted,
                 label.clone(),
                 Severity::Advice,
                 None,
@@ -221,7 +254,7 @@ fn located_report(
     report
 }
 
-fn error_reports(sources: &Sources, err: &Error, out: &mut Vec<Report>) {
+fn error_reports(quoted: &mut Quoted<'_>, err: &Error, out: &mut Vec<Report>) {
     match err {
         Error::At(l) => {
             let Located {
@@ -232,7 +265,7 @@ fn error_reports(sources: &Sources, err: &Error, out: &mut Vec<Report>) {
                 related,
             } = l.as_ref();
             out.push(located_report(
-                sources,
+                quoted,
                 message.clone(),
                 Severity::Error,
                 None,
@@ -241,8 +274,8 @@ fn error_reports(sources: &Sources, err: &Error, out: &mut Vec<Report>) {
                 related,
             ));
         }
-        Error::Many(errors) => errors.iter().for_each(|e| error_reports(sources, e, out)),
-        Error::Refused(inner) => error_reports(sources, inner, out),
+        Error::Many(errors) => errors.iter().for_each(|e| error_reports(quoted, e, out)),
+        Error::Refused(inner) => error_reports(quoted, inner, out),
         Error::Usage { message, help } => out.push(Report {
             message: message.clone(),
             severity: Severity::Error,
@@ -278,7 +311,7 @@ fn handler(style: Style) -> GraphicalReportHandler {
 /// The human form of an error: one miette report per place.
 pub fn render_error(sources: &Sources, err: &Error, style: Style) -> String {
     let mut reports = Vec::new();
-    error_reports(sources, err, &mut reports);
+    error_reports(&mut Quoted::new(sources), err, &mut reports);
     let h = handler(style);
     let mut out = String::new();
     for r in &reports {
@@ -304,6 +337,7 @@ pub fn findings_human(sources: &Sources, report: &CheckReport, style: Style) -> 
     let h = handler(style);
     let mut out = String::new();
     let several = report.checked.len() > 1;
+    let mut quoted = Quoted::new(sources);
     for g in group(sources, report) {
         let f = g.finding;
         let mut message = f.message.clone();
@@ -311,7 +345,7 @@ pub fn findings_human(sources: &Sources, report: &CheckReport, style: Style) -> 
             message.push_str(&format!(" [{}]", g.envs.join(", ")));
         }
         let r = located_report(
-            sources,
+            &mut quoted,
             message,
             miette_severity(f.severity),
             Some(f.code().to_string()),

@@ -345,7 +345,7 @@ fn read_file(loader: &mut Loader<'_>, file: &Path, named: bool, out: &mut Manife
         }
         Err(e) => return Err(e),
     };
-    let docs = match loader.documents(file, FileRole::Resource) {
+    let docs = match loader.documents_once(file, FileRole::Resource) {
         Ok(d) => d,
         Err(e) => {
             let templated = loader.sources.get(id).text.contains("{{");
@@ -401,11 +401,11 @@ fn read_file(loader: &mut Loader<'_>, file: &Path, named: bool, out: &mut Manife
         *out.skipped.entry(SkipReason::NotKubernetes).or_default() += 1;
         return Ok(());
     }
-    for doc in docs.iter() {
+    for doc in docs {
         if doc.root.is_null() {
             continue;
         }
-        objects(doc.root.clone(), None, 0, out);
+        objects(doc.root, None, 0, out);
     }
     Ok(())
 }

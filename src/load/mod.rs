@@ -258,6 +258,16 @@ impl<'a> Loader<'a> {
         Ok(docs)
     }
 
+    /// The parsed documents of a file read once (the manifests of `check PATHS`): owned, so that the
+    /// caller keeps the trees without copying them, and not kept for a later call.
+    pub fn documents_once(&mut self, path: &Path, role: FileRole) -> Result<Vec<yaml::Document>> {
+        if let Some(docs) = self.parsed.get(path) {
+            return Ok(docs.iter().map(yaml::Document::clone).collect());
+        }
+        let id = self.source(path, role)?;
+        yaml::parse(id, self.sources.get(id))
+    }
+
     /// The Kubernetes objects in a file or, for a folder, in every `*.yaml`/`*.yml` below it.
     /// `named_at` is the line that named the path, for the error when it does not exist.
     pub fn resources(&mut self, path: &Path, named_at: Origin) -> Result<Vec<Resource>> {

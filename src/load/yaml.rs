@@ -13,6 +13,7 @@
 //!   and PyYAML's C loader bound repetition, so a 615-byte "billion laughs" stops at once;
 //! - duplicate keys are found through a hash set per big mapping, so loading is linear in its keys.
 
+use std::borrow::Cow;
 use std::collections::HashSet;
 
 use saphyr_parser::{Event, Parser, ScalarStyle, Span};
@@ -21,6 +22,7 @@ use crate::error::{Error, Result};
 use crate::node::{FileId, Key, Map, Node, Origin, SourceFile, Value};
 
 /// One document of a multi-document file: its root node and where the document starts.
+#[derive(Clone)]
 pub struct Document {
     pub root: Node,
     pub start: Origin,
@@ -178,10 +180,10 @@ impl Builder<'_> {
             Event::Scalar(text, style, anchor, tag) => {
                 let origin = self.origin(span);
                 let tag = tag.map(|t| format!("{}{}", t.handle, t.suffix));
-                let value = resolve_scalar(&text, style, tag.as_deref())
-                    .map_err(|m| Error::at(origin, m).label("this value"))?;
                 // A long string weighs more: an alias to it copies every byte.
                 let size = 1 + text.len() / 8;
+                let value = resolve_scalar(text, style, tag.as_deref())
+                    .map_err(|m| Error::at(origin, m).label("this value"))?;
                 let node = Node::new(value, origin);
                 if anchor > 0 {
                     self.anchors.push((anchor, node.clone(), size));
@@ -298,11 +300,11 @@ impl Builder<'_> {
                 ..
             }) => match pending_key.take() {
                 None => {
-                    let name = match &node.value {
-                        Value::Str(s) => s.clone(),
+                    let name = match node.value {
+                        Value::Str(s) => s,
                         Value::Int(i) => i.to_string(),
                         Value::Bool(b) => b.to_string(),
-                        Value::Float(f) => crate::node::format_float(*f),
+                        Value::Float(f) => crate::node::format_float(f),
                         Value::Null => "null".to_string(),
                         Value::Seq(_) | Value::Map(_) => {
                             return Err(Error::at(
@@ -378,49 +380,58 @@ impl Builder<'_> {
 }
 
 /// Resolves a scalar to a value: explicit tags first, then the YAML 1.2 core schema for plain scalars.
-fn resolve_scalar(text: &str, style: ScalarStyle, tag: Option<&str>) -> Result<Value, String> {
+fn resolve_scalar(
+    text: Cow<'_, str>,
+    style: ScalarStyle,
+    tag: Option<&str>,
+) -> Result<Value, String> {
     if let Some(tag) = tag {
         return match tag {
             "!!str" | "tag:yaml.org,2002:str" | "!!binary" | "!" => {
-                Ok(Value::Str(text.to_string()))
+                Ok(Value::Str(text.into_owned()))
             }
-            "!!int" | "tag:yaml.org,2002:int" => parse_int(text)
+            "!!int" | "tag:yaml.org,2002:int" => parse_int(&text)
                 .map(Value::Int)
                 .ok_or_else(|| format!("`{text}` is tagged !!int but is not an integer")),
-            "!!float" | "tag:yaml.org,2002:float" => parse_float(text)
-                .or_else(|| parse_int(text).map(|i| i as f64))
+            "!!float" | "tag:yaml.org,2002:float" => parse_float(&text)
+                .or_else(|| parse_int(&text).map(|i| i as f64))
                 .map(Value::Float)
                 .ok_or_else(|| format!("`{text}` is tagged !!float but is not a number")),
-            "!!bool" | "tag:yaml.org,2002:bool" => parse_bool(text)
+            "!!bool" | "tag:yaml.org,2002:bool" => parse_bool(&text)
                 .map(Value::Bool)
                 .ok_or_else(|| format!("`{text}` is tagged !!bool but is not true or false")),
             "!!null" | "tag:yaml.org,2002:null" => Ok(Value::Null),
             // Unknown local tags (`!Ref`, `!vault`) have no meaning for Kubernetes: keep the text.
-            _ if style != ScalarStyle::Plain => Ok(Value::Str(text.to_string())),
+            _ if style != ScalarStyle::Plain => Ok(Value::Str(text.into_owned())),
             _ => Ok(resolve_plain(text)),
         };
     }
     if style != ScalarStyle::Plain {
-        return Ok(Value::Str(text.to_string()));
+        return Ok(Value::Str(text.into_owned()));
     }
     Ok(resolve_plain(text))
 }
 
-fn resolve_plain(text: &str) -> Value {
+fn resolve_plain(text: Cow<'_, str>) -> Value {
+    if let Some(v) = resolve_plain_special(&text) {
+        return v;
+    }
+    Value::Str(text.into_owned())
+}
+
+/// A plain scalar's value when it is not a string.
+fn resolve_plain_special(text: &str) -> Option<Value> {
     match text {
-        "" | "~" | "null" | "Null" | "NULL" => return Value::Null,
+        "" | "~" | "null" | "Null" | "NULL" => return Some(Value::Null),
         _ => {}
     }
     if let Some(b) = parse_bool(text) {
-        return Value::Bool(b);
+        return Some(Value::Bool(b));
     }
     if let Some(i) = parse_int(text) {
-        return Value::Int(i);
+        return Some(Value::Int(i));
     }
-    if let Some(f) = parse_float(text) {
-        return Value::Float(f);
-    }
-    Value::Str(text.to_string())
+    parse_float(text).map(Value::Float)
 }
 
 fn parse_bool(text: &str) -> Option<bool> {
@@ -502,7 +513,7 @@ mod tests {
     use super::*;
 
     fn resolve(text: &str) -> Value {
-        resolve_plain(text)
+        resolve_plain(Cow::Borrowed(text))
     }
 
     #[test]
