@@ -118,6 +118,13 @@ fn with(found: &Findings, prefix: &str) -> Vec<(String, u64, String)> {
         .collect()
 }
 
+/// The one finding whose code starts with `prefix`: `(code, line, message)`.
+fn only(found: &Findings, prefix: &str) -> (String, u64, String) {
+    let mut hits = with(found, prefix);
+    assert_eq!(hits.len(), 1, "{found:#?}");
+    hits.remove(0)
+}
+
 #[test]
 fn a_deeply_nested_schema_validates_or_is_an_error_at_its_line() {
     // 55 levels (110 of YAML): the leaf is checked where it is.
@@ -332,19 +339,12 @@ fn with_rule(rule: &str, n: usize) -> String {
 fn expensive_cel_rules_are_a_finding_without_running() {
     let rule = "self.l.all(a, self.l.all(b, self.l.all(c, self.l.all(d, a + b + c + d >= 0))))";
     let (found, took) = findings(&with_rule(rule, 200));
-    let hits = with(&found, "policy/");
-    assert_eq!(hits.len(), 1, "{found:#?}");
-    assert_eq!(
-        (hits[0].0.as_str(), hits[0].1),
-        ("policy/crd-validation-rule", 20)
-    );
+    let (code, line, message) = only(&found, "policy/");
+    assert_eq!((code.as_str(), line), ("policy/crd-validation-rule", 20));
     assert!(
-        hits[0]
-            .2
-            .contains("is not evaluated: over lists of up to 200 entries")
-            && hits[0].2.contains("more than the 10000000 a rule may take"),
-        "{}",
-        hits[0].2
+        message.contains("is not evaluated: over lists of up to 200 entries")
+            && message.contains("more than the 10000000 a rule may take"),
+        "{message}"
     );
     assert!(took < DEADLINE / 2, "{took:?}");
 
@@ -357,11 +357,8 @@ fn expensive_cel_rules_are_a_finding_without_running() {
     let nested =
         format!("{literal}.all(a, {literal}.all(b, {literal}.all(c, {literal}.all(d, a == b))))");
     let (found, took) = findings(&with_rule(&nested, 1));
-    let hits = with(&found, "policy/");
-    assert!(
-        hits.len() == 1 && hits[0].2.contains("is not evaluated"),
-        "{found:#?}"
-    );
+    let (_, _, message) = only(&found, "policy/");
+    assert!(message.contains("is not evaluated"), "{message}");
     assert!(took < DEADLINE / 2, "{took:?}");
 }
 
@@ -386,15 +383,10 @@ fn deeply_nested_cel_is_a_compile_finding_not_a_stack_overflow() {
         ),
     ] {
         let (found, took) = findings(&with_rule(&rule, 3));
-        let hits = with(&found, "policy/");
-        assert_eq!(hits.len(), 1, "{found:#?}");
+        let (code, line, message) = only(&found, "policy/");
+        assert_eq!((code.as_str(), line), ("policy/broken-policy", 14));
         assert_eq!(
-            (hits[0].0.as_str(), hits[0].1),
-            ("policy/broken-policy", 14),
-            "{found:#?}"
-        );
-        assert_eq!(
-            hits[0].2,
+            message,
             format!("the CRD rule does not compile: the expression {why}")
         );
         assert!(took < DEADLINE / 2, "{took:?}");
@@ -428,16 +420,12 @@ custom:
     let (o, took) = check(dir.path(), &["--policy", "policies", "cm.yaml"]);
     assert_ne!(o.status.code(), Some(2), "{}", both(&o));
     let found = Findings::parse(&String::from_utf8_lossy(&o.stdout));
-    let hits = with(&found, "policy/");
-    assert_eq!(hits.len(), 1, "{found:#?}");
-    assert_eq!(hits[0].0, "policy/not-evaluated", "{found:#?}");
+    let (code, _, message) = only(&found, "policy/");
+    assert_eq!(code, "policy/not-evaluated", "{found:#?}");
     assert!(
-        hits[0]
-            .2
-            .contains("ConfigMap c: the rule `object.data.all(a,")
-            && hits[0].2.contains("over lists of up to 300 entries"),
-        "{}",
-        hits[0].2
+        message.contains("ConfigMap c: the rule `object.data.all(a,")
+            && message.contains("over lists of up to 300 entries"),
+        "{message}"
     );
     assert!(took < DEADLINE / 2, "{took:?}");
 }

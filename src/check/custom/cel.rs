@@ -954,6 +954,40 @@ mod tests {
     }
 
     #[test]
+    fn nesting_is_counted_outside_strings() {
+        assert_eq!(nesting("f(a[1], {'k': (2)})"), 3);
+        assert_eq!(nesting("'((((' + \"[[[\\\"[[\" + 'a\\'('"), 0);
+        let deep = format!("{}1{}", "(".repeat(33), ")".repeat(33));
+        assert_eq!(
+            Expression::compile(&deep).err().as_deref(),
+            Some("the expression nests brackets more than 32 deep")
+        );
+        let quoted = format!("'{}' != ''", "(".repeat(100));
+        assert!(Expression::compile(&quoted).is_ok());
+    }
+
+    #[test]
+    fn the_cost_bound_multiplies_nested_ranges() {
+        let w = |entries, text| Widths { entries, text };
+        let flat = Expression::compile("self.a == 1 && self.b.size() < 3").expect("compiles");
+        assert!(!flat.loops());
+        assert_eq!(flat.cost(w(1_000_000, 0)), flat.cost(w(0, 0)));
+        let two = Expression::compile("self.l.all(a, self.l.all(b, a != b))").expect("compiles");
+        assert!(two.loops());
+        // 100 × 100 bodies of a few steps each: well inside the budget; 10,000 × 10,000 is not.
+        assert!(two.too_costly(w(100, 0)).is_none());
+        assert!(two.too_costly(w(10_000, 0)).is_some());
+        // A list literal sets the range, concatenation adds, and a function of a string may return
+        // a list as long as the string.
+        let lit = Expression::compile("[1, 2, 3].all(a, [4, 5].all(b, a != b))").expect("compiles");
+        assert!(lit.cost(w(0, 0)) < 3 * 2 * 20);
+        let plus = Expression::compile("(self.l + self.l).all(a, a > 0)").expect("compiles");
+        assert!(plus.cost(w(10, 0)) > 2 * 10);
+        let found = Expression::compile("self.s.findAll('a').all(a, a != '')").expect("compiles");
+        assert!(found.cost(w(1, 5_000)) > 5_000);
+    }
+
+    #[test]
     fn kubernetes_library() {
         for (src, want) in [
             ("[1, 2, 3].isSorted()", true),
