@@ -13,13 +13,13 @@ pub mod promotion;
 pub mod risk;
 pub mod source;
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 use std::sync::Arc;
 
 use similar::TextDiff;
 
-use crate::node::{FileRole, Node, Sources};
+use crate::node::{FileRole, Map, Node, Sources, Value};
 use crate::render::{emit, Tree, METADATA_FILE};
 use crate::resource::Resource;
 
@@ -263,11 +263,17 @@ pub struct Side<'a> {
 /// effect on the network paths, and those paths.
 pub fn compare_sides(environment: &str, base: &Side<'_>, head: &Side<'_>) -> EnvDiff {
     let mut d = compare(environment, base.tree, head.tree);
-    // Everything read from here on is redacted first.
+    // Everything read from here on is redacted first. Whole: the changed objects (their fields,
+    // renames and risks are read) and what the network map reads (which reads every workload's
+    // images too); of the others only their identity is read (the path, the namespaces a tree
+    // renders), so only that is kept, redacted as the whole object's would be.
+    let changed: BTreeSet<&str> = d.changes.iter().map(|c| c.path.as_str()).collect();
     let redacted = |rs: &[Resource]| -> Vec<Resource> {
         rs.iter()
-            .cloned()
-            .map(|mut r| {
+            .map(|r| {
+                let whole =
+                    crate::netmap::reads(r) || changed.contains(crate::render::path_of(r).as_str());
+                let mut r = if whole { r.clone() } else { identity(r) };
                 crate::redact::object(&mut r.node);
                 r
             })
@@ -529,6 +535,31 @@ fn rollouts(d: &mut EnvDiff) {
             .collect();
         rolled.sort();
         d.changes[i].rollout = rolled;
+    }
+}
+
+/// An object reduced to what identifies it (`apiVersion`, `kind`, `metadata`) and how it was
+/// generated: all [`compare_sides`] reads of an object that did not change and is not on the network
+/// map.
+fn identity(r: &Resource) -> Resource {
+    let node = match &r.node.value {
+        Value::Map(m) => Node {
+            value: Value::Map(Map {
+                entries: m
+                    .entries
+                    .iter()
+                    .filter(|(k, _)| matches!(k.name.as_str(), "apiVersion" | "kind" | "metadata"))
+                    .cloned()
+                    .collect(),
+            }),
+            origin: r.node.origin,
+        },
+        _ => r.node.clone(),
+    };
+    Resource {
+        node,
+        generated: r.generated.clone(),
+        removed: Vec::new(),
     }
 }
 

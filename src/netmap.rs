@@ -15,13 +15,13 @@
 
 pub mod format;
 #[cfg(test)]
-mod pairwise;
+pub(crate) mod pairwise;
 mod reading;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 
-pub use reading::Reading;
+pub use reading::{class_label, Reading};
 
 use crate::k8s::{self, ContainerPort, Labels};
 use crate::resource::Resource;
@@ -473,6 +473,36 @@ pub fn isolation(resources: &[Resource]) -> BTreeMap<String, (bool, bool)> {
     Reading::new(resources).isolation()
 }
 
+/// Whether the map reads anything of an object beyond its kind and namespace (which it reads of
+/// every object, for the namespaces a tree renders): the objects that run pods, NetworkPolicies and
+/// Namespaces.
+pub fn reads(r: &Resource) -> bool {
+    if crate::k8s::netpol::is_network_policy(r)
+        || (r.kind() == "Namespace" && r.group().is_empty())
+        || r.pod_template().is_some()
+    {
+        return true;
+    }
+    let mut pods = Vec::new();
+    k8s::pods_of(r, &mut pods);
+    !pods.is_empty()
+}
+
+/// Passes what the map reads of each object through the redaction rule, for a map that prints labels
+/// and names: a label value a `secrets/` rule flags shows as its marker (the same value gives the
+/// same marker, so selectors still match the labels they matched). Of an object the map reads
+/// nothing else of (a ConfigMap, a Service, a Secret), only the namespace: the map of the result is
+/// the map of the objects passed over whole.
+pub fn redact(resources: &mut [Resource]) {
+    for r in resources {
+        if reads(r) {
+            crate::redact::object(&mut r.node);
+        } else if let Some(ns) = r.node.path_mut(&["metadata", "namespace"]) {
+            crate::redact::field(ns, "namespace");
+        }
+    }
+}
+
 /// Builds the map of one environment's rendered resources (one [`Reading`], then [`Reading::map`]).
 pub fn build(environment: &str, resources: &[Resource]) -> NetMap {
     Reading::new(resources).map(environment)
@@ -705,6 +735,39 @@ mod tests {
                     {"matchLabels": {"kubernetes.io/metadata.name": from_ns}}}]}]}}),
             ),
         ]
+    }
+
+    #[test]
+    fn the_map_of_what_it_reads_redacted_is_the_map_of_everything_redacted() {
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("environments");
+        for env in ["dev", "test", "release"] {
+            let resources = pairwise::compiled(&root, env);
+            let mut whole = resources.clone();
+            for r in &mut whole {
+                crate::redact::object(&mut r.node);
+            }
+            let mut read = resources;
+            redact(&mut read);
+            assert!(read.iter().filter(|r| !reads(r)).count() > 20, "{env}");
+            assert_eq!(build(env, &read), build(env, &whole), "{env}");
+        }
+        // A label value a `secrets/` rule flags, on a pod template and on a Namespace: its marker.
+        let planted = "Pl4ntedLabelPw4";
+        let mut rs = tree("api", "api:1", 8080, "a");
+        let mut v = rs[0].node.to_json();
+        v["spec"]["template"]["metadata"]["labels"]["db-password"] = planted.into();
+        rs[0] = object(v);
+        rs.push(object(
+            serde_json::json!({"apiVersion": "v1", "kind": "Namespace",
+            "metadata": {"name": "a", "labels": {"db-password": planted}}}),
+        ));
+        redact(&mut rs);
+        let text = format!(
+            "{:?}",
+            rs.iter().map(|r| r.node.to_json()).collect::<Vec<_>>()
+        );
+        assert!(!text.contains(planted), "{text}");
+        assert!(text.contains(crate::redact::MARKER), "{text}");
     }
 
     #[test]

@@ -52,6 +52,12 @@ pub fn object(root: &mut Node) -> usize {
     count
 }
 
+/// Hides what [`object`] would hide in one field outside a Secret's content, judged under its key
+/// (an object's `metadata.namespace` under `namespace`): for a reader that reads only that field.
+pub fn field(node: &mut Node, key: &str) -> usize {
+    walk(node, key)
+}
+
 /// Hides every scalar below `node` (the content of a Secret).
 fn hide_all(node: &mut Node) -> usize {
     match &mut node.value {

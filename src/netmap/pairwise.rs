@@ -161,24 +161,30 @@ fn yaml_files(dir: &Path, out: &mut Vec<PathBuf>) {
     }
 }
 
+/// One environment of the tree under `root` (a folder holding `base/` and the environments),
+/// compiled without tags.
+pub(crate) fn compiled(root: &Path, env: &str) -> Vec<Resource> {
+    use crate::load::{DiskFiles, Loader};
+    let mut sources = Sources::new();
+    let envs = crate::pipeline::select_envs(&DiskFiles, root, &[env.to_string()], false).unwrap();
+    let mut loader = Loader::new(&DiskFiles, &mut sources);
+    crate::pipeline::compile(
+        &mut loader,
+        &envs[0].0,
+        &envs[0].1,
+        &crate::tags::TagInputs::default(),
+        None,
+    )
+    .unwrap()
+    .build
+    .resources
+}
+
 #[test]
 fn the_class_map_means_the_pairwise_map_on_the_openim_environments() {
-    use crate::load::{DiskFiles, Loader};
-    let root = repo().join("environments");
     for env in ["dev", "test", "release"] {
-        let mut sources = Sources::new();
-        let envs =
-            crate::pipeline::select_envs(&DiskFiles, &root, &[env.to_string()], false).unwrap();
-        let mut loader = Loader::new(&DiskFiles, &mut sources);
-        let c = crate::pipeline::compile(
-            &mut loader,
-            &envs[0].0,
-            &envs[0].1,
-            &crate::tags::TagInputs::default(),
-            None,
-        )
-        .unwrap();
-        let paths = assert_same_meaning(env, &c.build.resources);
+        let resources = compiled(&repo().join("environments"), env);
+        let paths = assert_same_meaning(env, &resources);
         assert!(paths > 150, "{env}: {paths} paths");
     }
 }
@@ -263,7 +269,7 @@ fn pairwise_diff(base: &NetMap, head: &NetMap) -> BTreeSet<(bool, String, String
 
 /// `n` Deployments in namespace `a`, each with its own policy admitting its whole namespace; `edit`
 /// may change each app's YAML text.
-fn alike(n: usize, edit: impl Fn(usize, String) -> String) -> Vec<Resource> {
+pub(crate) fn alike(n: usize, edit: impl Fn(usize, String) -> String) -> Vec<Resource> {
     let mut text = String::new();
     for i in 0..n {
         text.push_str(&edit(i, format!(

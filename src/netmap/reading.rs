@@ -60,6 +60,8 @@ pub struct Reading<'a> {
     ns_labels: BTreeMap<String, Labels>,
     /// Each pod set's map id and node.
     workloads: Vec<(String, Peer)>,
+    /// Each pod set's position, by map id.
+    position: HashMap<String, usize>,
     /// For each direction, each pod's isolating policies (positions in `policies`).
     isolating: [Vec<Vec<usize>>; 2],
     by_namespace: HashMap<String, NamespacePods>,
@@ -71,7 +73,12 @@ impl<'a> Reading<'a> {
         let policies = netpol::policies(resources);
         let ns_labels = k8s::namespace_labels(resources);
         let one = one_namespace(&pods);
-        let workloads = pods.iter().map(|p| workload(p, one)).collect();
+        let workloads: Vec<(String, Peer)> = pods.iter().map(|p| workload(p, one)).collect();
+        let position = workloads
+            .iter()
+            .enumerate()
+            .map(|(i, (id, _))| (id.clone(), i))
+            .collect();
         let mut by_namespace: HashMap<String, NamespacePods> = HashMap::new();
         for (i, p) in pods.iter().enumerate() {
             let ns = by_namespace.entry(p.namespace.to_string()).or_default();
@@ -88,6 +95,7 @@ impl<'a> Reading<'a> {
             policies,
             ns_labels,
             workloads,
+            position,
             isolating: [Vec::new(), Vec::new()],
             by_namespace,
         };
@@ -453,7 +461,7 @@ impl<'a> Reading<'a> {
     /// Why there is no path from the workload `from` to the workload `to` (map ids): `None` when there
     /// is one, or when either is not a workload of the tree.
     pub fn blocked(&self, from: &str, to: &str) -> Option<Blocked> {
-        let find = |id: &str| self.workloads.iter().position(|(w, _)| w == id);
+        let find = |id: &str| self.position.get(id).copied();
         let (src, dst) = (find(from)?, find(to)?);
         let side = |p: usize, other: usize, dir: Direction| -> (Vec<String>, Ports) {
             let pols = &self.isolating[slot(dir)][p];
@@ -490,6 +498,19 @@ impl<'a> Reading<'a> {
     }
 }
 
+impl Reading<'_> {
+    /// The names of the NetworkPolicies that isolate the workload `id` (a map id) in a direction:
+    /// what [`Reading::blocked`] names when that end allows nothing towards the other.
+    pub fn isolating(&self, id: &str, dir: Direction) -> Vec<&str> {
+        self.position.get(id).map_or_else(Vec::new, |&p| {
+            self.isolating[slot(dir)][p]
+                .iter()
+                .map(|&i| self.policies[i].name())
+                .collect()
+        })
+    }
+}
+
 /// Whether every set of pods runs in one namespace (the map then leaves namespaces out of labels).
 pub(super) fn one_namespace(pods: &[Pods<'_>]) -> bool {
     pods.iter()
@@ -500,7 +521,7 @@ pub(super) fn one_namespace(pods: &[Pods<'_>]) -> bool {
 }
 
 /// A class's label: its first member's, with how many more it holds.
-pub(super) fn class_label(first: &str, members: usize) -> String {
+pub fn class_label(first: &str, members: usize) -> String {
     match members {
         0 | 1 => first.to_string(),
         n => format!("{first} (+{} more)", n - 1),
