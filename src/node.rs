@@ -195,7 +195,13 @@ pub fn set_display_root(root: &Path) {
 
 /// A path relative to the working directory when it lies below it, with `/` separators on every platform.
 pub fn display_path(path: &Path) -> String {
-    let cwd = std::env::current_dir().ok();
+    // The working directory is absolute: only an absolute path can lie below it (and asking for it is
+    // a system call, once per file read).
+    let cwd = if path.is_absolute() {
+        std::env::current_dir().ok()
+    } else {
+        None
+    };
     // A relative path is the shell's, shown as given; an absolute one outside `cwd`, from the root.
     let from_root = || {
         let root = DISPLAY_ROOT.get().filter(|_| path.is_absolute())?;

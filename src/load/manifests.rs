@@ -9,7 +9,7 @@
 //! ([`Skipped`]). Namespaced objects without a namespace are placed in `default`, as `kubectl apply`
 //! places them.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::io;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -144,10 +144,10 @@ pub fn load(loader: &mut Loader<'_>, paths: &[PathBuf]) -> Result<Manifests> {
             )));
         }
     }
-    let mut seen = BTreeSet::new();
-    for (file, named) in files {
-        if seen.insert(file.clone()) {
-            read_file(loader, &file, named, &mut out)?;
+    let mut seen: HashSet<&Path> = HashSet::with_capacity(files.len());
+    for (file, named) in &files {
+        if seen.insert(file) {
+            read_file(loader, file, *named, &mut out)?;
         }
     }
     default_namespaces(&mut out.resources);
@@ -195,13 +195,15 @@ fn walk_selection(
     let mut out = Vec::new();
     for f in candidates {
         let name = file_name(&f);
-        let why = if is_kustomization(&f) || patches.contains(&super::normalize(&f)) {
+        let why = if is_kustomization(&f)
+            || (!patches.is_empty() && patches.contains(&super::normalize(&f)))
+        {
             Some(SkipReason::Kustomize)
         } else if matches!(name.as_str(), "Chart.yaml" | "Chart.lock")
             || (name.starts_with("values") && is_yaml_ext(&f))
         {
             Some(SkipReason::HelmChart)
-        } else if in_chart_templates(&f, &charts) {
+        } else if !charts.is_empty() && in_chart_templates(&f, &charts) {
             Some(SkipReason::HelmTemplate)
         } else {
             None
