@@ -379,6 +379,18 @@ impl Builder<'_> {
     }
 }
 
+/// The scalar's text as a string of its own size. The scanner grows the strings it builds by
+/// doubling; kept as they come, their spare room would add up to a fifth of a large tree's memory.
+fn exact(text: Cow<'_, str>) -> String {
+    match text {
+        Cow::Owned(mut s) => {
+            s.shrink_to_fit();
+            s
+        }
+        Cow::Borrowed(b) => b.to_owned(),
+    }
+}
+
 /// Resolves a scalar to a value: explicit tags first, then the YAML 1.2 core schema for plain scalars.
 fn resolve_scalar(
     text: Cow<'_, str>,
@@ -388,7 +400,7 @@ fn resolve_scalar(
     if let Some(tag) = tag {
         return match tag {
             "!!str" | "tag:yaml.org,2002:str" | "!!binary" | "!" => {
-                Ok(Value::Str(text.into_owned()))
+                Ok(Value::Str(exact(text)))
             }
             "!!int" | "tag:yaml.org,2002:int" => parse_int(&text)
                 .map(Value::Int)
@@ -402,12 +414,12 @@ fn resolve_scalar(
                 .ok_or_else(|| format!("`{text}` is tagged !!bool but is not true or false")),
             "!!null" | "tag:yaml.org,2002:null" => Ok(Value::Null),
             // Unknown local tags (`!Ref`, `!vault`) have no meaning for Kubernetes: keep the text.
-            _ if style != ScalarStyle::Plain => Ok(Value::Str(text.into_owned())),
+            _ if style != ScalarStyle::Plain => Ok(Value::Str(exact(text))),
             _ => Ok(resolve_plain(text)),
         };
     }
     if style != ScalarStyle::Plain {
-        return Ok(Value::Str(text.into_owned()));
+        return Ok(Value::Str(exact(text)));
     }
     Ok(resolve_plain(text))
 }
@@ -416,7 +428,7 @@ fn resolve_plain(text: Cow<'_, str>) -> Value {
     if let Some(v) = resolve_plain_special(&text) {
         return v;
     }
-    Value::Str(text.into_owned())
+    Value::Str(exact(text))
 }
 
 /// A plain scalar's value when it is not a string.
