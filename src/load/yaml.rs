@@ -399,9 +399,7 @@ fn resolve_scalar(
 ) -> Result<Value, String> {
     if let Some(tag) = tag {
         return match tag {
-            "!!str" | "tag:yaml.org,2002:str" | "!!binary" | "!" => {
-                Ok(Value::Str(exact(text)))
-            }
+            "!!str" | "tag:yaml.org,2002:str" | "!!binary" | "!" => Ok(Value::Str(exact(text))),
             "!!int" | "tag:yaml.org,2002:int" => parse_int(&text)
                 .map(Value::Int)
                 .ok_or_else(|| format!("`{text}` is tagged !!int but is not an integer")),
