@@ -274,7 +274,7 @@ pub fn compare_sides(environment: &str, base: &Side<'_>, head: &Side<'_>) -> Env
                 let whole =
                     crate::netmap::reads(r) || changed.contains(crate::render::path_of(r).as_str());
                 let mut r = if whole { r.clone() } else { identity(r) };
-                crate::redact::object(&mut r.node);
+                crate::check::redact::object(&mut r.node);
                 r
             })
             .collect()
@@ -617,8 +617,8 @@ fn compare_file_pair(
     };
     // Every value the redaction rule hides is replaced by its marker and short hash on both sides, so
     // the diff shows that it changed and never what it holds.
-    let hid_old = old_node.as_mut().map_or(0, crate::redact::object);
-    let hid_new = new_node.as_mut().map_or(0, crate::redact::object);
+    let hid_old = old_node.as_mut().map_or(0, crate::check::redact::object);
+    let hid_new = new_node.as_mut().map_or(0, crate::check::redact::object);
     // Risks are read from the redacted objects: whatever they quote has been through the rule.
     let risks = risk::assess(&kind, change, old_node.as_ref(), new_node.as_ref());
     let (old_text, new_text) = if is_secret || hid_old + hid_new > 0 {
@@ -697,8 +697,16 @@ mod tests {
         assert!(!shown.contains("hunter2"), "{shown}");
         let f = &c.fields[0];
         assert_eq!(f.path, "stringData.password");
-        assert!(f.old.as_deref().unwrap().starts_with(crate::redact::MARKER));
-        assert!(f.new.as_deref().unwrap().starts_with(crate::redact::MARKER));
+        assert!(f
+            .old
+            .as_deref()
+            .unwrap()
+            .starts_with(crate::check::redact::MARKER));
+        assert!(f
+            .new
+            .as_deref()
+            .unwrap()
+            .starts_with(crate::check::redact::MARKER));
         assert_ne!(f.old, f.new, "the change is visible, the values not");
         assert_eq!(f.new_at.as_ref().map(|p| p.line), Some(7));
         assert_eq!(

@@ -225,7 +225,7 @@ pub fn explain(sources: &Sources, r: &Resource, path: Option<&str>) -> Result<Ve
     };
     // Values the redaction rule hides are shown as their marker and short hash (origins kept).
     let mut hidden = r.node.clone();
-    crate::redact::object(&mut hidden);
+    crate::check::redact::object(&mut hidden);
     let (node, shown) = match select(&hidden, &steps) {
         Ok(found) => found,
         Err(e) => return Err(removed_by(sources, r, &steps).unwrap_or(e)),

@@ -18,7 +18,6 @@ pub mod netmap;
 pub mod node;
 pub mod overlay;
 pub mod pipeline;
-pub mod redact;
 pub mod render;
 pub mod resource;
 pub mod tags;

@@ -496,9 +496,9 @@ pub fn reads(r: &Resource) -> bool {
 pub fn redact(resources: &mut [Resource]) {
     for r in resources {
         if reads(r) {
-            crate::redact::object(&mut r.node);
+            crate::check::redact::object(&mut r.node);
         } else if let Some(ns) = r.node.path_mut(&["metadata", "namespace"]) {
-            crate::redact::field(ns, "namespace");
+            crate::check::redact::field(ns, "namespace");
         }
     }
 }
@@ -744,7 +744,7 @@ mod tests {
             let resources = pairwise::compiled(&root, env);
             let mut whole = resources.clone();
             for r in &mut whole {
-                crate::redact::object(&mut r.node);
+                crate::check::redact::object(&mut r.node);
             }
             let mut read = resources;
             redact(&mut read);
@@ -767,7 +767,7 @@ mod tests {
             rs.iter().map(|r| r.node.to_json()).collect::<Vec<_>>()
         );
         assert!(!text.contains(planted), "{text}");
-        assert!(text.contains(crate::redact::MARKER), "{text}");
+        assert!(text.contains(crate::check::redact::MARKER), "{text}");
     }
 
     #[test]

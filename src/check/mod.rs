@@ -11,6 +11,10 @@
 //! good example, the default severity): `docs/checks.md`, `openim-gitops rule` and SARIF's rule entries
 //! are written from it. A [`Finding`] is built only with its code. Codes are public API: never reuse or
 //! silently rename one. `tests/check_codes.rs` snapshots the list.
+//!
+//! The redaction rule that every output obeys ([`redact`]) lives here too: it hides what the
+//! `secrets/` family would flag, so that family defines it and every later stage reaches it through
+//! `check`.
 
 pub mod code;
 pub mod custom;
@@ -22,6 +26,7 @@ pub mod load;
 pub mod netpol;
 pub mod policy;
 pub mod policy_file;
+pub mod redact;
 pub mod refs;
 pub mod report;
 pub mod resources;

@@ -1733,7 +1733,7 @@ fn high_entropy(ctx: &Context<'_>, out: &mut Vec<Finding>) {
 }
 
 // ---------------------------------------------------------------------------------------------------
-// The questions `crate::redact` asks this family, so that what a check would flag is exactly what every
+// The questions `crate::check::redact` asks this family, so that what a check would flag is exactly what every
 // output hides. Kept small and stable: the detectors above may change, these signatures do not.
 
 /// Whether a rule of this family would flag `value` written under `key` (a map key, or the `name` of an

@@ -102,7 +102,7 @@ pub fn run(cli: Cli, out: &mut dyn Write, err: &mut dyn Write, style: Style) -> 
                 ErrorFormat::Json => json_text(&diagnostics::error_json(&sources, &e)),
                 ErrorFormat::Human => diagnostics::render_error(&sources, &e, style),
             };
-            let _ = err.write_all(crate::redact::message(&text).as_bytes());
+            let _ = err.write_all(crate::check::redact::message(&text).as_bytes());
             status
         }
     }
@@ -261,7 +261,7 @@ fn compile_one(
 
 /// Everything printed goes through the redaction rule's last net (URL credentials, known tokens).
 fn write(out: &mut dyn Write, text: &str) -> Result<()> {
-    out.write_all(crate::redact::message(text).as_bytes())
+    out.write_all(crate::check::redact::message(text).as_bytes())
         .map_err(|source| Error::Write {
             path: "standard output".into(),
             source,

@@ -1,7 +1,7 @@
 //! The human form: miette reports with the source line, for errors and for findings. Every use of
 //! miette lives here.
 //!
-//! A source snippet quotes a file as `crate::redact` lets it be quoted: values of Secrets and values
+//! A source snippet quotes a file as `crate::check::redact` lets it be quoted: values of Secrets and values
 //! the `secrets/` rules flag are masked, and a `secrets/` finding is shown without its line at all.
 
 use std::collections::HashMap;
@@ -14,11 +14,11 @@ use miette::{
 };
 
 use super::{group, location, summary_lines, Style};
+use crate::check::redact;
 use crate::check::Report as CheckReport;
 use crate::check::Severity as FindingSeverity;
 use crate::error::{Error, Located};
 use crate::node::{FileId, Origin, Sources};
-use crate::redact;
 
 struct Report {
     message: String,

@@ -3,7 +3,7 @@
 //! [`github`] (workflow commands). What the formats share is here: the style, places, the grouping of a
 //! finding found in several environments, and the summary lines.
 //!
-//! Nothing here prints a value the redaction rule hides: snippets quote files as `crate::redact` lets
+//! Nothing here prints a value the redaction rule hides: snippets quote files as `crate::check::redact` lets
 //! them be quoted, and findings' messages were redacted when they were made.
 
 mod github;

@@ -1,7 +1,7 @@
 //! Attribution: the fields of a resource that changed, each with the source line that set its new
 //! value (and the old one when that moved), as paths relative to the repository's top so that a
 //! Markdown link to them resolves in the repository. The objects compared are redacted first: a value
-//! shown here went through [`crate::redact`].
+//! shown here went through [`crate::check::redact`].
 
 use std::path::{Component, Path, PathBuf};
 

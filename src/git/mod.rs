@@ -70,7 +70,7 @@ impl GitEnv {
 /// A git2 error as this program reports it.
 pub(crate) fn git_error(what: &str, e: git2::Error) -> crate::error::Error {
     crate::error::Error::Git(
-        crate::redact::message(&format!("{what}: {}", e.message())).into_owned(),
+        crate::check::redact::message(&format!("{what}: {}", e.message())).into_owned(),
     )
 }
 

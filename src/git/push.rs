@@ -261,7 +261,7 @@ fn open_remote<'r>(repo: &'r Repository, name: &str) -> Result<Remote<'r>> {
     if is_url {
         return repo.remote_anonymous(name).map_err(|e| {
             Error::usage(
-                crate::redact::message(&format!(
+                crate::check::redact::message(&format!(
                     "`{name}` is not a usable remote URL: {}",
                     e.message()
                 ))
@@ -370,7 +370,7 @@ impl Failure {
                 "nothing was changed on the remote".to_string(),
             ),
         };
-        Error::Git(crate::redact::message(&format!("{message}\nhelp: {help}")).into_owned())
+        Error::Git(crate::check::redact::message(&format!("{message}\nhelp: {help}")).into_owned())
     }
 }
 

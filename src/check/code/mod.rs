@@ -356,7 +356,7 @@ mod tests {
         // or a real token's shape would be printed differently than docs/checks.md has it.
         for d in Code::all().filter_map(Code::doc) {
             for text in [d.summary, d.what, d.why, d.bad, d.good] {
-                assert_eq!(crate::redact::message(text), text, "{}", d.code);
+                assert_eq!(crate::check::redact::message(text), text, "{}", d.code);
             }
         }
     }

@@ -147,7 +147,7 @@ impl Hit {
 /// hidden in the message too.
 fn shown(r: &Resource, message: &str) -> String {
     let mut copy = r.node.clone();
-    if crate::redact::object(&mut copy) == 0 {
+    if crate::check::redact::object(&mut copy) == 0 {
         return message.to_string();
     }
     let mut pairs = Vec::new();
@@ -360,7 +360,7 @@ pub fn run(ctx: &Context<'_>, findings: &mut Vec<Finding>) {
             code,
             severity,
             h.origin,
-            crate::redact::message(&h.message).into_owned(),
+            crate::check::redact::message(&h.message).into_owned(),
         )
         .about(h.resource);
         f.related = related;
