@@ -67,6 +67,25 @@ fn admits(list: &[String], v: &str) -> bool {
 /// Evaluates the rules over the objects of one environment (`env`: `None` for plain files).
 pub fn run(rules: &[CustomRule], env: Option<&str>, objects: &Objects<'_>, out: &mut Vec<Hit>) {
     let environment = Value::String(std::sync::Arc::new(env.unwrap_or_default().to_string()));
+    // The widths of each object (with its namespace's) and the widest of all, measured once, when a
+    // rule first loops.
+    let widths: std::cell::OnceCell<(Vec<cel::Widths>, cel::Widths)> = std::cell::OnceCell::new();
+    let widths = || {
+        widths.get_or_init(|| {
+            let each: Vec<cel::Widths> = objects
+                .resources
+                .iter()
+                .map(|r| {
+                    let ns = objects
+                        .namespace(r.namespace())
+                        .map_or_else(cel::Widths::default, |n| cel::widths(&n.node));
+                    cel::widths(&r.node).max(ns)
+                })
+                .collect();
+            let widest = each.iter().fold(cel::Widths::default(), |a, &b| a.max(b));
+            (each, widest)
+        })
+    };
     for rule in rules {
         let exprs = std::iter::once(&rule.expr).chain(rule.message_expression.as_ref());
         if let Some(e) = exprs.filter_map(|e| e.as_ref().err()).next() {
@@ -82,11 +101,23 @@ pub fn run(rules: &[CustomRule], env: Option<&str>, objects: &Objects<'_>, out: 
             continue;
         }
         let paths = expr.paths_below("object");
-        let loops = expr.loops()
+        let costly = |w: cel::Widths| {
+            std::iter::once(expr)
+                .chain(
+                    rule.message_expression
+                        .as_ref()
+                        .and_then(|m| m.as_ref().ok()),
+                )
+                .find_map(|e| e.too_costly(w))
+        };
+        // The cost bound only grows with the widths: a rule within budget over the widest object is
+        // within it over every object, and is not bounded again object by object.
+        let loops = (expr.loops()
             || rule
                 .message_expression
                 .as_ref()
-                .is_some_and(|m| m.as_ref().is_ok_and(|m| m.loops()));
+                .is_some_and(|m| m.as_ref().is_ok_and(|m| m.loops())))
+            && costly(widths().1).is_some();
         for (i, r) in objects.resources.iter().enumerate() {
             if !admits(&rule.kinds, r.kind()) || !admits(&rule.namespaces, r.namespace()) {
                 continue;
@@ -94,18 +125,7 @@ pub fn run(rules: &[CustomRule], env: Option<&str>, objects: &Objects<'_>, out: 
             // A rule from the repository may nest loops over long lists: what it would cost over
             // this object is bounded before it runs.
             if loops {
-                let ns = objects
-                    .namespace(r.namespace())
-                    .map_or_else(cel::Widths::default, |n| cel::widths(&n.node));
-                let widths = cel::widths(&r.node).max(ns);
-                let costly = std::iter::once(expr)
-                    .chain(
-                        rule.message_expression
-                            .as_ref()
-                            .and_then(|m| m.as_ref().ok()),
-                    )
-                    .find_map(|e| e.too_costly(widths));
-                if let Some(why) = costly {
+                if let Some(why) = costly(widths().0[i]) {
                     out.push(Hit::not_evaluated(
                         &rule.name,
                         rule.expr_origin,
