@@ -13,6 +13,8 @@
 //!   and PyYAML's C loader bound repetition, so a 615-byte "billion laughs" stops at once;
 //! - duplicate keys are found through a hash set per big mapping, so loading is linear in its keys.
 
+mod block;
+
 use std::borrow::Cow;
 use std::collections::HashSet;
 
@@ -69,6 +71,13 @@ pub fn parse(file: FileId, source: &SourceFile) -> Result<Vec<Document>> {
         doc_start: None,
         alias_budget: ALIAS_NODE_FLOOR.saturating_add(source.text.len()),
     };
+    // Plain block YAML is read by the fast reader, which yields the full parser's events exactly.
+    if let Some(events) = block::events(&source.text) {
+        for (event, span) in events {
+            builder.event(event, span)?;
+        }
+        return Ok(builder.docs);
+    }
     let mut parser = Parser::new_from_str(&source.text);
     while let Some(next) = parser.next_event() {
         match next {
