@@ -297,25 +297,157 @@ fn error_reports(quoted: &mut Quoted<'_>, err: &Error, out: &mut Vec<Report>) {
     }
 }
 
-fn handler(style: Style) -> GraphicalReportHandler {
-    let theme = if style.color {
-        GraphicalTheme::unicode()
-    } else {
-        GraphicalTheme::unicode_nocolor()
+/// The width reports are laid out in.
+const WIDTH: usize = 110;
+
+/// Renders reports as miette does with [`WIDTH`], for less. miette wraps every message and help text
+/// with textwrap (Unicode line breaking for every line), which costs more than the rest of a report,
+/// though nearly every line fits. So the texts are laid out here, with textwrap only for a line that does
+/// not fit, and handed to a handler that indents without wrapping; a text that would come out
+/// differently that way (a blank line, trailing spaces) leaves its report to the wrapping handler.
+struct Printer {
+    wrapping: GraphicalReportHandler,
+    flat: GraphicalReportHandler,
+    /// Display widths of the indents before a message's first line and the lines after, per severity
+    /// (error, warning, advice), and before a help text's lines.
+    cause: [(usize, usize); 3],
+    help: (usize, usize),
+}
+
+/// How a text is handed to the flat handler.
+enum Layout {
+    /// As it is: every line fits.
+    Fits,
+    /// Broken into the lines textwrap breaks it into.
+    Wrapped(String),
+}
+
+impl Printer {
+    fn new(style: Style) -> Printer {
+        let theme = if style.color {
+            GraphicalTheme::unicode()
+        } else {
+            GraphicalTheme::unicode_nocolor()
+        };
+        let c = &theme.characters;
+        // miette's indents: `  × ` then `  │ ` for a message, `  help: ` then eight spaces for help.
+        let indent = |icon: &str| {
+            (
+                textwrap::core::display_width(&format!("  {icon} ")),
+                textwrap::core::display_width(&format!("  {} ", c.vbar)),
+            )
+        };
+        let cause = [indent(&c.error), indent(&c.warning), indent(&c.advice)];
+        let wrapping = GraphicalReportHandler::new_themed(theme)
+            .with_width(WIDTH)
+            .with_context_lines(1);
+        Printer {
+            flat: wrapping.clone().with_wrap_lines(false),
+            wrapping,
+            cause,
+            help: (8, 8),
+        }
+    }
+
+    /// Renders `report` (its texts are swapped for their layout while it renders, and back).
+    fn render(&self, out: &mut String, report: &mut Report) -> fmt::Result {
+        let mut texts = Vec::new();
+        if !self.lay_out(report, &mut texts) {
+            return self.wrapping.render_report(out, report);
+        }
+        swap(report, &mut texts.iter_mut());
+        let done = self.flat.render_report(out, report);
+        swap(report, &mut texts.iter_mut());
+        done
+    }
+
+    /// The layout of each text of a report (message, help, then those of its related reports), or
+    /// false if one cannot be handed to the flat handler.
+    fn lay_out(&self, report: &Report, texts: &mut Vec<Layout>) -> bool {
+        let cause = match report.severity {
+            Severity::Error => self.cause[0],
+            Severity::Warning => self.cause[1],
+            Severity::Advice => self.cause[2],
+        };
+        let Some(message) = layout(&report.message, cause) else {
+            return false;
+        };
+        texts.push(message);
+        if let Some(help) = &report.help {
+            let Some(help) = layout(help, self.help) else {
+                return false;
+            };
+            texts.push(help);
+        }
+        report.related.iter().all(|r| self.lay_out(r, texts))
+    }
+}
+
+/// Swaps the texts [`Printer::lay_out`] wrapped with those of their report, in the order it laid them
+/// out.
+fn swap<'a>(report: &mut Report, texts: &mut impl Iterator<Item = &'a mut Layout>) {
+    if let Some(Layout::Wrapped(t)) = texts.next() {
+        std::mem::swap(&mut report.message, t);
+    }
+    if let Some(help) = &mut report.help {
+        if let Some(Layout::Wrapped(t)) = texts.next() {
+            std::mem::swap(help, t);
+        }
+    }
+    for r in &mut report.related {
+        swap(r, texts);
+    }
+}
+
+/// How `text`, after indents of display widths `(first, rest)`, is handed to a handler that indents
+/// each line without wrapping so that it prints what miette's wrapping prints: `textwrap::fill` with
+/// those indents, [`WIDTH`] - 2 columns and the default options (first fit, words broken).
+///
+/// A line fits when it is not blank, does not end in a space (textwrap drops trailing spaces, the flat
+/// handler keeps them) and is no wider than the columns left after the wider indent (textwrap gives the
+/// first row of every line the columns after the first indent): then textwrap leaves it whole. Other
+/// texts are filled with indents of spaces as wide as miette's (textwrap reads an indent only for its
+/// width) and the indents taken off again; `None` when a row comes out blank, which the flat handler
+/// would indent differently.
+fn layout(text: &str, (first, rest): (usize, usize)) -> Option<Layout> {
+    let columns = WIDTH - 2;
+    let room = columns.saturating_sub(first.max(rest));
+    let fits = |line: &str| {
+        !line.ends_with(' ')
+            && !line.trim().is_empty()
+            && textwrap::core::display_width(line) <= room
     };
-    GraphicalReportHandler::new_themed(theme)
-        .with_width(110)
-        .with_context_lines(1)
+    if text.split('\n').all(fits) {
+        return Some(Layout::Fits);
+    }
+    let (first, rest) = (" ".repeat(first), " ".repeat(rest));
+    let options = textwrap::Options::new(columns)
+        .initial_indent(&first)
+        .subsequent_indent(&rest)
+        .break_words(true);
+    let filled = textwrap::fill(text, options);
+    let mut out = String::with_capacity(filled.len());
+    for (i, row) in filled.split('\n').enumerate() {
+        let row = row.strip_prefix(if i == 0 { &first } else { &rest })?;
+        if row.trim().is_empty() {
+            return None;
+        }
+        if i > 0 {
+            out.push('\n');
+        }
+        out.push_str(row);
+    }
+    Some(Layout::Wrapped(out))
 }
 
 /// The human form of an error: one miette report per place.
 pub fn render_error(sources: &Sources, err: &Error, style: Style) -> String {
     let mut reports = Vec::new();
     error_reports(&mut Quoted::new(sources), err, &mut reports);
-    let h = handler(style);
+    let printer = Printer::new(style);
     let mut out = String::new();
-    for r in &reports {
-        if h.render_report(&mut out, r).is_err() {
+    for r in &mut reports {
+        if printer.render(&mut out, r).is_err() {
             out.push_str(&r.message);
             out.push('\n');
         }
@@ -334,7 +466,7 @@ fn miette_severity(s: FindingSeverity) -> Severity {
 /// The human form: a miette report per finding, the primary label at the line that produced the value
 /// and further labels at the policy or patch lines involved, then a summary line per environment.
 pub fn findings_human(sources: &Sources, report: &CheckReport, style: Style) -> String {
-    let h = handler(style);
+    let printer = Printer::new(style);
     let mut out = String::new();
     let several = report.checked.len() > 1;
     let mut quoted = Quoted::new(sources);
@@ -344,7 +476,7 @@ pub fn findings_human(sources: &Sources, report: &CheckReport, style: Style) -> 
         if several && !g.envs.is_empty() {
             message.push_str(&format!(" [{}]", g.envs.join(", ")));
         }
-        let r = located_report(
+        let mut r = located_report(
             &mut quoted,
             message,
             miette_severity(f.severity),
@@ -353,11 +485,106 @@ pub fn findings_human(sources: &Sources, report: &CheckReport, style: Style) -> 
             (f.origin, String::new()),
             &f.related,
         );
-        if h.render_report(&mut out, &r).is_err() {
+        if printer.render(&mut out, &mut r).is_err() {
             out.push_str(&r.message);
         }
         out.push('\n');
     }
     out.push_str(&summary_lines(report));
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn report(message: &str, severity: Severity, help: Option<&str>) -> Report {
+        Report {
+            message: message.to_string(),
+            severity,
+            code: Some("x/y".to_string()),
+            help: help.map(str::to_string),
+            source: None,
+            labels: Vec::new(),
+            related: Vec::new(),
+        }
+    }
+
+    /// Texts around every edge of the layout: lengths about the width, words longer than a line,
+    /// hyphens, wide and zero-width characters, escapes, tabs, blank lines, trailing spaces.
+    fn texts() -> Vec<String> {
+        let mut out: Vec<String> = [
+            "",
+            " ",
+            "a",
+            "a\n",
+            "\na",
+            "a\n\nb",
+            "a \nb",
+            "a\n  \nb",
+            "a\t\nb",
+            "trailing ",
+            "  leading",
+            "no NetworkPolicy in namespace `openim-release` selects the pods of Deployment/app0000 for egress: that traffic is not restricted\n  at OUT/release/openim-release/deployment/app0000.yaml:4:9",
+            "add a NetworkPolicy with `podSelector: {}` and `policyTypes: [Ingress, Egress]` and no rules, then allow what each workload needs in policies of its own",
+            "\u{1b}[31mred\u{1b}[0m text",
+            "密码密码 wide characters that take two columns each",
+            "e\u{301}\u{301}\u{301} combining",
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+        for n in 95..=112 {
+            out.push("x".repeat(n));
+            out.push(format!("{} tail", "y".repeat(n)));
+            out.push(format!("{}-{}", "a".repeat(n / 2), "b".repeat(n / 2)));
+            out.push(format!("{} {}", "w".repeat(n - 10), "z".repeat(9)));
+            out.push(format!("{}密", "m".repeat(n - 2)));
+            out.push(format!("first line\n{}", "s".repeat(n)));
+            out.push(format!("{}\n{} b", "p".repeat(n), "q".repeat(n)));
+            out.push(format!("{}   ", "t".repeat(n - 2)));
+            out.push(format!("{} \u{1b}[1mbold\u{1b}[0m", "u".repeat(n - 6)));
+        }
+        out
+    }
+
+    #[test]
+    fn reports_print_as_the_wrapping_handler_prints_them() {
+        let texts = texts();
+        for color in [false, true] {
+            let printer = Printer::new(Style { color });
+            for (i, text) in texts.iter().enumerate() {
+                let help = &texts[(i * 7 + 3) % texts.len()];
+                for severity in [Severity::Error, Severity::Warning, Severity::Advice] {
+                    let mut r = report(text, severity, Some(help));
+                    r.related.push(report(
+                        &texts[(i * 5 + 1) % texts.len()],
+                        Severity::Advice,
+                        None,
+                    ));
+                    let mut expected = String::new();
+                    printer.wrapping.render_report(&mut expected, &r).unwrap();
+                    let mut got = String::new();
+                    printer.render(&mut got, &mut r).unwrap();
+                    assert_eq!(got, expected, "{text:?} / {help:?}");
+                    assert_eq!(r.message, *text, "the report keeps its own text");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn texts_that_fit_are_left_whole_and_others_are_broken() {
+        let printer = Printer::new(Style { color: false });
+        let room = WIDTH - 2 - printer.cause[0].0;
+        assert!(matches!(
+            layout(&"x".repeat(room), printer.cause[0]),
+            Some(Layout::Fits)
+        ));
+        assert!(matches!(
+            layout(&format!("{} y", "x".repeat(room)), printer.cause[0]),
+            Some(Layout::Wrapped(t)) if t == format!("{}\ny", "x".repeat(room))
+        ));
+        assert!(layout("a\n\nb", printer.cause[0]).is_none());
+    }
 }
