@@ -77,6 +77,24 @@ pub struct SourceFile {
 }
 
 impl SourceFile {
+    fn new(path: &Path, text: Arc<str>, role: FileRole) -> Self {
+        let char_offsets = if text.is_ascii() {
+            None
+        } else {
+            let mut table: Vec<u32> = text.char_indices().map(|(b, _)| b as u32).collect();
+            table.push(text.len() as u32);
+            Some(table)
+        };
+        SourceFile {
+            display: display_path(path),
+            path: path.to_path_buf(),
+            text,
+            role,
+            char_offsets,
+            line_starts: OnceLock::new(),
+        }
+    }
+
     /// Byte offset of the character with index `ci`.
     pub fn byte_of_char(&self, ci: usize) -> usize {
         match &self.char_offsets {
@@ -117,24 +135,36 @@ impl Sources {
     }
 
     pub fn add(&mut self, path: &Path, text: Arc<str>, role: FileRole) -> FileId {
-        let char_offsets = if text.is_ascii() {
-            None
-        } else {
-            let mut table: Vec<u32> = text.char_indices().map(|(b, _)| b as u32).collect();
-            table.push(text.len() as u32);
-            Some(table)
-        };
         let id = FileId(self.files.len() as u32);
         self.by_path.entry(path.to_path_buf()).or_insert(id);
-        self.files.push(SourceFile {
-            display: display_path(path),
-            path: path.to_path_buf(),
-            text,
-            role,
-            char_offsets,
-            line_starts: OnceLock::new(),
-        });
+        self.files.push(SourceFile::new(path, text, role));
         id
+    }
+
+    /// The id of the file at `path`, read with `read` and added the first time it is asked for (the
+    /// path is hashed once either way).
+    pub fn find_or_add<E>(
+        &mut self,
+        path: &Path,
+        role: FileRole,
+        read: impl FnOnce() -> Result<Arc<str>, E>,
+    ) -> Result<FileId, E> {
+        match self.by_path.entry(path.to_path_buf()) {
+            std::collections::hash_map::Entry::Occupied(found) => Ok(*found.get()),
+            std::collections::hash_map::Entry::Vacant(slot) => {
+                let text = read()?;
+                let id = FileId(self.files.len() as u32);
+                slot.insert(id);
+                self.files.push(SourceFile::new(path, text, role));
+                Ok(id)
+            }
+        }
+    }
+
+    /// Room for `more` files, when a caller knows how many it will read.
+    pub fn reserve(&mut self, more: usize) {
+        self.files.reserve(more);
+        self.by_path.reserve(more);
     }
 
     pub fn get(&self, id: FileId) -> &SourceFile {

@@ -270,9 +270,19 @@ fn write(out: &mut dyn Write, text: &str) -> Result<()> {
 
 /// Pretty JSON and a newline.
 fn json_text(v: &impl serde::Serialize) -> String {
-    let mut s = serde_json::to_string_pretty(v).unwrap_or_default();
-    s.push('\n');
-    s
+    json_text_sized(v, 128)
+}
+
+/// Pretty JSON and a newline, written into room for `capacity` bytes: a report of thousands of
+/// findings is megabytes, and growing it by doubling copies it and touches twice the memory (room
+/// that is never written costs nothing).
+fn json_text_sized(v: &impl serde::Serialize, capacity: usize) -> String {
+    let mut out = Vec::with_capacity(capacity);
+    if serde_json::to_writer_pretty(&mut out, v).is_err() {
+        out.clear();
+    }
+    out.push(b'\n');
+    String::from_utf8(out).unwrap_or_default()
 }
 
 /// The program's name, in completions and man pages.

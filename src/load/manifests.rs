@@ -144,9 +144,13 @@ pub fn load(loader: &mut Loader<'_>, paths: &[PathBuf]) -> Result<Manifests> {
             )));
         }
     }
-    let mut seen: HashSet<&Path> = HashSet::with_capacity(files.len());
+    // One folder or file yields every file once; only several paths can name one file twice.
+    let mut seen: Option<HashSet<&Path>> =
+        (paths.len() > 1).then(|| HashSet::with_capacity(files.len()));
+    loader.sources.reserve(files.len());
+    out.resources.reserve(files.len());
     for (file, named) in &files {
-        if seen.insert(file) {
+        if seen.as_mut().is_none_or(|seen| seen.insert(file)) {
             read_file(loader, file, *named, &mut out)?;
         }
     }
@@ -347,7 +351,7 @@ fn read_file(loader: &mut Loader<'_>, file: &Path, named: bool, out: &mut Manife
         }
         Err(e) => return Err(e),
     };
-    let docs = match loader.documents_once(file, FileRole::Resource) {
+    let docs = match loader.documents_once(file, id) {
         Ok(d) => d,
         Err(e) => {
             let templated = loader.sources.get(id).text.contains("{{");

@@ -77,32 +77,126 @@ fn absolute(path: &Path) -> PathBuf {
     }
 }
 
+/// Files up to this size are read through a buffer kept between reads.
+const KEPT_READ_BUFFER: usize = 1024 * 1024;
+
+fn too_large() -> io::Error {
+    io::Error::new(
+        io::ErrorKind::InvalidData,
+        format!(
+            "the file is larger than the {} MiB a file may have",
+            yaml::MAX_FILE_BYTES / (1024 * 1024)
+        ),
+    )
+}
+
+/// Opens a file for reading, and its size, refusing anything but a regular file before a byte is read:
+/// a FIFO or a device would block or never end. On Linux the path is looked up once: the file is opened
+/// without waiting (a FIFO's `open` would wait for a writer) and without becoming a controlling
+/// terminal, and its type is asked of the open file.
+fn open_regular(path: &Path) -> io::Result<(std::fs::File, u64)> {
+    #[cfg(target_os = "linux")]
+    let file = {
+        use std::os::unix::fs::OpenOptionsExt;
+        std::fs::OpenOptions::new()
+            .read(true)
+            .custom_flags(libc::O_NONBLOCK | libc::O_NOCTTY)
+            .open(path)?
+    };
+    #[cfg(not(target_os = "linux"))]
+    let file = {
+        if !std::fs::metadata(path)?.is_file() {
+            return Err(not_regular());
+        }
+        std::fs::File::open(path)?
+    };
+    let meta = file.metadata()?;
+    if !meta.is_file() {
+        return Err(not_regular());
+    }
+    Ok((file, meta.len()))
+}
+
+fn not_regular() -> io::Error {
+    io::Error::new(io::ErrorKind::InvalidInput, "not a regular file")
+}
+
+/// Appends a regular file's bytes to `buf`: the `len` bytes its metadata gave (a file that grows
+/// meanwhile is read as it was, and never past the limit), or, for a file that reports no size (the
+/// kernel's own files), up to the limit and one byte more, so that a longer one is refused.
+fn read_regular(file: &mut std::fs::File, len: u64, buf: &mut Vec<u8>) -> io::Result<()> {
+    use std::io::Read;
+    if len == 0 {
+        let limit = yaml::MAX_FILE_BYTES as u64 + 1;
+        file.take(limit).read_to_end(buf)?;
+        if buf.len() > yaml::MAX_FILE_BYTES {
+            return Err(too_large());
+        }
+        return Ok(());
+    }
+    let len = len as usize;
+    buf.resize(len, 0);
+    let mut filled = 0;
+    while filled < len {
+        match file.read(&mut buf[filled..]) {
+            Ok(0) => break,
+            Ok(n) => filled += n,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    buf.truncate(filled);
+    Ok(())
+}
+
+/// The regular files (`false`) and folders (`true`) directly inside `dir`, sorted by name. Sorted by
+/// the names alone: comparing whole paths parses them into components at every comparison.
+fn listing(dir: &Path) -> io::Result<Vec<(PathBuf, bool)>> {
+    let failed = |path: &Path, e: io::Error| {
+        io::Error::other(format!("IO error for operation on {}: {e}", path.display()))
+    };
+    let mut entries = Vec::new();
+    for entry in std::fs::read_dir(dir).map_err(|e| failed(dir, e))? {
+        let entry = entry.map_err(io::Error::other)?;
+        let kind = entry.file_type().map_err(|e| failed(&entry.path(), e))?;
+        if kind.is_file() || kind.is_dir() {
+            entries.push((entry.file_name(), kind.is_dir()));
+        }
+    }
+    entries.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+    Ok(entries
+        .into_iter()
+        .map(|(name, is_dir)| (dir.join(name), is_dir))
+        .collect())
+}
+
 /// The working tree.
 pub struct DiskFiles;
 
 impl Files for DiskFiles {
     fn read(&self, path: &Path) -> io::Result<Arc<str>> {
-        // Only regular files, and not past the parser's limit: a FIFO or a device would block or never end.
-        let meta = std::fs::metadata(path)?;
-        if !meta.is_file() {
-            return Err(io::Error::new(
-                io::ErrorKind::InvalidInput,
-                "not a regular file",
-            ));
+        let (mut file, len) = open_regular(path)?;
+        if len > yaml::MAX_FILE_BYTES as u64 {
+            return Err(too_large());
         }
-        if meta.len() > yaml::MAX_FILE_BYTES as u64 {
-            return Err(io::Error::new(
-                io::ErrorKind::InvalidData,
-                format!(
-                    "the file is larger than the {} MiB a file may have",
-                    yaml::MAX_FILE_BYTES / (1024 * 1024)
-                ),
-            ));
+        // Read into a buffer the thread keeps (one allocation per file, for the text itself, and no
+        // fresh pages per file), then copied once into the shared text.
+        thread_local! {
+            static BUF: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) };
         }
-        let bytes = std::fs::read(path)?;
-        String::from_utf8(bytes)
-            .map(Arc::from)
-            .map_err(|_| io::Error::new(io::ErrorKind::InvalidData, "the file is not UTF-8"))
+        BUF.with(|buf| {
+            let mut buf = buf.borrow_mut();
+            buf.clear();
+            read_regular(&mut file, len, &mut buf)?;
+            let text = std::str::from_utf8(&buf)
+                .map(Arc::from)
+                .map_err(|_| io::Error::new(io::ErrorKind::InvalidData, "the file is not UTF-8"));
+            // A big file's buffer is not kept for the rest of the run.
+            if buf.capacity() > KEPT_READ_BUFFER {
+                *buf = Vec::new();
+            }
+            text
+        })
     }
     fn is_dir(&self, path: &Path) -> bool {
         path.is_dir()
@@ -111,11 +205,18 @@ impl Files for DiskFiles {
         path.is_file()
     }
     fn walk(&self, dir: &Path) -> io::Result<Vec<PathBuf>> {
+        // Depth first, each folder's entries by name: the order of walkdir's `sort_by_file_name`.
+        // The types come from the folder listings (no metadata call per file); symbolic links are
+        // neither followed nor listed.
         let mut out = Vec::new();
-        for entry in walkdir::WalkDir::new(dir).sort_by_file_name() {
-            let entry = entry.map_err(io::Error::other)?;
-            if entry.file_type().is_file() {
-                out.push(entry.into_path());
+        let mut stack = vec![listing(dir)?.into_iter()];
+        while let Some(top) = stack.last_mut() {
+            match top.next() {
+                None => {
+                    stack.pop();
+                }
+                Some((path, true)) => stack.push(listing(&path)?.into_iter()),
+                Some((path, false)) => out.push(path),
             }
         }
         Ok(out)
@@ -237,14 +338,13 @@ impl<'a> Loader<'a> {
 
     /// Registers a file's text (once) and returns its id.
     pub fn source(&mut self, path: &Path, role: FileRole) -> Result<FileId> {
-        if let Some(id) = self.sources.find(path) {
-            return Ok(id);
-        }
-        let text = self.files.read(path).map_err(|source| Error::Read {
-            path: path.to_path_buf(),
-            source,
-        })?;
-        Ok(self.sources.add(path, text, role))
+        let files = self.files;
+        self.sources.find_or_add(path, role, || {
+            files.read(path).map_err(|source| Error::Read {
+                path: path.to_path_buf(),
+                source,
+            })
+        })
     }
 
     /// The parsed documents of a YAML file.
@@ -258,13 +358,13 @@ impl<'a> Loader<'a> {
         Ok(docs)
     }
 
-    /// The parsed documents of a file read once (the manifests of `check PATHS`): owned, so that the
-    /// caller keeps the trees without copying them, and not kept for a later call.
-    pub fn documents_once(&mut self, path: &Path, role: FileRole) -> Result<Vec<yaml::Document>> {
+    /// The parsed documents of a file read once (the manifests of `check PATHS`), already read as `id`
+    /// by [`Loader::source`]: owned, so that the caller keeps the trees without copying them, and not
+    /// kept for a later call.
+    pub fn documents_once(&mut self, path: &Path, id: FileId) -> Result<Vec<yaml::Document>> {
         if let Some(docs) = self.parsed.get(path) {
             return Ok(docs.iter().map(yaml::Document::clone).collect());
         }
-        let id = self.source(path, role)?;
         yaml::parse(id, self.sources.get(id))
     }
 
@@ -426,4 +526,158 @@ pub fn find_environments(files: &dyn Files, root: &Path) -> Result<Vec<(String, 
         }
     }
     Ok(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn write(path: &Path, text: &[u8]) {
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(path, text).unwrap();
+    }
+
+    #[test]
+    fn the_walk_lists_files_in_walkdirs_sorted_order_without_links() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path().join("tree");
+        for f in [
+            "b.yaml",
+            "A.yaml",
+            "a/z.yaml",
+            "a/b/c.yaml",
+            "a-b/x.yaml",
+            "a.b/y.yaml",
+            "ab.yaml",
+            "Z/deep/er/most.yaml",
+            ".hidden/h.yaml",
+        ] {
+            write(&root.join(f), b"x: 1\n");
+        }
+        std::fs::create_dir_all(root.join("empty")).unwrap();
+        #[cfg(unix)]
+        {
+            std::os::unix::fs::symlink(root.join("b.yaml"), root.join("link.yaml")).unwrap();
+            std::os::unix::fs::symlink(root.join("a"), root.join("linked-dir")).unwrap();
+        }
+        let walked = DiskFiles.walk(&root).unwrap();
+        let expected: Vec<PathBuf> = walkdir::WalkDir::new(&root)
+            .sort_by_file_name()
+            .into_iter()
+            .map(|e| e.unwrap())
+            .filter(|e| e.file_type().is_file())
+            .map(|e| e.into_path())
+            .collect();
+        assert_eq!(walked, expected);
+        assert_eq!(walked.len(), 9);
+        assert!(!walked
+            .iter()
+            .any(|p| p.starts_with(root.join("linked-dir"))));
+        assert!(!walked.contains(&root.join("link.yaml")));
+    }
+
+    #[test]
+    fn the_walk_of_a_folder_that_cannot_be_listed_is_an_error_naming_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let missing = dir.path().join("gone");
+        let err = DiskFiles.walk(&missing).unwrap_err();
+        assert!(
+            err.to_string().starts_with(&format!(
+                "IO error for operation on {}: ",
+                missing.display()
+            )),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn reading_gives_each_files_own_text_whatever_was_read_before() {
+        let dir = tempfile::tempdir().unwrap();
+        let (long, short, empty) = (
+            dir.path().join("long.yaml"),
+            dir.path().join("short.yaml"),
+            dir.path().join("empty.yaml"),
+        );
+        write(&long, "k: ".repeat(5000).as_bytes());
+        write(&short, "a: é\n".as_bytes());
+        write(&empty, b"");
+        assert_eq!(&*DiskFiles.read(&long).unwrap(), "k: ".repeat(5000));
+        assert_eq!(&*DiskFiles.read(&short).unwrap(), "a: é\n");
+        assert_eq!(&*DiskFiles.read(&empty).unwrap(), "");
+        assert_eq!(&*DiskFiles.read(&short).unwrap(), "a: é\n");
+    }
+
+    #[test]
+    fn reading_refuses_what_is_no_regular_utf8_file_within_the_limit() {
+        let dir = tempfile::tempdir().unwrap();
+        let err = DiskFiles.read(dir.path()).unwrap_err();
+        assert_eq!(
+            (err.kind(), err.to_string().as_str()),
+            (io::ErrorKind::InvalidInput, "not a regular file")
+        );
+        let err = DiskFiles
+            .read(&dir.path().join("missing.yaml"))
+            .unwrap_err();
+        assert_eq!(err.kind(), io::ErrorKind::NotFound);
+        let latin1 = dir.path().join("latin1.yaml");
+        write(&latin1, b"a: \xe9\n");
+        let err = DiskFiles.read(&latin1).unwrap_err();
+        assert_eq!(
+            (err.kind(), err.to_string().as_str()),
+            (io::ErrorKind::InvalidData, "the file is not UTF-8")
+        );
+        // A sparse file one byte past the limit: refused before a byte is read.
+        let big = dir.path().join("big.yaml");
+        std::fs::File::create(&big)
+            .unwrap()
+            .set_len(yaml::MAX_FILE_BYTES as u64 + 1)
+            .unwrap();
+        let err = DiskFiles.read(&big).unwrap_err();
+        assert_eq!(err.kind(), io::ErrorKind::InvalidData);
+        assert!(err.to_string().contains("larger than the 256 MiB"), "{err}");
+    }
+
+    /// A FIFO would block a reader until something writes to it: it is refused at once.
+    #[cfg(unix)]
+    #[test]
+    fn reading_a_fifo_is_refused_without_waiting_for_a_writer() {
+        let dir = tempfile::tempdir().unwrap();
+        let fifo = dir.path().join("pipe.yaml");
+        let made = std::process::Command::new("mkfifo").arg(&fifo).status();
+        if !made.is_ok_and(|s| s.success()) {
+            eprintln!("no mkfifo here: skipped");
+            return;
+        }
+        let (done, wait) = std::sync::mpsc::channel();
+        let path = fifo.clone();
+        std::thread::spawn(move || {
+            let _ = done.send(DiskFiles.read(&path).map_err(|e| e.to_string()));
+        });
+        let got = wait
+            .recv_timeout(std::time::Duration::from_secs(10))
+            .expect("reading a FIFO returned");
+        assert_eq!(got, Err("not a regular file".to_string()));
+    }
+
+    #[test]
+    fn a_file_is_read_once_and_keeps_its_id() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("a.yaml");
+        write(&file, b"a: 1\n");
+        let mut sources = Sources::new();
+        let mut loader = Loader::new(&DiskFiles, &mut sources);
+        let first = loader.source(&file, FileRole::Resource).unwrap();
+        std::fs::remove_file(&file).unwrap();
+        // Known already: not read again (it is gone), the same id.
+        let again = loader.source(&file, FileRole::Resource).unwrap();
+        assert_eq!(first, again);
+        let other = dir.path().join("b.yaml");
+        assert!(matches!(
+            loader.source(&other, FileRole::Resource),
+            Err(Error::Read { .. })
+        ));
+        // A file that could not be read is not registered.
+        assert_eq!(sources.find(&other), None);
+        assert_eq!(&*sources.get(first).text, "a: 1\n");
+    }
 }
