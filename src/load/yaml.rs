@@ -13,6 +13,8 @@
 //!   and PyYAML's C loader bound repetition, so a 615-byte "billion laughs" stops at once;
 //! - duplicate keys are found through a hash set per big mapping, so loading is linear in its keys.
 
+mod block;
+
 use std::borrow::Cow;
 use std::collections::HashSet;
 
@@ -62,11 +64,20 @@ pub fn parse(file: FileId, source: &SourceFile) -> Result<Vec<Document>> {
         file,
         source,
         stack: Vec::new(),
+        items: Vec::new(),
+        entries: Vec::new(),
         anchors: Vec::new(),
         docs: Vec::new(),
         doc_start: None,
         alias_budget: ALIAS_NODE_FLOOR.saturating_add(source.text.len()),
     };
+    // Plain block YAML is read by the fast reader, which yields the full parser's events exactly.
+    if let Some(events) = block::events(&source.text) {
+        for (event, span) in events {
+            builder.event(event, span)?;
+        }
+        return Ok(builder.docs);
+    }
     let mut parser = Parser::new_from_str(&source.text);
     while let Some(next) = parser.next_event() {
         match next {
@@ -83,16 +94,19 @@ pub fn parse(file: FileId, source: &SourceFile) -> Result<Vec<Document>> {
     Ok(builder.docs)
 }
 
+/// A collection being built. Its children wait on the builder's shared stacks (`items`, `entries`)
+/// from `start` on, and move into a vector of exactly their number when it closes: grown by doubling
+/// inside each collection, the spare room of every list and mapping would be a fifth of a big tree.
 enum Frame {
     Seq {
-        items: Vec<Node>,
+        start: usize,
         origin: Origin,
         anchor: usize,
         /// Nodes in this collection, itself included (what an alias to it would copy).
         size: usize,
     },
     Map {
-        map: Map,
+        start: usize,
         origin: Origin,
         anchor: usize,
         pending_key: Option<Key>,
@@ -116,6 +130,10 @@ struct Builder<'a> {
     file: FileId,
     source: &'a SourceFile,
     stack: Vec<Frame>,
+    /// The items of the open lists, innermost last.
+    items: Vec<Node>,
+    /// The entries of the open mappings, innermost last.
+    entries: Vec<(Key, Node)>,
     /// Anchor id, the anchored node, and its size in nodes.
     anchors: Vec<(usize, Node, usize)>,
     docs: Vec<Document>,
@@ -194,7 +212,7 @@ impl Builder<'_> {
                 let origin = self.origin(span);
                 self.check_depth(origin)?;
                 self.stack.push(Frame::Seq {
-                    items: Vec::new(),
+                    start: self.items.len(),
                     origin,
                     anchor,
                     size: 1,
@@ -204,7 +222,7 @@ impl Builder<'_> {
                 let origin = self.origin(span);
                 self.check_depth(origin)?;
                 self.stack.push(Frame::Map {
-                    map: Map::new(),
+                    start: self.entries.len(),
                     origin,
                     anchor,
                     pending_key: None,
@@ -215,13 +233,14 @@ impl Builder<'_> {
             }
             Event::SequenceEnd => {
                 if let Some(Frame::Seq {
-                    items,
+                    start,
                     mut origin,
                     anchor,
                     size,
                 }) = self.stack.pop()
                 {
                     origin.end = self.origin(span).end.max(origin.start);
+                    let items: Vec<Node> = self.items.drain(start..).collect();
                     let node = Node::new(Value::Seq(items), origin);
                     if anchor > 0 {
                         self.anchors.push((anchor, node.clone(), size));
@@ -231,7 +250,7 @@ impl Builder<'_> {
             }
             Event::MappingEnd => {
                 if let Some(Frame::Map {
-                    mut map,
+                    start,
                     mut origin,
                     anchor,
                     merged,
@@ -243,16 +262,22 @@ impl Builder<'_> {
                     origin.end = self.origin(span).end.max(origin.start);
                     if !merged.is_empty() {
                         let mut keys = keys.unwrap_or_else(|| {
-                            map.entries.iter().map(|(k, _)| k.name.clone()).collect()
+                            self.entries[start..]
+                                .iter()
+                                .map(|(k, _)| k.name.clone())
+                                .collect()
                         });
                         for m in merged {
                             for (k, v) in m.entries {
                                 if keys.insert(k.name.clone()) {
-                                    map.entries.push((k, v));
+                                    self.entries.push((k, v));
                                 }
                             }
                         }
                     }
+                    let map = Map {
+                        entries: self.entries.drain(start..).collect(),
+                    };
                     let node = Node::new(Value::Map(map), origin);
                     if anchor > 0 {
                         self.anchors.push((anchor, node.clone(), size));
@@ -291,9 +316,9 @@ impl Builder<'_> {
                     self.docs.push(Document { root: node, start });
                 }
             }
-            Some(Frame::Seq { items, .. }) => items.push(node),
+            Some(Frame::Seq { .. }) => self.items.push(node),
             Some(Frame::Map {
-                map,
+                start,
                 pending_key,
                 merged,
                 keys,
@@ -345,13 +370,14 @@ impl Builder<'_> {
                         }
                         return Ok(());
                     }
+                    let open = &self.entries[*start..];
                     let duplicate = match keys {
                         Some(set) => !set.insert(key.name.clone()),
                         None => {
-                            let seen = map.contains(&key.name);
-                            if !seen && map.len() >= SCAN_KEYS {
+                            let seen = open.iter().any(|(k, _)| k.name == key.name);
+                            if !seen && open.len() >= SCAN_KEYS {
                                 let mut set: HashSet<String> =
-                                    map.entries.iter().map(|(k, _)| k.name.clone()).collect();
+                                    open.iter().map(|(k, _)| k.name.clone()).collect();
                                 set.insert(key.name.clone());
                                 *keys = Some(set);
                             }
@@ -359,8 +385,9 @@ impl Builder<'_> {
                         }
                     };
                     if duplicate {
-                        let first = map
-                            .get_entry(&key.name)
+                        let first = open
+                            .iter()
+                            .find(|(k, _)| k.name == key.name)
                             .map(|(k, _)| k.origin)
                             .unwrap_or(key.origin);
                         return Err(Error::at(
@@ -371,7 +398,7 @@ impl Builder<'_> {
                         .related(first, "first defined here")
                         .help("YAML readers disagree on which of two equal keys wins; keep one"));
                     }
-                    map.entries.push((key, node));
+                    self.entries.push((key, node));
                 }
             },
         }
