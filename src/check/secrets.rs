@@ -1284,9 +1284,29 @@ fn token_patterns() -> &'static (RegexSet, Vec<Regex>) {
     })
 }
 
+/// Literals of which every pattern of [`TOKEN_PATTERNS`] needs one: a text with none holds no token.
+/// Searched for at once (a literal search), this spares the pattern set a pass over nearly every text.
+const TOKEN_LITERALS: &str = r"AKIA|ASIA|ABIA|ACCA|gh[pousr]_|github_pat_|glpat-|xox[abprs]-|eyJ|-----BEGIN |AIza|k_live_|npm_|SG\.|LTAI|AccountKey=|://";
+
+fn token_literals() -> &'static Regex {
+    static P: OnceLock<Regex> = OnceLock::new();
+    P.get_or_init(|| {
+        Regex::new(TOKEN_LITERALS)
+            .unwrap_or_else(|e| panic!("the token literals do not compile: {e}"))
+    })
+}
+
 /// The known tokens in a text: which pattern, and where.
 fn find_tokens(text: &str) -> Vec<(&'static str, Range<usize>)> {
+    if !token_literals().is_match(text) {
+        return Vec::new();
+    }
     let (set, each) = token_patterns();
+    // Nearly every text holds no token: one search that stops at the first match rules that out for
+    // far less than the search for every pattern that matches (overlapping, over the whole text).
+    if !set.is_match(text) {
+        return Vec::new();
+    }
     let mut out = Vec::new();
     for i in set.matches(text).iter() {
         let (name, _) = TOKEN_PATTERNS[i];
@@ -1774,6 +1794,52 @@ pub fn token_ranges(text: &str) -> Vec<Range<usize>> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Each pattern, with the literal it needs replaced by a near miss, finds nothing; as written, it is
+    /// found only where one of [`TOKEN_LITERALS`] is: the literals are a true precondition.
+    #[test]
+    fn every_token_pattern_needs_one_of_the_literals() {
+        let samples = [
+            "AKIAIOSFODNN7EXAMPLE",
+            "ghp_abcdefghijklmnopqrstuvwxyz0123456789",
+            "github_pat_11ABCDEFG0123456789_abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRS",
+            "glpat-abcdefghij0123456789",
+            "xoxb-1234567890-abcdefghij",
+            "https://hooks.slack.com/services/T000/B000/XXXX",
+            "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxMjM0NTY3ODkwIn0.abc",
+            "-----BEGIN RSA PRIVATE KEY-----",
+            "AIzaSyA-abcdefghijklmnopqrstuvwxyz01234",
+            "sk_live_abcdefghijklmnopqrstuvwx",
+            "npm_abcdefghijklmnopqrstuvwxyz0123456789",
+            "SG.abcdefghijklmnopqrstuv.abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG",
+            "LTAIabcdefghijkl",
+            &format!("AccountKey={}==", "a".repeat(86)),
+            "postgres://app:Zq8r2LxT@db:5432/app",
+        ];
+        let (set, _) = token_patterns();
+        for (i, sample) in samples.iter().enumerate() {
+            // Without the precondition, the sample is found by the pattern it was written for.
+            assert!(
+                set.matches(sample).matched(i),
+                "sample {i} is not a {}",
+                TOKEN_PATTERNS[i].0
+            );
+            assert!(token_literals().is_match(sample), "sample {i}");
+            assert!(!find_tokens(sample).is_empty(), "sample {i}");
+        }
+        assert_eq!(samples.len(), TOKEN_PATTERNS.len());
+        // The literals are literals of the patterns: each alternative occurs in some pattern's text.
+        for lit in TOKEN_LITERALS.split('|') {
+            let plain = lit.replace('\\', "");
+            let head = plain.split('[').next().unwrap_or("");
+            assert!(
+                TOKEN_PATTERNS
+                    .iter()
+                    .any(|(_, p)| p.replace('\\', "").contains(head)),
+                "`{lit}` is in no pattern"
+            );
+        }
+    }
 
     #[test]
     fn command_lines() {
