@@ -9,7 +9,6 @@
 //! ([`Skipped`]). Namespaced objects without a namespace are placed in `default`, as `kubectl apply`
 //! places them.
 
-use std::collections::hash_map::Entry;
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::io;
 use std::path::{Path, PathBuf};
@@ -134,7 +133,7 @@ pub fn load(loader: &mut Loader<'_>, paths: &[PathBuf]) -> Result<Manifests> {
                 path: p.clone(),
                 source,
             })?;
-            let walked = walk_selection(loader, p, all, &mut out.skipped, &mut out.generated)?;
+            let walked = walk_selection(loader, p, &all, &mut out.skipped, &mut out.generated)?;
             files.extend(walked.into_iter().map(|f| (f, false)));
         } else if loader.files.is_file(p) {
             files.push((p.clone(), true));
@@ -164,21 +163,16 @@ pub fn load(loader: &mut Loader<'_>, paths: &[PathBuf]) -> Result<Manifests> {
 fn walk_selection(
     loader: &mut Loader<'_>,
     root: &Path,
-    all: Vec<PathBuf>,
+    all: &[PathBuf],
     skipped: &mut BTreeMap<SkipReason, usize>,
     generated: &mut Vec<(&'static str, String, String)>,
 ) -> Result<Vec<PathBuf>> {
-    let charts: BTreeSet<PathBuf> = all
-        .iter()
-        .filter(|f| file_name(f) == "Chart.yaml")
-        .filter_map(|f| f.parent().map(Path::to_path_buf))
-        .collect();
-    let mut candidates = Vec::with_capacity(all.len());
+    let mut candidates = Vec::new();
     for f in all {
-        if !is_manifest_ext(&f) {
+        if !is_manifest_ext(f) {
             continue;
         }
-        let rel = f.strip_prefix(root).unwrap_or(&f);
+        let rel = f.strip_prefix(root).unwrap_or(f);
         let hidden = rel.components().any(|c| {
             let s = c.as_os_str().to_string_lossy();
             s.starts_with('.') && s != "." && s != ".."
@@ -187,7 +181,7 @@ fn walk_selection(
             *skipped.entry(SkipReason::Hidden).or_default() += 1;
             continue;
         }
-        candidates.push(f);
+        candidates.push(f.clone());
     }
     // Kustomize patches are partial objects: the files a kustomization names as patches are skipped.
     let mut patches: BTreeSet<PathBuf> = BTreeSet::new();
@@ -197,14 +191,19 @@ fn walk_selection(
             generated.extend(kustomize_generated(loader, f));
         }
     }
-    let mut out = Vec::with_capacity(candidates.len());
+    let charts: BTreeSet<PathBuf> = all
+        .iter()
+        .filter(|f| file_name(f) == "Chart.yaml")
+        .filter_map(|f| f.parent().map(Path::to_path_buf))
+        .collect();
+    let mut out = Vec::new();
     for f in candidates {
         let name = file_name(&f);
         let why = if is_kustomization(&f)
             || (!patches.is_empty() && patches.contains(&super::normalize(&f)))
         {
             Some(SkipReason::Kustomize)
-        } else if matches!(&*name, "Chart.yaml" | "Chart.lock")
+        } else if matches!(name.as_str(), "Chart.yaml" | "Chart.lock")
             || (name.starts_with("values") && is_yaml_ext(&f))
         {
             Some(SkipReason::HelmChart)
@@ -221,9 +220,9 @@ fn walk_selection(
     Ok(out)
 }
 
-fn file_name(p: &Path) -> std::borrow::Cow<'_, str> {
+fn file_name(p: &Path) -> String {
     p.file_name()
-        .map(|n| n.to_string_lossy())
+        .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_default()
 }
 
@@ -238,7 +237,7 @@ pub fn is_manifest_ext(p: &Path) -> bool {
 
 fn is_kustomization(p: &Path) -> bool {
     matches!(
-        &*file_name(p),
+        file_name(p).as_str(),
         "kustomization.yaml" | "kustomization.yml" | "Kustomization"
     )
 }
@@ -559,14 +558,11 @@ fn crd_scopes(resources: &[Resource]) -> HashMap<(String, String), bool> {
 fn default_namespaces(resources: &mut [Resource]) {
     let scopes = crd_scopes(resources);
     for r in resources.iter_mut() {
-        let (group, kind) = (r.group(), r.kind());
-        // Most trees declare no CRD: no key is made then.
-        let declared = if scopes.is_empty() {
-            None
-        } else {
-            scopes.get(&(group.to_string(), kind.to_string())).copied()
-        };
-        let cluster = declared.unwrap_or_else(|| is_cluster_scoped(group, kind));
+        let (group, kind) = (r.group().to_string(), r.kind().to_string());
+        let cluster = scopes
+            .get(&(group.clone(), kind.clone()))
+            .copied()
+            .unwrap_or_else(|| is_cluster_scoped(&group, &kind));
         if cluster || r.node.path(&["metadata", "namespace"]).is_some() {
             continue;
         }
@@ -586,43 +582,35 @@ fn default_namespaces(resources: &mut [Resource]) {
 /// The same object (group, kind, namespace, name) defined twice; objects named by `generateName`
 /// are new objects each time and never duplicates.
 fn duplicates(resources: &[Resource]) -> Vec<Problem> {
-    // Keyed by borrowed names (SipHash: the names are the repository's): an id is made only for a
-    // duplicate.
-    let mut seen: HashMap<(&str, &str, &str, &str), Origin> =
-        HashMap::with_capacity(resources.len());
+    let mut seen: HashMap<ResId, Origin> = HashMap::new();
     let mut out = Vec::new();
     for r in resources {
-        let Some(name) = r
-            .node
+        if r.node
             .str_at(&["metadata", "name"])
-            .filter(|n| !n.is_empty())
-        else {
+            .is_none_or(str::is_empty)
+        {
             continue;
-        };
-        let (group, kind) = (r.group(), r.kind());
-        let cluster = is_cluster_scoped(group, kind);
-        let namespace = if cluster { "" } else { r.namespace() };
-        match seen.entry((group, kind, namespace, name)) {
-            Entry::Occupied(first) => {
-                let mut id = r.id();
-                if cluster {
-                    id.namespace.clear();
-                }
-                out.push(Problem {
-                    kind: ProblemKind::DuplicateObject,
-                    origin: r.name_origin(),
-                    message: format!("{id} is defined twice"),
-                    help: Some(
-                        "applied together, the second definition silently replaces the first; \
-                         give one of them another name or namespace"
-                            .to_string(),
-                    ),
-                    related: vec![(*first.get(), "first defined here".to_string())],
-                    resource: Some(id),
-                });
-            }
-            Entry::Vacant(slot) => {
-                slot.insert(r.name_origin());
+        }
+        let mut id = r.id();
+        if is_cluster_scoped(&id.group, &id.kind) {
+            id.namespace.clear();
+        }
+        let here = r.name_origin();
+        match seen.get(&id) {
+            Some(first) => out.push(Problem {
+                kind: ProblemKind::DuplicateObject,
+                origin: here,
+                message: format!("{id} is defined twice"),
+                help: Some(
+                    "applied together, the second definition silently replaces the first; \
+                     give one of them another name or namespace"
+                        .to_string(),
+                ),
+                related: vec![(*first, "first defined here".to_string())],
+                resource: Some(id),
+            }),
+            None => {
+                seen.insert(id, here);
             }
         }
     }
