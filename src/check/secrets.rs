@@ -2038,7 +2038,7 @@ mod tests {
                 );
             }
         }
-        assert!(MIN_RANDOM_LEN <= MIN_BASE64_LEN && MIN_RANDOM_LEN <= MIN_HEX_LEN);
+        const { assert!(MIN_RANDOM_LEN <= MIN_BASE64_LEN && MIN_RANDOM_LEN <= MIN_HEX_LEN) };
     }
 
     #[test]
