@@ -79,32 +79,51 @@ fn words(key: &str) -> Vec<String> {
     out
 }
 
-/// Case-insensitive search for any of a few ASCII words, the cheap test before a finer one: a table of
-/// the words' first letters lets nearly every byte of a text pass with one look-up.
+/// Case-insensitive search for any of a few ASCII words (of three letters or more), the cheap test
+/// before a finer one: a table of the words' first two letters lets nearly every byte of a text pass
+/// with one look-up.
 pub struct Stems {
-    first: [bool; 256],
-    words: &'static [&'static [u8]],
+    /// One bit for each pair of bytes a word begins with, in any case.
+    pairs: [u64; 1024],
+    lists: &'static [&'static [&'static [u8]]],
 }
 
 impl Stems {
-    pub const fn new(words: &'static [&'static [u8]]) -> Stems {
-        let mut first = [false; 256];
-        let mut i = 0;
-        while i < words.len() {
-            let b = words[i][0];
-            first[b.to_ascii_lowercase() as usize] = true;
-            first[b.to_ascii_uppercase() as usize] = true;
-            i += 1;
+    /// The words of all `lists`.
+    pub const fn new(lists: &'static [&'static [&'static [u8]]]) -> Stems {
+        let mut pairs = [0u64; 1024];
+        let mut l = 0;
+        while l < lists.len() {
+            let mut i = 0;
+            while i < lists[l].len() {
+                let w = lists[l][i];
+                assert!(w.len() >= 3, "a stem of three letters or more");
+                let firsts = [w[0].to_ascii_lowercase(), w[0].to_ascii_uppercase()];
+                let seconds = [w[1].to_ascii_lowercase(), w[1].to_ascii_uppercase()];
+                let mut a = 0;
+                while a < 2 {
+                    let mut b = 0;
+                    while b < 2 {
+                        let at = (firsts[a] as usize) << 8 | seconds[b] as usize;
+                        pairs[at >> 6] |= 1 << (at & 63);
+                        b += 1;
+                    }
+                    a += 1;
+                }
+                i += 1;
+            }
+            l += 1;
         }
-        Stems { first, words }
+        Stems { pairs, lists }
     }
 
     /// Whether `text` holds one of the words, in any case.
     pub fn in_text(&self, text: &str) -> bool {
         let t = text.as_bytes();
-        t.iter().enumerate().any(|(i, b)| {
-            self.first[*b as usize]
-                && self.words.iter().any(|w| {
+        t.windows(2).enumerate().any(|(i, pair)| {
+            let at = (pair[0] as usize) << 8 | pair[1] as usize;
+            self.pairs[at >> 6] >> (at & 63) & 1 == 1
+                && self.lists.iter().flat_map(|l| l.iter()).any(|w| {
                     t.get(i..i + w.len())
                         .is_some_and(|x| x.eq_ignore_ascii_case(w))
                 })
@@ -116,7 +135,7 @@ impl Stems {
 /// [`CREDENTIAL_LAST`] and [`CREDENTIAL_ENDS`] holds one, and the other keys it accepts end in `key` or
 /// `key-data`.
 const CREDENTIAL_STEMS: Stems =
-    Stems::new(&[b"pass", b"pwd", b"secret", b"token", b"credential", b"key"]);
+    Stems::new(&[&[b"pass", b"pwd", b"secret", b"token", b"credential", b"key"]]);
 
 /// Last words that make a key a credential.
 const CREDENTIAL_LAST: [&str; 10] = [
@@ -573,18 +592,22 @@ fn directive(line: &str) -> Option<(&'static str, Range<usize>)> {
     Some((name, at..at + inner.len()))
 }
 
+/// Words one of which a config file that names a credential holds: each word a credential key ends
+/// with, and `auth` (`masterauth`, a Docker config's `auth`).
+const CONFIG_WORDS: [&[u8]; 8] = [
+    b"pass",
+    b"auth",
+    b"pwd",
+    b"secret",
+    b"token",
+    b"key",
+    b"credential",
+    b"passphrase",
+];
+
 /// Whether a text holds any word a credential key ends with (case-insensitive): a cheap test before parsing.
 fn may_name_credential(text: &str) -> bool {
-    const STEMS: Stems = Stems::new(&[
-        b"pass",
-        b"auth",
-        b"pwd",
-        b"secret",
-        b"token",
-        b"key",
-        b"credential",
-        b"passphrase",
-    ]);
+    const STEMS: Stems = Stems::new(&[&CONFIG_WORDS]);
     STEMS.in_text(text)
 }
 
@@ -1106,8 +1129,12 @@ fn may_pass_credential<'a>(elements: impl Iterator<Item = &'a str> + Clone) -> b
     elements.clone().any(|e| e.contains(['-', '=']))
         && elements
             .into_iter()
-            .any(|e| CREDENTIAL_STEMS.in_text(e) || PROGRAMS.iter().any(|p| e.contains(p)))
+            .any(|e| CREDENTIAL_STEMS.in_text(e) || PROGRAM_STEMS.in_text(e))
 }
+
+/// Words one of which each of the [`PROGRAMS`] holds.
+const PROGRAM_WORDS: [&[u8]; 4] = [b"mysql", b"mariadb", b"redis-cli", b"curl"];
+const PROGRAM_STEMS: Stems = Stems::new(&[&PROGRAM_WORDS]);
 
 /// The items of a list, read as a command line, that hold a credential (see
 /// [`command_line_credentials`]; items that are not strings are empty words).
@@ -1227,9 +1254,11 @@ fn command_line_credential(ctx: &Context<'_>, out: &mut Vec<Finding>) {
 /// only name a Secret (`...-secret`: a Secret's name, not its value) or a hash of one
 /// (`checksum/secret`).
 fn is_metadata_credential_key(key: &str) -> bool {
+    if !is_credential_key(key) {
+        return false;
+    }
     let w = words(key);
-    is_credential_key(key)
-        && w.last().is_some_and(|l| l != "secret" && l != "secrets")
+    w.last().is_some_and(|l| l != "secret" && l != "secrets")
         && !w
             .iter()
             .any(|x| HASH_CONTEXT.iter().any(|h| x.ends_with(h)) && x != "id")
@@ -1874,22 +1903,29 @@ pub fn embedded_credential_ranges(text: &str) -> Vec<Range<usize>> {
 /// without escapes holds its text as written, line by line. Not for a text with a backslash in it: an
 /// escape can spell any word.
 pub fn may_flag_in(text: &str) -> bool {
-    // The words of `may_name_credential` hold those of [`CREDENTIAL_STEMS`].
-    may_name_credential(text)
-        || PROGRAMS.iter().any(|p| text.contains(p))
+    // The words of a config file's credential hold those of [`CREDENTIAL_STEMS`].
+    const TEXT_STEMS: Stems = Stems::new(&[&CONFIG_WORDS, &PROGRAM_WORDS]);
+    TEXT_STEMS.in_text(text)
         || token_literals().is_match(text)
         // A plain scalar folded across lines: `-----BEGIN` at a line's end reads as `-----BEGIN `.
         || text.contains("-----BEGIN")
         || has_random_run(text)
 }
 
-/// Whether a text has a run of base64 characters long enough for [`random_tokens`] and holding a digit
-/// (each kind of random token needs one).
+/// Whether a text has a run of base64 characters in which [`random_tokens`] could find one: long enough,
+/// and holding upper and lower case letters and a digit (a base64 token) or a long run of hex digits
+/// (a hex token). A token in a value lies in such a run of the text the value was read from.
 fn has_random_run(text: &str) -> bool {
     let is_b64 = |b: &u8| b.is_ascii_alphanumeric() || matches!(b, b'+' | b'/' | b'_' | b'-');
-    text.as_bytes()
-        .split(|b| !is_b64(b))
-        .any(|run| run.len() >= MIN_RANDOM_LEN && run.iter().any(u8::is_ascii_digit))
+    text.as_bytes().split(|b| !is_b64(b)).any(|run| {
+        run.len() >= MIN_RANDOM_LEN
+            && ((run.iter().any(u8::is_ascii_uppercase)
+                && run.iter().any(u8::is_ascii_lowercase)
+                && run.iter().any(u8::is_ascii_digit))
+                || run
+                    .split(|b| !b.is_ascii_hexdigit())
+                    .any(|hex| hex.len() >= MIN_HEX_LEN))
+    })
 }
 
 /// Where known tokens (and passwords in URLs) are in a text that is not parsed as objects, such as a
@@ -1971,7 +2007,7 @@ mod tests {
             assert!(may_name_credential(w) && may_flag_in(w), "{w}");
         }
         for p in PROGRAMS {
-            assert!(may_flag_in(p), "{p}");
+            assert!(PROGRAM_STEMS.in_text(p) && may_flag_in(p), "{p}");
         }
         for lit in TOKEN_LITERALS.split('|') {
             let plain = lit
@@ -1993,6 +2029,7 @@ mod tests {
             "apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: openim-api-1803}\n",
             "image: ghcr.io/openimsdk/openim-server:release-v3.8.3",
             "app.kubernetes.io/managed-by",
+            "name: app1803-config-268ac61d6e",
         ] {
             assert!(!may_flag_in(t), "{t}");
         }
