@@ -9,7 +9,6 @@
 //! ([`Skipped`]). Namespaced objects without a namespace are placed in `default`, as `kubectl apply`
 //! places them.
 
-use std::collections::hash_map::Entry;
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::io;
 use std::path::{Path, PathBuf};
@@ -583,43 +582,35 @@ fn default_namespaces(resources: &mut [Resource]) {
 /// The same object (group, kind, namespace, name) defined twice; objects named by `generateName`
 /// are new objects each time and never duplicates.
 fn duplicates(resources: &[Resource]) -> Vec<Problem> {
-    // Keyed by borrowed fields: an object's id is built only when it is a duplicate.
-    let mut seen: HashMap<(&str, &str, &str, &str), Origin> =
-        HashMap::with_capacity(resources.len());
+    let mut seen: HashMap<ResId, Origin> = HashMap::new();
     let mut out = Vec::new();
     for r in resources {
-        let Some(name) = r
-            .node
+        if r.node
             .str_at(&["metadata", "name"])
-            .filter(|n| !n.is_empty())
-        else {
+            .is_none_or(str::is_empty)
+        {
             continue;
-        };
-        let (group, kind) = (r.group(), r.kind());
-        let cluster_scoped = is_cluster_scoped(group, kind);
-        let namespace = if cluster_scoped { "" } else { r.namespace() };
+        }
+        let mut id = r.id();
+        if is_cluster_scoped(&id.group, &id.kind) {
+            id.namespace.clear();
+        }
         let here = r.name_origin();
-        match seen.entry((group, kind, namespace, name)) {
-            Entry::Occupied(first) => {
-                let mut id = r.id();
-                if cluster_scoped {
-                    id.namespace.clear();
-                }
-                out.push(Problem {
-                    kind: ProblemKind::DuplicateObject,
-                    origin: here,
-                    message: format!("{id} is defined twice"),
-                    help: Some(
-                        "applied together, the second definition silently replaces the first; \
-                         give one of them another name or namespace"
-                            .to_string(),
-                    ),
-                    related: vec![(*first.get(), "first defined here".to_string())],
-                    resource: Some(id),
-                });
-            }
-            Entry::Vacant(slot) => {
-                slot.insert(here);
+        match seen.get(&id) {
+            Some(first) => out.push(Problem {
+                kind: ProblemKind::DuplicateObject,
+                origin: here,
+                message: format!("{id} is defined twice"),
+                help: Some(
+                    "applied together, the second definition silently replaces the first; \
+                     give one of them another name or namespace"
+                        .to_string(),
+                ),
+                related: vec![(*first, "first defined here".to_string())],
+                resource: Some(id),
+            }),
+            None => {
+                seen.insert(id, here);
             }
         }
     }
