@@ -19,18 +19,29 @@ use super::{Report, Snippet, SNIPPET_WIDTH};
 /// miette's tab stops.
 const TAB_WIDTH: usize = 4;
 
-/// The renderer, with the line ends of the file it quoted last (reports come sorted by file).
+/// The renderer, with the line ends of the files it quoted last (reports come sorted by file, and
+/// quote a file or two besides their own).
 pub(super) struct Plain {
     chars: ThemeCharacters,
-    /// The file (kept alive, so its address names it) and the offsets of its `\n`s.
-    ends: RefCell<Option<(Arc<str>, Vec<usize>)>>,
+    ends: RefCell<Vec<Ends>>,
+}
+
+/// A file (kept alive, so that its address names it), the offsets of its `\n`s, and whether it has a
+/// `\r`.
+struct Ends {
+    text: Arc<str>,
+    newlines: Vec<usize>,
+    cr: bool,
 }
 
 impl Plain {
+    /// Files whose line ends are kept.
+    const KEEP: usize = 4;
+
     pub(super) fn new(chars: ThemeCharacters) -> Plain {
         Plain {
             chars,
-            ends: RefCell::new(None),
+            ends: RefCell::new(Vec::with_capacity(Self::KEEP)),
         }
     }
 
@@ -92,33 +103,42 @@ impl Plain {
         true
     }
 
-    /// The offsets of the `\n`s of `text`, found once per file.
-    fn line_ends(&self, text: &Arc<str>) -> std::cell::Ref<'_, Vec<usize>> {
-        let known = matches!(&*self.ends.borrow(), Some((t, _)) if Arc::ptr_eq(t, text));
-        if !known {
-            let ends = text
-                .bytes()
-                .enumerate()
-                .filter(|(_, b)| *b == b'\n')
-                .map(|(i, _)| i)
-                .collect();
-            *self.ends.borrow_mut() = Some((text.clone(), ends));
-        }
-        std::cell::Ref::map(self.ends.borrow(), |e| match e {
-            Some((_, ends)) => ends,
-            None => unreachable!("set above"),
-        })
+    /// The line ends of `text`, found once while it is among the last files quoted.
+    fn line_ends(&self, text: &Arc<str>) -> std::cell::Ref<'_, Ends> {
+        let known = self
+            .ends
+            .borrow()
+            .iter()
+            .position(|e| Arc::ptr_eq(&e.text, text));
+        let i = match known {
+            Some(i) => i,
+            None => {
+                let mut ends = self.ends.borrow_mut();
+                if ends.len() >= Self::KEEP {
+                    ends.remove(0);
+                }
+                ends.push(Ends {
+                    text: text.clone(),
+                    newlines: text.match_indices('\n').map(|(i, _)| i).collect(),
+                    cr: text.contains('\r'),
+                });
+                ends.len() - 1
+            }
+        };
+        std::cell::Ref::map(self.ends.borrow(), |e| &e[i])
     }
 
     /// miette's `render_snippets`: a context per label, neighbouring ones merged as miette merges
     /// them.
     fn snippets(&self, out: &mut String, source: &Snippet, labels: &[LabeledSpan]) -> bool {
-        let text: &str = &source.text;
-        if text.contains('\r') {
+        let ends = self.line_ends(&source.text);
+        if ends.cr {
             return false;
         }
-        let ends = self.line_ends(&source.text);
-        let file = File { text, ends: &ends };
+        let file = File {
+            text: &source.text,
+            ends: &ends.newlines,
+        };
         let mut labels = labels.to_vec();
         labels.sort_unstable_by_key(|l| l.offset());
         // Labels over several lines show in a gutter this renderer does not draw: [`Self::context`]
