@@ -22,6 +22,7 @@ pub mod date;
 mod finding;
 pub mod images;
 pub mod index;
+pub mod instance;
 pub mod load;
 pub mod netpol;
 pub mod policy;

@@ -183,13 +183,12 @@ pub fn invalid(ctx: &Context<'_>, out: &mut Vec<Finding>) {
                 continue;
             }
         };
-        let json = r.node.to_json();
         // Most objects are valid: the yes-or-no check stops at the first error and builds none.
-        if validator.is_valid(&json) {
+        if validator.is_valid(&r.node) {
             continue;
         }
         let mut seen: Vec<(Origin, String)> = Vec::new();
-        for e in validator.iter_errors(&json) {
+        for e in validator.iter_errors(&r.node) {
             let (origin, message) = schema_problem(&r.node, &e);
             if seen.iter().any(|(o, m)| *o == origin && *m == message) {
                 continue;

@@ -33,7 +33,7 @@ pub struct TreeSchema {
     pub crd: String,
     /// Where the version's `openAPIV3Schema` is written.
     pub origin: Origin,
-    pub validator: Result<jsonschema::Validator, String>,
+    pub validator: Result<crate::check::vendored::Validator, String>,
 }
 
 /// The schemas of the tree's CRDs by `"<group>/<version>|<Kind>"`, compiled for the kinds some object
@@ -72,7 +72,7 @@ pub fn schemas(resources: &[Resource]) -> BTreeMap<String, TreeSchema> {
     out
 }
 
-fn compile(openapi: &Value) -> Result<jsonschema::Validator, String> {
+fn compile(openapi: &Value) -> Result<crate::check::vendored::Validator, String> {
     refused(openapi, "openAPIV3Schema")?;
     crate::check::vendored::compile_value(&to_json_schema(openapi))
 }

@@ -5,7 +5,11 @@
 //! process and minor, so a run pays only for the kinds it meets.
 
 use std::collections::BTreeMap;
-use std::sync::OnceLock;
+use std::sync::{Arc, OnceLock};
+
+use jsonschema::json::{Json, JsonNumber, Node as _};
+
+use crate::check::instance::NodeJson;
 
 mod table {
     include!(concat!(env!("OUT_DIR"), "/vendored_schemas.rs"));
@@ -17,8 +21,11 @@ pub struct Schema {
     pub key: &'static str,
     /// `schemas/kubernetes/v1.37` (a minor's schemas) or `schemas/crds/<file>`.
     pub source: String,
-    pub validator: Result<jsonschema::Validator, String>,
+    pub validator: Result<Validator, String>,
 }
+
+/// A compiled schema, validating objects as they are parsed (see [`crate::check::instance`]).
+pub type Validator = jsonschema::Validator<NodeJson>;
 
 /// A Kubernetes minor whose built-in schemas are vendored (the target of `--kube-version`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -84,15 +91,22 @@ pub fn minor_of(text: &str) -> Option<(u32, u32)> {
     Some((major, minor))
 }
 
-fn compile(text: &str) -> Result<jsonschema::Validator, String> {
+fn compile(text: &str) -> Result<Validator, String> {
     let schema: serde_json::Value = serde_json::from_str(text).map_err(|e| e.to_string())?;
     compile_value(&schema)
 }
 
 /// A validator for a schema, with the integer formats checked (see [`IntegerFormat`]).
-pub fn compile_value(schema: &serde_json::Value) -> Result<jsonschema::Validator, String> {
-    jsonschema::options()
-        .with_keyword("format", format_keyword)
+pub fn compile_value(schema: &serde_json::Value) -> Result<Validator, String> {
+    compile_for(schema)
+}
+
+/// [`compile_value`] for any representation of the instances (tests compare two).
+pub fn compile_for<F: Json>(
+    schema: &serde_json::Value,
+) -> Result<jsonschema::Validator<F>, String> {
+    jsonschema::ValidationOptions::<Arc<dyn jsonschema::Retrieve>, F>::default()
+        .with_keyword("format", format_keyword::<F>)
         .build(schema)
         .map_err(|e| e.to_string())
 }
@@ -133,9 +147,8 @@ struct IntegerFormat {
 }
 
 impl IntegerFormat {
-    fn problem(&self, instance: &serde_json::Value) -> Option<String> {
-        let n = instance.as_number()?;
-        let v = n.as_f64()?;
+    fn problem<F: Json>(&self, instance: F::Node<'_>) -> Option<String> {
+        let v = instance.as_number()?.as_f64()?;
         // A fraction is the `integer` type's finding already.
         if v.fract() != 0.0 {
             return None;
@@ -157,40 +170,37 @@ impl IntegerFormat {
     }
 }
 
-impl<'i> jsonschema::Keyword<'i> for IntegerFormat {
-    fn validate(
-        &self,
-        instance: &'i serde_json::Value,
-    ) -> Result<(), jsonschema::ValidationError<'i>> {
-        match self.problem(instance) {
+impl<'i, F: Json> jsonschema::Keyword<'i, F> for IntegerFormat {
+    fn validate(&self, instance: F::Node<'i>) -> Result<(), jsonschema::ValidationError<'i>> {
+        match self.problem::<F>(instance) {
             Some(p) => Err(jsonschema::ValidationError::custom(p)),
             None => Ok(()),
         }
     }
 
-    fn is_valid(&self, instance: &'i serde_json::Value) -> bool {
-        self.problem(instance).is_none()
+    fn is_valid(&self, instance: F::Node<'i>) -> bool {
+        self.problem::<F>(instance).is_none()
     }
 }
 
 /// A `format` that checks nothing (formats are annotations in these drafts).
 struct AnnotationOnly;
 
-impl<'i> jsonschema::Keyword<'i> for AnnotationOnly {
-    fn validate(&self, _: &'i serde_json::Value) -> Result<(), jsonschema::ValidationError<'i>> {
+impl<'i, F: Json> jsonschema::Keyword<'i, F> for AnnotationOnly {
+    fn validate(&self, _: F::Node<'i>) -> Result<(), jsonschema::ValidationError<'i>> {
         Ok(())
     }
 
-    fn is_valid(&self, _: &'i serde_json::Value) -> bool {
+    fn is_valid(&self, _: F::Node<'i>) -> bool {
         true
     }
 }
 
-fn format_keyword<'a>(
+fn format_keyword<'a, F: Json>(
     _parent: &'a serde_json::Map<String, serde_json::Value>,
     value: &'a serde_json::Value,
     path: jsonschema::paths::Location,
-) -> Result<Box<dyn for<'i> jsonschema::Keyword<'i>>, jsonschema::ValidationError<'a>> {
+) -> Result<Box<dyn for<'i> jsonschema::Keyword<'i, F>>, jsonschema::ValidationError<'a>> {
     // The property this format belongs to: `.../properties/replicas/format`.
     let segments: Vec<String> = path.as_str().split('/').map(str::to_string).collect();
     let property = match segments.as_slice() {
@@ -326,6 +336,24 @@ pub fn schema(version: KubeVersion, api_version: &str, kind: &str) -> Option<&'s
         source: format!("schemas/{path}"),
         validator: compile(text),
     }))
+}
+
+/// The schema document [`schema`] compiles for `apiVersion`/`kind` (tests compile it another way).
+#[cfg(test)]
+pub(crate) fn document(
+    version: KubeVersion,
+    api_version: &str,
+    kind: &str,
+) -> Option<Result<serde_json::Value, String>> {
+    let kinds = table::KINDS[version.0];
+    if let Ok(i) = kinds.binary_search_by(|(k, _)| key_cmp(k, api_version, kind)) {
+        let (key, root) = kinds[i];
+        return Some(assemble(version, root, key));
+    }
+    let i = table::CRDS
+        .binary_search_by(|(k, _, _)| key_cmp(k, api_version, kind))
+        .ok()?;
+    Some(serde_json::from_str(table::CRDS[i].2).map_err(|e| e.to_string()))
 }
 
 /// Whether a Kubernetes minor serves `apiVersion`/`kind` as a built-in kind.
