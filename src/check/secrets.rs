@@ -79,34 +79,100 @@ fn words(key: &str) -> Vec<String> {
     out
 }
 
+/// Case-insensitive search for any of a few ASCII words (of three letters or more), the cheap test
+/// before a finer one: a table of the words' first two letters lets nearly every byte of a text pass
+/// with one look-up.
+pub struct Stems {
+    /// One bit for each pair of bytes a word begins with, in any case.
+    pairs: [u64; 1024],
+    lists: &'static [&'static [&'static [u8]]],
+}
+
+impl Stems {
+    /// The words of all `lists`.
+    pub const fn new(lists: &'static [&'static [&'static [u8]]]) -> Stems {
+        let mut pairs = [0u64; 1024];
+        let mut l = 0;
+        while l < lists.len() {
+            let mut i = 0;
+            while i < lists[l].len() {
+                let w = lists[l][i];
+                assert!(w.len() >= 3, "a stem of three letters or more");
+                let firsts = [w[0].to_ascii_lowercase(), w[0].to_ascii_uppercase()];
+                let seconds = [w[1].to_ascii_lowercase(), w[1].to_ascii_uppercase()];
+                let mut a = 0;
+                while a < 2 {
+                    let mut b = 0;
+                    while b < 2 {
+                        let at = (firsts[a] as usize) << 8 | seconds[b] as usize;
+                        pairs[at >> 6] |= 1 << (at & 63);
+                        b += 1;
+                    }
+                    a += 1;
+                }
+                i += 1;
+            }
+            l += 1;
+        }
+        Stems { pairs, lists }
+    }
+
+    /// Whether `text` holds one of the words, in any case.
+    pub fn in_text(&self, text: &str) -> bool {
+        let t = text.as_bytes();
+        t.windows(2).enumerate().any(|(i, pair)| {
+            let at = (pair[0] as usize) << 8 | pair[1] as usize;
+            self.pairs[at >> 6] >> (at & 63) & 1 == 1
+                && self.lists.iter().flat_map(|l| l.iter()).any(|w| {
+                    t.get(i..i + w.len())
+                        .is_some_and(|x| x.eq_ignore_ascii_case(w))
+                })
+        })
+    }
+}
+
+/// Words one of which every key that [`is_credential_key`] accepts holds (in any case): each word of
+/// [`CREDENTIAL_LAST`] and [`CREDENTIAL_ENDS`] holds one, and the other keys it accepts end in `key` or
+/// `key-data`.
+const CREDENTIAL_STEMS: Stems =
+    Stems::new(&[&[b"pass", b"pwd", b"secret", b"token", b"credential", b"key"]]);
+
+/// Last words that make a key a credential.
+const CREDENTIAL_LAST: [&str; 10] = [
+    "password",
+    "passwd",
+    "pwd",
+    "pass",
+    "secret",
+    "secrets",
+    "token",
+    "credentials",
+    "credential",
+    "passphrase",
+];
+
+/// Endings of a last word that make a key a credential.
+const CREDENTIAL_ENDS: [&str; 9] = [
+    "password",
+    "passwd",
+    "secret",
+    "token",
+    "apikey",
+    "accesskey",
+    "secretkey",
+    "privatekey",
+    "credentials",
+];
+
 /// Whether a key (a config key, a ConfigMap key, an env variable name) names a credential: its last
 /// word is (or ends with) password, passwd, pwd, pass, secret, token, credentials, apikey, accesskey,
 /// secretkey, privatekey or passphrase; or it is `<something>_KEY` (`API_KEY`, `clientKey`, but not
 /// `PUBLIC_KEY`, `cacheKey` and the like). `secretName`, `tokenTTL`, `accessKeyID` are not credentials.
 pub fn is_credential_key(key: &str) -> bool {
-    const LAST: [&str; 10] = [
-        "password",
-        "passwd",
-        "pwd",
-        "pass",
-        "secret",
-        "secrets",
-        "token",
-        "credentials",
-        "credential",
-        "passphrase",
-    ];
-    const ENDS: [&str; 9] = [
-        "password",
-        "passwd",
-        "secret",
-        "token",
-        "apikey",
-        "accesskey",
-        "secretkey",
-        "privatekey",
-        "credentials",
-    ];
+    // Nearly every key names no credential: a scan for the stems rules that out without splitting it.
+    if !CREDENTIAL_STEMS.in_text(key) {
+        return false;
+    }
     const NOT_BEFORE_KEY: [&str; 15] = [
         "public",
         "publishable",
@@ -134,7 +200,8 @@ pub fn is_credential_key(key: &str) -> bool {
     if w.first().is_some_and(|f| f == "existing") {
         return false;
     }
-    if LAST.contains(&last.as_str()) || ENDS.iter().any(|e| last.ends_with(e)) {
+    if CREDENTIAL_LAST.contains(&last.as_str()) || CREDENTIAL_ENDS.iter().any(|e| last.ends_with(e))
+    {
         return true;
     }
     // A kubeconfig's `client-key-data`: a private key, base64 encoded.
@@ -525,32 +592,23 @@ fn directive(line: &str) -> Option<(&'static str, Range<usize>)> {
     Some((name, at..at + inner.len()))
 }
 
+/// Words one of which a config file that names a credential holds: each word a credential key ends
+/// with, and `auth` (`masterauth`, a Docker config's `auth`).
+const CONFIG_WORDS: [&[u8]; 8] = [
+    b"pass",
+    b"auth",
+    b"pwd",
+    b"secret",
+    b"token",
+    b"key",
+    b"credential",
+    b"passphrase",
+];
+
 /// Whether a text holds any word a credential key ends with (case-insensitive): a cheap test before parsing.
 fn may_name_credential(text: &str) -> bool {
-    const STEMS: [&[u8]; 8] = [
-        b"pass",
-        b"auth",
-        b"pwd",
-        b"secret",
-        b"token",
-        b"key",
-        b"credential",
-        b"passphrase",
-    ];
-    text.as_bytes().windows(3).enumerate().any(|(i, w)| {
-        let lower = [
-            w[0].to_ascii_lowercase(),
-            w[1].to_ascii_lowercase(),
-            w[2].to_ascii_lowercase(),
-        ];
-        STEMS.iter().any(|stem| {
-            stem[..3] == lower
-                && text
-                    .as_bytes()
-                    .get(i..i + stem.len())
-                    .is_some_and(|t| t.eq_ignore_ascii_case(stem))
-        })
-    })
+    const STEMS: Stems = Stems::new(&[&CONFIG_WORDS]);
+    STEMS.in_text(text)
 }
 
 /// The documents of a YAML text whose first document is a mapping or a list; `None` for anything else
@@ -1004,6 +1062,14 @@ fn unquoted(text: &str, range: Range<usize>) -> Range<usize> {
 /// `--password V` (the next word), for any option or variable named like a credential. Each is the
 /// index of the element and the byte range of the value in it.
 pub fn command_line_credentials(elements: &[&str]) -> Vec<(usize, Range<usize>)> {
+    if !may_pass_credential(elements.iter().copied()) {
+        return Vec::new();
+    }
+    search_command_line(elements)
+}
+
+/// [`command_line_credentials`] without its cheap test first.
+fn search_command_line(elements: &[&str]) -> Vec<(usize, Range<usize>)> {
     let words: Vec<(usize, Range<usize>)> = elements
         .iter()
         .enumerate()
@@ -1053,6 +1119,34 @@ pub fn command_line_credentials(elements: &[&str]) -> Vec<(usize, Range<usize>)>
         }
     }
     out
+}
+
+/// Whether a command line may pass a credential, the cheap test before [`command_line_credentials`]:
+/// each it finds is given by a word with `-` or `=` (an option, or `NAME=V`), and after an option or
+/// variable whose name [`is_credential_key`] accepts (so it holds one of [`CREDENTIAL_STEMS`]) or an
+/// option of one of the [`PROGRAMS`] (so the line names it).
+fn may_pass_credential<'a>(elements: impl Iterator<Item = &'a str> + Clone) -> bool {
+    elements.clone().any(|e| e.contains(['-', '=']))
+        && elements
+            .into_iter()
+            .any(|e| CREDENTIAL_STEMS.in_text(e) || PROGRAM_STEMS.in_text(e))
+}
+
+/// Words one of which each of the [`PROGRAMS`] holds.
+const PROGRAM_WORDS: [&[u8]; 4] = [b"mysql", b"mariadb", b"redis-cli", b"curl"];
+const PROGRAM_STEMS: Stems = Stems::new(&[&PROGRAM_WORDS]);
+
+/// The items of a list, read as a command line, that hold a credential (see
+/// [`command_line_credentials`]; items that are not strings are empty words).
+pub fn command_line_credential_items(items: &[Node]) -> Vec<usize> {
+    if !may_pass_credential(items.iter().filter_map(Node::as_str)) {
+        return Vec::new();
+    }
+    let texts: Vec<&str> = items.iter().map(|n| n.as_str().unwrap_or("")).collect();
+    command_line_credentials(&texts)
+        .into_iter()
+        .map(|(i, _)| i)
+        .collect()
 }
 
 /// Programs whose short options carry a password.
@@ -1160,9 +1254,11 @@ fn command_line_credential(ctx: &Context<'_>, out: &mut Vec<Finding>) {
 /// only name a Secret (`...-secret`: a Secret's name, not its value) or a hash of one
 /// (`checksum/secret`).
 fn is_metadata_credential_key(key: &str) -> bool {
+    if !is_credential_key(key) {
+        return false;
+    }
     let w = words(key);
-    is_credential_key(key)
-        && w.last().is_some_and(|l| l != "secret" && l != "secrets")
+    w.last().is_some_and(|l| l != "secret" && l != "secrets")
         && !w
             .iter()
             .any(|x| HASH_CONTEXT.iter().any(|h| x.ends_with(h)) && x != "id")
@@ -1446,6 +1542,12 @@ pub fn entropy(s: &str) -> f64 {
 /// Below this many characters nothing is judged random.
 const MIN_BASE64_LEN: usize = 20;
 const MIN_HEX_LEN: usize = 32;
+/// The shorter of the two: a run of fewer characters is neither.
+const MIN_RANDOM_LEN: usize = if MIN_BASE64_LEN < MIN_HEX_LEN {
+    MIN_BASE64_LEN
+} else {
+    MIN_HEX_LEN
+};
 /// Random hex of 32+ characters scores 3.3-3.9; English-like hex words and repeated digits score lower.
 const HEX_THRESHOLD: f64 = 3.0;
 
@@ -1474,7 +1576,10 @@ const HASH_CONTEXT: [&str; 9] = [
 /// names, identifiers).
 fn random_tokens(text: &str, key: &str) -> Vec<(&'static str, Range<usize>)> {
     let mut out = Vec::new();
-    let has_pem = text.contains("-----BEGIN ");
+    if text.len() < MIN_RANDOM_LEN {
+        return out;
+    }
+    let mut has_pem = None;
     let bytes = text.as_bytes();
     // `=` only as padding at the end of a run: `--seed=<value>` is a key and a value.
     let is_b64 = |b: u8| b.is_ascii_alphanumeric() || matches!(b, b'+' | b'/' | b'_' | b'-');
@@ -1492,6 +1597,10 @@ fn random_tokens(text: &str, key: &str) -> Vec<(&'static str, Range<usize>)> {
         {
             i += 1;
         }
+        // Too short for either kind (a hex part and the run without padding lie within it).
+        if i - start < MIN_RANDOM_LEN {
+            continue;
+        }
         let run = &text[start..i];
         let before = &text[..start];
         // Public by design: subresource-integrity hashes, publishable keys, PEM blocks of certificates
@@ -1499,7 +1608,8 @@ fn random_tokens(text: &str, key: &str) -> Vec<(&'static str, Range<usize>)> {
         if ["sha256-", "sha384-", "sha512-", "pk_live_", "pk_test_"]
             .iter()
             .any(|p| run.starts_with(p))
-            || (has_pem && in_public_block(text, start))
+            || (*has_pem.get_or_insert_with(|| text.contains("-----BEGIN "))
+                && in_public_block(text, start))
         {
             continue;
         }
@@ -1785,6 +1895,39 @@ pub fn embedded_credential_ranges(text: &str) -> Vec<Range<usize>> {
     out
 }
 
+/// Whether a value read from `text` may be flagged at all, the cheap test before parsing it: every value
+/// [`flags_value`], [`embedded_credential_ranges`] or [`command_line_credentials`] flags, and every key
+/// [`is_credential_key`] accepts, holds one of these without white space in it (a word a credential's
+/// name or a config file's key ends with, a program of [`PROGRAMS`], one of [`TOKEN_LITERALS`], or a
+/// run a random token lies in), and a YAML or JSON value
+/// without escapes holds its text as written, line by line. Not for a text with a backslash in it: an
+/// escape can spell any word.
+pub fn may_flag_in(text: &str) -> bool {
+    // The words of a config file's credential hold those of [`CREDENTIAL_STEMS`].
+    const TEXT_STEMS: Stems = Stems::new(&[&CONFIG_WORDS, &PROGRAM_WORDS]);
+    TEXT_STEMS.in_text(text)
+        || token_literals().is_match(text)
+        // A plain scalar folded across lines: `-----BEGIN` at a line's end reads as `-----BEGIN `.
+        || text.contains("-----BEGIN")
+        || has_random_run(text)
+}
+
+/// Whether a text has a run of base64 characters in which [`random_tokens`] could find one: long enough,
+/// and holding upper and lower case letters and a digit (a base64 token) or a long run of hex digits
+/// (a hex token). A token in a value lies in such a run of the text the value was read from.
+fn has_random_run(text: &str) -> bool {
+    let is_b64 = |b: &u8| b.is_ascii_alphanumeric() || matches!(b, b'+' | b'/' | b'_' | b'-');
+    text.as_bytes().split(|b| !is_b64(b)).any(|run| {
+        run.len() >= MIN_RANDOM_LEN
+            && ((run.iter().any(u8::is_ascii_uppercase)
+                && run.iter().any(u8::is_ascii_lowercase)
+                && run.iter().any(u8::is_ascii_digit))
+                || run
+                    .split(|b| !b.is_ascii_hexdigit())
+                    .any(|hex| hex.len() >= MIN_HEX_LEN))
+    })
+}
+
 /// Where known tokens (and passwords in URLs) are in a text that is not parsed as objects, such as a
 /// message or a configuration file.
 pub fn token_ranges(text: &str) -> Vec<Range<usize>> {
@@ -1839,6 +1982,100 @@ mod tests {
                 "`{lit}` is in no pattern"
             );
         }
+    }
+
+    /// The words the cheap tests look for are the words the detectors need: each credential key,
+    /// directive, program and token literal holds one.
+    #[test]
+    fn every_precondition_holds_what_its_detector_needs() {
+        for w in CREDENTIAL_LAST
+            .iter()
+            .chain(&CREDENTIAL_ENDS)
+            .chain(&["key", "key-data"])
+        {
+            assert!(CREDENTIAL_STEMS.in_text(w), "{w}");
+            assert!(may_flag_in(&w.to_uppercase()), "{w}");
+        }
+        for w in [
+            "passphrase",
+            "requirepass",
+            "masterauth",
+            "auth-pass",
+            "auth",
+            "credential",
+        ] {
+            assert!(may_name_credential(w) && may_flag_in(w), "{w}");
+        }
+        for p in PROGRAMS {
+            assert!(PROGRAM_STEMS.in_text(p) && may_flag_in(p), "{p}");
+        }
+        for lit in TOKEN_LITERALS.split('|') {
+            let plain = lit
+                .replace('\\', "")
+                .replace("[pousr]", "p")
+                .replace("[abprs]", "b");
+            assert!(may_flag_in(plain.trim_end()), "{lit}");
+        }
+        // Each token sample, and each found by the random-token search, passes.
+        for t in [
+            "Zq8r2LxT9mWk3pQv7YbN4cHdE1",
+            "3f9a7c2e8b1d4f6a0c5e9b2d7a4f1c8e",
+            "-----BEGIN\n  RSA PRIVATE KEY-----",
+        ] {
+            assert!(may_flag_in(t), "{t}");
+        }
+        // And nearly every word of a manifest does not.
+        for t in [
+            "apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: openim-api-1803}\n",
+            "image: ghcr.io/openimsdk/openim-server:release-v3.8.3",
+            "app.kubernetes.io/managed-by",
+            "name: app1803-config-268ac61d6e",
+        ] {
+            assert!(!may_flag_in(t), "{t}");
+        }
+    }
+
+    /// The preconditions turn away only what the full searches would find nothing in.
+    #[test]
+    fn preconditions_change_no_answer() {
+        let texts = [
+            "--password=Zq8r2LxT9",
+            "mysql -uroot -pZq8r2LxT9",
+            "redis-cli -a Zq8r2LxT9 ping",
+            "curl -u admin:Zq8r2LxT9 http://x",
+            "DB_TOKEN=abc",
+            "--level=info",
+            "-v",
+            "openim-api",
+            "Zq8r2LxT9mWk3pQv7YbN4cHdE1",
+            "zq8r2lxt9mwk3pqv7ybn4chde1",
+            "3f9a7c2e8b1d4f6a0c5e9b2d7a4f1c8e",
+            "sha256:3f9a7c2e8b1d4f6a0c5e9b2d7a4f1c8e",
+            "0123456789012345678",
+            "",
+        ];
+        for t in texts {
+            assert_eq!(
+                command_line_credentials(&[t]),
+                search_command_line(&[t]),
+                "{t}"
+            );
+            assert_eq!(
+                command_line_credentials(&["sh", "-c", t]),
+                search_command_line(&["sh", "-c", t]),
+                "{t}"
+            );
+            if t.len() < MIN_RANDOM_LEN {
+                assert!(random_tokens(t, "").is_empty(), "{t}");
+            }
+            if !may_flag_in(t) {
+                assert!(
+                    !flags_value("", t) && embedded_credential_ranges(t).is_empty(),
+                    "{t}"
+                );
+            }
+        }
+        const { assert!(MIN_RANDOM_LEN <= MIN_BASE64_LEN && MIN_RANDOM_LEN <= MIN_HEX_LEN) };
     }
 
     #[test]
