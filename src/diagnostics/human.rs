@@ -4,6 +4,7 @@
 //! A source snippet quotes a file as `crate::check::redact` lets it be quoted: values of Secrets and values
 //! the `secrets/` rules flag are masked, and a `secrets/` finding is shown without its line at all.
 
+use std::cell::RefCell;
 use std::collections::HashMap;
 use std::fmt;
 use std::sync::Arc;
@@ -19,6 +20,8 @@ use crate::check::Report as CheckReport;
 use crate::check::Severity as FindingSeverity;
 use crate::error::{Error, Located};
 use crate::node::{FileId, Origin, Sources};
+
+mod plain;
 
 struct Report {
     message: String,
@@ -308,6 +311,10 @@ const WIDTH: usize = 110;
 struct Printer {
     wrapping: GraphicalReportHandler,
     flat: GraphicalReportHandler,
+    /// The flat handler's output for uncoloured reports of the shapes it knows, without miette.
+    plain: Option<plain::Plain>,
+    /// Layouts of texts that do not fit, by their indents and [`letters_alike`] form.
+    wrapped: RefCell<HashMap<(usize, usize, String), Option<String>>>,
     /// Display widths of the indents before a message's first line and the lines after, per severity
     /// (error, warning, advice), and before a help text's lines.
     cause: [(usize, usize); 3],
@@ -338,12 +345,15 @@ impl Printer {
             )
         };
         let cause = [indent(&c.error), indent(&c.warning), indent(&c.advice)];
+        let plain = (!style.color).then(|| plain::Plain::new(c.clone()));
         let wrapping = GraphicalReportHandler::new_themed(theme)
             .with_width(WIDTH)
             .with_context_lines(1);
         Printer {
             flat: wrapping.clone().with_wrap_lines(false),
             wrapping,
+            plain,
+            wrapped: RefCell::new(HashMap::new()),
             cause,
             help: (8, 8),
         }
@@ -351,12 +361,25 @@ impl Printer {
 
     /// Renders `report` (its texts are swapped for their layout while it renders, and back).
     fn render(&self, out: &mut String, report: &mut Report) -> fmt::Result {
+        self.render_with(out, report, true).map(|_| ())
+    }
+
+    /// Renders `report`, by [`plain::Plain`] if `plain` and it knows the shape: whether it did.
+    fn render_with(
+        &self,
+        out: &mut String,
+        report: &mut Report,
+        plain: bool,
+    ) -> Result<bool, fmt::Error> {
         let mut texts = Vec::new();
         if !self.lay_out(report, &mut texts) {
-            return self.wrapping.render_report(out, report);
+            return self.wrapping.render_report(out, report).map(|_| false);
         }
         swap(report, &mut texts.iter_mut());
-        let done = self.flat.render_report(out, report);
+        let done = match &self.plain {
+            Some(p) if plain && p.render(out, report) => Ok(true),
+            _ => self.flat.render_report(out, report).map(|_| false),
+        };
         swap(report, &mut texts.iter_mut());
         done
     }
@@ -369,18 +392,68 @@ impl Printer {
             Severity::Warning => self.cause[1],
             Severity::Advice => self.cause[2],
         };
-        let Some(message) = layout(&report.message, cause) else {
+        let Some(message) = self.layout(&report.message, cause) else {
             return false;
         };
         texts.push(message);
         if let Some(help) = &report.help {
-            let Some(help) = layout(help, self.help) else {
+            let Some(help) = self.layout(help, self.help) else {
                 return false;
             };
             texts.push(help);
         }
         report.related.iter().all(|r| self.lay_out(r, texts))
     }
+
+    /// [`layout`], the same for texts that differ only in their ASCII letters and digits: textwrap
+    /// breaks a text by the line-breaking classes and display widths of its characters, and every ASCII
+    /// letter is of one class (alphabetic), every digit of another (numeric), all one column wide; it
+    /// drops no character but spaces. So the layout of a text's [`letters_alike`] form, with the
+    /// text's letters and digits put back in order, is the text's layout. (Messages that differ by a
+    /// name, one per workload, are broken once.)
+    fn layout(&self, text: &str, indents: (usize, usize)) -> Option<Layout> {
+        if fits(text, indents) {
+            return Some(Layout::Fits);
+        }
+        if !text.is_ascii() || text.contains('\x1b') {
+            return layout(text, indents);
+        }
+        let mut cache = self.wrapped.borrow_mut();
+        if cache.len() >= 1024 {
+            cache.clear();
+        }
+        let alike = cache
+            .entry((indents.0, indents.1, letters_alike(text)))
+            .or_insert_with_key(|(_, _, alike)| match layout(alike, indents) {
+                Some(Layout::Wrapped(t)) => Some(t),
+                _ => None,
+            });
+        let alike = alike.as_deref()?;
+        let mut own = text.bytes().filter(u8::is_ascii_alphanumeric);
+        let mut out = String::with_capacity(alike.len());
+        for c in alike.chars() {
+            if c.is_ascii_alphanumeric() {
+                out.push(char::from(own.next()?));
+            } else {
+                out.push(c);
+            }
+        }
+        if own.next().is_some() {
+            return layout(text, indents);
+        }
+        Some(Layout::Wrapped(out))
+    }
+}
+
+/// `text` with every ASCII letter made `a` and every digit `0`.
+fn letters_alike(text: &str) -> String {
+    text.chars()
+        .map(|c| match c {
+            'a'..='z' | 'A'..='Z' => 'a',
+            '0'..='9' => '0',
+            c => c,
+        })
+        .collect()
 }
 
 /// Swaps the texts [`Printer::lay_out`] wrapped with those of their report, in the order it laid them
@@ -410,16 +483,10 @@ fn swap<'a>(report: &mut Report, texts: &mut impl Iterator<Item = &'a mut Layout
 /// width) and the indents taken off again; `None` when a row comes out blank, which the flat handler
 /// would indent differently.
 fn layout(text: &str, (first, rest): (usize, usize)) -> Option<Layout> {
-    let columns = WIDTH - 2;
-    let room = columns.saturating_sub(first.max(rest));
-    let fits = |line: &str| {
-        !line.ends_with(' ')
-            && !line.trim().is_empty()
-            && textwrap::core::display_width(line) <= room
-    };
-    if text.split('\n').all(fits) {
+    if fits(text, (first, rest)) {
         return Some(Layout::Fits);
     }
+    let columns = WIDTH - 2;
     let (first, rest) = (" ".repeat(first), " ".repeat(rest));
     let options = textwrap::Options::new(columns)
         .initial_indent(&first)
@@ -438,6 +505,16 @@ fn layout(text: &str, (first, rest): (usize, usize)) -> Option<Layout> {
         out.push_str(row);
     }
     Some(Layout::Wrapped(out))
+}
+
+/// Whether every line of `text` fits as it is (see [`layout`]).
+fn fits(text: &str, (first, rest): (usize, usize)) -> bool {
+    let room = (WIDTH - 2).saturating_sub(first.max(rest));
+    text.split('\n').all(|line| {
+        !line.ends_with(' ')
+            && !line.trim().is_empty()
+            && textwrap::core::display_width(line) <= room
+    })
 }
 
 /// The human form of an error: one miette report per place.
@@ -468,6 +545,18 @@ fn miette_severity(s: FindingSeverity) -> Severity {
 pub fn findings_human(sources: &Sources, report: &CheckReport, style: Style) -> String {
     let printer = Printer::new(style);
     let mut out = String::new();
+    finding_reports(sources, report, |r| {
+        if printer.render(&mut out, r).is_err() {
+            out.push_str(&r.message);
+        }
+        out.push('\n');
+    });
+    out.push_str(&summary_lines(report));
+    out
+}
+
+/// The report of each finding, in the order they are printed.
+fn finding_reports(sources: &Sources, report: &CheckReport, mut each: impl FnMut(&mut Report)) {
     let several = report.checked.len() > 1;
     let mut quoted = Quoted::new(sources);
     for g in group(sources, report) {
@@ -485,13 +574,8 @@ pub fn findings_human(sources: &Sources, report: &CheckReport, style: Style) -> 
             (f.origin, String::new()),
             &f.related,
         );
-        if printer.render(&mut out, &mut r).is_err() {
-            out.push_str(&r.message);
-        }
-        out.push('\n');
+        each(&mut r);
     }
-    out.push_str(&summary_lines(report));
-    out
 }
 
 #[cfg(test)]
@@ -545,6 +629,22 @@ mod tests {
             out.push(format!("{}   ", "t".repeat(n - 2)));
             out.push(format!("{} \u{1b}[1mbold\u{1b}[0m", "u".repeat(n - 6)));
         }
+        // Twins: the same texts with other letters and digits, which the layout cache answers.
+        let twins: Vec<String> = out
+            .iter()
+            .map(|t| {
+                t.chars()
+                    .map(|c| match c {
+                        'a'..='m' | 'A'..='M' => char::from(c as u8 + 13),
+                        'n'..='z' | 'N'..='Z' => char::from(c as u8 - 13),
+                        '0'..='8' => char::from(c as u8 + 1),
+                        '9' => '0',
+                        c => c,
+                    })
+                    .collect()
+            })
+            .collect();
+        out.extend(twins);
         out
     }
 
