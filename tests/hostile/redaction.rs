@@ -301,3 +301,50 @@ fn netmap_draws_a_credential_in_a_selector_as_its_marker() {
         assert!(all.contains("redacted"), "{format}: no marker:\n{all}");
     }
 }
+
+/// A file is quoted without parsing only when nothing in it could be hidden; a file that spells a
+/// Secret's kind or a credential's key through an escape, or is a Secret whose values look like plain
+/// words, is still judged on its parsed objects: the snippet next to the value masks it.
+#[test]
+fn snippets_mask_credentials_whatever_spells_them() {
+    const PLAIN_WORDS: &str = "plantedplainwords";
+    let t = Target::new();
+    let files = [
+        (
+            "escaped-kind.json",
+            format!(
+                "{{\"apiVersion\": \"v1\", \"kind\": \"Secr\\u0065t\", \"stringData\": {{\"v\": \"{SECRET_VALUE}\"}},\n\"metadata\": {{\"name\": \"Bad_Name\"}}}}\n"
+            ),
+            SECRET_VALUE,
+        ),
+        (
+            "escaped-key.yaml",
+            format!(
+                "apiVersion: v1\nkind: ConfigMap\ndata:\n  \"db_pass\\u0077ord\": {ENV_PASSWORD}\nmetadata: {{name: Bad_Name}}\n"
+            ),
+            ENV_PASSWORD,
+        ),
+        (
+            "plain-secret.yaml",
+            format!(
+                "apiVersion: v1\nkind: Secret\nstringData:\n  v: {PLAIN_WORDS}\nmetadata: {{name: Bad_Name}}\n"
+            ),
+            PLAIN_WORDS,
+        ),
+    ];
+    for (name, text, planted) in &files {
+        t.write(&format!("files/{name}"), text);
+        let o = t.run(&["check", &format!("files/{name}")]);
+        let all = both(&o);
+        assert!(
+            !all.contains(planted),
+            "{name}: printed `{planted}`:\n{all}"
+        );
+        // Not vacuous: the invalid name is reported with its snippet, the value's line masked in it.
+        assert!(all.contains("Bad_Name"), "{name}: no snippet:\n{all}");
+        assert!(
+            all.lines().any(|l| l.contains('│') && l.contains("****")),
+            "{name}: no masked line quoted:\n{all}"
+        );
+    }
+}
