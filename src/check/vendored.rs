@@ -318,24 +318,41 @@ fn key_cmp(k: &str, api_version: &str, kind: &str) -> std::cmp::Ordering {
 /// The schema of `apiVersion`/`kind` for a Kubernetes minor (built-in kinds that minor serves, then the
 /// vendored CRDs), compiled on first use; `None` when none is vendored.
 pub fn schema(version: KubeVersion, api_version: &str, kind: &str) -> Option<&'static Schema> {
-    let kinds = table::KINDS[version.0];
-    if let Ok(i) = kinds.binary_search_by(|(k, _)| key_cmp(k, api_version, kind)) {
-        let (key, root) = kinds[i];
-        return Some(builtin_cache()[version.0][i].get_or_init(|| Schema {
-            key,
-            source: format!("schemas/kubernetes/v{version} (Kubernetes {version})"),
-            validator: assemble(version, root, key).and_then(|doc| compile_value(&doc)),
-        }));
+    Some(match locate(version, api_version, kind)? {
+        Located::Builtin(i) => {
+            let (key, root) = table::KINDS[version.0][i];
+            builtin_cache()[version.0][i].get_or_init(|| Schema {
+                key,
+                source: format!("schemas/kubernetes/v{version} (Kubernetes {version})"),
+                validator: assemble(version, root, key).and_then(|doc| compile_value(&doc)),
+            })
+        }
+        Located::Crd(i) => {
+            let (key, path, text) = table::CRDS[i];
+            crd_cache()[i].get_or_init(|| Schema {
+                key,
+                source: format!("schemas/{path}"),
+                validator: compile(text),
+            })
+        }
+    })
+}
+
+/// Where the schema of `apiVersion`/`kind` is vendored: a built-in kind of the minor, else a CRD.
+enum Located {
+    Builtin(usize),
+    Crd(usize),
+}
+
+fn locate(version: KubeVersion, api_version: &str, kind: &str) -> Option<Located> {
+    if let Ok(i) = table::KINDS[version.0].binary_search_by(|(k, _)| key_cmp(k, api_version, kind))
+    {
+        return Some(Located::Builtin(i));
     }
-    let i = table::CRDS
+    table::CRDS
         .binary_search_by(|(k, _, _)| key_cmp(k, api_version, kind))
-        .ok()?;
-    let (key, path, text) = table::CRDS[i];
-    Some(crd_cache()[i].get_or_init(|| Schema {
-        key,
-        source: format!("schemas/{path}"),
-        validator: compile(text),
-    }))
+        .ok()
+        .map(Located::Crd)
 }
 
 /// The schema document [`schema`] compiles for `apiVersion`/`kind` (tests compile it another way).
@@ -345,15 +362,13 @@ pub(crate) fn document(
     api_version: &str,
     kind: &str,
 ) -> Option<Result<serde_json::Value, String>> {
-    let kinds = table::KINDS[version.0];
-    if let Ok(i) = kinds.binary_search_by(|(k, _)| key_cmp(k, api_version, kind)) {
-        let (key, root) = kinds[i];
-        return Some(assemble(version, root, key));
-    }
-    let i = table::CRDS
-        .binary_search_by(|(k, _, _)| key_cmp(k, api_version, kind))
-        .ok()?;
-    Some(serde_json::from_str(table::CRDS[i].2).map_err(|e| e.to_string()))
+    Some(match locate(version, api_version, kind)? {
+        Located::Builtin(i) => {
+            let (key, root) = table::KINDS[version.0][i];
+            assemble(version, root, key)
+        }
+        Located::Crd(i) => serde_json::from_str(table::CRDS[i].2).map_err(|e| e.to_string()),
+    })
 }
 
 /// Whether a Kubernetes minor serves `apiVersion`/`kind` as a built-in kind.
